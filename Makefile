@@ -1,0 +1,57 @@
+# The whole set-up is two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint gates suite translations extract browser-deps bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -f -d vaxportal/translations
+
+# The app on its embedded defaults (SQLite under instance/, SMS on the console) with demo data.
+run: $(VENV)/.installed translations
+	VAXPORTAL_DEBUG=1 $(BIN)/vaxportal db upgrade
+	VAXPORTAL_DEBUG=1 $(BIN)/vaxportal seed-demo
+	VAXPORTAL_DEBUG=1 $(BIN)/vaxportal run --host $(HOST) --port $(PORT)
+
+test: lint gates suite
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check vaxportal tests bench migrations
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Internet Explorer 11 gates: ES5 JavaScript, IE11-safe CSS, the exact htmx 1.9.12 file.
+gates: node_modules/.installed
+	bash tools/ie11-gates.sh
+
+suite: $(VENV)/.installed translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Chromium for the browser journeys (Debian's package; browsers cannot be downloaded here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+extract: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs="node_modules .* _*" -o vaxportal/translations/messages.pot .
+	$(BIN)/pybabel update -i vaxportal/translations/messages.pot -d vaxportal/translations
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules instance .pytest_cache

@@ -1,0 +1,176 @@
+"""Fixtures: ``app``, ``client``, ``runner``, ``db``, factories and a signed-in client.
+
+The suite runs on SQLite by default and on PostgreSQL when VAXPORTAL_TEST_DATABASE_URI is
+set (Redis for the rate limiter when VAXPORTAL_TEST_REDIS_URL is set). Each test gets a clean
+database: a copy of a template file on SQLite, truncated tables on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+
+from tests.helpers import Factory, VaxClient, read_outbox, sign_in
+from vaxportal import create_app
+from vaxportal.extensions import db as _db
+from vaxportal.extensions import limiter
+
+PG_URI = os.environ.get("VAXPORTAL_TEST_DATABASE_URI")
+REDIS_URL = os.environ.get("VAXPORTAL_TEST_REDIS_URL")
+
+
+def base_config(uri: str, tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "OTP_ENCRYPTION_KEY": "test-otp-key",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
+        "SMS_BACKEND": f"file:{tmp_path / 'sms.jsonl'}",
+        "JOBS_MODE": "sync",
+        "EXPORT_DIR": str(tmp_path / "exports"),
+        "SERVER_NAME": None,
+    }
+
+
+def build_schema(app) -> None:
+    from vaxportal.dbsetup import install_database_objects
+
+    with app.app_context():
+        _db.create_all()
+        install_database_objects(_db.session.connection())
+        _db.session.commit()
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory):
+    """Built once: the SQLite template file, or the PostgreSQL schema."""
+    tmp = tmp_path_factory.mktemp("db")
+    if PG_URI:
+        engine = sa.create_engine(PG_URI)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+        build_schema(create_app(base_config(PG_URI, tmp)))
+        return PG_URI
+    path = tmp / "template.sqlite3"
+    build_schema(create_app(base_config(f"sqlite:///{path}", tmp)))
+    return path
+
+
+def _clean_postgres(app) -> None:
+    with app.app_context():
+        tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+        with _db.engine.begin() as conn:
+            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db_uri(_template, tmp_path):
+    if PG_URI:
+        return PG_URI
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def config(db_uri, tmp_path) -> dict:
+    """Override keys in a test with ``@pytest.mark.parametrize`` or by editing this dict
+    in a fixture of its own before ``app`` is created."""
+    return base_config(db_uri, tmp_path)
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
+    if PG_URI:
+        _clean_postgres(app)
+    with app.app_context():
+        limiter.reset()
+    with app.app_context():
+        yield app
+        _db.session.remove()
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def _fresh_g() -> None:
+    """The test keeps one app context open, so ``g`` would carry one request's cached state
+    (the signed-in account, the session row, the locale) into the next request, even of
+    another client: every request starts with an empty ``g``, as it does in production."""
+    g.__dict__.clear()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app) -> VaxClient:
+    app.test_client_class = VaxClient
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def factory(app) -> Factory:
+    return Factory(app)
+
+
+@pytest.fixture
+def outbox(app):
+    """The SMS messages sent so far (list of dicts), read fresh on each call."""
+    return lambda: read_outbox(app)
+
+
+@pytest.fixture
+def signed_in(app, factory):
+    """``signed_in(role, facility=None)`` → a client already past password and OTP."""
+
+    def make(role: str = "data_entry", facility=None, **kwargs):
+        account = factory.account(role=role, facility=facility, **kwargs)
+        c = app.test_client()
+        sign_in(c, account)
+        c.account = account
+        return c
+
+    app.test_client_class = VaxClient
+    return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` are about PostgreSQL itself: deselected (not skipped) in the
+    SQLite pass; CI runs them in its PostgreSQL pass."""
+    if PG_URI:
+        return
+    keep = [item for item in items if "postgres" not in item.keywords]
+    dropped = [item for item in items if "postgres" in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With VAXPORTAL_NO_SKIPS=1 (CI) a skipped test fails the run: nothing that should run
+    may quietly not run."""
+    if os.environ.get("VAXPORTAL_NO_SKIPS") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"FAILED: {len(skipped)} test(s) skipped with VAXPORTAL_NO_SKIPS=1",
+                            red=True)
+        session.exitstatus = 1

@@ -1,0 +1,106 @@
+"""Test helpers: a client that sends the CSRF token like a browser, and data factories."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import secrets
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+
+from vaxportal.auth.models import Account, AccountStatus, Custodian, UserSession
+from vaxportal.auth.passwords import hash_password
+from vaxportal.extensions import db
+from vaxportal.facilities import tree
+from vaxportal.facilities.models import Facility
+from vaxportal.timeutil import utcnow
+
+PASSWORD = "Tiem-Chung#Xa9Ph"
+_seq = itertools.count(1)
+
+
+class VaxClient(FlaskClient):
+    """Sends the CSRF token in the X-CSRFToken header, as the app's JavaScript does, unless
+    ``csrf=False`` is passed (to prove that a POST without it is refused)."""
+
+    def csrf_token(self) -> str:
+        with self.session_transaction() as sess:
+            raw = sess.setdefault("csrf_token", secrets.token_hex(20))
+        serializer = URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+    def open(self, *args, csrf: bool = True, **kwargs):
+        method = kwargs.get("method", "GET").upper()
+        if csrf and method not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def hx(self, method: str, url: str, **kwargs):
+        """A request as htmx sends it."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["HX-Request"] = "true"
+        return self.open(url, method=method.upper(), headers=headers, **kwargs)
+
+
+class Factory:
+    def __init__(self, app):
+        self.app = app
+
+    def facility(self, code: str | None = None, kind: str = "commune_station",
+                 parent: Facility | None = None, name: str | None = None) -> Facility:
+        n = next(_seq)
+        facility = tree.add_facility(code or f"F{n:05d}", name or f"Cơ sở {n}", kind, parent)
+        db.session.commit()
+        return facility
+
+    def account(self, role: str = "data_entry", facility: Facility | None = None,
+                username: str | None = None, password: str = PASSWORD,
+                status: str = AccountStatus.active, phone: str | None = None,
+                must_change_password: bool = False, full_name: str = "Nguyễn Thị Thử") -> Account:
+        n = next(_seq)
+        facility = facility or self.facility()
+        account = Account(
+            username=username or f"user{n}", role=role, facility_id=facility.id,
+            phone=phone or f"+8490{n:07d}", status=status,
+            password_hash=hash_password(password), must_change_password=must_change_password,
+            phone_verified_at=utcnow(),
+        )
+        db.session.add(account)
+        db.session.add(Custodian(account=account, full_name=full_name, unit=facility.name,
+                                 phone=account.phone))
+        db.session.commit()
+        return account
+
+
+def sign_in(client: FlaskClient, account: Account) -> UserSession:
+    """Open a full server-side session for ``account`` without the forms (a shortcut for
+    tests that are not about signing in; the auth tests go through the real pages)."""
+    token = secrets.token_urlsafe(32)
+    row = UserSession(token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                      account_id=account.id, stage="full", otp_verified_at=utcnow(),
+                      custodian_id=account.current_custodian.id)
+    db.session.add(row)
+    db.session.commit()
+    with client.session_transaction() as sess:
+        sess["sid"] = token
+    return row
+
+
+def read_outbox(app) -> list[dict]:
+    backend = app.config["SMS_BACKEND"]
+    path = Path(backend.split(":", 1)[1])
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def form_values(html: str, name: str) -> list[str]:
+    """Values of inputs named ``name`` in an HTML page."""
+    pattern = rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"'
+    return re.findall(pattern, html)

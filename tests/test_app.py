@@ -1,0 +1,133 @@
+"""The foundation from outside: configuration, health check, headers, errors, language."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from vaxportal import create_app
+
+
+def test_environment_overrides_defaults(monkeypatch, config):
+    monkeypatch.setenv("VAXPORTAL_PAGE_SIZE", "7")
+    monkeypatch.setenv("VAXPORTAL_RATELIMIT_STORAGE_URI", "memory://")
+    app = create_app(config)
+    assert app.config["PAGE_SIZE"] == 7
+
+
+def test_refuses_to_start_without_secret_outside_debug(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAXPORTAL_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="VAXPORTAL_SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                    "SMS_BACKEND": "http", "SMS_HTTP_URL": "http://127.0.0.1:9/"})
+
+
+def test_console_sms_refused_outside_debug_and_testing(tmp_path):
+    with pytest.raises(RuntimeError):
+        create_app({"SECRET_KEY": "x" * 40, "OTP_ENCRYPTION_KEY": "y" * 40,
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                    "SMS_BACKEND": "console"})
+
+
+def test_postgres_uri_uses_psycopg3(config):
+    app = create_app(config | {"SQLALCHEMY_DATABASE_URI": "postgresql://u@h/db"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "db": "ok"}
+
+
+def test_healthz_503_when_database_unreachable(config, tmp_path):
+    bad = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
+    app = create_app(config | {"SQLALCHEMY_DATABASE_URI": bad})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "error"
+
+
+def test_login_page_is_vietnamese_with_security_headers(client):
+    response = client.get("/auth/login")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<html lang="vi">' in html
+    assert "Đăng nhập" in html
+    headers = response.headers
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cache-Control"] == "no-store"
+    assert "HX-Request" in headers["Vary"]
+    assert "Strict-Transport-Security" not in headers
+
+
+def test_hsts_behind_https(client):
+    response = client.get("/auth/login", base_url="https://localhost")
+    assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+def test_htmx_and_css_served_locally(client):
+    html = client.get("/auth/login").get_data(as_text=True)
+    assert "/static/vendor/htmx-1.9.12.min.js" in html
+    assert "http://" not in html.split("<body")[0] and "https://" not in html.split("<body")[0]
+    assert client.get("/static/vendor/htmx-1.9.12.min.js").status_code == 200
+
+
+def test_404_page_vietnamese_without_details(client):
+    response = client.get("/khong-co-trang-nay")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Không tìm thấy" in html
+    assert "Traceback" not in html
+
+
+def test_500_page_hides_the_error_and_rolls_back(app, client, caplog):
+    secret = "079123456789-Nguyễn Văn Bí Mật"
+
+    @app.get("/__boom")
+    def boom():
+        raise RuntimeError(secret)
+
+    response = client.get("/__boom")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Đã có lỗi ở máy chủ" in html
+    assert secret not in html and "Traceback" not in html
+    assert secret not in caplog.text  # personal data never reaches the log
+    assert "RuntimeError" in caplog.text
+
+
+def test_htmx_error_is_a_fragment(client):
+    response = client.hx("GET", "/khong-co-trang-nay")
+    assert response.status_code == 404
+    assert "<html" not in response.get_data(as_text=True)
+
+
+def test_language_switch_to_english_and_back(client):
+    response = client.post("/lang", data={"lang": "en", "next": "/auth/login"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/auth/login")
+    html = client.get("/auth/login").get_data(as_text=True)
+    assert '<html lang="en">' in html
+    client.post("/lang", data={"lang": "vi", "next": "/auth/login"})
+    assert '<html lang="vi">' in client.get("/auth/login").get_data(as_text=True)
+
+
+def test_language_switch_refuses_open_redirect(client):
+    response = client.post("/lang", data={"lang": "en", "next": "//evil.example/x"})
+    assert response.status_code == 303
+    assert "evil.example" not in response.headers["Location"]
+
+
+def test_post_without_csrf_token_refused(client):
+    response = client.post("/lang", data={"lang": "en"}, csrf=False)
+    assert response.status_code == 400
+    assert "mã bảo vệ" in response.get_data(as_text=True)
+
+
+def test_schema_has_core_tables(app, db):
+    tables = set(sa.inspect(db.engine).get_table_names())
+    assert {"facility", "account", "custodian", "user_session", "otp_challenge"} <= tables

@@ -1,0 +1,49 @@
+"""vaxportal: vaccination records for health facilities under the Ministry's account policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; ``config`` overrides the defaults and the environment."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    from vaxportal import (
+        audit,
+        auth,
+        core,
+        exports,
+        extensions,
+        facilities,
+        i18n,
+        jobs,
+        recipients,
+        sms,
+        web,
+    )
+    from vaxportal import (
+        config as settings,
+    )
+
+    settings.load(app, config)
+    extensions.init_app(app)
+    i18n.init_app(app)
+    sms.init_app(app)
+    web.init_app(app)
+    jobs.init_app(app)
+    audit.init_app(app)
+    auth.init_app(app)
+    facilities.init_app(app)
+    recipients.init_app(app)
+    exports.init_app(app)
+    core.init_app(app)
+    return app

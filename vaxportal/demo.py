@@ -1,0 +1,78 @@
+"""``vaxportal seed-demo``: the province from the Department of Health letter, as demo data."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+
+from vaxportal.extensions import db
+from vaxportal.facilities import lifecycle, tree
+from vaxportal.facilities.models import Facility
+from vaxportal.facilities.models import FacilityKind as K
+
+# (code, name, kind, parent code, username, role, phone, custodian)
+FACILITIES = (
+    ("BYT-CNTT", "Cục Công nghệ thông tin - Bộ Y tế", K.ministry, None,
+     "admin.cntt", "admin", "0901000001", "Lê Minh Quản"),
+    ("SYT-AG", "Sở Y tế An Giang", K.provincial_doh, "BYT-CNTT",
+     "syt.angiang", "reviewer", "0901000002", "Trần Thị Duyệt"),
+    ("CDC-AG", "Trung tâm Kiểm soát bệnh tật An Giang", K.cdc, "SYT-AG",
+     "cdc.angiang", "reviewer", "0901000003", "Phạm Văn Kiểm"),
+    ("TTYT-LX", "Trung tâm Y tế thành phố Long Xuyên", K.district_health_centre, "SYT-AG",
+     "ttyt.longxuyen", "supervisor", "0901000004", "Nguyễn Thị Giám"),
+    ("TTYT-CD", "Trung tâm Y tế thành phố Châu Đốc", K.district_health_centre, "SYT-AG",
+     "ttyt.chaudoc", "supervisor", "0901000005", "Võ Văn Sát"),
+    ("TTYT-TC", "Trung tâm Y tế thị xã Tân Châu", K.district_health_centre, "SYT-AG",
+     "ttyt.tanchau", "supervisor", "0901000006", "Huỳnh Thị Hoa"),
+    ("TYT-MB", "Trạm Y tế phường Mỹ Bình", K.commune_station, "TTYT-LX",
+     "tyt.mybinh", "data_entry", "0901000007", "Đặng Thị Lan"),
+    ("TYT-MX", "Trạm Y tế phường Mỹ Xuyên", K.commune_station, "TTYT-LX",
+     "tyt.myxuyen", "data_entry", "0901000008", "Lý Văn Tâm"),
+    ("TYT-VM", "Trạm Y tế phường Vĩnh Mỹ", K.commune_station, "TTYT-CD",
+     "tyt.vinhmy", "data_entry", "0901000009", "Ngô Thị Mai"),
+    ("TYT-NS", "Trạm Y tế phường Núi Sam", K.commune_station, "TTYT-CD",
+     "tyt.nuisam", "data_entry", "0901000010", "Trương Văn Hùng"),
+    ("BV-DKTTAG", "Bệnh viện Đa khoa Trung tâm An Giang", K.public_hospital, "SYT-AG",
+     "bv.dkttag", "data_entry", "0901000011", "Bùi Thị Ngọc"),
+    ("BV-HP", "Bệnh viện Hạnh Phúc", K.private_hospital, "SYT-AG",
+     "bv.hanhphuc", "data_entry", "0901000012", "Đỗ Văn Phúc"),
+    ("QY-BCHQS", "Ban Quân Y - Bộ Chỉ huy Quân sự tỉnh", K.military_medical, "SYT-AG",
+     "quany.ag", "data_entry", "0901000013", "Hoàng Văn Quân"),
+    ("BX-CA", "Bệnh xá Công an tỉnh", K.police_infirmary, "SYT-AG",
+     "bxca.ag", "data_entry", "0901000014", "Phan Thị An"),
+    ("VNVC-LX", "Trung tâm tiêm chủng VNVC Long Xuyên", K.vaccination_centre, "SYT-AG",
+     "vnvc.longxuyen", "data_entry", "0901000015", "Mai Văn Vũ"),
+    ("VT-AG", "Viettel An Giang (hỗ trợ nhập liệu)", K.support_unit, "SYT-AG",
+     "viettel.ag", "data_entry", "0901000016", "Tạ Thị Việt"),
+)
+
+#: domains add their demo data here (called with the created facilities by code)
+EXTRA_SEEDERS: list = []
+
+
+def seed() -> dict[str, Facility]:
+    facilities: dict[str, Facility] = {}
+    for code, name, kind, parent, username, role, phone, person in FACILITIES:
+        facility = tree.add_facility(code, name, kind, facilities.get(parent))
+        facilities[code] = facility
+        lifecycle.issue_account(facility, username, role, phone, {
+            "full_name": person, "unit": name, "position": "Cán bộ phụ trách tiêm chủng",
+            "phone": phone,
+        })
+    for seeder in EXTRA_SEEDERS:
+        seeder(facilities)
+    return facilities
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo province (once; a second run changes nothing)."""
+    if db.session.scalar(sa.select(sa.func.count(Facility.id))):
+        click.echo("Dữ liệu đã có sẵn; không nạp lại dữ liệu mẫu.")
+        return
+    seed()
+    db.session.commit()
+    click.echo(f"{'Mã cơ sở':<12} {'Tài khoản':<16} Vai trò")
+    for code, _name, _kind, _parent, username, role, _phone, _person in FACILITIES:
+        click.echo(f"{code:<12} {username:<16} {role}")
+    click.echo("Mật khẩu ban đầu của từng tài khoản được gửi qua SMS (xem dòng [DEV SMS]).")

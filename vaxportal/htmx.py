@@ -1,0 +1,43 @@
+"""The one place that knows htmx's headers."""
+
+from __future__ import annotations
+
+from flask import make_response, redirect, render_template, request
+
+
+def is_htmx() -> bool:
+    """True for a request made by htmx (and not a history restore, which wants a full page)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def target() -> str | None:
+    return request.headers.get("HX-Target")
+
+
+def render(page: str, partial: str | None = None, status: int = 200, **context):
+    """Render the full page, or only its fragment for htmx (same data, one template each)."""
+    template = partial if partial and is_htmx() else page
+    return make_response(render_template(template, **context), status)
+
+
+def redirect_to(url: str):
+    """Post/Redirect/Get that also works for htmx (a full navigation via HX-Redirect)."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def retarget(response, selector: str, swap: str = "outerHTML"):
+    response.headers["HX-Retarget"] = selector
+    response.headers["HX-Reswap"] = swap
+    return response
+
+
+def replace_url(response, url: str):
+    """Show ``url`` in the address bar after an htmx request, without a new history entry."""
+    response.headers["HX-Replace-Url"] = url
+    return response

@@ -1,0 +1,105 @@
+"""What every response gets: request id, security headers, no caching, error pages."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+import uuid
+
+from flask import g, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from vaxportal import htmx
+from vaxportal.auth import sessions
+from vaxportal.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+ERROR_TEXT = {
+    400: _l("Yêu cầu không hợp lệ. Vui lòng tải lại trang và thử lại."),
+    403: _l("Tài khoản của bạn không có quyền thực hiện thao tác này."),
+    404: _l("Không tìm thấy trang hoặc dữ liệu bạn yêu cầu."),
+    405: _l("Thao tác này không được hỗ trợ tại địa chỉ này."),
+    413: _l("Tệp hoặc dữ liệu gửi lên quá lớn."),
+    429: _l("Bạn đã thử quá nhiều lần. Vui lòng đợi một lúc rồi thử lại."),
+    500: _l("Đã có lỗi ở máy chủ. Dữ liệu của bạn chưa bị thay đổi; vui lòng thử lại sau."),
+}
+
+
+def init_app(app) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Vui lòng đăng nhập để tiếp tục.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # server-side sessions do this job
+    login_manager.request_loader(sessions.load_user_from_request)
+    login_manager.user_loader(lambda _id: None)  # never trust an id from the cookie
+    app.before_request(_assign_request_id)
+    app.after_request(_secure_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _assign_request_id() -> None:
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _secure_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Frame-Options"] = "DENY"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["X-Request-ID"] = g.get("request_id", "")
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.endpoint != "static":
+        # Every dynamic page may hold personal data: no browser or proxy keeps it
+        # (IE caches XHR GETs otherwise).
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+        response.vary.add("HX-Request")
+        response.vary.add("Cookie")
+    return response
+
+
+def _render_error(code: int, message=None):
+    template = "errors/_error.html" if htmx.is_htmx() else "errors/error.html"
+    body = render_template(template, code=code, message=message or ERROR_TEXT.get(code, ""))
+    return body, code
+
+
+def _http_error(error: HTTPException):
+    if error.code is None or error.code < 400:
+        return error
+    response = _render_error(error.code)
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
+    return response
+
+
+def _csrf_error(error: CSRFError):
+    return _render_error(
+        400, _l("Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ. Vui lòng tải lại trang và gửi lại.")
+    )
+
+
+def _unexpected_error(error: Exception):
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    db.session.rollback()
+    # The frames and the type, never the message: a database error's message carries the
+    # statement's parameters, that is, personal data.
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    log.error("unhandled %s (request %s)\n%s", type(error).__name__, g.get("request_id"), frames)
+    return _render_error(InternalServerError.code)
