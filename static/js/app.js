@@ -1,0 +1,222 @@
+/*
+ * vaxportal: the little JavaScript the pages use, on top of htmx 1.9.12.
+ *
+ * Strict ES5 for Internet Explorer 11 (checked by tools/ie11-gates.sh with es-check).
+ * Every page works without it: it only adds the CSRF header to htmx requests, guards
+ * against double submits, moves focus to [data-autofocus] fields and asks [data-confirm]
+ * questions.
+ */
+(function (window, document) {
+  "use strict";
+
+  var BUTTON_LOCK_MS = 5000;
+  var LOCK_ATTR = "data-vx-locked";
+  var SUBMIT_BUTTONS = 'button[type="submit"], button:not([type]), input[type="submit"], input[type="image"]';
+
+  /* ---- polyfills for IE11 ------------------------------------------------------------- */
+
+  if (window.NodeList && !window.NodeList.prototype.forEach) {
+    window.NodeList.prototype.forEach = function (callback, thisArg) {
+      var i;
+      for (i = 0; i < this.length; i += 1) {
+        callback.call(thisArg, this[i], i, this);
+      }
+    };
+  }
+
+  if (window.Element && !window.Element.prototype.matches) {
+    window.Element.prototype.matches =
+      window.Element.prototype.msMatchesSelector ||
+      window.Element.prototype.webkitMatchesSelector;
+  }
+
+  if (window.Element && !window.Element.prototype.closest) {
+    window.Element.prototype.closest = function (selector) {
+      var node = this;
+      while (node && node.nodeType === 1) {
+        if (node.matches(selector)) {
+          return node;
+        }
+        node = node.parentNode;
+      }
+      return null;
+    };
+  }
+
+  /* ---- helpers ------------------------------------------------------------------------ */
+
+  function isElement(node) {
+    return !!node && node.nodeType === 1;
+  }
+
+  function closestFrom(node, selector) {
+    // Events can target text nodes (old browsers) or the document itself.
+    while (node && node.nodeType !== 1) {
+      node = node.parentNode;
+    }
+    return node ? node.closest(selector) : null;
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") || "" : "";
+  }
+
+  /* ---- (2) CSRF header on every htmx request ------------------------------------------- */
+
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var token = csrfToken();
+    if (token && evt.detail && evt.detail.headers) {
+      evt.detail.headers["X-CSRFToken"] = token;
+    }
+  });
+
+  /* ---- (5) confirmations ----------------------------------------------------------------- */
+
+  function confirmed(element) {
+    var question = element.getAttribute("data-confirm");
+    if (!question) {
+      return true;
+    }
+    return window.confirm(question);
+  }
+
+  function cancel(evt) {
+    evt.preventDefault();
+    // Capture phase on the document: stopping here keeps htmx's own listeners from firing.
+    evt.stopPropagation();
+  }
+
+  // A click on a [data-confirm] button (or the Enter key, which clicks the default button).
+  document.addEventListener("click", function (evt) {
+    var button = closestFrom(evt.target, "button[data-confirm], input[data-confirm]");
+    if (button && !button.disabled && !confirmed(button)) {
+      cancel(evt);
+    }
+  }, true);
+
+  /* ---- (3) one submit at a time ---------------------------------------------------------- */
+
+  function unlockButtons(root) {
+    var scope = isElement(root) || root === document ? root : document;
+    scope.querySelectorAll("[" + LOCK_ATTR + "]").forEach(function (button) {
+      button.removeAttribute(LOCK_ATTR);
+      button.disabled = false;
+    });
+  }
+
+  function lockButtons(form) {
+    form.querySelectorAll(SUBMIT_BUTTONS).forEach(function (button) {
+      // Leave alone what the server or htmx (hx-disabled-elt) disabled: not ours to re-enable.
+      if (!button.disabled) {
+        button.setAttribute(LOCK_ATTR, "1");
+        button.disabled = true;
+      }
+    });
+    window.setTimeout(function () {
+      unlockButtons(form);
+    }, BUTTON_LOCK_MS);
+  }
+
+  document.addEventListener("submit", function (evt) {
+    var form = closestFrom(evt.target, "form");
+    if (!form) {
+      return;
+    }
+    if (form.hasAttribute("data-confirm") && !confirmed(form)) {
+      cancel(evt);
+      return;
+    }
+    if (!form.matches(".form, [data-once]")) {
+      return;
+    }
+    if (form.hasAttribute(LOCK_ATTR + "-busy")) {
+      // A second submit while the first is still on its way (double click, double Enter).
+      cancel(evt);
+      return;
+    }
+    form.setAttribute(LOCK_ATTR + "-busy", "1");
+    // Disable after this event has run: the browser (and htmx) first collect the form's
+    // values, including the name/value of the button that submitted it.
+    window.setTimeout(function () {
+      lockButtons(form);
+    }, 0);
+    window.setTimeout(function () {
+      form.removeAttribute(LOCK_ATTR + "-busy");
+    }, BUTTON_LOCK_MS);
+  }, true);
+
+  function release(form) {
+    form.removeAttribute(LOCK_ATTR + "-busy");
+    unlockButtons(form);
+  }
+
+  // An htmx form gets its answer in place: it may be submitted again. Only the request of
+  // the form itself (or of one of its submit buttons) counts, not a field's check-as-you-go.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    var form = null;
+    if (isElement(elt)) {
+      if (elt.matches("form")) {
+        form = elt;
+      } else if (elt.matches(SUBMIT_BUTTONS)) {
+        form = elt.form || elt.closest("form");
+      }
+    }
+    if (form) {
+      release(form);
+    }
+  });
+
+  // Back/forward cache: a page shown again must not keep its buttons disabled.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("[" + LOCK_ATTR + "-busy]").forEach(release);
+    unlockButtons(document);
+  });
+
+  /* ---- (4) autofocus ------------------------------------------------------------------------ */
+
+  function focusIn(root) {
+    var target;
+    if (!isElement(root) && root !== document) {
+      return;
+    }
+    if (isElement(root) && root.hasAttribute("data-autofocus")) {
+      target = root;
+    } else {
+      target = root.querySelector("[data-autofocus]");
+    }
+    if (target && !target.disabled && typeof target.focus === "function") {
+      try {
+        target.focus();
+      } catch (ignored) {
+        // IE11 throws when focusing an element that is hidden.
+      }
+    }
+  }
+
+  function onReady() {
+    focusIn(document);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", onReady);
+  } else {
+    onReady();
+  }
+
+  // New content from htmx: htmx:load for each element it adds, htmx:afterSwap for the target.
+  document.addEventListener("htmx:load", function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (isElement(elt) && elt !== document.body) {
+      focusIn(elt);
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (isElement(target) && document.documentElement.contains(target)) {
+      focusIn(target);
+    }
+  });
+}(window, document));
