@@ -1,0 +1,11 @@
+"""The `auth` domain: blueprint at /auth."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def init_app(app) -> None:
+    from vaxportal.auth import views, views_account  # noqa: F401  (routes attach to bp)
+
+    app.register_blueprint(bp)

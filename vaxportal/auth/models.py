@@ -1,0 +1,170 @@
+"""Accounts, the people who hold them, their sessions and one-time codes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
+from vaxportal.timeutil import UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    data_entry = "data_entry"
+    supervisor = "supervisor"
+    reviewer = "reviewer"
+
+
+class AccountStatus(enum.StrEnum):
+    pending = "pending"  # issued, phone not yet proven, initial password not yet changed
+    active = "active"
+    revoked = "revoked"
+
+
+class Account(db.Model):
+    """ONE account per unit (P4.1), bound to the unit's registered phone."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    phone: Mapped[str] = mapped_column(sa.String(20))  # E.164
+    status: Mapped[str] = mapped_column(sa.String(16), default=AccountStatus.pending)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    must_change_password: Mapped[bool] = mapped_column(default=True)
+    initial_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))  # encrypted at rest
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    failed_password_count: Mapped[int] = mapped_column(default=0)
+    failed_code_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lock_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    facility: Mapped[Facility] = relationship()
+    custodians: Mapped[list[Custodian]] = relationship(
+        back_populates="account", order_by="Custodian.from_at"
+    )
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    # Flask-Login protocol: a signed-in account is whatever the server-side session names.
+    is_active = True
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def current_custodian(self) -> Custodian | None:
+        return next((c for c in reversed(self.custodians) if c.to_at is None), None)
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+    @property
+    def display_status(self) -> str:
+        if self.status == AccountStatus.active and self.is_locked():
+            return "locked"
+        return self.status
+
+    def __repr__(self) -> str:
+        return f"<Account {self.username}>"
+
+
+class Custodian(db.Model):
+    """The person holding an account for a period (P3.3, P4.3a). History is never deleted,
+    so every audit row can name who held the account at that moment."""
+
+    __tablename__ = "custodian"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    gender: Mapped[str | None] = mapped_column(sa.String(16))
+    unit: Mapped[str | None] = mapped_column(sa.String(200))
+    position: Mapped[str | None] = mapped_column(sa.String(120))
+    email: Mapped[str | None] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    from_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    to_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(back_populates="custodians")
+
+
+class WrittenRequest(db.Model):
+    """The written request behind an account-lifecycle action (P4.2, P4.3c)."""
+
+    __tablename__ = "written_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(32))
+    ref_number: Mapped[str] = mapped_column(sa.String(64))
+    ref_date: Mapped[date] = mapped_column(sa.Date)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PasswordHistory(db.Model):
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserSession(db.Model):
+    """A server-side session. The cookie carries only a random token; the row holds its
+    SHA-256, so ending a row ends the session in every process at once."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    custodian_id: Mapped[int | None] = mapped_column(sa.ForeignKey("custodian.id"))
+    stage: Mapped[str] = mapped_column(sa.String(16), default="otp")  # otp | full
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    otp_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    step_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(300))
+
+    account: Mapped[Account] = relationship()
+
+
+class OtpChallenge(db.Model):
+    """An SMS code, stored only as a keyed hash and bound to its purpose and action."""
+
+    __tablename__ = "otp_challenge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_session.id"))
+    purpose: Mapped[str] = mapped_column(sa.String(16))  # login|activation|step_up|export
+    action_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

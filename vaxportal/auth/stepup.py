@@ -1,0 +1,188 @@
+"""Step-up (P3.4): sensitive views need a recent OTP; each export needs a code of its own.
+
+- ``fresh_otp_required(view)``: passes when the session's ``step_up_at`` is within
+  ``STEP_UP_WINDOW_SECONDS`` (the login OTP counts). Otherwise it answers with a code prompt
+  that carries every field of the original form as hidden inputs and posts back to the same
+  URL; the code is checked there and the view runs with what was typed. A GET is sent to
+  ``/auth/step-up`` with a safe ``next`` and comes back after the code.
+- ``issue_action_code`` / ``verify_action_code``: an SMS code bound to one (purpose,
+  action_ref), naming the action in the SMS; only that code (or a fresh authenticator code)
+  confirms that action. Login and step-up codes and the step-up window never count.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import current_app, flash, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from vaxportal import htmx
+from vaxportal.audit import events
+from vaxportal.auth import codes, sessions, totp
+from vaxportal.auth.codes import SESSION_PURPOSES, Outcome
+from vaxportal.auth.forms import StepUpForm
+from vaxportal.auth.models import Account
+from vaxportal.auth.verification import check_code
+from vaxportal.extensions import db, login_manager
+from vaxportal.sms import SmsError
+from vaxportal.timeutil import utcnow
+from vaxportal.urls import safe_next
+
+PURPOSE = "step_up"
+#: fields of the prompt itself, never carried back to the view as the user's input
+PROMPT_FIELDS = frozenset({"csrf_token", "stepup_code", "stepup_resend"})
+EMPTY_CODE = _l("Vui lòng nhập mã xác thực.")
+
+
+# -- freshness ----------------------------------------------------------------------------
+
+
+def is_fresh() -> bool:
+    """True when the signed-in session passed an OTP within the step-up window."""
+    row = sessions.current()
+    if row is None or row.stage != "full" or row.step_up_at is None:
+        return False
+    window = timedelta(seconds=int(current_app.config["STEP_UP_WINDOW_SECONDS"]))
+    return utcnow() - row.step_up_at <= window
+
+
+def mark_fresh(row) -> None:
+    row.step_up_at = utcnow()
+
+
+def fresh_otp_required(view):
+    """Decorator for sensitive views (P3.4); stack it under ``permission_required``."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if is_fresh():
+            return view(*args, **kwargs)
+        if request.method != "POST":
+            return prompt(action=url_for("auth.step_up"), carried=[("next", _here())])
+        if request.form.get("stepup_resend"):
+            return prompt(send=True)
+        if "stepup_code" in request.form:
+            code = request.form["stepup_code"].strip()
+            if not code:
+                return prompt(error=EMPTY_CODE)
+            outcome = verify_step_up(code)
+            if outcome is Outcome.ok:
+                return view(*args, **kwargs)
+            return refused(outcome)
+        return prompt(send=not totp.enrolled(current_user))
+
+    return wrapped
+
+
+def verify_step_up(code: str) -> Outcome:
+    """Check a step-up code of the signed-in session; on success the session is fresh.
+    Commits, so that the freshness (or the failure count) holds whatever the view does."""
+    account, row = current_user._get_current_object(), sessions.current()
+    outcome = check_code(account, PURPOSE, row.id, code)
+    if outcome is Outcome.ok:
+        mark_fresh(row)
+    events.record("step_up_ok" if outcome is Outcome.ok else "step_up_failed",
+                  category="access", entity="account", entity_id=account.id,
+                  facility_id=account.facility_id)
+    db.session.commit()
+    return outcome
+
+
+def refused(outcome: Outcome, **context):
+    """The prompt again with why the code was refused, or the sign-in page after a lock."""
+    account = current_user._get_current_object()
+    db.session.refresh(account)
+    if account.is_locked():
+        sessions.forget()
+        flash(_("Tài khoản đã bị khoá tạm thời vì nhập sai mã nhiều lần. Vui lòng thử lại "
+                "sau hoặc liên hệ quản trị viên."), "error")
+        return htmx.redirect_to(url_for("auth.login"))
+    return prompt(error=outcome_message(outcome), **context)
+
+
+# -- the prompt ---------------------------------------------------------------------------
+
+
+def _here() -> str:
+    return safe_next(request.full_path.rstrip("?")) or url_for("core.home")
+
+
+def _carried() -> list[tuple[str, str]]:
+    """The original form, every value of every field (file inputs cannot be carried)."""
+    return [(k, v) for k, v in request.form.items(multi=True) if k not in PROMPT_FIELDS]
+
+
+def send_code(account: Account) -> str | None:
+    """Send a step-up SMS unless one went out within the resend limits; a notice to show."""
+    row = sessions.current()
+    wait = codes.resend_wait(account, PURPOSE)
+    if wait:
+        if codes.has_open(account, PURPOSE, row.id):
+            return _("Mã đã được gửi tới số điện thoại của tài khoản; vui lòng kiểm tra tin nhắn.")
+        return _("Vui lòng đợi %(s)s giây rồi yêu cầu gửi lại mã.", s=wait)
+    try:
+        codes.issue(account, PURPOSE, row.id, session_id=row.id)
+    except SmsError as error:
+        db.session.rollback()
+        return str(error)
+    db.session.commit()
+    return _("Đã gửi mã tới số điện thoại %(phone)s.", phone=masked_phone(account.phone))
+
+
+def prompt(*, send: bool = False, error: str | None = None, action: str | None = None,
+           carried: list[tuple[str, str]] | None = None):
+    """The OTP prompt: a fragment swapped in place of the form for htmx, else a full page."""
+    account = current_user._get_current_object()
+    notice = send_code(account) if send else None
+    target_id = (htmx.target() or request.headers.get("HX-Trigger")) if htmx.is_htmx() else None
+    context = {
+        "form": StepUpForm(formdata=None), "error": error, "notice": notice,
+        "action": action or request.full_path.rstrip("?"),
+        "carried": _carried() if carried is None else carried,
+        "totp": totp.enrolled(account), "phone": masked_phone(account.phone),
+        "box_id": target_id or "step-up", "hx": bool(target_id),
+    }
+    if target_id:
+        response = make_response(render_template("auth/_step_up.html", **context))
+        return htmx.retarget(response, f"#{target_id}", "outerHTML")
+    response = make_response(render_template("auth/step_up.html", **context))
+    if htmx.is_htmx():  # no element to swap into: the whole page becomes the prompt
+        htmx.retarget(response, "body", "innerHTML")
+    return response
+
+
+def masked_phone(phone: str) -> str:
+    return "•••" + (phone or "")[-3:]
+
+
+def outcome_message(outcome: Outcome) -> str:
+    if outcome is Outcome.replayed:
+        return _("Mã này đã được dùng rồi nên bị từ chối. Hãy đợi mã mới trên ứng dụng xác "
+                 "thực. Nếu bạn không vừa dùng mã này, hãy báo ngay cho quản trị viên.")
+    if outcome is Outcome.void:
+        return _("Mã đã hết hạn hoặc đã hết số lần thử. Vui lòng yêu cầu gửi mã mới.")
+    return _("Mã không đúng. Vui lòng kiểm tra lại.")
+
+
+# -- codes of one action (exports) ----------------------------------------------------------
+
+
+def issue_action_code(account: Account, purpose: str, action_ref, description: str) -> None:
+    """Send a code that confirms exactly one action; the SMS names it (``description``, in
+    Vietnamese, e.g. "xuất 1.234 đối tượng của Trạm Y tế ...")."""
+    codes.issue(account, purpose, action_ref, description=description)
+
+
+def verify_action_code(account: Account, purpose: str, action_ref, code: str) -> bool:
+    """True only for the unused, unexpired SMS code issued for exactly (purpose, action_ref),
+    which is then used up, or a fresh authenticator code (its step then used up). Failures
+    count toward the lock-out. The caller commits."""
+    if purpose in SESSION_PURPOSES or not (code or "").strip():
+        return False
+    return check_code(account, purpose, action_ref, code) is Outcome.ok
