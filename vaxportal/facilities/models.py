@@ -1,0 +1,87 @@
+"""The facility tree: kinds named in the Department of Health letter."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from vaxportal.extensions import db
+from vaxportal.text import fold
+from vaxportal.timeutil import UTCDateTime, utcnow
+
+
+class FacilityKind(enum.StrEnum):
+    ministry = "ministry"
+    provincial_doh = "provincial_doh"
+    cdc = "cdc"
+    district_health_centre = "district_health_centre"
+    commune_station = "commune_station"
+    public_hospital = "public_hospital"
+    private_hospital = "private_hospital"
+    military_medical = "military_medical"
+    police_infirmary = "police_infirmary"
+    vaccination_centre = "vaccination_centre"
+    support_unit = "support_unit"
+
+
+class Facility(db.Model):
+    """A unit in the hierarchy. ``path`` is a materialized path ("/1/4/17/") so that a
+    subtree is one indexed range scan, however deep and wide the tree grows."""
+
+    __tablename__ = "facility"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    name_key: Mapped[str] = mapped_column(sa.String(200), default="")  # fold(name), for search
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    path: Mapped[str] = mapped_column(sa.String(400, collation=None), index=True, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Facility | None] = relationship(remote_side=[id])
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        self.name_key = fold(name or "")
+        return name
+
+    @property
+    def depth(self) -> int:
+        """1 for a root, 2 for its children, ... (the number of ids in the path)."""
+        return self.path.count("/") - 1
+
+    def __repr__(self) -> str:
+        return f"<Facility {self.code}>"
+
+
+class Delegation(db.Model):
+    """Time-bounded data-entry scope of a support unit's account over a named facility
+    (letter item 3), granted against a written request."""
+
+    __tablename__ = "delegation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"))
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date] = mapped_column(sa.Date)
+    request_ref: Mapped[str] = mapped_column(sa.String(64))
+    request_date: Mapped[date] = mapped_column(sa.Date)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    granted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    facility: Mapped[Facility] = relationship()
+
+    def state(self, today: date) -> str:
+        """scheduled | active | expired | ended (ended early by an admin)."""
+        if self.ended_at is not None:
+            return "ended"
+        if today < self.starts_on:
+            return "scheduled"
+        return "active" if today <= self.ends_on else "expired"

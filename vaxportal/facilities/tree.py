@@ -1,0 +1,50 @@
+"""The facility tree: creation keeps the materialized path, subtrees are one range scan."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
+
+
+def add_facility(code: str, name: str, kind: str, parent: Facility | None = None) -> Facility:
+    """Create a facility under ``parent`` and give it its path (flushes to get the id)."""
+    facility = Facility(code=code, name=name, kind=kind, parent=parent)
+    db.session.add(facility)
+    db.session.flush()
+    facility.path = f"{parent.path if parent else '/'}{facility.id}/"
+    db.session.flush()
+    return facility
+
+
+def normalize_code(code: str | None) -> str:
+    return (code or "").strip().upper()
+
+
+def subtree_ids(facility_id: int) -> sa.Select:
+    """``SELECT id`` of a facility and every facility below it."""
+    own_path = sa.select(Facility.path).where(Facility.id == facility_id).scalar_subquery()
+    return sa.select(Facility.id).where(
+        Facility.path >= own_path, Facility.path < own_path + "\uffff"
+    )
+
+
+def depth_column():
+    """The depth of a row as SQL (1 for a root): the number of ids in its path."""
+    without_slashes = sa.func.replace(Facility.path, "/", "")
+    return sa.func.length(Facility.path) - sa.func.length(without_slashes) - 1
+
+
+def ancestors(facility: Facility) -> list[Facility]:
+    """From the root down to the facility's parent."""
+    ids = [int(part) for part in facility.path.strip("/").split("/")[:-1] if part]
+    if not ids:
+        return []
+    rows = db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))).all()
+    by_id = {f.id: f for f in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def by_code(code: str) -> Facility | None:
+    return db.session.scalar(sa.select(Facility).where(Facility.code == code))
