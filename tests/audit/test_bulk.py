@@ -1,0 +1,131 @@
+"""Statements that skip the per-object events (P2.4): audited row by row when they go through
+the session as UPDATE/DELETE ... WHERE, refused on every other path."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.audit.conftest import audit_rows, new_dose
+from vaxportal.audit import chain
+from vaxportal.audit.hook import AuditBypassError
+from vaxportal.auth import sessions
+from vaxportal.auth.models import UserSession
+from vaxportal.extensions import db
+from vaxportal.recipients.models import Dose, Recipient
+
+
+@pytest.fixture
+def three(person):
+    """Two recipients at S1, one at S2."""
+    return [person("s1", occupation="Nông dân"), person("s1", occupation="Giáo viên"),
+            person("s2", occupation="Nông dân")]
+
+
+def _occupations() -> dict[int, str | None]:
+    db.session.expire_all()
+    return dict(db.session.execute(sa.select(Recipient.id, Recipient.occupation)).all())
+
+
+def _verified() -> bool:
+    with db.engine.connect() as conn:
+        return chain.verify(conn).ok
+
+
+def test_p2_4_orm_bulk_update_leaves_one_row_per_record(place, three):
+    s1 = place["s1"].id
+    result = db.session.execute(
+        sa.update(Recipient).where(Recipient.facility_id == s1).values(occupation="Bác sĩ")
+    )
+    db.session.commit()
+    assert result.rowcount == 2
+    rows = audit_rows(action="update", entity="recipient")
+    assert sorted(int(r.entity_id) for r in rows) == sorted(r.id for r in three[:2])
+    changes = {int(r.entity_id): r.changes["occupation"] for r in rows}
+    assert changes == {three[0].id: {"old": "Nông dân", "new": "Bác sĩ"},
+                       three[1].id: {"old": "Giáo viên", "new": "Bác sĩ"}}
+    assert {r.facility_id for r in rows} == {s1}
+    assert _occupations()[three[2].id] == "Nông dân"
+    assert _verified()
+
+
+def test_p2_4_core_update_of_the_table_through_the_session_is_audited(place, three):
+    table = Recipient.__table__
+    db.session.execute(sa.update(table).where(table.c.id == three[2].id)
+                       .values(occupation="Công nhân"))
+    db.session.commit()
+    (row,) = audit_rows(action="update", entity="recipient")
+    assert row.entity_id == str(three[2].id)
+    assert row.changes == {"occupation": {"old": "Nông dân", "new": "Công nhân"}}
+    assert row.facility_id == place["s2"].id
+    assert _verified()
+
+
+def test_p2_4_orm_bulk_delete_leaves_one_row_per_record(place, person):
+    recipient = person("s1")
+    doses = [new_dose(recipient, n) for n in (1, 2)]
+    db.session.commit()
+    ids = sorted(d.id for d in doses)
+    db.session.execute(sa.delete(Dose).where(Dose.recipient_id == recipient.id))
+    db.session.commit()
+    rows = audit_rows(action="delete", entity="dose")
+    assert sorted(int(r.entity_id) for r in rows) == ids
+    assert rows[0].changes["lot_number"]["new"] is None
+    assert {r.changes["lot_number"]["old"] for r in rows} == {"LOT-1", "LOT-2"}
+    assert not db.session.scalars(sa.select(Dose)).all()
+
+
+def test_p2_4_bulk_update_that_changes_nothing_writes_no_row(three):
+    before = len(audit_rows())
+    db.session.execute(sa.update(Recipient).where(Recipient.id == -1).values(occupation="x"))
+    db.session.commit()
+    assert len(audit_rows()) == before
+
+
+@pytest.mark.parametrize("path", [
+    "orm_update_by_primary_key", "orm_bulk_insert", "bulk_update_mappings",
+    "bulk_save_objects", "core_on_the_connection", "text_sql", "engine_connection",
+])
+def test_p2_4_bulk_paths_that_skip_the_hook_are_refused(app, place, three, path):
+    target = three[0]
+    s1 = place["s1"].id
+
+    def run():
+        if path == "orm_update_by_primary_key":
+            db.session.execute(sa.update(Recipient), [{"id": target.id, "occupation": "X"}])
+        elif path == "orm_bulk_insert":
+            db.session.execute(sa.insert(Recipient), [{
+                "full_name": "Ai Đó", "name_key": "ai do", "date_of_birth": "1990-01-01",
+                "gender": "male", "facility_id": s1}])
+        elif path == "bulk_update_mappings":
+            db.session.bulk_update_mappings(Recipient, [{"id": target.id, "occupation": "X",
+                                                         "version_id": 1}])
+        elif path == "bulk_save_objects":
+            target.occupation = "X"
+            db.session.bulk_save_objects([target])
+        elif path == "core_on_the_connection":
+            db.session.connection().execute(sa.update(Recipient.__table__).values(
+                occupation="X"))
+        elif path == "text_sql":
+            db.session.execute(sa.text("UPDATE recipient SET occupation = 'X'"))
+        elif path == "engine_connection":
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DELETE FROM recipient")
+
+    before = len(audit_rows())
+    with pytest.raises(AuditBypassError):
+        run()
+    db.session.rollback()
+    assert set(_occupations().values()) == {"Nông dân", "Giáo viên"}
+    assert len(audit_rows()) == before
+
+
+def test_unaudited_tables_keep_their_bulk_statements(factory, place):
+    """Sessions are not audited data: ending them all is one statement, as before."""
+    account = factory.account("data_entry", place["s1"])
+    for token in ("a", "b"):
+        db.session.add(UserSession(token_hash=token * 64, account_id=account.id,
+                                   stage="full"))
+    db.session.commit()
+    assert sessions.end_all(account.id, "test") == 2
+    db.session.commit()

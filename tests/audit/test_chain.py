@@ -1,0 +1,207 @@
+"""Tamper evidence and append-only (P2.4): the hash chain, `vaxportal audit verify`, the ORM
+guard and the database triggers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from tests.audit.conftest import audit_rows, raw_cursor, raw_execute, triggers_off
+from tests.conftest import PG_URI
+from vaxportal.audit import chain, events
+from vaxportal.audit.hook import AuditAppendOnlyError
+from vaxportal.audit.models import AuditEvent
+from vaxportal.extensions import db
+
+
+@pytest.fixture
+def trail(place, person):
+    """A trail of a few dozen rows: the place's setup, recipients, edits, access events."""
+    for n in range(5):
+        recipient = person("s1", occupation="Nông dân")
+        recipient.occupation = f"Nghề {n}"
+        events.record("view_identity", category="access", entity="recipient",
+                      entity_id=recipient.id, facility_id=recipient.facility_id)
+        db.session.commit()
+    rows = audit_rows()
+    assert len(rows) > 20
+    return rows
+
+
+def verify(runner):
+    return runner.invoke(args=["audit", "verify"])
+
+
+def test_p2_4_intact_chain_verifies_with_the_number_of_rows(runner, trail):
+    result = verify(runner)
+    assert result.exit_code == 0, result.output
+    assert str(len(trail)) in result.output
+    rows = audit_rows()
+    assert rows[0].prev_hash is None
+    for previous, row in zip(rows, rows[1:], strict=False):
+        assert row.prev_hash == previous.row_hash
+        assert row.id == previous.id + 1
+        assert row.row_hash == chain.digest(row)
+
+
+def test_p2_4_empty_trail_verifies(runner, app):
+    result = verify(runner)
+    assert result.exit_code == 0 and "0" in result.output
+
+
+def _broken_id(output: str) -> int:
+    return int(re.search(r"#(\d+) \(", output).group(1))
+
+
+@pytest.mark.parametrize("sql, value", [
+    ("UPDATE audit_event SET changes = ? WHERE id = ?", '{"occupation": {"new": "B"}}'),
+    ("UPDATE audit_event SET actor = ? WHERE id = ?", "account:someone-else"),
+    ("UPDATE audit_event SET account_id = ? WHERE id = ?", 999),
+])
+def test_p2_4_a_row_changed_in_the_database_is_found_by_verify(runner, trail, sql, value):
+    target = trail[len(trail) // 2].id
+    with triggers_off():
+        raw_execute(sql, (value, target))
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert _broken_id(result.output) == target
+
+
+def test_p2_4_a_row_changed_and_rehashed_breaks_the_next_link(runner, trail):
+    """Whoever edits a row and recomputes its hash still breaks the following row's link."""
+    target = trail[5]
+    forged = {c: getattr(target, c) for c in chain.FIELDS}
+    forged["actor"] = "account:forged"
+    with triggers_off():
+        raw_execute("UPDATE audit_event SET actor = ?, row_hash = ? WHERE id = ?",
+                    ("account:forged", chain.digest(forged), target.id))
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert _broken_id(result.output) == target.id + 1
+
+
+def test_p2_4_a_row_removed_from_the_database_is_named_by_verify(runner, trail):
+    target = trail[7].id
+    with triggers_off():
+        raw_execute("DELETE FROM audit_event WHERE id = ?", (target,))
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert f"#{target}" in result.output  # the missing row
+    assert _broken_id(result.output) == target + 1  # the first row that no longer links
+
+
+def test_p2_4_the_last_row_changed_is_found(runner, trail):
+    target = trail[-1].id
+    with triggers_off():
+        raw_execute("UPDATE audit_event SET action = 'nothing' WHERE id = ?", (target,))
+    result = verify(runner)
+    assert result.exit_code == 1 and _broken_id(result.output) == target
+
+
+# -- append-only ----------------------------------------------------------------------------
+
+def test_p2_4_orm_refuses_to_update_an_audit_row(trail):
+    row = db.session.get(AuditEvent, trail[3].id)
+    row.actor = "account:someone-else"
+    with pytest.raises(AuditAppendOnlyError):
+        db.session.flush()
+    db.session.rollback()
+    assert db.session.get(AuditEvent, trail[3].id).actor == trail[3].actor
+
+
+def test_p2_4_orm_refuses_to_delete_an_audit_row(trail):
+    db.session.delete(db.session.get(AuditEvent, trail[3].id))
+    with pytest.raises(AuditAppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    assert len(audit_rows()) == len(trail)
+
+
+@pytest.mark.parametrize("statement", [
+    lambda: sa.update(AuditEvent).values(actor="x"),
+    lambda: sa.delete(AuditEvent),
+    lambda: sa.delete(AuditEvent.__table__).where(AuditEvent.__table__.c.id == 1),
+    lambda: sa.text("DELETE FROM audit_event"),
+])
+def test_p2_4_statements_on_audit_rows_are_refused(trail, statement):
+    with pytest.raises(AuditAppendOnlyError):
+        db.session.execute(statement())
+    db.session.rollback()
+    with pytest.raises(AuditAppendOnlyError), db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_event SET actor = 'x'")
+    assert len(audit_rows()) == len(trail)
+
+
+@pytest.mark.parametrize("sql", ["UPDATE audit_event SET actor = 'x'",
+                                 "DELETE FROM audit_event WHERE id = 2",
+                                 "DELETE FROM audit_event"])
+def test_p2_4_database_trigger_refuses_raw_update_and_delete(trail, sql):
+    """Straight to the database, past the application: the trigger refuses."""
+    with pytest.raises(Exception) as caught, raw_cursor() as cur:
+        cur.execute(sql)
+    assert "append-only" in str(caught.value)
+    assert not isinstance(caught.value, AuditAppendOnlyError)
+    assert len(audit_rows()) == len(trail)
+    assert audit_rows()[1].actor != "x"
+
+
+@pytest.mark.postgres
+def test_p2_4_database_trigger_refuses_truncate_on_postgresql(trail):
+    with pytest.raises(Exception) as caught, raw_cursor() as cur:
+        cur.execute("TRUNCATE audit_event")
+    assert "append-only" in str(caught.value)
+    assert len(audit_rows()) == len(trail)
+
+
+@pytest.mark.postgres
+def test_triggers_are_ordinary_so_maintenance_in_replica_mode_cleans(trail):
+    """tests/conftest.py cleans with session_replication_role = replica + TRUNCATE."""
+    with raw_cursor() as cur:
+        cur.execute("SELECT tgname, tgenabled FROM pg_trigger "
+                    "WHERE tgrelid = 'audit_event'::regclass AND NOT tgisinternal")
+        triggers = dict(cur.fetchall())
+    assert triggers == {"audit_event_append_only": "O", "audit_event_no_truncate": "O"}
+
+
+def test_p2_4_trigger_holds_even_past_the_application_guard(trail):
+    """With the application's guard out of the way, the database still refuses."""
+    with pytest.raises(DBAPIError), db.engine.connect() as conn, chain.writing():
+        conn.exec_driver_sql("DELETE FROM audit_event")  # past the app guard: the trigger
+
+
+# -- concurrent writers (PostgreSQL) --------------------------------------------------------
+
+@pytest.mark.postgres
+def test_p2_4_chain_stays_intact_under_two_concurrent_writer_processes(
+        app, runner, place, tmp_path):
+    from tests.audit import workers
+
+    before, facility_id = len(audit_rows()), place["s1"].id
+    db.session.remove()
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(2)
+    procs = [spawn.Process(target=workers.write_many,
+                           args=(PG_URI, str(tmp_path / f"w{n}"), facility_id, n, start))
+             for n in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    rows = audit_rows()
+    assert len(rows) == before + 2 * workers.ROWS_PER_WORKER
+    assert len({r.prev_hash for r in rows}) == len(rows)  # nobody chained onto the same row
+    writers = {r.actor for r in rows[before:]}
+    assert len(writers) == 1 and writers.pop().startswith("console:")
+    assert {r.request_id for r in rows[before:] if r.request_id} == set()
+    order = [r.changes["full_name"]["new"].split()[-1].split("-")[0] for r in rows[before:]
+             if r.action == "insert"]
+    switches = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    assert switches >= 2, f"the writers did not interleave: {''.join(order)}"
+    result = verify(runner)
+    assert result.exit_code == 0, result.output
+    assert str(len(rows)) in result.output

@@ -1,0 +1,121 @@
+"""How audit rows read on the page: names for ids, values as text (always escaped by Jinja),
+identifiers masked for accounts that do not see them in the register either."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from vaxportal.audit import registry, scope
+from vaxportal.audit.models import AuditEvent
+from vaxportal.auth.models import Account, Custodian
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Delegation, Facility
+from vaxportal.policy import Perm, has_perm, scope_facility_ids
+from vaxportal.timeutil import format_date, format_datetime
+
+#: recipient fields shown masked to read-only accounts, as in the register
+MASKED_FIELDS = frozenset({"national_id", "insurance_number", "phone"})
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+ACTION_LABELS = {"insert": _l("Thêm"), "update": _l("Sửa"), "delete": _l("Xoá")}
+CATEGORY_LABELS = {"data": _l("Dữ liệu"), "access": _l("Truy cập"), "account": _l("Tài khoản")}
+
+
+def entity_choices() -> list[str]:
+    return registry.entity_names()
+
+
+def person_choices(account) -> list[tuple[int, str]]:
+    """Custodians whose rows the reader may see: everyone for the security audit; for the
+    data audit, the holders of accounts in the reader's scope or delegated into it."""
+    stmt = (sa.select(Custodian.id, Custodian.full_name, Account.username)
+            .join(Account, Account.id == Custodian.account_id)
+            .order_by(Custodian.full_name, Custodian.id))
+    if not has_perm(account, Perm.read_security_audit):
+        ids = scope_facility_ids(account)
+        delegated = sa.select(Delegation.account_id).where(Delegation.facility_id.in_(ids))
+        stmt = stmt.where(sa.or_(Account.facility_id.in_(ids), Account.id.in_(delegated)))
+    return [(row.id, f"{row.full_name} ({row.username})") for row in db.session.execute(stmt)]
+
+
+def names(events: list[AuditEvent]) -> dict[str, dict]:
+    """Usernames, custodians' names and facilities for the ids on one page (three queries)."""
+    def lookup(columns, key, ids):
+        ids = {i for i in ids if i is not None}
+        if not ids:
+            return {}
+        return {row[0]: row for row in db.session.execute(sa.select(*columns).where(
+            key.in_(ids)))}
+
+    return {
+        "accounts": {k: v.username for k, v in lookup(
+            (Account.id, Account.username), Account.id, (e.account_id for e in events)).items()},
+        "people": {k: v.full_name for k, v in lookup(
+            (Custodian.id, Custodian.full_name), Custodian.id,
+            (e.custodian_id for e in events)).items()},
+        "facilities": {k: f"{v.code} · {v.name}" for k, v in lookup(
+            (Facility.id, Facility.code, Facility.name), Facility.id,
+            (e.facility_id for e in events)).items()},
+    }
+
+
+def change_rows(event: AuditEvent) -> list[tuple[str, str, str]]:
+    """(field, before, after) as text; secrets only as "changed"."""
+    rows = []
+    for key, value in sorted((event.changes or {}).items()):
+        if value == registry.CHANGED or not isinstance(value, dict):
+            marker = str(_l("(đã thay đổi, không hiển thị)"))
+            rows.append((key, "", marker))
+            continue
+        rows.append((key, text(event, key, value.get("old")), text(event, key, value.get("new"))))
+    return rows
+
+
+def detail_rows(event: AuditEvent) -> list[tuple[str, str]]:
+    return [(key, text(event, key, value)) for key, value in sorted((event.details or {}).items())]
+
+
+def text(event: AuditEvent, key: str, value) -> str:
+    """One stored value as the page shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    value = str(value)
+    if event.entity == "recipient" and key in MASKED_FIELDS and not _sees_full_ids():
+        from vaxportal.recipients.services import mask_id
+
+        return mask_id(value)
+    if _ISO_DATE.match(value):
+        return format_date(date.fromisoformat(value))
+    if _ISO_DATETIME.match(value):
+        try:
+            return format_datetime(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
+
+
+def _sees_full_ids() -> bool:
+    from vaxportal.recipients.helpers import sees_full_ids
+
+    return sees_full_ids()
+
+
+def field_names(event: AuditEvent) -> str:
+    return ", ".join(sorted(event.changes or {}))
+
+
+def template_helpers() -> dict:
+    from vaxportal.audit.forms import ENTITY_LABELS
+
+    return {"audit_action": lambda a: ACTION_LABELS.get(a, a),
+            "audit_entity": lambda e: ENTITY_LABELS.get(e, e or ""),
+            "audit_category": lambda c: CATEGORY_LABELS.get(c, c),
+            "audit_fields": field_names, "audit_sees_data": scope.sees_data}

@@ -1,0 +1,205 @@
+"""Which models the audit hook follows (P2.4), and how their values are written down.
+
+A domain marks a model audited in one of two ways:
+
+* ``audited(Model, category="data")`` (also usable as a class decorator), or
+* the class attribute ``__audited__ = True`` (optionally ``__audit_category__``), read by the
+  hook when the app starts.
+
+Never audit ``UserSession``, ``OtpChallenge``, ``PasswordHistory`` or ``AuditEvent`` itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import object_session
+
+#: shown only as "changed", never with a value (P3.4: no passwords, codes or secrets)
+SECRET_COLUMNS = frozenset({"password_hash", "totp_secret", "code_hash", "token_hash"})
+#: derived or bookkeeping columns that say nothing a person changed
+IGNORED_COLUMNS = frozenset({"name_key", "updated_at"})
+#: never audited by the hook: sessions and codes churn, and the trail cannot audit itself
+NEVER_AUDITED = frozenset({"user_session", "otp_challenge", "password_history", "audit_event"})
+#: access events about these entities are account/security events; all others are data events
+SECURITY_ENTITIES = {"account", "custodian", "facility", "delegation", "written_request"}
+#: data entities whose rows carry no facility and no personal data (the vaccine catalogue)
+SHARED_ENTITIES: set[str] = set()
+#: entities that only appear in access events (exports and imports), for the filter list
+ACCESS_ONLY_ENTITIES = {"export_job", "import_job"}
+
+CHANGED = "changed"  # how a secret column appears in ``changes``
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    entity: str
+    category: str = "data"  # data | account
+    facility: Callable[[Any], int | None] | None = None
+    ignore: frozenset[str] = field(default_factory=frozenset)
+    secret: frozenset[str] = SECRET_COLUMNS
+
+    def facility_of(self, obj) -> int | None:
+        if self.facility is not None:
+            return self.facility(obj)
+        return getattr(obj, "facility_id", None)
+
+
+_specs: dict[type, AuditSpec] = {}
+_tables: dict[str, tuple[type, AuditSpec]] = {}
+_watchers: list[Callable[[type, AuditSpec], None]] = []
+
+
+def audited(model: type | None = None, *, category: str = "data",
+            facility: Callable[[Any], int | None] | None = None,
+            ignore: tuple[str, ...] = (), secret: tuple[str, ...] = (), shared: bool = False):
+    """Mark ``model`` audited: every insert, update and delete of it gets an audit row.
+
+    ``facility(obj)`` names the facility the record belongs to (default: ``obj.facility_id``);
+    ``shared`` rows (no facility, no personal data) are readable by every data-audit reader.
+    """
+
+    def register(cls: type) -> type:
+        name = cls.__tablename__
+        if name in NEVER_AUDITED:
+            raise ValueError(f"{name} is never audited by the session hook")
+        spec = AuditSpec(entity=name, category=category, facility=facility,
+                         ignore=frozenset(ignore), secret=SECRET_COLUMNS | set(secret))
+        _specs[cls] = spec
+        _tables[cls.__table__.name] = (cls, spec)
+        if category == "account":
+            SECURITY_ENTITIES.add(name)
+        if shared:
+            SHARED_ENTITIES.add(name)
+        for watcher in _watchers:
+            watcher(cls, spec)
+        return cls
+
+    return register(model) if model is not None else register
+
+
+def on_register(watcher: Callable[[type, AuditSpec], None]) -> None:
+    """Call ``watcher(cls, spec)`` for every model audited now and later (the hook uses it)."""
+    if watcher not in _watchers:
+        _watchers.append(watcher)
+    for cls, spec in list(_specs.items()):
+        watcher(cls, spec)
+
+
+def spec_for(cls: type) -> AuditSpec | None:
+    spec = _specs.get(cls)
+    if spec is None and getattr(cls, "__audited__", False) and hasattr(cls, "__tablename__"):
+        audited(cls, category=getattr(cls, "__audit_category__", "data"))
+        spec = _specs[cls]
+    return spec
+
+
+def discover(mapped_classes) -> None:
+    """Register classes that carry ``__audited__ = True``."""
+    for cls in mapped_classes:
+        spec_for(cls)
+
+
+def specs() -> dict[type, AuditSpec]:
+    return dict(_specs)
+
+
+def audited_tables() -> dict[str, tuple[type, AuditSpec]]:
+    """Table name -> (model, spec) of every audited model (read by the bypass guard)."""
+    return _tables
+
+
+def entity_names() -> list[str]:
+    return sorted({spec.entity for spec in _specs.values()} | ACCESS_ONLY_ENTITIES)
+
+
+# -- values -------------------------------------------------------------------------------
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe form of a column value: dates ISO, datetimes ISO in UTC."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) \
+            else str(value)
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return CHANGED
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def normalized(value: Any) -> Any:
+    """Exactly what a JSON column hands back (so a hash over it survives the round trip)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(jsonable(value), ensure_ascii=False, allow_nan=False))
+
+
+def change(spec: AuditSpec, key: str, old: Any, new: Any) -> Any:
+    """One field's entry in ``changes``: old and new, or only "changed" for a secret."""
+    if key in spec.secret:
+        return CHANGED
+    return {"old": jsonable(old), "new": jsonable(new)}
+
+
+def audited_columns(mapper, spec: AuditSpec) -> list[tuple[str, sa.Column]]:
+    """(attribute key, column) pairs of a mapper that the trail records."""
+    skip = IGNORED_COLUMNS | spec.ignore
+    version = mapper.version_id_col
+    pairs = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if prop.key in skip or column is version or not isinstance(column, sa.Column):
+            continue
+        pairs.append((prop.key, column))
+    return pairs
+
+
+# -- the default list ---------------------------------------------------------------------
+
+def _account_facility(obj) -> int | None:
+    from vaxportal.auth.models import Account
+
+    session = object_session(obj)
+    account = obj.__dict__.get("account")  # only if already loaded: no lazy load in a flush
+    if account is None and session is not None and obj.account_id is not None:
+        account = session.get(Account, obj.account_id)
+    return account.facility_id if account is not None else None
+
+
+def register_defaults() -> None:
+    """The models of the other domains that hold data or accounts."""
+    from vaxportal.auth.models import Account, Custodian, WrittenRequest
+    from vaxportal.facilities.models import Delegation, Facility
+    from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient, Vaccine
+
+    if Recipient in _specs:
+        return
+    audited(Facility, category="account", facility=lambda f: f.id)
+    audited(Delegation, category="account")
+    audited(Account, category="account")
+    audited(Custodian, category="account", facility=_account_facility)
+    audited(WrittenRequest, category="account", facility=_account_facility)
+    audited(Recipient)
+    audited(Dose)
+    audited(DuplicateCandidate)
+    audited(Vaccine, facility=lambda _v: None, shared=True)

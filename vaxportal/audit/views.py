@@ -1,0 +1,79 @@
+"""Reading the trail at /audit (P2.4): filters, pages of rows, a row's before/after view.
+
+Every query passes through ``scope.visible``: supervisors and reviewers read the data events
+of their subtree, admins the account and security events only (P2.1).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from vaxportal import htmx
+from vaxportal.audit import bp, present, scope
+from vaxportal.audit.forms import AuditFilterForm
+from vaxportal.audit.models import AuditEvent
+from vaxportal.auth.models import Account
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
+from vaxportal.policy import any_permission_required
+
+
+@bp.context_processor
+def _template_helpers():
+    return present.template_helpers()
+
+
+@bp.get("/")
+@any_permission_required(*scope.READ_PERMS)
+def index():
+    account = current_user._get_current_object()
+    form = AuditFilterForm(formdata=request.args)
+    form.set_choices(present.entity_choices(), present.person_choices(account))
+    form.validate()
+    stmt = _filtered(sa.select(AuditEvent).where(scope.visible(account)), form)
+    pager = db.paginate(stmt.order_by(AuditEvent.id.desc()),
+                        page=request.args.get("page", 1, type=int),
+                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
+                       names=present.names(pager.items), sees_data=scope.sees_data(account))
+
+
+@bp.get("/<int:event_id>")
+@any_permission_required(*scope.READ_PERMS)
+def show(event_id: int):
+    account = current_user._get_current_object()
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.id == event_id, scope.visible(account))
+    )
+    if event is None:
+        abort(404)
+    return htmx.render("audit/show.html", event=event, names=present.names([event]),
+                       changes=present.change_rows(event), details=present.detail_rows(event))
+
+
+def _filtered(stmt: sa.Select, form: AuditFilterForm) -> sa.Select:
+    """Apply the filter fields that are valid (an invalid one is shown and ignored)."""
+    def ok(field) -> bool:
+        return bool(field.data) and not field.errors
+
+    if ok(form.account):
+        usernames = sa.select(Account.id).where(
+            sa.func.lower(Account.username) == form.account.data.strip().lower())
+        stmt = stmt.where(AuditEvent.account_id.in_(usernames))
+    if ok(form.person):
+        stmt = stmt.where(AuditEvent.custodian_id == form.person.data)
+    if ok(form.facility):
+        codes = sa.select(Facility.id).where(Facility.code == form.facility.data.strip().upper())
+        stmt = stmt.where(AuditEvent.facility_id.in_(codes))
+    for name in ("entity", "entity_id", "action"):
+        field = getattr(form, name)
+        if ok(field):
+            stmt = stmt.where(getattr(AuditEvent, name) == field.data.strip())
+    start, end = form.utc_range()
+    if start is not None:
+        stmt = stmt.where(AuditEvent.at >= start)
+    if end is not None:
+        stmt = stmt.where(AuditEvent.at < end)
+    return stmt
