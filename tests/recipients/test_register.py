@@ -1,0 +1,208 @@
+"""Registering a recipient: checked as typed and on submit, duplicates caught at entry."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from tests.recipients.conftest import assert_no_personal_data_in_urls, html
+from vaxportal.audit.models import AuditEvent
+from vaxportal.extensions import db
+from vaxportal.recipients.models import DuplicateCandidate, Recipient
+from vaxportal.recipients.services import (
+    RECIPIENT_FIELDS,
+    create_recipient,
+    find_by_national_id,
+    find_possible_duplicates,
+    validate_recipient_data,
+)
+
+GOOD = {
+    "full_name": "Lê Thị Hồng", "date_of_birth": "05/09/1980", "gender": "female",
+    "national_id": "089180123456", "insurance_number": "gd4890123456789",
+    "phone": "0912 345 678", "occupation": "Giáo viên", "ethnicity": "Kinh",
+    "nationality": "Việt Nam", "priority_group": "Nhóm 5", "province": "An Giang",
+    "district": "", "ward": "Mỹ Bình", "street": "12 Trần Hưng Đạo",
+}
+
+
+def count_recipients() -> int:
+    return db.session.scalar(sa.select(sa.func.count(Recipient.id)))
+
+
+def test_form_page_renders_fields_with_check_as_you_leave(nurse):
+    body = html(nurse.get("/recipients/new"))
+    assert 'hx-post="/recipients/new/validate/full_name"' in body
+    assert 'hx-trigger="change"' in body and 'hx-target="#v-national_id"' in body
+    assert 'placeholder="dd/mm/yyyy"' in body
+    assert "autofocus" in body
+
+
+def test_plain_post_registers_and_redirects_to_the_page(nurse, place):
+    response = nurse.post("/recipients/new", data=GOOD)
+    assert response.status_code == 303
+    recipient = db.session.scalar(sa.select(Recipient))
+    assert response.headers["Location"].endswith(f"/recipients/{recipient.id}")
+    assert recipient.name_key == "le thi hong"
+    assert recipient.date_of_birth == date(1980, 9, 5)
+    assert recipient.phone == "+84912345678"
+    assert recipient.insurance_number == "GD4890123456789"
+    assert recipient.facility_id == place["s1"].id
+    assert recipient.district is None
+    assert "Lê Thị Hồng" in html(nurse.get(response.headers["Location"]))
+
+
+def test_htmx_post_registers_with_hx_redirect(nurse):
+    response = nurse.hx("POST", "/recipients/new", data=GOOD)
+    assert response.status_code == 204
+    recipient = db.session.scalar(sa.select(Recipient))
+    assert response.headers["HX-Redirect"].endswith(f"/recipients/{recipient.id}")
+
+
+@pytest.mark.parametrize("hx", [False, True])
+def test_errors_in_vietnamese_beside_fields_nothing_typed_lost(nurse, hx):
+    bad = dict(GOOD, date_of_birth="31/02/1980", national_id="12345", phone="0123",
+               insurance_number="XX9")
+    response = (nurse.hx("POST", "/recipients/new", data=bad) if hx
+                else nurse.post("/recipients/new", data=bad))
+    body = html(response)
+    assert response.status_code == 200
+    assert ("<html" in body) is not hx
+    assert "không có trên lịch" in body
+    assert "Số CCCD gồm 12 chữ số" in body
+    assert "Số điện thoại không hợp lệ" in body
+    assert "Số thẻ BHYT gồm 15 ký tự" in body
+    for typed in ("31/02/1980", "12345", "0123", "XX9", "Lê Thị Hồng", "12 Trần Hưng Đạo"):
+        assert f'value="{typed}"' in body, typed
+    assert count_recipients() == 0
+
+
+def test_date_in_the_future_refused(nurse):
+    body = html(nurse.post("/recipients/new", data=dict(GOOD, date_of_birth="01/01/2999")))
+    assert "Ngày không được sau hôm nay" in body
+    assert count_recipients() == 0
+
+
+def test_validate_endpoint_returns_the_field_fragment(nurse):
+    response = nurse.hx("POST", "/recipients/new/validate/national_id",
+                        data=dict(GOOD, national_id="999"))
+    body = html(response)
+    assert response.status_code == 200 and "<html" not in body
+    assert body.strip().startswith('<div class="vfield" id="v-national_id">')
+    assert 'id="field-national_id"' in body and "Số CCCD gồm 12 chữ số" in body
+    assert 'value="999"' in body
+    assert "Họ và tên" not in body  # only the field left
+    ok = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=GOOD))
+    assert "field-error" not in ok
+    assert nurse.hx("POST", "/recipients/new/validate/nope", data=GOOD).status_code == 404
+
+
+def test_duplicate_national_id_refused_points_to_the_record(nurse, person):
+    existing = person(full_name="Võ Văn Cũ", national_id="089180123456")
+    response = nurse.post("/recipients/new", data=GOOD)
+    body = html(response)
+    assert response.status_code == 200
+    assert "Số CCCD/CMND này đã được đăng ký" in body
+    assert f'href="/recipients/{existing.id}"' in body
+    assert count_recipients() == 1
+
+
+def test_duplicate_national_id_at_another_facility_minimal_fields_only(nurse, person):
+    other = person("s2", full_name="Võ Văn Xa", national_id="089180123456",
+                   phone="+84987654321", street="99 Đường Bí Mật")
+    body = html(nurse.post("/recipients/new", data=GOOD))
+    assert "Số CCCD/CMND này đã được đăng ký" in body
+    assert "Võ Văn Xa" in body and "Trạm Hai" in body
+    assert "+84987654321" not in body and "Bí Mật" not in body
+    assert f"/recipients/{other.id}" not in body  # no link into another facility's record
+    assert 'href="/recipients/lookup"' in body
+    assert count_recipients() == 1
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "view_minimal"))
+    assert event.category == "access" and event.entity_id == str(other.id)
+
+
+def test_duplicate_national_id_as_you_leave_the_field(nurse, person):
+    existing = person(national_id="089180123456")
+    body = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=GOOD))
+    assert "Số CCCD/CMND này đã được đăng ký" in body
+    assert f'href="/recipients/{existing.id}"' in body
+
+
+@pytest.mark.parametrize("hx", [False, True])
+def test_same_name_dob_gender_warns_then_register_anyway_queues_the_pair(nurse, person, hx):
+    existing = person("s2", full_name="LE THI HONG", gender="female",
+                      date_of_birth=date(1980, 9, 5))
+    post = (lambda data: nurse.hx("POST", "/recipients/new", data=data)) if hx else (
+        lambda data: nurse.post("/recipients/new", data=data))
+    warned = post(GOOD)
+    body = html(warned)
+    assert warned.status_code == 200
+    assert "Có thể trùng" in body and "LE THI HONG" in body
+    assert 'name="confirm_duplicate" value="1"' in body
+    assert count_recipients() == 1
+    done = post(dict(GOOD, confirm_duplicate="1"))
+    assert done.status_code == (204 if hx else 303)
+    assert count_recipients() == 2
+    pair = db.session.scalar(sa.select(DuplicateCandidate))
+    assert pair.other_id == existing.id and pair.status == "open"
+    assert pair.recipient.full_name == "Lê Thị Hồng"
+
+
+def test_no_personal_data_in_any_url_of_the_form(nurse, person):
+    person(national_id="089180123456")
+    response = nurse.post("/recipients/new", data=GOOD)
+    assert_no_personal_data_in_urls(response, "Lê Thị Hồng", "089180123456", "912345678")
+
+
+def test_reviewer_and_admin_may_not_register(signed_in, place):
+    reviewer = signed_in("reviewer", facility=place["doh"])
+    assert reviewer.get("/recipients/new").status_code == 403
+    assert reviewer.post("/recipients/new", data=GOOD).status_code == 403
+    admin = signed_in("admin", facility=place["doh"])
+    assert admin.get("/recipients/").status_code == 403  # P2.1, P2.2
+    assert count_recipients() == 0
+
+
+def test_supervisor_chooses_a_facility_of_its_subtree(signed_in, place):
+    supervisor = signed_in("supervisor", facility=place["d1"])
+    body = html(supervisor.get("/recipients/new"))
+    assert "Trạm Một B" in body and "Trạm Hai" not in body
+    refused = supervisor.post("/recipients/new", data=dict(GOOD, facility_id=place["s2"].id))
+    assert "Vui lòng chọn cơ sở quản lý" in html(refused)
+    supervisor.post("/recipients/new", data=dict(GOOD, facility_id=place["s1b"].id))
+    assert db.session.scalar(sa.select(Recipient.facility_id)) == place["s1b"].id
+
+
+# -- the services contract (imports) -------------------------------------------------------
+
+
+def test_validate_recipient_data_uses_the_form_rules(app):
+    clean, errors = validate_recipient_data(
+        dict(GOOD, date_of_birth=date(1980, 9, 5), gender="Nữ", national_id=89180123456.0)
+    )
+    assert errors == {"national_id": "Số CCCD gồm 12 chữ số, hoặc số CMND cũ gồm 9 chữ số."}
+    assert clean["gender"] == "female" and clean["date_of_birth"] == date(1980, 9, 5)
+    assert clean["phone"] == "+84912345678" and "national_id" not in clean
+    clean, errors = validate_recipient_data({"full_name": " ", "date_of_birth": "1980-09-05"})
+    assert set(errors) == {"full_name", "date_of_birth", "gender"}
+    assert errors["full_name"] == "Vui lòng nhập họ và tên."
+    assert [key for key, _label, _kind in RECIPIENT_FIELDS][:3] == [
+        "full_name", "date_of_birth", "gender"]
+    assert {k: kind for k, _l, kind in RECIPIENT_FIELDS}["date_of_birth"] == "date"
+
+
+def test_services_find_and_create(place):
+    clean, errors = validate_recipient_data(GOOD)
+    assert not errors
+    recipient = create_recipient(clean, place["s2"].id)
+    assert recipient.id and recipient.name_key == "le thi hong"
+    db.session.commit()
+    assert find_by_national_id("0891 8012 3456") == recipient
+    assert find_by_national_id("000") is None and find_by_national_id(None) is None
+    assert find_possible_duplicates("LÊ THỊ HỒNG", date(1980, 9, 5), "female") == [recipient]
+    assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "Nữ") == [recipient]
+    assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "female",
+                                    exclude_id=recipient.id) == []
+    assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "male") == []

@@ -1,0 +1,21 @@
+"""The `recipients` domain: blueprint at /recipients."""
+
+from flask import Blueprint
+
+bp = Blueprint("recipients", __name__, url_prefix="/recipients")
+
+
+def init_app(app) -> None:
+    from vaxportal import demo
+    from vaxportal.recipients import (  # noqa: F401  (routes attach to bp)
+        dose_views,
+        review_views,
+        vaccines,
+        views,
+    )
+    from vaxportal.recipients.demo import seed_recipients
+
+    app.register_blueprint(bp)
+    app.cli.add_command(vaccines.seed_vaccines_command)
+    if seed_recipients not in demo.EXTRA_SEEDERS:
+        demo.EXTRA_SEEDERS.append(seed_recipients)

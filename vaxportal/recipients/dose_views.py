@@ -1,0 +1,137 @@
+"""Doses: record one in a short form; correct or delete one with a fresh OTP and a reason."""
+
+from __future__ import annotations
+
+from flask import flash, render_template, request, url_for
+from flask_babel import gettext as _
+
+from vaxportal import htmx, policy
+from vaxportal.audit import events
+from vaxportal.auth.stepup import fresh_otp_required
+from vaxportal.extensions import db
+from vaxportal.policy import Perm, permission_required
+from vaxportal.recipients import bp, dosing, helpers
+from vaxportal.recipients.forms import DoseCorrectionForm, DoseDeleteForm, DoseForm
+from vaxportal.recipients.models import Dose, Recipient
+from vaxportal.recipients.search import get_search
+
+
+@bp.get("/<int:recipient_id>/doses/new")
+@permission_required(Perm.record_doses)
+def dose_new(recipient_id: int):
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    back = _back(request.args.get("s"))
+    form = dosing.new_dose_form(recipient, recipient.facility_id, back)
+    return htmx.render("recipients/dose_new.html", "recipients/_dose_form.html",
+                       recipient=recipient, form=form, action=_record_url(recipient))
+
+
+@bp.post("/<int:recipient_id>/doses")
+@permission_required(Perm.record_doses)
+def record_dose(recipient_id: int):
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    form = dosing.with_choices(DoseForm())
+    entry = dosing.enter_dose(form, recipient, recipient.facility_id)
+    if entry.dose is None:
+        return htmx.render("recipients/dose_new.html", "recipients/_dose_form.html",
+                           recipient=recipient, form=form, warning=entry.warning,
+                           action=_record_url(recipient))
+    dose = dosing.commit_entry(entry, form)
+    back = _back(form.back.data)
+    if back and htmx.is_htmx():
+        return render_template("recipients/_dose_saved.html", recipient=recipient, dose=dose)
+    if back:
+        return htmx.redirect_to(url_for("recipients.index", s=back))
+    return htmx.redirect_to(url_for("recipients.show", recipient_id=recipient.id))
+
+
+def _record_url(recipient: Recipient) -> str:
+    return url_for("recipients.record_dose", recipient_id=recipient.id)
+
+
+def _back(search_id: str | None) -> str | None:
+    """A register search to return to, if it is this account's."""
+    return search_id if get_search(search_id, helpers.account()) else None
+
+
+# -- correcting and deleting (P3.4: a fresh OTP, and a reason) -----------------------------
+
+
+@bp.get("/doses/<int:dose_id>/edit")
+@permission_required(Perm.record_doses)
+def dose_edit(dose_id: int):
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    form = dosing.with_choices(DoseCorrectionForm(obj=dose))
+    return render_template("recipients/dose_edit.html", dose=dose, form=form)
+
+
+@bp.post("/doses/<int:dose_id>/edit")
+@permission_required(Perm.record_doses)
+@fresh_otp_required
+def dose_correct(dose_id: int):
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    form = dosing.with_choices(DoseCorrectionForm())
+    if not (form.validate() and dosing.check_dose(form, dose.recipient)):
+        return render_template("recipients/dose_edit.html", dose=dose, form=form)
+    if helpers.is_stale(dose, form.version_id.data):
+        return _dose_conflict(dose, form)
+    for key in dosing.DOSE_FIELDS:
+        setattr(dose, key, form[key].data)
+    dose.aefi_note = dose.aefi_note or None
+    events.record("dose_correct", category="data", entity="dose", entity_id=dose.id,
+                  facility_id=dose.facility_id,
+                  details={"reason": form.reason.data, "recipient_id": dose.recipient_id})
+    if not helpers.commit_or_stale():
+        return _dose_conflict(db.session.get(Dose, dose_id), form)
+    flash(_("Đã sửa mũi tiêm."), "success")
+    return htmx.redirect_to(_after_dose(dose))
+
+
+@bp.get("/doses/<int:dose_id>/delete")
+@permission_required(Perm.record_doses)
+def dose_delete_confirm(dose_id: int):
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    form = DoseDeleteForm(obj=dose)
+    return render_template("recipients/dose_delete.html", dose=dose, form=form)
+
+
+@bp.post("/doses/<int:dose_id>/delete")
+@permission_required(Perm.record_doses)
+@fresh_otp_required
+def dose_delete(dose_id: int):
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    form = DoseDeleteForm()
+    stale = helpers.is_stale(dose, form.version_id.data)
+    if not form.validate() or stale:
+        if stale:
+            flash(_("Mũi tiêm vừa được người khác sửa. Vui lòng xem lại trước khi xoá."),
+                  "warning")
+            form.version_id.data = str(dose.version_id)
+        return render_template("recipients/dose_delete.html", dose=dose, form=form), (
+            409 if stale else 200)
+    target = _after_dose(dose)
+    events.record("dose_delete", category="data", entity="dose", entity_id=dose.id,
+                  facility_id=dose.facility_id,
+                  details={"reason": form.reason.data, "recipient_id": dose.recipient_id})
+    db.session.delete(dose)
+    if not helpers.commit_or_stale():
+        flash(_("Mũi tiêm vừa được người khác sửa hoặc xoá."), "warning")
+    else:
+        flash(_("Đã xoá mũi tiêm."), "success")
+    return htmx.redirect_to(target)
+
+
+def _after_dose(dose: Dose) -> str:
+    """The recipient's page when the account may read it, else the look-up page (a dose
+    given here to a person of another facility)."""
+    if policy.in_scope(dose.recipient.facility_id):
+        return url_for("recipients.show", recipient_id=dose.recipient_id)
+    return url_for("recipients.lookup")
+
+
+def _dose_conflict(dose: Dose, form: DoseCorrectionForm):
+    rows = helpers.conflict_rows(form, dose, dosing.DOSE_FIELDS)
+    form.version_id.data = str(dose.version_id)
+    return render_template("recipients/conflict.html", recipient=dose.recipient, form=form,
+                           fields=dosing.DOSE_FIELDS + ("reason",), rows=rows,
+                           action=url_for("recipients.dose_correct", dose_id=dose.id)), 409

@@ -1,0 +1,123 @@
+"""Recording a dose: the suggestions (next dose number, last lot and vaccinator at the
+facility), the minimum-interval warning and the guard against a double submit."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask import flash
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from vaxportal.extensions import db
+from vaxportal.recipients import helpers
+from vaxportal.recipients.forms import DoseForm, as_choices
+from vaxportal.recipients.models import Dose, Recipient, Vaccine
+from vaxportal.recipients.services import last_entry_at, next_dose_number, previous_dose
+from vaxportal.validators import local_today
+
+DOSE_FIELDS = ("vaccine_id", "dose_number", "given_on", "lot_number", "vaccinator", "aefi",
+               "aefi_note")
+
+
+def with_choices(form: DoseForm) -> DoseForm:
+    form.vaccine_id.choices = as_choices(
+        [("", _("— Chọn vắc xin —"))] + helpers.vaccine_choices())
+    return form
+
+
+def new_dose_form(recipient: Recipient, facility_id: int, back: str | None = None) -> DoseForm:
+    """An empty entry form with its suggestions filled in."""
+    form = with_choices(DoseForm(formdata=None))
+    last = last_entry_at(facility_id)
+    if last is not None:
+        form.vaccine_id.data = last.vaccine_id
+        form.lot_number.data = last.lot_number
+        form.vaccinator.data = last.vaccinator
+    form.dose_number.data = next_dose_number(recipient.id)
+    form.given_on.data = local_today()
+    form.entry_token.data = secrets.token_hex(16)
+    form.back.data = back or ""
+    return form
+
+
+@dataclass
+class IntervalWarning:
+    days: int
+    minimum: int
+    vaccine: str
+
+
+@dataclass
+class Entry:
+    dose: Dose | None = None
+    warning: IntervalWarning | None = None
+    repeated: bool = False  # the same form was submitted twice: nothing new was written
+
+
+def enter_dose(form: DoseForm, recipient: Recipient, facility_id: int) -> Entry:
+    """Validate and add a dose (flushed, not committed)."""
+    token = (form.entry_token.data or "").strip()[:32] or None
+    if done := find_by_token(token):
+        return Entry(dose=done, repeated=True)
+    if not form.validate() or not check_dose(form, recipient):
+        return Entry()
+    vaccine = db.session.get(Vaccine, form.vaccine_id.data)
+    warning = interval_warning(recipient.id, vaccine, form.given_on.data)
+    if warning and not form.confirm_interval.data:
+        return Entry(warning=warning)
+    dose = Dose(recipient_id=recipient.id, facility_id=facility_id, entry_token=token,
+                **{key: form[key].data for key in DOSE_FIELDS})
+    dose.aefi_note = dose.aefi_note or None
+    db.session.add(dose)
+    db.session.flush()
+    return Entry(dose=dose)
+
+
+def check_dose(form: DoseForm, recipient: Recipient) -> bool:
+    """Rules that need the database: a catalogue vaccine, not before the birth date."""
+    vaccine = db.session.get(Vaccine, form.vaccine_id.data or 0)
+    if vaccine is None or not vaccine.active:
+        form.vaccine_id.errors.append(_("Vui lòng chọn vắc xin trong danh mục."))
+        return False
+    if form.given_on.data < recipient.date_of_birth:
+        form.given_on.errors.append(_("Ngày tiêm không thể trước ngày sinh."))
+        return False
+    return True
+
+
+def interval_warning(recipient_id: int, vaccine: Vaccine, given_on: date,
+                     exclude_id: int | None = None) -> IntervalWarning | None:
+    """A warning when the previous dose was given fewer days ago than the vaccine's minimum."""
+    previous = previous_dose(recipient_id, given_on, exclude_id)
+    if previous is None or not vaccine.min_interval_days:
+        return None
+    days = (given_on - previous.given_on).days
+    if days >= vaccine.min_interval_days:
+        return None
+    return IntervalWarning(days=days, minimum=vaccine.min_interval_days, vaccine=vaccine.name)
+
+
+def find_by_token(token: str | None) -> Dose | None:
+    if not token:
+        return None
+    return db.session.scalar(sa.select(Dose).where(Dose.entry_token == token))
+
+
+def commit_entry(entry: Entry, form: DoseForm) -> Dose:
+    """Commit a new dose; the same form sent twice records it once."""
+    if entry.repeated:
+        flash(_("Mũi tiêm này đã được ghi nhận (biểu mẫu gửi hai lần)."), "info")
+        return entry.dose
+    dose_number = entry.dose.dose_number
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same form raced itself: the first one won
+        db.session.rollback()
+        flash(_("Mũi tiêm này đã được ghi nhận (biểu mẫu gửi hai lần)."), "info")
+        return find_by_token(form.entry_token.data)
+    flash(_("Đã ghi nhận mũi %(n)s.", n=dose_number), "success")
+    return entry.dose

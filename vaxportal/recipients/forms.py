@@ -1,0 +1,225 @@
+"""Forms of the recipients domain. The recipient's field rules live in ``RecipientFields``
+(a plain WTForms form, usable without a request), so the register form, the edit forms and
+``services.validate_recipient_data`` (imports) apply the same rules."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms before 3.3 takes (value, label) tuples
+    SelectChoice = None
+
+from vaxportal.recipients.models import Aefi, Gender
+from vaxportal.validators import (
+    DateVNField,
+    InsuranceNumber,
+    NationalId,
+    NotBefore,
+    NotInFuture,
+    Phone,
+)
+
+
+def as_choices(pairs) -> list:
+    """(value, label) pairs as WTForms options (SelectChoice from WTForms 3.3 on)."""
+    if SelectChoice is None:
+        return list(pairs)
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def choice_values(field) -> set:
+    return {getattr(c, "value", None) if SelectChoice else c[0] for c in field.choices or ()}
+
+
+def _int_or_zero(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _id_or_none(value) -> int | None:
+    return _int_or_zero(value) or None
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _collapse(value):
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+GENDER_CHOICES = [
+    ("", _l("— Chọn —")),
+    (Gender.male.value, _l("Nam")),
+    (Gender.female.value, _l("Nữ")),
+    (Gender.other.value, _l("Khác")),
+]
+
+AEFI_CHOICES = [
+    (Aefi.none.value, _l("Không có")),
+    (Aefi.mild.value, _l("Nhẹ")),
+    (Aefi.severe.value, _l("Nặng")),
+]
+
+
+def _text(label, max_len: int, required: str | None = None, description=None):
+    checks = [DataRequired(required)] if required else [Optional()]
+    checks.append(Length(max=max_len, message=_l("Tối đa %(max)d ký tự.", max=max_len)))
+    return StringField(label, checks, filters=[_strip, _collapse], description=description)
+
+
+class RecipientFields(Form):
+    """Every rule of a recipient's data, in one place."""
+
+    full_name = _text(_l("Họ và tên"), 120, _l("Vui lòng nhập họ và tên."))
+    date_of_birth = DateVNField(
+        _l("Ngày sinh"),
+        [InputRequired(_l("Vui lòng nhập ngày sinh.")), NotInFuture(), NotBefore(1900)],
+        description=_l("dd/mm/yyyy, ví dụ 05/09/1980"),
+    )
+    gender = SelectField(_l("Giới tính"), [InputRequired(_l("Vui lòng chọn giới tính."))],
+                         choices=as_choices(GENDER_CHOICES), validate_choice=False)
+    national_id = StringField(
+        _l("Số CCCD/CMND"), [Optional(), NationalId()], filters=[_strip],
+        description=_l("CCCD 12 số hoặc CMND 9 số"),
+    )
+    insurance_number = StringField(
+        _l("Số thẻ BHYT / mã số BHXH"), [Optional(), InsuranceNumber()], filters=[_strip],
+        description=_l("Thẻ BHYT 15 ký tự hoặc mã số BHXH 10 số"),
+    )
+    phone = StringField(_l("Số điện thoại"), [Optional(), Phone()], filters=[_strip])
+    occupation = _text(_l("Nghề nghiệp"), 120)
+    ethnicity = _text(_l("Dân tộc"), 60)
+    nationality = _text(_l("Quốc tịch"), 60)
+    priority_group = _text(_l("Nhóm ưu tiên"), 60)
+    province = _text(_l("Tỉnh/Thành phố"), 120)
+    district = _text(_l("Quận/Huyện (địa chỉ trước 2025)"), 120)
+    ward = _text(_l("Phường/Xã"), 120)
+    street = _text(_l("Số nhà, đường, thôn/ấp"), 200)
+
+    def validate_gender(self, field):
+        if field.data not in {g.value for g in Gender}:
+            raise ValidationError(_l("Vui lòng chọn giới tính."))
+
+
+IDENTITY_FORM_FIELDS = (
+    "full_name", "date_of_birth", "gender", "national_id", "insurance_number", "phone",
+    "province", "district", "ward", "street",
+)
+DETAIL_FIELDS = ("occupation", "ethnicity", "nationality", "priority_group")
+
+
+class RecipientForm(RecipientFields, FlaskForm):
+    """Register a new recipient."""
+
+    facility_id = SelectField(_l("Cơ sở quản lý"), coerce=_int_or_zero, validate_choice=False)
+    # sent only by the "register anyway" button
+    confirm_duplicate = StringField()
+
+    def validate_facility_id(self, field):
+        if field.data not in choice_values(field):
+            raise ValidationError(_l("Vui lòng chọn cơ sở quản lý."))
+
+
+def _subset_form(name: str, fields: tuple[str, ...], doc: str) -> type[FlaskForm]:
+    attrs = {f: getattr(RecipientFields, f) for f in fields}
+    attrs["version_id"] = HiddenField()
+    attrs["__doc__"] = doc
+    if "gender" in fields:
+        attrs["validate_gender"] = RecipientFields.validate_gender
+    return type(name, (FlaskForm,), attrs)
+
+
+IdentityForm = _subset_form(
+    "IdentityForm", IDENTITY_FORM_FIELDS, "Identity fields: saved only after a fresh OTP (P3.4)."
+)
+DetailsForm = _subset_form(
+    "DetailsForm", DETAIL_FIELDS, "Fields edited freely within the account's write scope."
+)
+
+
+class SearchForm(FlaskForm):
+    q = StringField(_l("Tìm đối tượng"), [Optional(), Length(max=200)], filters=[_strip],
+                    description=_l("Họ tên (không cần dấu), số CCCD/CMND, số điện thoại "
+                                   "hoặc số thẻ BHYT"))
+    facility_id = SelectField(_l("Cơ sở"), coerce=_id_or_none, validate_choice=False)
+    vaccine_id = SelectField(_l("Đã tiêm vắc xin"), coerce=_id_or_none, validate_choice=False)
+    s = HiddenField()
+
+
+class DoseForm(FlaskForm):
+    """Record a dose: one short form, keyboard only."""
+
+    vaccine_id = SelectField(_l("Vắc xin"), [InputRequired(_l("Vui lòng chọn vắc xin."))],
+                             coerce=_int_or_zero, validate_choice=False)
+    dose_number = IntegerField(
+        _l("Mũi số"),
+        [InputRequired(_l("Vui lòng nhập mũi số.")),
+         NumberRange(1, 10, _l("Mũi số từ %(min)s đến %(max)s."))],
+    )
+    given_on = DateVNField(_l("Ngày tiêm"),
+                           [InputRequired(_l("Vui lòng nhập ngày tiêm.")), NotInFuture(),
+                            NotBefore(2021)])
+    lot_number = _text(_l("Số lô"), 40, _l("Vui lòng nhập số lô."))
+    vaccinator = _text(_l("Người tiêm"), 120, _l("Vui lòng nhập tên người tiêm."))
+    aefi = SelectField(_l("Phản ứng sau tiêm"), choices=as_choices(AEFI_CHOICES),
+                       default=Aefi.none.value)
+    aefi_note = TextAreaField(_l("Ghi chú phản ứng"), [Length(max=500)],
+                              filters=[_strip])
+    # sent only by the "record anyway" button of the interval warning
+    confirm_interval = StringField()
+    entry_token = HiddenField()
+    back = HiddenField()  # the register search to return to (its random id)
+
+    def validate_aefi_note(self, field):
+        if self.aefi.data != Aefi.none.value and not field.data:
+            raise ValidationError(_l("Vui lòng mô tả phản ứng sau tiêm."))
+
+
+def _reason():
+    return TextAreaField(
+        _l("Lý do"),
+        [DataRequired(_l("Vui lòng nêu lý do.")),
+         Length(min=5, max=300, message=_l("Lý do từ 5 đến 300 ký tự."))],
+        filters=[_strip],
+    )
+
+
+class DoseCorrectionForm(DoseForm):
+    """Correct a dose: a fresh OTP (P3.4) and a reason."""
+
+    reason = _reason()
+    version_id = HiddenField()
+
+
+class DoseDeleteForm(FlaskForm):
+    reason = _reason()
+    version_id = HiddenField()
+
+
+class LookupForm(FlaskForm):
+    """Cross-facility look-up by exact ID, with a mandatory reason."""
+
+    id_number = StringField(_l("Số CCCD/CMND hoặc số thẻ BHYT"),
+                            [DataRequired(_l("Vui lòng nhập số giấy tờ."))], filters=[_strip])
+    reason = _reason()
+
+
+class ResolveForm(FlaskForm):
+    """Sent by the queue's buttons: ``keep:<recipient id>`` (merge) or ``distinct``."""
+
+    decision = StringField()

@@ -1,0 +1,99 @@
+"""Small helpers of the recipients views: choices, labels, the conflict check."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from vaxportal import policy
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
+from vaxportal.recipients.forms import AEFI_CHOICES, GENDER_CHOICES
+from vaxportal.recipients.models import Vaccine
+from vaxportal.recipients.services import mask_id
+from vaxportal.recipients.vaccines import active_vaccines
+from vaxportal.timeutil import format_date
+
+GENDER_LABELS = {value: label for value, label in GENDER_CHOICES if value}
+AEFI_LABELS = dict(AEFI_CHOICES)
+
+
+def account():
+    return current_user._get_current_object()
+
+
+def facility_choices(*, write: bool = False) -> list[tuple[int, str]]:
+    ids = policy.scope_facility_ids(account(), write=write)
+    rows = db.session.execute(
+        sa.select(Facility.id, Facility.name).where(Facility.id.in_(ids)).order_by(Facility.name)
+    )
+    return [(row.id, row.name) for row in rows]
+
+
+def vaccine_choices() -> list[tuple[int, str]]:
+    return [(v.id, v.name) for v in active_vaccines()]
+
+
+def sees_full_ids() -> bool:
+    """Accounts that write recipient data see full identifiers; read-only ones a masked form
+    unless the platform allows it (REVIEWER_SEES_FULL_IDS)."""
+    return policy.has_perm(current_user, policy.Perm.write_recipients) or bool(
+        current_app.config.get("REVIEWER_SEES_FULL_IDS")
+    )
+
+
+def shown_id(value: str | None) -> str:
+    return (value or "") if sees_full_ids() else mask_id(value)
+
+
+def display(name: str, value) -> str:
+    """A stored value as the page shows it (dates dd/mm/yyyy, gender as a word)."""
+    if value is None:
+        return ""
+    if name == "gender":
+        return str(GENDER_LABELS.get(value, value))
+    if name == "aefi":
+        return str(AEFI_LABELS.get(value, value))
+    if name == "vaccine_id":
+        vaccine = db.session.get(Vaccine, value) if value else None
+        return vaccine.name if vaccine else ""
+    if hasattr(value, "strftime"):
+        return format_date(value)
+    return str(value)
+
+
+def template_helpers() -> dict:
+    return {
+        "gender_label": lambda v: display("gender", v), "aefi_label": AEFI_LABELS.get,
+        "shown_id": shown_id, "mask_id": mask_id, "Perm": policy.Perm,
+        "has_perm": lambda p: policy.has_perm(current_user, p),
+    }
+
+
+def is_stale(obj, submitted_version: str | None) -> bool:
+    return str(obj.version_id) != (submitted_version or "").strip()
+
+
+def commit_or_stale() -> bool:
+    """Commit; False (rolled back) when another person saved the same row meanwhile."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def conflict_rows(form, obj, names) -> list[dict]:
+    """Side by side: what this person typed and what is stored now."""
+    rows = []
+    for name in names:
+        field = form[name]
+        mine = display(name, field.data) if field.type == "SelectField" else field._value()
+        theirs = display(name, getattr(obj, name))
+        rows.append({"label": form[name].label.text, "mine": mine or "", "theirs": theirs,
+                     "differs": (mine or "") != theirs})
+    return rows
+

@@ -1,0 +1,163 @@
+"""Vaccination recipients, the vaccine catalogue and injection history."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
+from vaxportal.timeutil import UTCDateTime, utcnow
+
+# Identity fields: changing any of them needs a fresh OTP (P3.4).
+IDENTITY_FIELDS = (
+    "full_name", "date_of_birth", "gender", "national_id", "insurance_number", "phone",
+    "province", "district", "ward", "street",
+)
+
+
+class Gender(enum.StrEnum):
+    male = "male"
+    female = "female"
+    other = "other"
+
+
+class Aefi(enum.StrEnum):
+    none = "none"
+    mild = "mild"
+    severe = "severe"
+
+
+class Vaccine(db.Model):
+    __tablename__ = "vaccine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    manufacturer: Mapped[str] = mapped_column(sa.String(120))
+    doses_in_series: Mapped[int] = mapped_column(default=2)
+    min_interval_days: Mapped[int] = mapped_column(default=28)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Recipient(db.Model):
+    __tablename__ = "recipient"
+    __table_args__ = (
+        sa.Index("ix_recipient_facility_name_key", "facility_id", "name_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    # Folded (no diacritics) name; byte order on PostgreSQL so a prefix range uses the index.
+    name_key: Mapped[str] = mapped_column(
+        sa.String(120).with_variant(sa.String(120, collation="C"), "postgresql"), index=True
+    )
+    date_of_birth: Mapped[date] = mapped_column(sa.Date)
+    gender: Mapped[str] = mapped_column(sa.String(8))
+    national_id: Mapped[str | None] = mapped_column(sa.String(12), unique=True)
+    insurance_number: Mapped[str | None] = mapped_column(sa.String(15), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    occupation: Mapped[str | None] = mapped_column(sa.String(120))
+    ethnicity: Mapped[str | None] = mapped_column(sa.String(60))
+    nationality: Mapped[str | None] = mapped_column(sa.String(60), default="VN")
+    priority_group: Mapped[str | None] = mapped_column(sa.String(60))
+    province: Mapped[str | None] = mapped_column(sa.String(120))
+    district: Mapped[str | None] = mapped_column(sa.String(120))
+    ward: Mapped[str | None] = mapped_column(sa.String(120))
+    street: Mapped[str | None] = mapped_column(sa.String(200))
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(default=1)
+    # Set when a supervisor merged this record into another (its doses moved there).
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("recipient.id"))
+
+    facility: Mapped[Facility] = relationship()
+    doses: Mapped[list[Dose]] = relationship(
+        back_populates="recipient", order_by="Dose.given_on"
+    )
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    @validates("full_name")
+    def _keep_name_key(self, _key: str, value: str) -> str:
+        """The search key follows the name, however the name is set."""
+        from vaxportal.text import fold
+
+        self.name_key = fold(value or "")
+        return value
+
+
+class Dose(db.Model):
+    __tablename__ = "dose"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("recipient.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    vaccine_id: Mapped[int] = mapped_column(sa.ForeignKey("vaccine.id"))
+    lot_number: Mapped[str] = mapped_column(sa.String(40))
+    dose_number: Mapped[int]
+    given_on: Mapped[date] = mapped_column(sa.Date)
+    vaccinator: Mapped[str] = mapped_column(sa.String(120))
+    aefi: Mapped[str] = mapped_column(sa.String(8), default=Aefi.none)
+    aefi_note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version_id: Mapped[int] = mapped_column(default=1)
+    # One random token per rendered entry form: a second submit of the same form is ignored.
+    entry_token: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+
+    recipient: Mapped[Recipient] = relationship(back_populates="doses")
+    vaccine: Mapped[Vaccine] = relationship()
+    facility: Mapped[Facility] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class DuplicateCandidate(db.Model):
+    """A pair registered anyway despite the same folded name, birth date and gender;
+    waits in a supervisor's queue."""
+
+    __tablename__ = "duplicate_candidate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("recipient.id"), index=True)
+    other_id: Mapped[int] = mapped_column(sa.ForeignKey("recipient.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")  # open|merged|distinct
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+
+    recipient: Mapped[Recipient] = relationship(foreign_keys=[recipient_id])
+    other: Mapped[Recipient] = relationship(foreign_keys=[other_id])
+
+
+class RecipientSearch(db.Model):
+    """A register search kept on the server: search terms are personal data, so URLs carry
+    only this random id (and a page number), never the terms."""
+
+    __tablename__ = "recipient_search"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(sa.Integer)
+    query: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CrossLookup(db.Model):
+    """A cross-facility look-up by exact ID with its reason; its random id lets the same
+    account record a dose at its own facility for the person found, for a short while."""
+
+    __tablename__ = "cross_lookup"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("recipient.id"))
+    reason: Mapped[str] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    recipient: Mapped[Recipient] = relationship()

@@ -1,0 +1,141 @@
+"""Across facilities: the exact-ID look-up with its reason, and the supervisor's queue of
+possible duplicates."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, render_template, request, url_for
+from flask_babel import gettext as _
+
+from vaxportal import htmx, policy
+from vaxportal.audit import events
+from vaxportal.extensions import db
+from vaxportal.policy import Perm, permission_required
+from vaxportal.recipients import bp, dosing, helpers
+from vaxportal.recipients.forms import DoseForm, LookupForm, ResolveForm
+from vaxportal.recipients.models import CrossLookup, DuplicateCandidate, Recipient
+from vaxportal.recipients.services import find_by_id_number, merge_recipients
+from vaxportal.timeutil import utcnow
+
+LOOKUP_GRANT = timedelta(minutes=30)
+
+
+# -- cross-facility look-up ----------------------------------------------------------------
+
+
+@bp.route("/lookup", methods=["GET", "POST"])
+@permission_required(Perm.cross_facility_lookup)
+def lookup():
+    """Exact national ID or insurance number across the platform, with a mandatory reason
+    (an access event); the answer is a POST response, never a URL with the number in it."""
+    form = LookupForm()
+    results = None
+    if form.validate_on_submit():
+        found = find_by_id_number(form.id_number.data)
+        events.record("cross_facility_lookup", category="access", entity="recipient",
+                      entity_id=found[0].id if len(found) == 1 else None,
+                      facility_id=helpers.account().facility_id,
+                      details={"reason": form.reason.data, "found": [r.id for r in found]})
+        results = [_grant(recipient, form.reason.data) for recipient in found]
+        db.session.commit()
+    return render_template("recipients/lookup.html", form=form, results=results)
+
+
+def _grant(recipient: Recipient, reason: str) -> dict:
+    token = secrets.token_urlsafe(16)
+    db.session.add(CrossLookup(id=token, account_id=helpers.account().id,
+                               recipient_id=recipient.id, reason=reason[:300]))
+    return _result(recipient, token)
+
+
+def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warning=None):
+    own = helpers.account().facility_id
+    may_record = policy.has_perm(helpers.account(), Perm.record_doses) and policy.in_scope(
+        own, write=True)
+    if may_record and form is None:
+        form = dosing.new_dose_form(recipient, own)
+    return {
+        "recipient": recipient, "token": token, "form": form if may_record else None,
+        "warning": warning,
+        "url": url_for("recipients.show", recipient_id=recipient.id)
+        if policy.in_scope(recipient.facility_id) else None,
+    }
+
+
+@bp.post("/lookup/<token>/doses")
+@permission_required(Perm.cross_facility_lookup, Perm.record_doses)
+def lookup_dose(token: str):
+    """A dose given at the account's OWN facility to a person found by the look-up."""
+    grant = db.session.get(CrossLookup, token[:32])
+    if (grant is None or grant.account_id != helpers.account().id
+            or utcnow() - grant.created_at > LOOKUP_GRANT):
+        abort(404)
+    own = helpers.account().facility_id
+    if not policy.in_scope(own, write=True):
+        abort(404)
+    form = dosing.with_choices(DoseForm())
+    entry = dosing.enter_dose(form, grant.recipient, own)
+    if entry.dose is None:
+        results = [_result(grant.recipient, token, form, entry.warning)]
+        return render_template("recipients/lookup.html", form=LookupForm(formdata=None),
+                               results=results)
+    dosing.commit_entry(entry, form)
+    return htmx.redirect_to(url_for("recipients.lookup"))
+
+
+# -- possible duplicates -------------------------------------------------------------------
+
+
+@bp.get("/duplicates")
+@permission_required(Perm.resolve_duplicates)
+def duplicates():
+    stmt = policy.scoped(
+        sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
+        DuplicateCandidate.facility_id,
+    ).order_by(DuplicateCandidate.created_at, DuplicateCandidate.id)
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int),
+                       per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
+    return render_template("recipients/duplicates.html", page=page, form=ResolveForm(),
+                           writable=_in_scope(page.items, write=True),
+                           readable=_in_scope(page.items))
+
+
+def _in_scope(candidates, write: bool = False) -> set[int]:
+    ids = {r.facility_id for c in candidates for r in (c.recipient, c.other)}
+    return {fid for fid in ids if policy.in_scope(fid, write=write)}
+
+
+@bp.post("/duplicates/<int:candidate_id>")
+@permission_required(Perm.resolve_duplicates)
+def resolve_duplicate(candidate_id: int):
+    """Merge (keep both histories: the doses move to the kept record) or mark distinct."""
+    candidate = policy.get_in_scope_or_404(DuplicateCandidate, candidate_id, write=True)
+    decision = ResolveForm().decision.data or ""
+    if candidate.status != "open":
+        flash(_("Cặp hồ sơ này đã được xử lý."), "info")
+        return htmx.redirect_to(url_for("recipients.duplicates"))
+    if decision == "distinct":
+        candidate.status = "distinct"
+        flash(_("Đã ghi nhận: hai hồ sơ là hai người khác nhau."), "success")
+    elif decision.startswith("keep:"):
+        _merge(candidate, decision.removeprefix("keep:"))
+    else:
+        abort(400)
+    candidate.resolved_at = utcnow()
+    candidate.resolved_by_id = helpers.account().id
+    db.session.commit()
+    return htmx.redirect_to(url_for("recipients.duplicates"))
+
+
+def _merge(candidate: DuplicateCandidate, keep: str) -> None:
+    pair = {candidate.recipient_id, candidate.other_id}
+    if not keep.isdigit() or int(keep) not in pair:
+        abort(400)
+    kept = policy.get_in_scope_or_404(Recipient, int(keep), write=True)
+    gone = policy.get_in_scope_or_404(Recipient, (pair - {kept.id}).pop(), write=True)
+    moved = merge_recipients(kept, gone)
+    candidate.status = "merged"
+    flash(_("Đã gộp hồ sơ; %(n)s mũi tiêm được chuyển sang hồ sơ giữ lại.", n=moved), "success")

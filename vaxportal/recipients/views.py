@@ -1,0 +1,274 @@
+"""The register: search, register a recipient, the recipient's page and its edits."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, render_template, request, url_for
+from flask_babel import gettext as _
+
+from vaxportal import htmx, policy
+from vaxportal.audit import events
+from vaxportal.auth import sessions
+from vaxportal.auth.stepup import fresh_otp_required
+from vaxportal.extensions import db
+from vaxportal.policy import Perm, permission_required
+from vaxportal.recipients import bp, helpers
+from vaxportal.recipients.dosing import new_dose_form
+from vaxportal.recipients.forms import (
+    DETAIL_FIELDS,
+    IDENTITY_FORM_FIELDS,
+    DetailsForm,
+    IdentityForm,
+    RecipientForm,
+    SearchForm,
+    as_choices,
+)
+from vaxportal.recipients.models import DuplicateCandidate, Recipient
+from vaxportal.recipients.search import RegisterFilter, get_search, register_page, save_search
+from vaxportal.recipients.services import (
+    FIELD_KEYS,
+    clean_fields,
+    create_recipient,
+    find_by_national_id,
+    find_possible_duplicates,
+)
+
+
+@bp.context_processor
+def _template_helpers():
+    return helpers.template_helpers()
+
+
+# -- the register and its search -----------------------------------------------------------
+
+
+@bp.get("/")
+@permission_required(Perm.read_recipients)
+def index():
+    sid = request.args.get("s")
+    if get_search(sid, helpers.account()) is None:
+        sid = None
+    register_filter = RegisterFilter.load(sid, helpers.account())
+    return _register(register_filter, sid, request.args.get("page", 1, type=int))
+
+
+@bp.post("/")
+@permission_required(Perm.read_recipients)
+def search():
+    """The search box POSTs (terms never in a URL); the answer links to ``?s=<random id>``."""
+    form = _search_form()
+    form.validate()
+    register_filter = RegisterFilter(q=(form.q.data or "")[:200],
+                                     facility_id=form.facility_id.data,
+                                     vaccine_id=form.vaccine_id.data)
+    session_row = sessions.current()
+    sid = save_search(register_filter, helpers.account(), session_row and session_row.id,
+                      reuse=form.s.data)
+    db.session.commit()
+    url = url_for("recipients.index", s=sid)
+    if not htmx.is_htmx():
+        return htmx.redirect_to(url)
+    return htmx.replace_url(_register(register_filter, sid, 1, oob=True), url)
+
+
+def _search_form(**data) -> SearchForm:
+    form = SearchForm(**data)
+    facilities = helpers.facility_choices()
+    form.facility_id.choices = as_choices([("", _("Tất cả cơ sở"))] + facilities)
+    form.vaccine_id.choices = as_choices([("", _("Mọi vắc xin"))] + helpers.vaccine_choices())
+    form.show_facilities = len(facilities) > 1
+    return form
+
+
+def _register(register_filter: RegisterFilter, sid: str | None, page_number: int,
+              oob: bool = False):
+    page = register_page(register_filter, helpers.account(), page_number,
+                         int(current_app.config["PAGE_SIZE"]))
+    form = _search_form(formdata=None, q=register_filter.q, s=sid,
+                        facility_id=register_filter.facility_id,
+                        vaccine_id=register_filter.vaccine_id)
+    export_url = None
+    if "exports.new" in current_app.view_functions and policy.has_perm(
+        helpers.account(), Perm.export_recipients
+    ):
+        export_url = url_for("exports.new", s=sid)
+    return htmx.render(
+        "recipients/index.html", "recipients/_results.html", form=form, hits=page, sid=sid,
+        term=register_filter.term, export_url=export_url, oob=oob,
+    )
+
+
+# -- registering a recipient ---------------------------------------------------------------
+
+
+def _recipient_form() -> RecipientForm:
+    form = RecipientForm()
+    choices = helpers.facility_choices(write=True)
+    form.facility_id.choices = as_choices(choices)
+    ids = [fid for fid, _name in choices]
+    if len(ids) == 1 or (not form.is_submitted() and helpers.account().facility_id in ids):
+        form.facility_id.data = ids[0] if len(ids) == 1 else helpers.account().facility_id
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required(Perm.write_recipients)
+def new():
+    form = _recipient_form()
+    context = {"existing": None, "duplicates": []}
+    if form.validate_on_submit():
+        clean = clean_fields(form)
+        context = _duplicate_checks(form, clean)
+        if form.national_id.errors:
+            db.session.commit()  # the access event of showing another facility's record
+        elif not context["duplicates"] or form.confirm_duplicate.data:
+            recipient = _register_recipient(clean, form.facility_id.data)
+            flash(_("Đã đăng ký đối tượng %(name)s.", name=recipient.full_name), "success")
+            return htmx.redirect_to(url_for("recipients.show", recipient_id=recipient.id))
+    return htmx.render("recipients/new.html", "recipients/_form.html", form=form,
+                       fields=FIELD_KEYS, **context)
+
+
+def _duplicate_checks(form: RecipientForm, clean: dict) -> dict:
+    """Same national ID: blocked, pointing to the record. Same folded name + date of birth +
+    gender: a warning the person may override ("register anyway")."""
+    existing = find_by_national_id(clean.get("national_id"))
+    if existing is not None:
+        form.national_id.errors.append(_("Số CCCD/CMND này đã được đăng ký."))
+        return {"existing": existing_summary(existing), "duplicates": []}
+    matches = find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
+                                       clean["gender"])
+    return {"existing": None, "duplicates": [existing_summary(m, record=False) for m in matches]}
+
+
+def existing_summary(recipient: Recipient, record: bool = True) -> dict:
+    """Minimal fields of a record that may be outside the account's scope."""
+    readable = policy.in_scope(recipient.facility_id)
+    if record and not readable:
+        events.record("view_minimal", category="access", entity="recipient",
+                      entity_id=recipient.id, facility_id=recipient.facility_id,
+                      details={"via": "duplicate_check"})
+    return {
+        "id": recipient.id, "full_name": recipient.full_name,
+        "date_of_birth": recipient.date_of_birth, "facility": recipient.facility.name,
+        "url": url_for("recipients.show", recipient_id=recipient.id) if readable else None,
+    }
+
+
+def _register_recipient(clean: dict, facility_id: int) -> Recipient:
+    matches = find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
+                                       clean["gender"])
+    recipient = create_recipient(clean, facility_id)
+    for other in matches:
+        db.session.add(DuplicateCandidate(recipient_id=recipient.id, other_id=other.id,
+                                          facility_id=facility_id))
+    db.session.commit()
+    return recipient
+
+
+@bp.post("/new/validate/<name>")
+@permission_required(Perm.write_recipients)
+def validate_field(name: str):
+    """One field checked as it is left (htmx): the field's fragment with its message."""
+    if name not in FIELD_KEYS:
+        abort(404)
+    form = _recipient_form()
+    form.validate()
+    existing = None
+    if name == "national_id" and form.national_id.data and not form.national_id.errors:
+        found = find_by_national_id(form.national_id.data)
+        if found is not None:
+            form.national_id.errors.append(_("Số CCCD/CMND này đã được đăng ký."))
+            existing = existing_summary(found)
+            db.session.commit()
+    return render_template("recipients/_field.html", form=form, name=name, existing=existing,
+                           validating=True)
+
+
+# -- the recipient's page ----------------------------------------------------------------
+
+
+@bp.get("/<int:recipient_id>")
+@permission_required(Perm.read_recipients)
+def show(recipient_id: int):
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id)
+    events.record("view_identity", category="access", entity="recipient",
+                  entity_id=recipient.id, facility_id=recipient.facility_id)
+    db.session.commit()
+    can_write = policy.in_scope(recipient.facility_id, write=True)
+    dose_form = None
+    if can_write and policy.has_perm(helpers.account(), Perm.record_doses):
+        dose_form = new_dose_form(recipient, recipient.facility_id)
+    history_url = None
+    if "audit.index" in current_app.view_functions and policy.has_perm(
+        helpers.account(), Perm.read_data_audit
+    ):
+        history_url = url_for("audit.index", entity="recipient", entity_id=recipient.id)
+    return render_template(
+        "recipients/show.html", recipient=recipient, can_write=can_write, dose_form=dose_form,
+        history_url=history_url, writable_dose=_writable_facilities(recipient),
+    )
+
+
+def _writable_facilities(recipient: Recipient) -> set[int]:
+    ids = {dose.facility_id for dose in recipient.doses}
+    return {fid for fid in ids if policy.in_scope(fid, write=True)}
+
+
+@bp.route("/<int:recipient_id>/edit", methods=["GET", "POST"])
+@permission_required(Perm.write_recipients)
+def edit(recipient_id: int):
+    """Fields outside the identity: edited freely within the write scope."""
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    form = DetailsForm(obj=recipient)
+    if form.validate_on_submit():
+        return _save(recipient, form, DETAIL_FIELDS, "recipients.edit")
+    return render_template("recipients/edit.html", recipient=recipient, form=form,
+                           fields=DETAIL_FIELDS, identity=False)
+
+
+@bp.get("/<int:recipient_id>/identity")
+@permission_required(Perm.write_recipients)
+def edit_identity(recipient_id: int):
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    form = IdentityForm(obj=recipient)
+    return render_template("recipients/edit.html", recipient=recipient, form=form,
+                           fields=IDENTITY_FORM_FIELDS, identity=True)
+
+
+@bp.post("/<int:recipient_id>/identity")
+@permission_required(Perm.write_recipients)
+@fresh_otp_required
+def save_identity(recipient_id: int):
+    """Identity fields change only after a fresh OTP (P3.4); the typed values survive the
+    prompt (it re-posts them here)."""
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    form = IdentityForm()
+    if form.validate():
+        other = find_by_national_id(form.national_id.data)
+        if other is None or other.id == recipient.id:
+            return _save(recipient, form, IDENTITY_FORM_FIELDS, "recipients.save_identity")
+        form.national_id.errors.append(_("Số CCCD/CMND này đã thuộc một đối tượng khác."))
+    return render_template("recipients/edit.html", recipient=recipient, form=form,
+                           fields=IDENTITY_FORM_FIELDS, identity=True)
+
+
+def _save(recipient: Recipient, form, fields, action: str):
+    """Optimistic locking: the form carries the version it was loaded with; a stale save
+    shows both values side by side and keeps what was typed."""
+    if helpers.is_stale(recipient, form.version_id.data):
+        return _conflict(recipient, form, fields, action)
+    for key, value in clean_fields(form, fields).items():
+        setattr(recipient, key, value)
+    if not helpers.commit_or_stale():
+        return _conflict(db.session.get(Recipient, recipient.id), form, fields, action)
+    flash(_("Đã lưu thay đổi."), "success")
+    return htmx.redirect_to(url_for("recipients.show", recipient_id=recipient.id))
+
+
+def _conflict(recipient: Recipient, form, fields, action: str):
+    rows = helpers.conflict_rows(form, recipient, fields)
+    form.version_id.data = str(recipient.version_id)
+    return render_template(
+        "recipients/conflict.html", recipient=recipient, form=form, fields=fields, rows=rows,
+        action=url_for(action, recipient_id=recipient.id),
+    ), 409
