@@ -1,0 +1,267 @@
+"""Importing recipient lists: template, upload checks, dry run, confirm, idempotence, and a
+job killed halfway."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from tests.exports.conftest import (
+    HEADERS,
+    html,
+    last_import,
+    next_nid,
+    spreadsheet,
+    upload,
+)
+from vaxportal.audit.models import AuditEvent
+from vaxportal.exports import importing
+from vaxportal.exports.models import ImportJob, JobStatus
+from vaxportal.extensions import db
+from vaxportal.recipients.models import DuplicateCandidate, Recipient
+
+
+def _row(**fields) -> dict:
+    row = {"full_name": "Lê Thị Hồng", "date_of_birth": "05/09/1980", "gender": "Nữ",
+           "national_id": next_nid(), "phone": "0912 345 678", "province": "An Giang"}
+    row.update(fields)
+    return row
+
+
+def _recipients() -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count(Recipient.id)))
+
+
+def _confirm(client, job: ImportJob):
+    return client.post(f"/exports/import/{job.id}/confirm")
+
+
+def test_template_has_vietnamese_headers_dropdowns_and_an_example(nurse):
+    response = nurse.get("/exports/import/template")
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    sheet = book.worksheets[0]
+    values = [c.value for row in sheet.iter_rows() for c in row if c.value is not None]
+    for header in HEADERS:
+        assert header in values, header
+    validations = sheet.data_validations.dataValidation
+    formulas = " ".join(str(v.formula1) for v in validations if v.type == "list")
+    assert validations and ("Nam" in formulas or "!" in formulas)
+    assert "Nguyễn Văn An" in values  # the example row
+
+
+def test_template_uploaded_as_it_is_reads_and_skips_its_example(nurse):
+    data = nurse.get("/exports/import/template").data
+    response = upload(nurse, data)
+    assert response.status_code == 303
+    job = last_import()
+    assert (job.total_rows, job.valid_rows, job.duplicate_rows) == (1, 0, 1)
+    assert "Dòng ví dụ của tệp mẫu" in html(nurse.get(response.headers["Location"]))
+    assert _recipients() == 0
+
+
+def test_import_pages_poll_while_checking_and_stop_when_done(nurse, monkeypatch):
+    from vaxportal.exports import import_views
+
+    held = []
+    monkeypatch.setattr(import_views.jobs, "enqueue", lambda path, *args: held.append(args))
+    response = upload(nurse, spreadsheet([_row()]))
+    job = last_import()
+    assert held == [(job.id,)] and job.status == JobStatus.pending
+    page = html(nurse.get(response.headers["Location"]))
+    assert "<progress" in page and 'hx-trigger="every 2s"' in page
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page
+    importing.check_import(job.id)
+    fragment = html(nurse.hx("GET", response.headers["Location"]))
+    assert "<html" not in fragment and "hx-trigger" not in fragment
+    assert "Xác nhận nhập 1 đối tượng" in fragment
+
+
+@pytest.mark.parametrize("data, name", [
+    (b"Ho ten;Ngay sinh\nAn;01/01/1990\n", "danh-sach.xlsx"),  # a CSV renamed
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "danh-sach.xlsx"),  # old .xls
+    (b"PK\x03\x04" + b"\0" * 100, "danh-sach.xlsx"),  # a zip, not a workbook
+])
+def test_a_file_that_is_not_xlsx_gets_a_clear_message(nurse, data, name):
+    response = upload(nurse, data, name)
+    assert response.status_code == 400
+    assert "không phải là tệp Excel .xlsx" in html(response)
+    assert db.session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
+
+
+def test_a_real_xlsx_is_accepted_whatever_its_name(nurse):
+    response = upload(nurse, spreadsheet([_row()]), "danh sach.dat")
+    assert response.status_code == 303
+
+
+def test_a_file_over_the_size_limit_is_refused(app, nurse):
+    app.config["IMPORT_MAX_BYTES"] = 2_000
+    big = spreadsheet([_row(street="x" * 150) for _ in range(60)])
+    assert len(big) > 2_000
+    response = upload(nurse, big)
+    assert response.status_code == 400
+    assert "Tệp quá lớn" in html(response)
+
+
+def test_dry_run_reports_every_row_and_writes_nothing(nurse, person):
+    existing = person(national_id="089080555555")
+    twin_id = next_nid()
+    rows = [
+        _row(full_name="Đúng Một"),
+        _row(full_name="Sai Số", national_id="12345"),
+        _row(full_name="Trùng Trong Tệp", national_id=twin_id),
+        _row(full_name="Trùng Trong Tệp Hai", national_id=twin_id),
+        _row(full_name="Đã Có", national_id=existing.national_id),
+        _row(full_name="Sai Ngày", date_of_birth="31/02/1990"),
+        _row(full_name='=HYPERLINK("http://x","y")'),
+    ]
+    before = _recipients()
+    response = upload(nurse, spreadsheet(rows))
+    assert response.status_code == 303
+    job = last_import()
+    assert job.status == JobStatus.checked
+    assert (job.total_rows, job.valid_rows, job.error_rows, job.duplicate_rows) == (7, 3, 2, 2)
+    assert _recipients() == before  # the dry run wrote nothing
+    page = html(nurse.get(response.headers["Location"]))
+    assert "Số CCCD gồm 12 chữ số" in page
+    assert "không có trên lịch" in page
+    assert "Trùng số CCCD/CMND với dòng" in page
+    assert "đã có trong hệ thống" in page
+    assert "Xác nhận nhập 3 đối tượng" in page
+
+    report = nurse.get(f"/exports/import/{job.id}/report")
+    assert report.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(report.data))
+    values = [c.value for s in book.worksheets for r in s.iter_rows() for c in r if c.value]
+    assert any("Số CCCD gồm 12 chữ số" in str(v) for v in values)
+    assert any("Trùng số CCCD/CMND" in str(v) for v in values)
+    assert '=HYPERLINK("http://x","y")' in values  # echoed back as text
+    assert _recipients() == before
+
+
+def test_confirm_writes_the_valid_rows_and_is_audited(nurse, place):
+    rows = [_row(full_name=f"Người Nhập {i}") for i in range(3)] + [_row(national_id="1")]
+    upload(nurse, spreadsheet(rows))
+    job = last_import()
+    response = _confirm(nurse, job)
+    assert response.status_code == 303
+    job = last_import()
+    assert job.status == JobStatus.done and job.created_count == 3 and job.skipped_count == 1
+    names = set(db.session.scalars(sa.select(Recipient.full_name)))
+    assert names == {"Người Nhập 0", "Người Nhập 1", "Người Nhập 2"}
+    stored = db.session.scalar(sa.select(Recipient).where(Recipient.full_name == "Người Nhập 0"))
+    assert stored.facility_id == place["s1"].id and stored.gender == "female"
+    assert stored.date_of_birth == date(1980, 9, 5) and stored.phone == "+84912345678"
+    event = db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "import_completed"))
+    assert event.details["sha256"] == job.file_sha256
+    assert event.details["created"] == 3 and event.details["skipped"] == 1
+    assert event.account_id == nurse.account.id
+    assert "Đã thêm 3 đối tượng" in html(nurse.get(f"/exports/import/{job.id}"))
+
+
+def test_reimporting_the_same_file_adds_nothing(nurse):
+    data = spreadsheet([_row(full_name=f"Người {i}") for i in range(3)])
+    upload(nurse, data)
+    _confirm(nurse, last_import())
+    assert _recipients() == 3
+    again = upload(nurse, data)
+    assert again.status_code == 400
+    assert "đã được nhập" in html(again)
+    assert _recipients() == 3
+
+
+def test_reimporting_the_same_people_in_another_file_adds_nothing(nurse):
+    rows = [_row(full_name=f"Người {i}") for i in range(3)]
+    rows.append(_row(full_name="Không Giấy Tờ", national_id=None))
+    upload(nurse, spreadsheet(rows))
+    _confirm(nurse, last_import())
+    assert _recipients() == 4
+    upload(nurse, spreadsheet(rows + [_row(full_name="Người Mới")]))  # other bytes
+    job = last_import()
+    assert (job.valid_rows, job.duplicate_rows) == (1, 4)
+    _confirm(nurse, job)
+    assert _recipients() == 5
+
+
+def test_possible_duplicate_with_a_new_id_is_imported_and_queued(nurse, person):
+    known = person(full_name="Võ Văn Tư", date_of_birth=date(1970, 1, 2), gender="male",
+                   national_id=None)
+    upload(nurse, spreadsheet([_row(full_name="Võ Văn Tư", date_of_birth="02/01/1970",
+                                    gender="Nam")]))
+    job = last_import()
+    assert job.valid_rows == 1
+    assert "nghi trùng" in html(nurse.get(f"/exports/import/{job.id}"))
+    _confirm(nurse, job)
+    pair = db.session.scalar(sa.select(DuplicateCandidate))
+    assert pair is not None and pair.other_id == known.id
+
+
+def test_nothing_is_written_unless_confirmed_and_discard_deletes_the_file(nurse):
+    upload(nurse, spreadsheet([_row()]))
+    job = last_import()
+    response = nurse.post(f"/exports/import/{job.id}/discard")
+    assert response.status_code == 303
+    assert _recipients() == 0
+    assert last_import().status == JobStatus.cancelled
+    assert _confirm(nurse, job).status_code == 303
+    assert _recipients() == 0
+
+
+def test_import_job_belongs_to_its_account(nurse, signed_in, place):
+    upload(nurse, spreadsheet([_row()]))
+    job = last_import()
+    other = signed_in("data_entry", facility=place["s1"])
+    assert other.get(f"/exports/import/{job.id}").status_code == 404
+    assert other.post(f"/exports/import/{job.id}/confirm").status_code == 404
+    assert other.get(f"/exports/import/{job.id}/report").status_code == 404
+    assert _recipients() == 0
+
+
+def test_import_into_a_facility_outside_the_write_scope_is_refused(nurse, place):
+    response = upload(nurse, spreadsheet([_row()]), facility_id=str(place["s2"].id))
+    assert response.status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
+
+
+@pytest.fixture
+def config(config):
+    config["IMPORT_BATCH_SIZE"] = 4
+    return config
+
+
+def test_a_job_killed_halfway_leaves_no_partial_batch_and_is_failed(nurse, monkeypatch):
+    data = spreadsheet([_row(full_name=f"Người {i}") for i in range(10)])
+    upload(nurse, data)
+    job = last_import()
+    real = importing.create_recipient
+    calls = []
+
+    def dies_on_the_sixth_row(clean, facility_id):
+        calls.append(1)
+        if len(calls) == 6:
+            raise RuntimeError("worker killed")
+        return real(clean, facility_id)
+
+    monkeypatch.setattr(importing, "create_recipient", dies_on_the_sixth_row)
+    assert _confirm(nurse, job).status_code == 303
+    job = last_import()
+    assert job.status == JobStatus.failed
+    assert _recipients() == 4  # the first batch of 4, none of the second
+    assert job.created_count == 4 and job.progress == 4
+    assert db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "import_failed")).details["created"] == 4
+    assert "nhóm đang ghi dở không được lưu" in html(nurse.get(f"/exports/import/{job.id}"))
+
+    # the same file again: what was written is skipped, the rest is imported
+    monkeypatch.setattr(importing, "create_recipient", real)
+    assert upload(nurse, data).status_code == 303
+    retry = last_import()
+    assert (retry.valid_rows, retry.duplicate_rows) == (6, 4)
+    _confirm(nurse, retry)
+    assert _recipients() == 10

@@ -1,0 +1,125 @@
+"""One row of an imported spreadsheet judged by the register's rules.
+
+The same checker serves the dry run and the writing, so what the report promised is what
+gets written. Duplicates: the same national ID (in the file or the database) is never
+imported again; a row without a national ID that matches a person by folded name, date of
+birth and gender is skipped too; a row with a new national ID that matches such a person is
+imported and the pair goes to the supervisors' possible-duplicates queue, as the register
+form does when its "register anyway" is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from vaxportal.extensions import db
+from vaxportal.recipients.models import Recipient
+from vaxportal.recipients.services import RECIPIENT_FIELDS, validate_recipient_data
+from vaxportal.text import fold
+
+OK, WARNING, ERROR, DUPLICATE = "ok", "warning", "error", "duplicate"
+_LABELS = {key: label for key, label, _kind in RECIPIENT_FIELDS}
+
+
+@dataclass
+class RowCheck:
+    row: int
+    data: dict
+    status: str = OK
+    messages: list[str] = field(default_factory=list)
+    clean: dict = field(default_factory=dict)
+
+    @property
+    def writable(self) -> bool:
+        return self.status in (OK, WARNING)
+
+
+PersonKey = tuple[str, date, str]
+
+
+def person_key(clean: dict) -> PersonKey:
+    return fold(clean["full_name"]), clean["date_of_birth"], clean["gender"]
+
+
+#: the template's example row (``importing.EXAMPLE``), skipped if left in a list
+EXAMPLE_KEY = ("nguyen van an", "089080123456")
+
+
+class Checker:
+    """Checks rows chunk by chunk, remembering what earlier rows of the file held."""
+
+    def __init__(self) -> None:
+        self.seen_ids: dict[str, int] = {}
+        self.seen_people: dict[PersonKey, int] = {}
+
+    def check(self, chunk: list[tuple[int, dict[str, Any]]]) -> list[RowCheck]:
+        checks = [self._validate(row, data) for row, data in chunk]
+        valid = [c for c in checks if c.status == OK]
+        known_ids = _registered_ids({c.clean["national_id"] for c in valid
+                                     if c.clean.get("national_id")})
+        known_people = _registered_people({person_key(c.clean) for c in valid})
+        for check in valid:
+            self._judge(check, known_ids, known_people)
+        return checks
+
+    def _validate(self, row: int, data: dict) -> RowCheck:
+        clean, errors = validate_recipient_data(data)
+        check = RowCheck(row, data, clean=clean)
+        if errors:
+            check.status = ERROR
+            check.messages = [f"{_LABELS.get(key, key)}: {message}"
+                              for key, message in errors.items()]
+        return check
+
+    def _judge(self, check: RowCheck, known_ids: set, known_people: set) -> None:
+        nid = check.clean.get("national_id")
+        person = person_key(check.clean)
+        if (person[0], nid) == EXAMPLE_KEY:
+            _skip(check, _("Dòng ví dụ của tệp mẫu: bỏ qua."))
+        elif nid and nid in self.seen_ids:
+            _skip(check, _("Trùng số CCCD/CMND với dòng %(row)s của tệp.",
+                           row=self.seen_ids[nid]))
+        elif nid and nid in known_ids:
+            _skip(check, _("Số CCCD/CMND đã có trong hệ thống: dòng này sẽ không được nhập."))
+        elif not nid and person in self.seen_people:
+            _skip(check, _("Trùng họ tên, ngày sinh và giới tính với dòng %(row)s của tệp.",
+                           row=self.seen_people[person]))
+        elif not nid and person in known_people:
+            _skip(check, _("Đã có đối tượng cùng họ tên, ngày sinh và giới tính: dòng này sẽ "
+                           "không được nhập. Nếu là người khác, hãy đăng ký trên biểu mẫu."))
+        elif person in known_people or person in self.seen_people:
+            check.status = WARNING
+            check.messages.append(_("Có thể trùng với đối tượng cùng họ tên, ngày sinh và giới "
+                                    "tính: sẽ được nhập và đưa vào danh sách nghi trùng."))
+        if check.writable:
+            if nid:
+                self.seen_ids[nid] = check.row
+            self.seen_people.setdefault(person, check.row)
+
+
+def _skip(check: RowCheck, message: str) -> None:
+    check.status = DUPLICATE
+    check.messages.append(message)
+
+
+def _registered_ids(ids: set[str]) -> set[str]:
+    if not ids:
+        return set()
+    stmt = sa.select(Recipient.national_id).where(Recipient.national_id.in_(ids))
+    return set(db.session.scalars(stmt))
+
+
+def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:
+    """Which (folded name, date of birth, gender) are held by live records: the criteria of
+    ``recipients.services.find_possible_duplicates``, asked once per chunk."""
+    if not keys:
+        return set()
+    stmt = sa.select(Recipient.name_key, Recipient.date_of_birth, Recipient.gender).where(
+        Recipient.name_key.in_({k[0] for k in keys}), Recipient.merged_into_id.is_(None),
+    )
+    return {tuple(row) for row in db.session.execute(stmt)} & keys

@@ -1,0 +1,114 @@
+"""Which columns an export holds, and how a database row becomes a spreadsheet row.
+
+Identity columns follow the account's needs: accounts that write recipient data get them in
+full; read-only accounts (reviewers) get national ID, insurance number and phone masked to
+their last 4 characters and no street address, unless REVIEWER_SEES_FULL_IDS is set (P1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from vaxportal.exports.xlsx import Column, mask_tail
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
+from vaxportal.policy import Perm, has_perm
+from vaxportal.recipients.forms import GENDER_CHOICES
+from vaxportal.recipients.models import Dose, Recipient
+from vaxportal.recipients.search import RegisterFilter
+from vaxportal.recipients.services import RECIPIENT_FIELDS
+
+MASKED_KEYS = ("national_id", "insurance_number", "phone")
+FULL_ONLY_KEYS = ("street",)
+CHUNK_ROWS = 2_000
+
+_WIDTHS = {
+    "full_name": 28, "date_of_birth": 12, "gender": 9, "national_id": 16,
+    "insurance_number": 18, "phone": 15, "street": 30, "facility": 30, "dose_count": 10,
+    "last_dose_on": 14,
+}
+_EXTRA = [
+    ("facility", _l("Cơ sở quản lý"), "text"),
+    ("dose_count", _l("Số mũi đã tiêm"), "int"),
+    ("last_dose_on", _l("Ngày tiêm mũi gần nhất"), "date"),
+]
+
+
+def _definitions() -> dict[str, tuple[Any, str]]:
+    return {key: (label, kind) for key, label, kind in [*RECIPIENT_FIELDS, *_EXTRA]}
+
+
+def sees_full_identity(account) -> bool:
+    return has_perm(account, Perm.write_recipients) or bool(
+        current_app.config.get("REVIEWER_SEES_FULL_IDS")
+    )
+
+
+def plan_for(account) -> tuple[list[str], bool]:
+    """(column keys, masked) for an export by ``account``."""
+    full = sees_full_identity(account)
+    keys = [key for key in _definitions() if full or key not in FULL_ONLY_KEYS]
+    return keys, not full
+
+
+def build_columns(keys: list[str]) -> list[Column]:
+    definitions = _definitions()
+    return [
+        Column(key, str(definitions[key][0]), kind=definitions[key][1],
+               width=_WIDTHS.get(key, 18))
+        for key in keys if key in definitions
+    ]
+
+
+def headers(keys: list[str], masked: bool) -> list[tuple[str, bool]]:
+    """(header, masked?) for the confirmation page."""
+    return [(column.header, masked and column.key in MASKED_KEYS)
+            for column in build_columns(keys)]
+
+
+def _select_columns() -> tuple:
+    doses = (sa.select(sa.func.count(Dose.id)).where(Dose.recipient_id == Recipient.id)
+             .correlate(Recipient).scalar_subquery())
+    last = (sa.select(sa.func.max(Dose.given_on)).where(Dose.recipient_id == Recipient.id)
+            .correlate(Recipient).scalar_subquery())
+    fields = [getattr(Recipient, key) for key, _label, _kind in RECIPIENT_FIELDS]
+    return (Recipient.id, Recipient.name_key, *fields, Facility.name.label("facility"),
+            doses.label("dose_count"), last.label("last_dose_on"))
+
+
+def iter_rows(register_filter: RegisterFilter, account, keys: list[str], masked: bool,
+              chunk: int = CHUNK_ROWS) -> Iterator[dict]:
+    """The filter's rows in the account's scope, read in keyset chunks in the register's
+    order. Each chunk is one short query, so memory stays flat and no transaction stays
+    open for the length of an export (on SQLite a long read would block every writer)."""
+    base = (register_filter.statement(account, *_select_columns())
+            .join(Facility, Facility.id == Recipient.facility_id))
+    genders = {value: str(label) for value, label in GENDER_CHOICES if value}  # once
+    after = None
+    while True:
+        stmt = base if after is None else base.where(sa.or_(
+            Recipient.name_key > after[0],
+            sa.and_(Recipient.name_key == after[0], Recipient.id > after[1]),
+        ))
+        rows = db.session.execute(stmt.limit(chunk)).all()
+        for row in rows:
+            yield _values(row, keys, masked, genders)
+        if len(rows) < chunk:
+            return
+        after = (rows[-1].name_key, rows[-1].id)
+
+
+def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict:
+    values = {key: getattr(row, key) for key in keys}
+    if "gender" in values:
+        values["gender"] = genders.get(values["gender"], values["gender"])
+    if masked:
+        for key in MASKED_KEYS:
+            if values.get(key):
+                values[key] = mask_tail(values[key], keep=4)
+    return values

@@ -1,0 +1,394 @@
+"""Imports of recipient lists from Excel: upload, dry run, confirm, write in batches.
+
+Nothing is written before the user confirms the dry run's report. The writing commits one
+batch per transaction (a batch is all-or-nothing), with the job's progress in the same
+transaction, so a job that dies halfway leaves whole batches only. The same national ID is
+never imported twice, and a file (by SHA-256) already imported is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from itertools import islice
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from vaxportal import policy
+from vaxportal.audit import events
+from vaxportal.auth.models import Account, AccountStatus
+from vaxportal.exports import checks, storage
+from vaxportal.exports.models import ACTIVE, ImportJob, JobStatus
+from vaxportal.exports.reader import (
+    ImportFileError,
+    iter_rows,
+    looks_like_xlsx,
+    write_error_report,
+    write_template,
+)
+from vaxportal.exports.runtime import acting_as
+from vaxportal.exports.xlsx import Column
+from vaxportal.extensions import db
+from vaxportal.recipients.forms import GENDER_CHOICES
+from vaxportal.recipients.models import DuplicateCandidate
+from vaxportal.recipients.services import (
+    RECIPIENT_FIELDS,
+    create_recipient,
+    find_possible_duplicates,
+)
+from vaxportal.timeutil import format_date, utcnow
+
+log = logging.getLogger(__name__)
+REPORT_LIMIT = 500  # problem rows kept for the page; the workbook holds every row
+_COPY_CHUNK = 64 * 1024
+
+
+class UploadRefused(ValueError):
+    """The upload is not accepted; ``str(error)`` is the Vietnamese message to show."""
+
+
+def import_columns() -> list[Column]:
+    return [Column(key, str(label), kind=kind, width=30 if key == "street" else 18)
+            for key, label, kind in RECIPIENT_FIELDS]
+
+
+def gender_words() -> list[str]:
+    return [str(label) for value, label in GENDER_CHOICES if value]
+
+
+#: the template's example row; if left in a list it is skipped (``checks.EXAMPLE_KEY``)
+EXAMPLE = {
+    "full_name": "Nguyễn Văn An", "date_of_birth": date(1980, 9, 5),
+    "national_id": "089080123456", "insurance_number": "GD4890123456789",
+    "phone": "0912 345 678", "occupation": "Nông dân", "ethnicity": "Kinh",
+    "nationality": "Việt Nam", "priority_group": "Nhóm 5", "province": "An Giang",
+    "district": None, "ward": "Mỹ Bình", "street": "12 Trần Hưng Đạo",
+}
+
+
+def template(target) -> None:
+    """The import template: Vietnamese headers, drop-downs for coded columns, an example."""
+    example = {**EXAMPLE, "gender": gender_words()[0]}
+    write_template(target, import_columns(), choices={"gender": gender_words()},
+                   example=example)
+
+
+# -- upload ------------------------------------------------------------------------------
+
+
+def accept_upload(upload, account: Account, facility_id: int) -> ImportJob:
+    """Store the uploaded file under a new import job (status pending: dry run to do).
+
+    Raises ``UploadRefused`` for a file too large, not a real .xlsx, or already imported."""
+    job = ImportJob(account_id=account.id, facility_id=facility_id,
+                    custodian_id=getattr(account.current_custodian, "id", None),
+                    file_sha256="", expires_at=utcnow() + _file_lifetime())
+    db.session.add(job)
+    db.session.flush()
+    path = storage.upload_path(job.id)
+    try:
+        job.file_size, job.file_sha256 = _save(upload, path)
+        _check_content(path)
+        _refuse_if_imported(job.file_sha256)
+    except UploadRefused:
+        storage.remove(path)
+        raise
+    _record("import_uploaded", job, account, sha256=job.file_sha256, size=job.file_size)
+    return job
+
+
+def _save(upload, path) -> tuple[int, str]:
+    """Copy at most IMPORT_MAX_BYTES to ``path``; (size, SHA-256)."""
+    limit = int(current_app.config["IMPORT_MAX_BYTES"])
+    digest, size = hashlib.sha256(), 0
+    with open(path, "wb") as out:
+        while chunk := upload.stream.read(_COPY_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise UploadRefused(_("Tệp quá lớn: tối đa %(mb)s MB. Hãy chia danh sách "
+                                      "thành nhiều tệp nhỏ hơn.", mb=megabytes(limit)))
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        raise UploadRefused(_("Tệp rỗng. Hãy chọn tệp Excel (.xlsx) có danh sách đối tượng."))
+    return size, digest.hexdigest()
+
+
+def megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):g}"
+
+
+def _check_content(path) -> None:
+    with open(path, "rb") as handle:
+        if not looks_like_xlsx(handle):
+            raise UploadRefused(_(
+                "Tệp này không phải là tệp Excel .xlsx (đã kiểm tra nội dung, không chỉ tên "
+                "tệp). Hãy mở tệp bằng Excel, chọn Lưu thành › Excel Workbook (.xlsx), rồi "
+                "tải lên lại; có thể dùng tệp mẫu của hệ thống."
+            ))
+
+
+def _refuse_if_imported(sha256: str) -> None:
+    earlier = already_imported(sha256)
+    if earlier is not None:
+        raise UploadRefused(_(
+            "Tệp này đã được nhập ngày %(day)s (lượt nhập %(ref)s). Nhập lại sẽ không thêm "
+            "đối tượng nào.", day=format_date(earlier.created_at), ref=earlier.short_ref,
+        ))
+
+
+def already_imported(sha256: str, exclude_id: str | None = None) -> ImportJob | None:
+    """An import of the same file that is done or under way."""
+    stmt = sa.select(ImportJob).where(
+        ImportJob.file_sha256 == sha256,
+        ImportJob.status.in_((JobStatus.done, *ACTIVE)),
+    ).order_by(ImportJob.created_at)
+    if exclude_id:
+        stmt = stmt.where(ImportJob.id != exclude_id)
+    return db.session.scalars(stmt.limit(1)).first()
+
+
+# -- the dry run -------------------------------------------------------------------------
+
+
+def check_import(job_id: str) -> None:
+    """The dry run: every row checked, a report on the job and as a workbook. No writes."""
+    job = db.session.get(ImportJob, job_id)
+    if job is None or job.status != JobStatus.pending:
+        return
+    with acting_as(db.session.get(Account, job.account_id)):
+        report = storage.report_path(job_id)
+        try:
+            summary = _dry_run(job_id, report)
+        except ImportFileError as error:
+            db.session.rollback()
+            storage.remove(report)
+            _finish(db.session.get(ImportJob, job_id), JobStatus.rejected, str(error))
+        except Exception as error:  # recorded on the job; the message may hold personal data
+            _fail(job_id, error)
+            storage.remove(report)
+        else:
+            _store_summary(db.session.get(ImportJob, job_id), summary)
+        db.session.commit()
+
+
+class Summary:
+    def __init__(self) -> None:
+        self.counts = {checks.OK: 0, checks.WARNING: 0, checks.ERROR: 0, checks.DUPLICATE: 0}
+        self.report: list[dict] = []
+        self.truncated = False
+
+    def add(self, check: checks.RowCheck) -> None:
+        self.counts[check.status] += 1
+        if check.status == checks.OK:
+            return
+        if len(self.report) < REPORT_LIMIT:
+            self.report.append({"row": check.row, "status": check.status,
+                                "messages": check.messages})
+        else:
+            self.truncated = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _dry_run(job_id: str, report) -> Summary:
+    summary = Summary()
+    write_error_report(str(report), import_columns(), _reported_rows(job_id, summary))
+    return summary
+
+
+def _reported_rows(job_id: str, summary: Summary) -> Iterator:
+    checker = checks.Checker()
+    for batch in _batches(iter_rows(str(storage.upload_path(job_id)), import_columns())):
+        for check in checker.check(batch):
+            summary.add(check)
+            yield check.row, check.data, "; ".join(check.messages)
+        _save_progress(job_id, summary.total)
+
+
+def _store_summary(job: ImportJob, summary: Summary) -> None:
+    job.total_rows = summary.total
+    job.valid_rows = summary.counts[checks.OK] + summary.counts[checks.WARNING]
+    job.error_rows = summary.counts[checks.ERROR]
+    job.duplicate_rows = summary.counts[checks.DUPLICATE]
+    job.report = summary.report
+    job.report_truncated = summary.truncated
+    job.progress = 0
+    job.status = JobStatus.checked
+
+
+# -- confirm and write -------------------------------------------------------------------
+
+
+def confirm_import(job: ImportJob, account: Account) -> str | None:
+    """Queue the writing; the Vietnamese reason when it cannot be confirmed."""
+    if job.status != JobStatus.checked:
+        return _("Lượt nhập này không còn chờ xác nhận.")
+    if not job.valid_rows:
+        return _("Không có dòng hợp lệ nào để nhập.")
+    earlier = already_imported(job.file_sha256, exclude_id=job.id)
+    if earlier is not None:
+        return _("Tệp này đã được nhập (lượt nhập %(ref)s): không nhập lại.",
+                 ref=earlier.short_ref)
+    job.status = JobStatus.queued
+    job.confirmed_at = utcnow()
+    _record("import_confirmed", job, account, sha256=job.file_sha256,
+            valid_rows=job.valid_rows)
+    return None
+
+
+def discard_import(job: ImportJob, account: Account) -> None:
+    if job.status in (JobStatus.pending, JobStatus.checked, JobStatus.rejected):
+        _finish(job, JobStatus.cancelled)
+        remove_files(job.id)
+        _record("import_discarded", job, account, sha256=job.file_sha256)
+
+
+def run_import(job_id: str) -> None:
+    """Write the confirmed import in batches, each batch in its own transaction."""
+    job = db.session.get(ImportJob, job_id)
+    if job is None or job.status != JobStatus.queued:
+        return
+    account = db.session.get(Account, job.account_id)
+    with acting_as(account):
+        if account.status != AccountStatus.active or not policy.in_scope(
+            job.facility_id, account, write=True
+        ):
+            _finish(job, JobStatus.failed, "not allowed")
+        else:
+            job.status = JobStatus.running
+            job.progress = job.created_count = job.skipped_count = 0
+            db.session.commit()
+            _write_all(job_id, account)
+        db.session.commit()
+
+
+def _write_all(job_id: str, account: Account) -> None:
+    try:
+        _write_batches(job_id)
+    except Exception as error:
+        _fail(job_id, error)
+        job = db.session.get(ImportJob, job_id)
+        _record("import_failed", job, account, sha256=job.file_sha256, **_counts(job))
+        return
+    job = db.session.get(ImportJob, job_id)
+    _finish(job, JobStatus.done)
+    remove_files(job_id, report=False)
+    _record("import_completed", job, account, sha256=job.file_sha256, **_counts(job))
+
+
+def _write_batches(job_id: str) -> None:
+    facility_id = db.session.get(ImportJob, job_id).facility_id
+    checker = checks.Checker()
+    for batch in _batches(iter_rows(str(storage.upload_path(job_id)), import_columns())):
+        created = skipped = 0
+        for check in checker.check(batch):
+            if check.writable:
+                _create(check, facility_id)
+                created += 1
+            else:
+                skipped += 1
+        job = db.session.get(ImportJob, job_id)
+        job.progress += len(batch)
+        job.created_count += created
+        job.skipped_count += skipped
+        db.session.commit()  # this batch and its progress, together
+
+
+def _create(check: checks.RowCheck, facility_id: int) -> None:
+    clean = check.clean
+    matches = []
+    if check.status == checks.WARNING:
+        matches = find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
+                                           clean["gender"])
+    recipient = create_recipient(clean, facility_id)
+    for other in matches:
+        db.session.add(DuplicateCandidate(recipient_id=recipient.id, other_id=other.id,
+                                          facility_id=facility_id))
+
+
+def _counts(job: ImportJob) -> dict:
+    return {"total_rows": job.total_rows, "created": job.created_count,
+            "skipped": job.skipped_count, "processed": job.progress,
+            "error_rows": job.error_rows, "duplicate_rows": job.duplicate_rows}
+
+
+# -- shared ------------------------------------------------------------------------------
+
+
+def _batches(rows: Iterable, size: int | None = None) -> Iterator[list]:
+    size = size or int(current_app.config.get("IMPORT_BATCH_SIZE", 500))
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _save_progress(job_id: str, rows: int) -> None:
+    db.session.get(ImportJob, job_id).progress = rows
+    db.session.commit()
+
+
+def _fail(job_id: str, error: Exception) -> None:
+    db.session.rollback()
+    log.error("import %s failed: %s", job_id, type(error).__name__)
+    _finish(db.session.get(ImportJob, job_id), JobStatus.failed, type(error).__name__)
+
+
+def _finish(job: ImportJob, status: str, error: str | None = None) -> None:
+    job.status = status
+    job.error = (error or "")[:300] or None
+    job.finished_at = utcnow()
+
+
+def remove_files(job_id: str, report: bool = True) -> None:
+    storage.remove(storage.upload_path(job_id))
+    if report:
+        storage.remove(storage.report_path(job_id))
+
+
+def report_file(job: ImportJob):
+    return storage.report_path(job.id)
+
+
+def has_report(job: ImportJob) -> bool:
+    return job.status != JobStatus.pending and storage.report_path(job.id).exists()
+
+
+def expire_imports(now) -> int:
+    """Uploaded files and reports hold personal data: removed when their time is up."""
+    rows = db.session.scalars(sa.select(ImportJob).where(
+        ImportJob.expires_at <= now, ImportJob.status.not_in(ACTIVE),
+    )).all()
+    for job in rows:
+        remove_files(job.id)
+        job.expires_at = None
+        if job.status in (JobStatus.pending, JobStatus.checked):
+            job.status = JobStatus.expired
+    return len(rows)
+
+
+def fail_abandoned_imports(now, stale_after: timedelta) -> int:
+    rows = db.session.scalars(sa.select(ImportJob).where(
+        ImportJob.status == JobStatus.running, ImportJob.updated_at <= now - stale_after,
+    )).all()
+    for job in rows:
+        _finish(job, JobStatus.failed, "abandoned")
+    return len(rows)
+
+
+def _file_lifetime() -> timedelta:
+    return timedelta(hours=float(current_app.config["EXPORT_FILE_HOURS"]))
+
+
+def _record(action: str, job: ImportJob, account: Account, **details) -> None:
+    category = "data" if action in ("import_completed", "import_failed") else "access"
+    events.record(action, category=category, entity="import_job", entity_id=job.id,
+                  facility_id=job.facility_id, details={"ref": job.short_ref, **details},
+                  account=account)
+
