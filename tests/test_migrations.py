@@ -1,0 +1,52 @@
+"""The migrations are the schema: `vaxportal db upgrade` on an empty database yields exactly
+the models' tables, and no model changes without its migration."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+
+from tests.conftest import PG_URI, base_config
+from vaxportal import create_app
+from vaxportal.extensions import db
+
+
+@pytest.fixture
+def empty_uri(tmp_path):
+    if not PG_URI:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    url = sa.engine.make_url(PG_URI)
+    name = f"{url.database}_migrations"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_upgrade_on_empty_database_matches_models(empty_uri, tmp_path):
+    app = create_app(base_config(empty_uri, tmp_path))
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, db.metadata)
+        db.engine.dispose()
+    assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_runner_db_upgrade_command(empty_uri, tmp_path):
+    app = create_app(base_config(empty_uri, tmp_path))
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        tables = set(sa.inspect(db.engine).get_table_names())
+        db.engine.dispose()
+    assert {"facility", "account", "custodian", "recipient", "dose", "audit_event"} <= tables
