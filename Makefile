@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint gates suite translations extract browser-deps bench clean
+.PHONY: run test lint gates suite translations extract browser-deps screenshots bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ suite: $(VENV)/.installed translations
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Refresh docs/screenshots/ from the browser journeys (JavaScript on).
+screenshots: $(VENV)/.installed translations browser-deps
+	VAXPORTAL_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser -k "not nojs"
 
 extract: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs="node_modules .* _*" -o vaxportal/translations/messages.pot .

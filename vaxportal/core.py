@@ -27,6 +27,13 @@ def healthz():
     return jsonify(status="ok", db="ok")
 
 
+@bp.get("/favicon.ico")
+@limiter.exempt
+def favicon():
+    """Browsers ask the root for it, IE11 whatever the page says."""
+    return current_app.send_static_file("favicon.ico")
+
+
 @bp.get("/")
 def home():
     if not current_user.is_authenticated:
