@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 
 from vaxportal import create_app
 
@@ -69,6 +70,24 @@ def test_hsts_behind_https(client):
     assert "max-age" in response.headers["Strict-Transport-Security"]
 
 
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(client):
+    """A client cannot claim HTTPS or another address by sending the proxy's headers."""
+    response = client.get("/auth/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_behind_a_configured_proxy_scheme_and_client_address_come_from_it(config):
+    config.update(PROXY_FIX_X_FOR=1, PROXY_FIX_X_PROTO=1)
+    app = create_app(config)
+    seen = []
+    app.before_request(lambda: seen.append(request.remote_addr))
+    client = app.test_client()
+    response = client.get("/auth/login", headers={"X-Forwarded-Proto": "https",
+                                                  "X-Forwarded-For": "203.0.113.7"})
+    assert "max-age" in response.headers["Strict-Transport-Security"]
+    assert seen == ["203.0.113.7"]
+
+
 def test_htmx_and_css_served_locally(client):
     html = client.get("/auth/login").get_data(as_text=True)
     assert "/static/vendor/htmx-1.9.12.min.js" in html
@@ -100,10 +119,23 @@ def test_500_page_hides_the_error_and_rolls_back(app, client, caplog):
     assert "RuntimeError" in caplog.text
 
 
-def test_htmx_error_is_a_fragment(client):
+def test_htmx_error_is_a_fragment_for_the_flash_region(client):
+    """htmx would drop a 4xx answer: it comes as a message aimed at the flash region, so the
+    form being filled in stays untouched (static/js/app.js lets it swap)."""
     response = client.hx("GET", "/khong-co-trang-nay")
     assert response.status_code == 404
-    assert "<html" not in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and 'role="alert"' in body
+    assert response.headers["HX-Retarget"] == "#flashes"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+
+
+def test_csp_allows_only_self(client):
+    csp = client.get("/auth/login").headers["Content-Security-Policy"]
+    sources = {part.split()[0]: part.split()[1:] for part in csp.split("; ")}
+    assert sources["default-src"] == ["'self'"]
+    for directive, values in sources.items():
+        assert set(values) <= {"'self'", "'none'"}, (directive, values)
 
 
 def test_language_switch_to_english_and_back(client):

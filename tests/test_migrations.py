@@ -50,3 +50,24 @@ def test_runner_db_upgrade_command(empty_uri, tmp_path):
         tables = set(sa.inspect(db.engine).get_table_names())
         db.engine.dispose()
     assert {"facility", "account", "custodian", "recipient", "dose", "audit_event"} <= tables
+
+
+def test_p2_4_upgrade_installs_the_append_only_audit_triggers(empty_uri, tmp_path):
+    """compare_metadata does not see triggers: prove the migration creates them. A bare
+    engine, without the app's guard, so that only the database itself can refuse."""
+    app = create_app(base_config(empty_uri, tmp_path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO audit_event (at, category, action, actor) "
+            "VALUES (CURRENT_TIMESTAMP, 'data', 'probe', 'test')"))
+    for statement in ("UPDATE audit_event SET action = 'changed'", "DELETE FROM audit_event"):
+        with pytest.raises(sa.exc.DatabaseError), engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT action FROM audit_event")).scalars().all() \
+            == ["probe"]
+    engine.dispose()

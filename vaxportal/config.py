@@ -38,6 +38,12 @@ class Defaults:
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
+    # Behind a reverse proxy that ends TLS: how many proxies to trust for X-Forwarded-For /
+    # -Proto / -Host (werkzeug's ProxyFix). 0 trusts none: a client cannot spoof its address.
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+
     SMS_BACKEND = "console"
     SMS_HTTP_URL: str | None = None
     SMS_HTTP_TIMEOUT = 10

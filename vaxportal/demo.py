@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from vaxportal.extensions import db
 from vaxportal.facilities import lifecycle, tree
@@ -66,13 +67,13 @@ def seed() -> dict[str, Facility]:
 
 @click.command("seed-demo")
 def seed_demo_command() -> None:
-    """Load the demo province (once; a second run changes nothing)."""
+    """Nạp dữ liệu mẫu của tỉnh (một lần; chạy lại không thay đổi gì)."""
     if db.session.scalar(sa.select(sa.func.count(Facility.id))):
-        click.echo("Dữ liệu đã có sẵn; không nạp lại dữ liệu mẫu.")
+        click.echo(_("Dữ liệu đã có sẵn; không nạp lại dữ liệu mẫu."))
         return
     seed()
     db.session.commit()
-    click.echo(f"{'Mã cơ sở':<12} {'Tài khoản':<16} Vai trò")
+    click.echo(f"{_('Mã cơ sở'):<12} {_('Tài khoản'):<16} {_('Vai trò')}")
     for code, _name, _kind, _parent, username, role, _phone, _person in FACILITIES:
         click.echo(f"{code:<12} {username:<16} {role}")
-    click.echo("Mật khẩu ban đầu của từng tài khoản được gửi qua SMS (xem dòng [DEV SMS]).")
+    click.echo(_("Mật khẩu ban đầu của từng tài khoản được gửi qua SMS (xem dòng [DEV SMS])."))

@@ -37,6 +37,16 @@ def retarget(response, selector: str, swap: str = "outerHTML"):
     return response
 
 
+def whole_page(body: str, status: int):
+    """A full page answering an htmx request (a save conflict, say): it replaces the page's
+    body instead of landing inside the form that asked (static/js/app.js lets htmx swap
+    a 4xx answer that names its target)."""
+    response = make_response(body, status)
+    if is_htmx():
+        retarget(response, "body", "innerHTML")
+    return response
+
+
 def replace_url(response, url: str):
     """Show ``url`` in the address bar after an htmx request, without a new history entry."""
     response.headers["HX-Replace-Url"] = url

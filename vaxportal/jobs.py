@@ -12,6 +12,7 @@ import threading
 
 import click
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 log = logging.getLogger(__name__)
 _worker_app: Flask | None = None
@@ -63,16 +64,18 @@ def _queue(app: Flask):
     from redis import Redis
     from rq import Queue
 
-    return Queue("vaxportal", connection=Redis.from_url(app.config["REDIS_URL"]))
+    name = app.config.get("RQ_QUEUE") or "vaxportal"  # tests use a queue of their own
+    return Queue(name, connection=Redis.from_url(app.config["REDIS_URL"]))
 
 
 @click.command("worker")
 def worker_command() -> None:
-    """Run a background-job worker on the configured Redis (VAXPORTAL_REDIS_URL)."""
+    """Chạy tiến trình xử lý tác vụ nền trên Redis đã cấu hình (VAXPORTAL_REDIS_URL)."""
     from rq import Worker
 
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
-        raise click.ClickException("VAXPORTAL_REDIS_URL is not set; jobs run in the web process.")
+        raise click.ClickException(_(
+            "Chưa cấu hình VAXPORTAL_REDIS_URL; tác vụ nền chạy ngay trong tiến trình web."))
     queue = _queue(app)
     Worker([queue], connection=queue.connection).work()

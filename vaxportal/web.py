@@ -7,10 +7,11 @@ import re
 import traceback
 import uuid
 
-from flask import g, render_template, request
+from flask import g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vaxportal import htmx
 from vaxportal.auth import sessions
@@ -19,7 +20,7 @@ from vaxportal.extensions import db, login_manager
 log = logging.getLogger(__name__)
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -36,6 +37,13 @@ ERROR_TEXT = {
 
 
 def init_app(app) -> None:
+    trusted = {key: int(app.config[f"PROXY_FIX_X_{key.upper()}"])
+               for key in ("for", "proto", "host")}
+    if any(trusted.values()):
+        # The client's address (rate limits, audit) and scheme (HSTS, secure cookies) as the
+        # proxy saw them; only as many hops as configured are believed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted["for"], x_proto=trusted["proto"],
+                                x_host=trusted["host"])
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Vui lòng đăng nhập để tiếp tục.")
     login_manager.login_message_category = "info"
@@ -74,9 +82,14 @@ def _secure_headers(response):
 
 
 def _render_error(code: int, message=None):
-    template = "errors/_error.html" if htmx.is_htmx() else "errors/error.html"
-    body = render_template(template, code=code, message=message or ERROR_TEXT.get(code, ""))
-    return body, code
+    """The error page; for htmx, a message into the flash region (static/js/app.js lets
+    htmx swap such an answer), so the form the user was filling in stays as it was."""
+    message = message or ERROR_TEXT.get(code, "")
+    if htmx.is_htmx():
+        response = make_response(render_template("errors/_error.html", code=code,
+                                                 message=message), code)
+        return htmx.retarget(response, "#flashes", "innerHTML")
+    return make_response(render_template("errors/error.html", code=code, message=message), code)
 
 
 def _http_error(error: HTTPException):
@@ -84,7 +97,7 @@ def _http_error(error: HTTPException):
         return error
     response = _render_error(error.code)
     if error.code == 405 and getattr(error, "valid_methods", None):
-        return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
+        response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
 
 

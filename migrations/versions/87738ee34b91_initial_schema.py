@@ -55,7 +55,7 @@ def upgrade():
     sa.Column('name_key', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
-    sa.Column('path', sa.String(length=400), nullable=False),
+    sa.Column('path', sa.String(length=400).with_variant(sa.String(length=400, collation='C'), 'postgresql'), nullable=False),
     sa.Column('created_at', vaxportal.timeutil.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['facility.id'], name=op.f('fk_facility_parent_id_facility')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_facility')),

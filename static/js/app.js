@@ -3,8 +3,8 @@
  *
  * Strict ES5 for Internet Explorer 11 (checked by tools/ie11-gates.sh with es-check).
  * Every page works without it: it only adds the CSRF header to htmx requests, guards
- * against double submits, moves focus to [data-autofocus] fields and asks [data-confirm]
- * questions.
+ * against double submits, moves focus to [data-autofocus] fields, asks [data-confirm]
+ * questions and shows the server's error messages for htmx requests.
  */
 (function (window, document) {
   "use strict";
@@ -219,4 +219,40 @@
       focusIn(target);
     }
   });
+
+  /* ---- (6) error answers to htmx requests ------------------------------------------------ */
+
+  // htmx 1.x does not swap 4xx/5xx answers. The server sends its error messages (and the
+  // expired-session notice) with HX-Retarget to the flash region: let those in, so the
+  // user reads why, while the form they were filling in stays as it was.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var detail = evt.detail;
+    var xhr = detail && detail.xhr;
+    if (xhr && xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
+  // No answer at all (the line dropped) or one without a message: say so in the flash region.
+  function showProblem(evt) {
+    var region = document.getElementById("flashes");
+    var xhr = evt.detail && evt.detail.xhr;
+    var text;
+    if (!region || (xhr && xhr.getResponseHeader("HX-Retarget"))) {
+      return;
+    }
+    text = region.getAttribute(xhr && xhr.status ? "data-error-text" : "data-offline-text");
+    if (text) {
+      var line = document.createElement("p");
+      line.className = "flash flash-error";
+      line.setAttribute("role", "alert");
+      line.appendChild(document.createTextNode(text));
+      region.innerHTML = "";
+      region.appendChild(line);
+    }
+  }
+
+  document.addEventListener("htmx:responseError", showProblem);
+  document.addEventListener("htmx:sendError", showProblem);
 }(window, document));

@@ -283,3 +283,18 @@ def test_lookup_grant_belongs_to_the_account(nurse, signed_in, person, place):
     assert other.post(action, data=data).status_code == 404
     assert other.post("/recipients/lookup/forged/doses", data=data).status_code == 404
     assert doses() == []
+
+
+def test_stale_dose_correction_by_htmx_replaces_the_page_and_keeps_the_typing(nurse, person):
+    """htmx does not swap a 409 by itself: the answer names the body as its target, so the
+    conflict page (with what was typed) replaces the form instead of vanishing."""
+    dose = add_dose(person())
+    fresh_otp(nurse)
+    data = _correction(nurse, dose, lot_number="MINE-2")
+    db.session.get(Dose, dose.id).lot_number = "THEIRS-2"
+    db.session.commit()
+    response = nurse.hx("POST", f"/recipients/doses/{dose.id}/edit", data=data)
+    assert response.status_code == 409
+    assert response.headers["HX-Retarget"] == "body"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+    assert 'value="MINE-2"' in html(response) and "THEIRS-2" in html(response)

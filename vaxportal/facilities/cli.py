@@ -21,7 +21,7 @@ ROLES = [role.value for role in Role]
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="Loại cơ sở.")
 @click.option("--parent", "parent_code", help="Mã cơ sở cấp trên.")
 def create_facility_command(code: str, name: str, kind: str, parent_code: str | None) -> None:
-    """Create facility CODE in the tree."""
+    """Tạo cơ sở mã CODE trong cây cơ sở (--kind: loại cơ sở)."""
     try:
         facility = lifecycle.create_facility(code, name, kind, parent_code)
         db.session.commit()
@@ -33,17 +33,17 @@ def create_facility_command(code: str, name: str, kind: str, parent_code: str | 
 
 @click.command("create-account")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(ROLES), help="Vai trò.")
 @click.option("--facility", "facility_code", required=True, help="Mã cơ sở.")
 @click.option("--phone", required=True, help="Số điện thoại đăng ký của đơn vị.")
 @click.option("--full-name", required=True, help="Họ tên người quản lý tài khoản.")
-@click.option("--gender", type=click.Choice(lifecycle.GENDERS))
-@click.option("--position")
-@click.option("--email")
-@click.option("--unit")
+@click.option("--gender", type=click.Choice(lifecycle.GENDERS), help="Giới tính.")
+@click.option("--position", help="Chức vụ.")
+@click.option("--email", help="Thư điện tử.")
+@click.option("--unit", help="Đơn vị công tác (mặc định: tên cơ sở).")
 def create_account_command(username, role, facility_code, phone, full_name, gender, position,
                            email, unit) -> None:
-    """Issue USERNAME to a facility; the initial password goes by SMS to PHONE only."""
+    """Cấp tài khoản USERNAME cho một cơ sở; mật khẩu ban đầu chỉ gửi qua SMS tới PHONE."""
     facility = tree.by_code(facility_code.strip().upper())
     if facility is None:
         raise click.ClickException(_("Không có cơ sở mã %(code)s.", code=facility_code))

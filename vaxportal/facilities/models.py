@@ -39,7 +39,12 @@ class Facility(db.Model):
     name_key: Mapped[str] = mapped_column(sa.String(200), default="")  # fold(name), for search
     kind: Mapped[str] = mapped_column(sa.String(32))
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("facility.id"), index=True)
-    path: Mapped[str] = mapped_column(sa.String(400, collation=None), index=True, default="")
+    # Byte order on PostgreSQL: the subtree range scan (tree.subtree_ids) compares paths as
+    # bytes, which a linguistic collation (vi_VN, en_US) would not.
+    path: Mapped[str] = mapped_column(
+        sa.String(400).with_variant(sa.String(400, collation="C"), "postgresql"),
+        index=True, default="",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     parent: Mapped[Facility | None] = relationship(remote_side=[id])

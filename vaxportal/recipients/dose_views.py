@@ -132,6 +132,7 @@ def _after_dose(dose: Dose) -> str:
 def _dose_conflict(dose: Dose, form: DoseCorrectionForm):
     rows = helpers.conflict_rows(form, dose, dosing.DOSE_FIELDS)
     form.version_id.data = str(dose.version_id)
-    return render_template("recipients/conflict.html", recipient=dose.recipient, form=form,
-                           fields=dosing.DOSE_FIELDS + ("reason",), rows=rows,
-                           action=url_for("recipients.dose_correct", dose_id=dose.id)), 409
+    return htmx.whole_page(render_template(
+        "recipients/conflict.html", recipient=dose.recipient, form=form,
+        fields=dosing.DOSE_FIELDS + ("reason",), rows=rows,
+        action=url_for("recipients.dose_correct", dose_id=dose.id)), 409)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Vaccine
@@ -51,7 +52,7 @@ def active_vaccines() -> list[Vaccine]:
 @click.command("seed-vaccines")
 @with_appcontext
 def seed_vaccines_command() -> None:
-    """Load the COVID-19 vaccine catalogue (a second run adds nothing)."""
+    """Nạp danh mục vắc xin COVID-19 (chạy lại không thêm gì)."""
     added = seed_vaccines()
     db.session.commit()
-    click.echo(f"Đã thêm {added} vắc xin vào danh mục.")
+    click.echo(_("Đã thêm %(n)s vắc xin vào danh mục.", n=added))

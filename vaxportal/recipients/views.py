@@ -268,7 +268,7 @@ def _save(recipient: Recipient, form, fields, action: str):
 def _conflict(recipient: Recipient, form, fields, action: str):
     rows = helpers.conflict_rows(form, recipient, fields)
     form.version_id.data = str(recipient.version_id)
-    return render_template(
+    return htmx.whole_page(render_template(
         "recipients/conflict.html", recipient=recipient, form=form, fields=fields, rows=rows,
         action=url_for(action, recipient_id=recipient.id),
-    ), 409
+    ), 409)
