@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -101,6 +102,25 @@ class Ui:
         if self.js:
             self.settle()
 
+    def press(self, key: str = "Enter") -> None:
+        """Submit the focused field's form from the keyboard, waiting like ``submit``."""
+        with self.page.expect_response(lambda r: r.request.method == "POST"):
+            self.page.keyboard.press(key)
+        self.page.wait_for_load_state("load")
+        if self.js:
+            self.settle()
+
+    def arrive(self, path: str) -> None:
+        """Wait until the browser shows ``path`` (the page after a redirect) and has loaded."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_url(lambda url: urlsplit(url).path == path)
+        except PlaywrightTimeout:
+            raise AssertionError(f"expected {path}, still on {self.page.url}:\n"
+                                 f"{self.text()}") from None
+        self.page.wait_for_load_state("load")
+
     def settle(self) -> None:
         """Wait until htmx has no request in flight."""
         self.page.wait_for_function(
@@ -130,14 +150,18 @@ class Ui:
                 self.page.screenshot(path=str(SCREENSHOTS / f"{screenshot}.png"), full_page=True)
 
     # -- signing in -------------------------------------------------------------------
-    def sign_in(self, username: str, password: str) -> None:
-        """Password, then the SMS code, through the real pages."""
+    def sign_in(self, username: str, password: str, check: bool = False) -> None:
+        """Password, then the SMS code, through the real pages (``check``: axe on both)."""
         before = len(self.outbox())
         self.goto("/auth/login")
+        if check:
+            self.check()
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", password)
         self.submit()
         assert "/auth/otp" in self.page.url, self.text()
+        if check:
+            self.check()
         self.page.fill("input[name=code]", self.code_since(before))
         self.submit()
         assert "/auth/" not in self.page.url, self.text()

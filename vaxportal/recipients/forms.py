@@ -156,8 +156,12 @@ class SearchForm(FlaskForm):
     q = StringField(_l("Tìm đối tượng"), [Optional(), Length(max=200)], filters=[_strip],
                     description=_l("Họ tên (không cần dấu), số CCCD/CMND, số điện thoại "
                                    "hoặc số thẻ BHYT"))
-    facility_id = SelectField(_l("Cơ sở"), coerce=_id_or_none, validate_choice=False)
-    vaccine_id = SelectField(_l("Đã tiêm vắc xin"), coerce=_id_or_none, validate_choice=False)
+    # ids of their own: the dose form shown under the search (#dose-slot) has a vaccine_id
+    # too, and a second id="vaccine_id" would leave its drop-down without a label
+    facility_id = SelectField(_l("Cơ sở"), coerce=_id_or_none, validate_choice=False,
+                              id="filter_facility_id")
+    vaccine_id = SelectField(_l("Đã tiêm vắc xin"), coerce=_id_or_none, validate_choice=False,
+                             id="filter_vaccine_id")
     s = HiddenField()
 
 
