@@ -22,6 +22,15 @@ _DATE_RE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})")
 _INSURANCE_CARD_RE = re.compile(r"[A-Z]{2}[1-5]\d{12}")
 _SOCIAL_NUMBER_RE = re.compile(r"\d{10}")
 _PROVINCE_CODES = range(1, 97)  # 001-096
+#: ids are 32-bit integer columns; a larger number names no row (and overflows a query)
+MAX_ID = 2**31 - 1
+
+
+def db_id(value) -> int:
+    """An id sent by a form as an int a query can take: 0 (no row) when it is outside the
+    range of the id columns. Raises ValueError (or TypeError) when it is no integer."""
+    number = int(value)
+    return number if -MAX_ID <= number <= MAX_ID else 0
 
 
 def normalize_national_id(s: str) -> str:

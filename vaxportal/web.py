@@ -34,6 +34,8 @@ ERROR_TEXT = {
     429: _l("Bạn đã thử quá nhiều lần. Vui lòng đợi một lúc rồi thử lại."),
     500: _l("Đã có lỗi ở máy chủ. Dữ liệu của bạn chưa bị thay đổi; vui lòng thử lại sau."),
 }
+NUL_TEXT = _l("Dữ liệu gửi lên có ký tự không hợp lệ (ký tự NUL). Vui lòng xoá ký tự đó "
+              "rồi gửi lại.")
 
 
 def init_app(app) -> None:
@@ -51,6 +53,7 @@ def init_app(app) -> None:
     login_manager.request_loader(sessions.load_user_from_request)
     login_manager.user_loader(lambda _id: None)  # never trust an id from the cookie
     app.before_request(_assign_request_id)
+    app.before_request(_refuse_nul_characters)
     app.after_request(_secure_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -60,6 +63,19 @@ def init_app(app) -> None:
 def _assign_request_id() -> None:
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in items)
+               for key, items in values.lists())
+
+
+def _refuse_nul_characters():
+    """No one types a NUL character and PostgreSQL cannot store one in text: refuse it in the
+    path, the query or a form, before a view takes it to the database."""
+    if "\x00" in request.path or _has_nul(request.args) or _has_nul(request.form):
+        return _render_error(400, NUL_TEXT)
+    return None
 
 
 def _secure_headers(response):

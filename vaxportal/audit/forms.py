@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -10,7 +10,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from vaxportal.timeutil import LOCAL_TZ
-from vaxportal.validators import DateVNField
+from vaxportal.validators import DateVNField, db_id
 
 ACTIONS = (
     ("", _l("Tất cả")),
@@ -35,8 +35,10 @@ ENTITY_LABELS = {
 
 
 def _id_or_none(value):
+    if value in (None, ""):
+        return None
     try:
-        return int(value) if value not in (None, "") else None
+        return db_id(value) or None
     except (TypeError, ValueError):
         return None
 
@@ -73,8 +75,9 @@ class AuditFilterForm(FlaskForm):
     def utc_range(self) -> tuple[datetime | None, datetime | None]:
         """The dates typed in Vietnam's time zone, as UTC bounds [start, end)."""
         start = end = None
-        if self.date_from.data and not self.date_from.errors:
+        # the first and the last day a date can name bound nothing (and would overflow)
+        if self.date_from.data and not self.date_from.errors and self.date_from.data > date.min:
             start = datetime.combine(self.date_from.data, time(), LOCAL_TZ)
-        if self.date_to.data and not self.date_to.errors:
+        if self.date_to.data and not self.date_to.errors and self.date_to.data < date.max:
             end = datetime.combine(self.date_to.data + timedelta(days=1), time(), LOCAL_TZ)
         return start, end

@@ -28,7 +28,7 @@ from vaxportal.facilities.lifecycle import LifecycleError
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm, permission_required
 from vaxportal.sms import SmsError
-from vaxportal.validators import local_today
+from vaxportal.validators import db_id, local_today
 
 ACTION_LABELS = {
     "hand_over": _l("Bàn giao"),
@@ -101,10 +101,11 @@ def get_or_404(model, object_id: int):
 @permission_required(Perm.manage_facilities)
 def index():
     form = FilterForm(request.args)
-    form.validate()
-    root_id = request.args.get("root", type=int)
+    form.validate()  # a field in error is shown with its message and left out of the query
+    root_id = request.args.get("root", type=db_id)
     root = db.session.get(Facility, root_id) if root_id else None
-    query = browse.TreeQuery(q=form.q.data or "", kind=form.kind.data or "", root=root)
+    query = browse.TreeQuery(q="" if form.q.errors else form.q.data or "",
+                             kind="" if form.kind.errors else form.kind.data or "", root=root)
     results = db.paginate(query.statement(), page=request.args.get("page", 1, type=int),
                           per_page=int(current_app.config["PAGE_SIZE"]) * 2, error_out=False)
     rows = browse.tree_rows(list(results.items), query.top_depth)

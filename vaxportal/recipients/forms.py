@@ -23,12 +23,14 @@ except ImportError:  # WTForms before 3.3 takes (value, label) tuples
 
 from vaxportal.recipients.models import Aefi, Gender
 from vaxportal.validators import (
+    MAX_ID,
     DateVNField,
     InsuranceNumber,
     NationalId,
     NotBefore,
     NotInFuture,
     Phone,
+    db_id,
 )
 
 
@@ -45,9 +47,14 @@ def choice_values(field) -> set:
 
 def _int_or_zero(value) -> int:
     try:
-        return int(value)
+        return db_id(value)
     except (TypeError, ValueError):
         return 0
+
+
+def _bounded(value):
+    """A number too large for any check (or column) reads as none: the range message shows."""
+    return value if not isinstance(value, int) or abs(value) <= MAX_ID else None
 
 
 def _id_or_none(value) -> int | None:
@@ -174,6 +181,7 @@ class DoseForm(FlaskForm):
         _l("Mũi số"),
         [InputRequired(_l("Vui lòng nhập mũi số.")),
          NumberRange(1, 10, _l("Mũi số từ %(min)s đến %(max)s."))],
+        filters=[_bounded],
     )
     given_on = DateVNField(_l("Ngày tiêm"),
                            [InputRequired(_l("Vui lòng nhập ngày tiêm.")), NotInFuture(),

@@ -73,7 +73,8 @@ def template_helpers() -> dict:
 
 
 def is_stale(obj, submitted_version: str | None) -> bool:
-    return str(obj.version_id) != (submitted_version or "").strip()
+    # a POST without the field leaves the form's default from ``obj=`` (an int): never a 500
+    return str(obj.version_id) != str(submitted_version or "").strip()
 
 
 def commit_or_stale() -> bool:
