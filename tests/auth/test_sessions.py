@@ -28,7 +28,8 @@ def test_logout_ends_the_session_row(signed_in):
     with client.session_transaction() as sess:  # a copied cookie no longer works
         sess["sid"] = token
     assert client.get("/").status_code == 302
-    assert [e.account_id for e in audit("logout")] == [client.account.id]
+    assert [(e.account_id, e.details["reason"]) for e in audit("session_ended")] == [
+        (client.account.id, "logout")]
 
 
 def test_logout_needs_its_csrf_token(signed_in):

@@ -185,3 +185,12 @@ def test_p3_4_an_empty_code_asks_again_without_counting_a_failure(user, outbox):
                                                         + [("stepup_code", " ")]))
     assert "Vui lòng nhập mã xác thực" in html(response) and response.json is None
     assert audit("otp_failed") == [] and reload(user.account).failed_code_count == 0
+
+
+def test_the_full_page_prompt_has_its_own_main_heading(user):
+    """Without JavaScript the prompt is a page of its own: one <h1> names it (screen
+    readers jump by headings); the htmx fragment, inside another page, uses <h2>."""
+    page = html(user.post("/probe/notes", data=TYPED))
+    assert page.count("<h1>") == 1 and "<h1>Xác thực lại bằng mã OTP</h1>" in page
+    fragment = html(user.hx("post", "/probe/notes", data=TYPED, headers={"HX-Target": "note-box"}))
+    assert "<h1>" not in fragment and "<h2>Xác thực lại bằng mã OTP</h2>" in fragment

@@ -214,7 +214,7 @@ def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, prov
     before = len(outbox())
     ui.press("Enter")
 
-    expect(page.locator("h2")).to_have_text("Xác thực lại bằng mã OTP")
+    expect(page.get_by_role("heading", name="Xác thực lại bằng mã OTP")).to_be_visible()
     expect(page.locator("main")).to_contain_text("Đã gửi mã tới số điện thoại •••111")
     assert account_named(USERNAME).status == AccountStatus.pending  # not yet
     ui.check(screenshot="step-up")

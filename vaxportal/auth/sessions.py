@@ -13,6 +13,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, g, request, session
 
+from vaxportal.audit import events
 from vaxportal.auth.models import Account, AccountStatus, UserSession
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
@@ -24,8 +25,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: the signed cookie's mark that its CSRF token was carried over for this account id
+CSRF_CARRIED = "csrf_carried_for"
+
+
 def start(account: Account, stage: str = "otp") -> UserSession:
-    """Open a new session with a new token (never reusing one set before sign-in)."""
+    """Open a new session with a new token (never reusing one set before sign-in). The cookie
+    is cleared; only the CSRF token of the same account's earlier session survives."""
+    carried = _csrf_to_carry(account)
     token = secrets.token_urlsafe(32)
     custodian = account.current_custodian
     row = UserSession(
@@ -38,8 +45,32 @@ def start(account: Account, stage: str = "otp") -> UserSession:
     session.clear()
     session["sid"] = token
     session.permanent = True
+    if carried:
+        session[current_app.config["WTF_CSRF_FIELD_NAME"]] = carried
+        session[CSRF_CARRIED] = account.id
     g.user_session = row
     return row
+
+
+def _csrf_to_carry(account: Account) -> str | None:
+    """The CSRF token to keep when ``account`` signs in again in the same browser, after its
+    session there timed out: the pages still open in other tabs (a half-typed form) can then
+    be sent again. Kept only when the cookie's previous session (ended or not) belongs to the
+    same account and had passed its OTP, or is the code step of such a carry-over; the cookie
+    is signed, so a session planted by someone else (their own account) never passes on its
+    token (session fixation), and any other sign-in gets a new token."""
+    csrf = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
+    token = session.get("sid")
+    if not csrf or not token:
+        return None
+    previous = db.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == _digest(token))
+    )
+    if previous is None or previous.account_id != account.id:
+        return None
+    if previous.stage == "full" or session.get(CSRF_CARRIED) == account.id:
+        return csrf
+    return None
 
 
 def current() -> UserSession | None:
@@ -60,7 +91,7 @@ def _load() -> UserSession | None:
         return None
     reason = _expiry_reason(row)
     if reason:
-        end(row, reason)
+        close(row, reason, account=row.account)
         db.session.commit()
         return None
     if utcnow() - row.last_seen_at > TOUCH_EVERY:
@@ -84,21 +115,47 @@ def _expiry_reason(row: UserSession) -> str | None:
 
 
 def end(row: UserSession, reason: str) -> None:
+    """Mark a row ended, unrecorded: for the steps of a sign-in (``replaced``, ``signed_in``).
+    A session that ends for its user goes through ``close`` or ``end_all``."""
     row.ended_at = utcnow()
     row.end_reason = reason
 
 
+def close(row: UserSession, reason: str, *, account: Account | None = None) -> None:
+    """End one session and record ``session_ended`` with the reason (``logout``, ``idle``,
+    ``absolute``, ``revoked``, ``locked``, ``ended_by_user``) in the same transaction.
+    ``account``: the actor when it is the session's own account (a time-out found on its
+    request); by default the signed-in account, the console or a job."""
+    end(row, reason)
+    record_ended(row.account, reason, [row.id], actor=account)
+
+
 def end_all(account_id: int, reason: str, *, except_id: int | None = None) -> int:
-    """End every open session of an account (password change, handover, revocation, lock)."""
+    """End every open session of an account (password change, handover, revocation, lock)
+    and record one ``session_ended`` event with the reason when any was open."""
     stmt = (
         sa.update(UserSession)
         .where(UserSession.account_id == account_id, UserSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason)
+        .returning(UserSession.id)
         .execution_options(synchronize_session=False)
     )
     if except_id is not None:
         stmt = stmt.where(UserSession.id != except_id)
-    return db.session.execute(stmt).rowcount
+    ended = list(db.session.scalars(stmt))
+    if ended:
+        record_ended(db.session.get(Account, account_id), reason, sorted(ended))
+    return len(ended)
+
+
+def record_ended(account: Account, reason: str, session_ids: list[int], *,
+                 actor: Account | None = None) -> None:
+    """The access event of sessions that ended (P2.4): one action, ``session_ended``, with the
+    reason and the rows, whatever ended them."""
+    events.record("session_ended", category="access", entity="account", entity_id=account.id,
+                  facility_id=account.facility_id, account=actor,
+                  details={"reason": reason, "count": len(session_ids),
+                           "session_ids": session_ids})
 
 
 def forget() -> None:

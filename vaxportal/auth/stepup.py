@@ -4,7 +4,8 @@
   ``STEP_UP_WINDOW_SECONDS`` (the login OTP counts). Otherwise it answers with a code prompt
   that carries every field of the original form as hidden inputs and posts back to the same
   URL; the code is checked there and the view runs with what was typed. A GET is sent to
-  ``/auth/step-up`` with a safe ``next`` and comes back after the code.
+  ``/auth/step-up`` with a safe ``next`` and comes back after the code. The prompt's POSTs
+  carry the OTP rate limits of ``auth.throttle`` (per address and per account).
 - ``issue_action_code`` / ``verify_action_code``: an SMS code bound to one (purpose,
   action_ref), naming the action in the SMS; only that code (or a fresh authenticator code)
   confirms that action. Login and step-up codes and the step-up window never count.
@@ -26,6 +27,7 @@ from vaxportal.auth import codes, sessions, totp
 from vaxportal.auth.codes import SESSION_PURPOSES, Outcome
 from vaxportal.auth.forms import StepUpForm
 from vaxportal.auth.models import Account
+from vaxportal.auth.throttle import otp_throttled
 from vaxportal.auth.verification import check_code
 from vaxportal.extensions import db, login_manager
 from vaxportal.sms import SmsError
@@ -65,19 +67,27 @@ def fresh_otp_required(view):
             return view(*args, **kwargs)
         if request.method != "POST":
             return prompt(action=url_for("auth.step_up"), carried=[("next", _here())])
-        if request.form.get("stepup_resend"):
-            return prompt(send=True)
-        if "stepup_code" in request.form:
-            code = request.form["stepup_code"].strip()
-            if not code:
-                return prompt(error=EMPTY_CODE)
-            outcome = verify_step_up(code)
-            if outcome is Outcome.ok:
-                return view(*args, **kwargs)
-            return refused(outcome)
-        return prompt(send=not totp.enrolled(current_user))
+        return _posted_prompt(view, args, kwargs)
 
     return wrapped
+
+
+@otp_throttled
+def _posted_prompt(view, args, kwargs):
+    """A POST to a sensitive view without a fresh OTP: send the code, or check the code typed
+    into the prompt and then run the view. Throttled like every OTP entry point (per address
+    and per account, counted per view), so a throttled code is never looked at."""
+    if request.form.get("stepup_resend"):
+        return prompt(send=True)
+    if "stepup_code" in request.form:
+        code = request.form["stepup_code"].strip()
+        if not code:
+            return prompt(error=EMPTY_CODE)
+        outcome = verify_step_up(code)
+        if outcome is Outcome.ok:
+            return view(*args, **kwargs)
+        return refused(outcome)
+    return prompt(send=not totp.enrolled(current_user))
 
 
 def verify_step_up(code: str) -> Outcome:

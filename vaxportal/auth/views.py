@@ -8,49 +8,18 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from vaxportal import htmx
-from vaxportal.audit import events
 from vaxportal.auth import bp, codes, lockout, passwords, sessions, signin, stepup
 from vaxportal.auth.codes import Outcome
 from vaxportal.auth.forms import LoginForm, OtpForm, PasswordChangeForm
+from vaxportal.auth.throttle import limited, login_limits, otp_limits
 from vaxportal.auth.verification import check_code
-from vaxportal.extensions import db, limiter
+from vaxportal.extensions import db
 from vaxportal.sms import SmsError
 from vaxportal.urls import safe_next
 
 #: what an account that must change its initial password may still reach (P4.3b)
-GATE_OPEN = frozenset({"auth.password", "auth.logout", "static"})
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _otp_limit() -> str:
-    return current_app.config["OTP_RATE_LIMIT"]
-
-
-def _username_key() -> str:
-    return "username:" + (request.form.get("username") or "").strip().lower()[:64]
-
-
-def _session_account_key() -> str:
-    row = sessions.current()
-    return f"account:{row.account_id if row else '-'}"
-
-
-login_limits = (limiter.limit(_login_limit, methods=["POST"]),
-                limiter.limit(_login_limit, key_func=_username_key, methods=["POST"]))
-otp_limits = (limiter.limit(_otp_limit, methods=["POST"]),
-              limiter.limit(_otp_limit, key_func=_session_account_key, methods=["POST"]))
-
-
-def limited(limits):
-    def decorate(view):
-        for limit in reversed(limits):
-            view = limit(view)
-        return view
-
-    return decorate
+#: (the language switch too: the forced change must be readable in the chosen language)
+GATE_OPEN = frozenset({"auth.password", "auth.logout", "core.set_language", "static"})
 
 
 @bp.before_app_request
@@ -114,6 +83,10 @@ def _otp_row():
 
 
 def _back_to_login(message: str | None = None):
+    if current_user.is_authenticated:
+        # Signed in already (the Back button to the code step): go home, as the sign-in page
+        # does; dropping only the cookie would leave the session open on the server.
+        return redirect(url_for("core.home"))
     sessions.forget()
     flash(message or _("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."), "warning")
     return redirect(url_for("auth.login"), 303)
@@ -219,9 +192,7 @@ def _password_form_ok(account, form, forced: bool) -> bool:
 def logout():
     row = sessions.current()
     if row is not None:
-        sessions.end(row, "logout")
-        events.record("logout", category="access", entity="account", entity_id=row.account_id,
-                      facility_id=row.account.facility_id, account=row.account)
+        sessions.close(row, "logout", account=row.account)
         db.session.commit()
     sessions.forget()
     flash(_("Bạn đã đăng xuất."), "info")

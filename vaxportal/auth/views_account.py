@@ -17,6 +17,7 @@ from vaxportal.auth.models import UserSession
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
+from vaxportal.validators import db_id
 
 PENDING_KEY = "totp_pending"  # the secret being enrolled, encrypted, in the signed cookie
 
@@ -133,20 +134,17 @@ def sessions_page():
 def end_sessions():
     """End one other session (``session_id``) or all the others."""
     current = sessions.current()
-    wanted = request.form.get("session_id", type=int)
+    wanted = request.form.get("session_id", type=db_id)
     if wanted == current.id:
         wanted = None
     if wanted is not None:
         row = db.session.get(UserSession, wanted)
         ended = 0
         if row is not None and row.account_id == current_user.id and row.ended_at is None:
-            sessions.end(row, "ended_by_user")
+            sessions.close(row, "ended_by_user")  # recorded, as end_all records
             ended = 1
     else:
         ended = sessions.end_all(current_user.id, "ended_by_user", except_id=current.id)
-    events.record("session_ended", category="access", entity="account",
-                  entity_id=current_user.id, facility_id=current_user.facility_id,
-                  details={"count": ended, "session_id": wanted})
     db.session.commit()
     flash(_("Đã kết thúc %(n)s phiên đăng nhập khác.", n=ended), "success")
     return redirect(url_for("auth.sessions"), 303)
