@@ -78,6 +78,7 @@ class Defaults:
     EXPORT_DIR: str | None = None  # None: instance/exports
     JOB_STALE_MINUTES = 30
     JOBS_MODE: str | None = None  # None: "rq" when REDIS_URL is set, else "thread"
+    RQ_QUEUE = "vaxportal"
 
     # Shown to a revoked account after its right password (P4.3c)
     ACCOUNT_CONTACT: str | None = None

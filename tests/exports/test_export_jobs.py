@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
-from tests.exports.conftest import code_for, confirm, export_now, html, request_export
+from tests.exports.conftest import (
+    code_for,
+    confirm,
+    export_now,
+    html,
+    request_export,
+    search_id,
+)
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports import exporting, views
 from vaxportal.exports.models import ExportJob, JobStatus
@@ -19,7 +27,7 @@ from vaxportal.timeutil import utcnow
 
 @pytest.fixture
 def config(config):
-    config["EXPORT_JOB_THRESHOLD"] = 3  # three rows or more run as a background job
+    config["EXPORT_JOB_THRESHOLD"] = 3  # more than three rows run as a background job
     return config
 
 
@@ -101,7 +109,7 @@ def test_running_export_can_be_cancelled(nurse, person, outbox, queued, monkeypa
 
 
 def test_queued_export_cancelled_never_runs(nurse, person, outbox, queued):
-    for _ in range(3):
+    for _ in range(4):
         person()
     job = _confirmed_job(nurse, outbox)
     assert nurse.post(f"/exports/{job.id}/cancel").status_code == 303
@@ -176,8 +184,9 @@ def test_index_lists_own_jobs_with_status(nurse, signed_in, place, person, outbo
     assert job.short_ref not in html(other.get("/exports/"))
 
 
-def test_dead_worker_leaves_a_failed_export(nurse, person, outbox, queued):
-    for _ in range(3):
+def test_p2_4_dead_worker_leaves_a_failed_export_and_an_audit_event(nurse, signed_in, place,
+                                                                     person, outbox, queued):
+    for _ in range(4):
         person()
     job = _confirmed_job(nurse, outbox)
     job.status = JobStatus.running
@@ -185,9 +194,64 @@ def test_dead_worker_leaves_a_failed_export(nurse, person, outbox, queued):
     db.session.execute(sa.update(ExportJob).where(ExportJob.id == job.id)
                        .values(updated_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
-    nurse.get("/exports/")
+    # whoever opens the exports pages next runs the sweep
+    signed_in("data_entry", facility=place["s1b"]).get("/exports/")
     db.session.expire_all()
     assert db.session.get(ExportJob, job.id).status == JobStatus.failed
+    event = db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "export_failed", AuditEvent.entity_id == job.id))
+    assert event is not None and event.category == "access"
+    assert event.details["reason"] == "abandoned"
+    assert event.details["filter"] == job.filter and event.details["row_count"] == 4
+    assert event.account_id == nurse.account.id
+    assert event.actor == f"job:{nurse.account.username}"
+
+
+def test_a_running_export_with_recent_progress_is_not_swept(nurse, person, outbox, queued):
+    for _ in range(4):
+        person()
+    job = _confirmed_job(nurse, outbox)
+    job.status = JobStatus.running
+    db.session.commit()
+    nurse.get("/exports/")
+    db.session.expire_all()
+    assert db.session.get(ExportJob, job.id).status == JobStatus.running
+    assert db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "export_failed")) is None
+
+
+def test_export_of_exactly_the_threshold_runs_at_once(nurse, person, outbox, queued):
+    for _ in range(3):  # EXPORT_JOB_THRESHOLD rows: not over it
+        person()
+    assert "Danh sách lớn" not in html(nurse.get("/exports/new"))
+    job = request_export(nurse)
+    response = confirm(nurse, job, code_for(outbox, job))
+    assert response.headers["Location"].endswith(f"/exports/{job.id}/download")
+    assert queued == []
+    assert nurse.get(response.headers["Location"]).status_code == 200
+    person()  # one over the threshold: a background job
+    assert "Danh sách lớn" in html(nurse.get("/exports/new"))
+    job = _confirmed_job(nurse, outbox)
+    assert queued == [("vaxportal.exports.jobs.run_export", (job.id,))]
+
+
+def test_p2_4_download_is_audited_with_filter_rows_and_sha256(nurse, person, outbox):
+    person(full_name="Trần Văn Tải")
+    person(full_name="Trần Văn Tải")
+    person(full_name="Lê Thị Khác")
+    sid = search_id(nurse, q="tran van tai")
+    job, data = export_now(nurse, outbox, sid)
+    assert nurse.get(f"/exports/{job.id}/download").status_code == 200  # a second download
+    events = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "export_downloaded", AuditEvent.entity_id == job.id)).all()
+    assert len(events) == 2
+    for event in events:
+        assert event.category == "access" and event.account_id == nurse.account.id
+        assert event.details["filter"] == {"q": "tran van tai", "facility_id": None,
+                                           "vaccine_id": None}
+        assert event.details["filter"] == job.filter
+        assert event.details["row_count"] == 2
+        assert event.details["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_rows_stream_in_keyset_chunks_without_loss_or_repeat(nurse, person):

@@ -4,7 +4,7 @@ job killed halfway."""
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import openpyxl
 import pytest
@@ -265,3 +265,58 @@ def test_a_job_killed_halfway_leaves_no_partial_batch_and_is_failed(nurse, monke
     assert (retry.valid_rows, retry.duplicate_rows) == (6, 4)
     _confirm(nurse, retry)
     assert _recipients() == 10
+
+
+class WorkerKilled(BaseException):
+    """The worker process dies (SIGKILL, power cut): no ``except Exception`` sees it."""
+
+
+def test_p2_4_a_killed_import_is_swept_failed_audited_and_keeps_whole_batches_only(
+        nurse, signed_in, place, monkeypatch):
+    from vaxportal.exports import import_views
+    from vaxportal.timeutil import utcnow
+
+    held = []
+    monkeypatch.setattr(import_views.jobs, "enqueue", lambda path, *args: held.append(path))
+    upload(nurse, spreadsheet([_row(full_name=f"Người {i}") for i in range(10)]))
+    importing.check_import(last_import().id)  # the dry run, as its job would
+    job = last_import()
+    assert job.status == JobStatus.checked and job.valid_rows == 10
+    assert _confirm(nurse, job).status_code == 303
+    assert held[-1] == "vaxportal.exports.jobs.run_import"
+
+    real = importing.create_recipient
+    calls = []
+
+    def killed_on_the_sixth_row(clean, facility_id):
+        calls.append(1)
+        if len(calls) == 6:
+            raise WorkerKilled
+        return real(clean, facility_id)
+
+    monkeypatch.setattr(importing, "create_recipient", killed_on_the_sixth_row)
+    with pytest.raises(WorkerKilled):
+        importing.run_import(job.id)  # the worker runs the job and dies halfway
+    db.session.rollback()  # its open transaction dies with it
+    job = last_import()
+    assert job.status == JobStatus.running and job.progress == 4  # left "running"
+    assert _recipients() == 4
+
+    nurse.get("/exports/")  # a recent heartbeat: not yet taken as dead
+    assert last_import().status == JobStatus.running
+    db.session.execute(sa.update(ImportJob).where(ImportJob.id == job.id)
+                       .values(updated_at=utcnow() - timedelta(hours=2)))
+    db.session.commit()
+    signed_in("data_entry", facility=place["s1b"]).get("/exports/")  # anyone's visit sweeps
+    job = last_import()
+    assert job.status == JobStatus.failed and job.error == "abandoned"
+    assert _recipients() == 4  # the first batch whole, nothing of the second
+    event = db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "import_failed", AuditEvent.entity_id == job.id))
+    assert event is not None
+    assert event.details["reason"] == "abandoned"
+    assert event.details["created"] == 4 and event.details["sha256"] == job.file_sha256
+    assert event.account_id == nurse.account.id
+    assert event.actor == f"job:{nurse.account.username}"
+    page = html(nurse.get(f"/exports/import/{job.id}"))
+    assert "nhóm đang ghi dở không được lưu" in page and "(4 đối tượng)" in page

@@ -35,6 +35,7 @@ from vaxportal.timeutil import utcnow
 log = logging.getLogger(__name__)
 PURPOSE = "export"
 PROGRESS_EVERY = 1_000
+WORKBOOK_LOCALE = "vi"  # exported files are in Vietnamese, whatever the interface's language
 
 
 # -- requesting and confirming ---------------------------------------------------------
@@ -115,7 +116,8 @@ def confirm_export(job: ExportJob, account: Account, code: str) -> bool:
 
 
 def runs_as_job(job: ExportJob) -> bool:
-    return job.row_count >= int(current_app.config["EXPORT_JOB_THRESHOLD"])
+    """Over the threshold (strictly), the export is written by a background job."""
+    return job.row_count > int(current_app.config["EXPORT_JOB_THRESHOLD"])
 
 
 def request_cancel(job: ExportJob, account: Account) -> None:
@@ -170,17 +172,20 @@ def _write_and_finish(job_id: str, account: Account) -> None:
 
 
 def _write(job: ExportJob, account: Account, target):
+    """The workbook, in Vietnamese whatever the language of the request that runs it (a
+    small export runs inside the confirming request): headers, watermark, title, sheets."""
     register_filter = RegisterFilter.from_dict(job.filter)
-    rows = columns.iter_rows(register_filter, account, job.columns, job.masked)
     job_id = job.id
-    return write_workbook(
-        str(target), columns.build_columns(job.columns), rows,
-        watermark=_watermark(job, account),
-        sheet_max_rows=int(current_app.config["EXPORT_SHEET_MAX_ROWS"]),
-        title=_("Danh sách đối tượng tiêm"),
-        progress=lambda n: _save_progress(job_id, n), progress_every=PROGRESS_EVERY,
-        cancelled=lambda: _cancel_requested(job_id),
-    )
+    with force_locale(WORKBOOK_LOCALE):
+        rows = columns.iter_rows(register_filter, account, job.columns, job.masked)
+        return write_workbook(
+            str(target), columns.build_columns(job.columns), rows,
+            watermark=_watermark(job, account),
+            sheet_max_rows=int(current_app.config["EXPORT_SHEET_MAX_ROWS"]),
+            title=_("Danh sách đối tượng tiêm"),
+            progress=lambda n: _save_progress(job_id, n), progress_every=PROGRESS_EVERY,
+            cancelled=lambda: _cancel_requested(job_id),
+        )
 
 
 def _watermark(job: ExportJob, account: Account) -> Watermark:
@@ -233,7 +238,8 @@ def file_path(job: ExportJob):
 
 
 def record_download(job: ExportJob, account: Account) -> None:
-    _record("export_downloaded", job, account, row_count=job.rows_written, sha256=job.sha256)
+    _record("export_downloaded", job, account, filter=job.filter, description=job.description,
+            row_count=job.rows_written, sha256=job.sha256)
 
 
 def download_name(job: ExportJob) -> str:
@@ -264,6 +270,10 @@ def fail_abandoned_exports(now, stale_after: timedelta) -> int:
     for job in rows:
         storage.remove(storage.partial_path(job.id))
         _finish(job, JobStatus.failed, error="abandoned")
+        account = db.session.get(Account, job.account_id)
+        with acting_as(account):
+            _record("export_failed", job, account, reason="abandoned", filter=job.filter,
+                    row_count=job.row_count, progress=job.progress)
     return len(rows)
 
 

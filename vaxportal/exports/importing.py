@@ -16,6 +16,7 @@ from itertools import islice
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from vaxportal import policy
@@ -43,6 +44,8 @@ from vaxportal.recipients.services import (
 from vaxportal.timeutil import format_date, utcnow
 
 log = logging.getLogger(__name__)
+#: the template, the dry run's report and the error workbook are always in Vietnamese
+TEMPLATE_LOCALE = "vi"
 REPORT_LIMIT = 500  # problem rows kept for the page; the workbook holds every row
 _COPY_CHUNK = 64 * 1024
 
@@ -52,8 +55,19 @@ class UploadRefused(ValueError):
 
 
 def import_columns() -> list[Column]:
-    return [Column(key, str(label), kind=kind, width=30 if key == "street" else 18)
-            for key, label, kind in RECIPIENT_FIELDS]
+    """The import's columns with their Vietnamese headers (what the template and the error
+    report show); the same headers in the interface's other languages are read too, so a
+    template downloaded earlier in English still imports."""
+    aliases: dict[str, list[str]] = {key: [] for key, _label, _kind in RECIPIENT_FIELDS}
+    for language in current_app.config["LANGUAGES"]:
+        if language != TEMPLATE_LOCALE:
+            with force_locale(language):
+                for key, label, _kind in RECIPIENT_FIELDS:
+                    aliases[key].append(str(label))
+    with force_locale(TEMPLATE_LOCALE):
+        return [Column(key, str(label), kind=kind, width=30 if key == "street" else 18,
+                       aliases=tuple(aliases[key]))
+                for key, label, kind in RECIPIENT_FIELDS]
 
 
 def gender_words() -> list[str]:
@@ -71,10 +85,12 @@ EXAMPLE = {
 
 
 def template(target) -> None:
-    """The import template: Vietnamese headers, drop-downs for coded columns, an example."""
-    example = {**EXAMPLE, "gender": gender_words()[0]}
-    write_template(target, import_columns(), choices={"gender": gender_words()},
-                   example=example)
+    """The import template: Vietnamese headers, drop-downs for coded columns, an example;
+    in Vietnamese whatever the language of the interface."""
+    with force_locale(TEMPLATE_LOCALE):
+        example = {**EXAMPLE, "gender": gender_words()[0]}
+        write_template(target, import_columns(), choices={"gender": gender_words()},
+                       example=example)
 
 
 # -- upload ------------------------------------------------------------------------------
@@ -122,9 +138,14 @@ def megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):g}"
 
 
+#: an upload may inflate to this many times IMPORT_MAX_BYTES (spreadsheets inflate 5-20 times)
+UNPACKED_FACTOR = 25
+
+
 def _check_content(path) -> None:
+    max_unpacked = UNPACKED_FACTOR * int(current_app.config["IMPORT_MAX_BYTES"])
     with open(path, "rb") as handle:
-        if not looks_like_xlsx(handle):
+        if not looks_like_xlsx(handle, max_unpacked):
             raise UploadRefused(_(
                 "Tệp này không phải là tệp Excel .xlsx (đã kiểm tra nội dung, không chỉ tên "
                 "tệp). Hãy mở tệp bằng Excel, chọn Lưu thành › Excel Workbook (.xlsx), rồi "
@@ -156,11 +177,12 @@ def already_imported(sha256: str, exclude_id: str | None = None) -> ImportJob | 
 
 
 def check_import(job_id: str) -> None:
-    """The dry run: every row checked, a report on the job and as a workbook. No writes."""
+    """The dry run: every row checked, a report on the job and as a workbook, both in
+    Vietnamese (even when run at once inside an English request). No writes."""
     job = db.session.get(ImportJob, job_id)
     if job is None or job.status != JobStatus.pending:
         return
-    with acting_as(db.session.get(Account, job.account_id)):
+    with acting_as(db.session.get(Account, job.account_id)), force_locale(TEMPLATE_LOCALE):
         report = storage.report_path(job_id)
         try:
             summary = _dry_run(job_id, report)
@@ -374,11 +396,17 @@ def expire_imports(now) -> int:
 
 
 def fail_abandoned_imports(now, stale_after: timedelta) -> int:
+    """An import whose worker died (no batch committed for a long while) is marked failed,
+    and audited. Its batches were whole transactions: what was written stays, nothing half."""
     rows = db.session.scalars(sa.select(ImportJob).where(
         ImportJob.status == JobStatus.running, ImportJob.updated_at <= now - stale_after,
     )).all()
     for job in rows:
         _finish(job, JobStatus.failed, "abandoned")
+        account = db.session.get(Account, job.account_id)
+        with acting_as(account):
+            _record("import_failed", job, account, reason="abandoned",
+                    sha256=job.file_sha256, **_counts(job))
     return len(rows)
 
 

@@ -38,6 +38,10 @@ HEADER_SEARCH_ROWS = 20
 TEMPLATE_ROWS = 10_000  # data validation covers Excel rows 2..TEMPLATE_ROWS
 ZIP_MAGIC = b"PK\x03\x04"
 REQUIRED_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
+#: a part may inflate to at most this many times its packed size (Apache POI's default for
+#: the same check); spreadsheets inflate 5-20 times, zip bombs about a thousand
+MAX_INFLATE_RATIO = 100
+RATIO_FLOOR = 1 << 20  # parts up to 1 MB (styles, themes) may inflate as they like
 _INLINE_LIST_MAX = 255  # Excel's limit for a list typed into a data validation
 _TEXT = {"num_format": "@"}
 
@@ -49,8 +53,10 @@ class ImportFileError(Exception):
     """The upload cannot be read as a list; ``str(error)`` is the Vietnamese message."""
 
 
-def looks_like_xlsx(fileobj: IO[bytes]) -> bool:
-    """True when the content is an Office Open XML workbook; the position is restored."""
+def looks_like_xlsx(fileobj: IO[bytes], max_unpacked: int | None = None) -> bool:
+    """True when the content is an Office Open XML workbook and no zip bomb (see
+    ``inflates_safely``; ``max_unpacked`` caps the inflated total); the position is
+    restored."""
     try:
         start = fileobj.tell()
     except (AttributeError, OSError, ValueError):
@@ -61,13 +67,27 @@ def looks_like_xlsx(fileobj: IO[bytes]) -> bool:
             return False
         fileobj.seek(0)
         with zipfile.ZipFile(fileobj) as archive:
-            names = set(archive.namelist())
-        return all(part in names for part in REQUIRED_PARTS)
+            parts = archive.infolist()
+        names = {part.filename for part in parts}
+        return all(part in names for part in REQUIRED_PARTS) and inflates_safely(
+            parts, max_unpacked)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         return False
     finally:
         with suppress(OSError, ValueError):
             fileobj.seek(start)
+
+
+def inflates_safely(parts: Sequence[zipfile.ZipInfo], max_unpacked: int | None) -> bool:
+    """False for a zip bomb: a part inflating to more than MAX_INFLATE_RATIO times its
+    packed size, or all parts together to more than ``max_unpacked`` bytes. Judged on the
+    sizes the archive declares, nothing inflated: ``zipfile`` never reads a part past its
+    declared size, so a lying archive only fails its CRC check."""
+    if max_unpacked is not None and sum(part.file_size for part in parts) > max_unpacked:
+        return False
+    return all(part.file_size <= RATIO_FLOOR
+               or part.file_size <= MAX_INFLATE_RATIO * max(part.compress_size, 1)
+               for part in parts)
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -129,15 +149,18 @@ def _unreadable() -> ImportFileError:
 def _find_header(book, columns: Sequence[Column]) -> tuple[Iterator, dict[str, int]]:
     """The rows after the header row, and each column's position in them.
 
-    Every sheet is searched, in order, in its first HEADER_SEARCH_ROWS rows."""
-    wanted = {normalize_header(str(column.header)): column.key for column in columns}
+    Every sheet is searched, in order, in its first HEADER_SEARCH_ROWS rows. A column is
+    found by its header or any of its aliases (the same header in another language)."""
+    wanted = {normalize_header(str(header)): column.key for column in columns
+              for header in (*column.aliases, column.header)}
+    keys = {column.key for column in columns}
     missing = [str(column.header) for column in columns]
     for sheet in book.worksheets:
         sheet.reset_dimensions()  # some writers store wrong dimensions; read what is there
         rows = enumerate(sheet.iter_rows(values_only=True), start=1)
         for _number, values in islice(rows, HEADER_SEARCH_ROWS):
             positions = _header_positions(values, wanted)
-            if len(positions) == len(wanted):
+            if len(positions) == len(keys):
                 return rows, positions
             missing = min(missing, _missing(columns, positions), key=len)
     raise ImportFileError(_l(

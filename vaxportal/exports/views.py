@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from vaxportal import htmx, jobs, policy
 from vaxportal.auth import sessions
+from vaxportal.auth.throttle import otp_throttled
 from vaxportal.exports import bp, cleanup, columns, exporting
 from vaxportal.exports.forms import ActionForm, ExportCodeForm, RequestExportForm
 from vaxportal.exports.models import ExportJob, ImportJob, JobStatus
@@ -84,6 +85,7 @@ def new():
 
 @bp.post("/new")
 @permission_required(Perm.export_recipients)
+@otp_throttled
 def request_code():
     """Create the pending export and send the SMS code that names it."""
     form = RequestExportForm()
@@ -126,6 +128,7 @@ def _show(job: ExportJob, code_form: ExportCodeForm, status: int = 200):
 
 @bp.post(f"/{JOB_ID}/confirm")
 @permission_required(Perm.export_recipients)
+@otp_throttled
 def confirm(job_id: str):
     job = policy.get_own_or_404(ExportJob, job_id)
     form = ExportCodeForm()
@@ -149,6 +152,7 @@ def confirm(job_id: str):
 
 @bp.post(f"/{JOB_ID}/code")
 @permission_required(Perm.export_recipients)
+@otp_throttled
 def resend_code(job_id: str):
     job = policy.get_own_or_404(ExportJob, job_id)
     if not ActionForm().validate() or job.status != JobStatus.pending:

@@ -51,6 +51,7 @@ class Column:
     header: str  # lazy string, Vietnamese source
     kind: str = "text"  # "text" | "date" | "int"
     width: int = 18
+    aliases: tuple[str, ...] = ()  # other headers read as this column (import: English)
 
 
 @dataclass(frozen=True)
