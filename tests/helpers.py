@@ -17,6 +17,7 @@ from vaxportal.auth.passwords import hash_password
 from vaxportal.extensions import db
 from vaxportal.facilities import tree
 from vaxportal.facilities.models import Facility
+from vaxportal.recipients.vaccines import seed_vaccines
 from vaxportal.timeutil import utcnow
 
 PASSWORD = "Tiem-Chung#Xa9Ph"
@@ -49,8 +50,31 @@ class VaxClient(FlaskClient):
 
 
 class Factory:
+    #: the small province most suites test in: (key, code, kind, parent key, name)
+    PROVINCE = (
+        ("min", "MIN", "ministry", None, "Cục Công nghệ thông tin"),
+        ("doh", "DOH", "provincial_doh", "min", "Sở Y tế An Giang"),
+        ("d1", "D1", "district_health_centre", "doh", "TTYT Long Xuyên"),
+        ("d2", "D2", "district_health_centre", "doh", "TTYT Châu Đốc"),
+        ("s1", "S1", "commune_station", "d1", "Trạm Y tế Mỹ Bình"),
+        ("s1b", "S1B", "commune_station", "d1", "Trạm Y tế Mỹ Long"),
+        ("s2", "S2", "commune_station", "d2", "Trạm Y tế Vĩnh Mỹ"),
+    )
+
     def __init__(self, app):
         self.app = app
+
+    def place(self, *, ministry: bool = False, vaccines: bool = True) -> dict[str, Facility]:
+        """MIN (the ministry's IT department, with ``ministry=True``) → DOH → D1 → S1, S1B;
+        DOH → D2 → S2; and the vaccine catalogue. Keys as in ``PROVINCE``."""
+        made: dict[str, Facility] = {}
+        for key, code, kind, parent, name in self.PROVINCE:
+            if key != "min" or ministry:
+                made[key] = self.facility(code, kind, parent=made.get(parent), name=name)
+        if vaccines:
+            seed_vaccines()
+            db.session.commit()
+        return made
 
     def facility(self, code: str | None = None, kind: str = "commune_station",
                  parent: Facility | None = None, name: str | None = None) -> Facility:

@@ -20,7 +20,6 @@ from vaxportal.auth import otp
 from vaxportal.extensions import db
 from vaxportal.recipients.models import CrossLookup, Dose, DuplicateCandidate, Vaccine
 from vaxportal.recipients.services import create_recipient
-from vaxportal.recipients.vaccines import seed_vaccines
 
 _nid = itertools.count(200_001)
 
@@ -29,16 +28,7 @@ _nid = itertools.count(200_001)
 def place(factory):
     """MIN (the ministry's IT department, home of admins); DOH → D1 → S1, S1B;
     DOH → D2 → S2."""
-    ministry = factory.facility("MIN", "ministry", name="Cục Công nghệ thông tin")
-    doh = factory.facility("DOH", "provincial_doh", parent=ministry, name="Sở Y tế An Giang")
-    d1 = factory.facility("D1", "district_health_centre", parent=doh, name="TTYT Long Xuyên")
-    d2 = factory.facility("D2", "district_health_centre", parent=doh, name="TTYT Châu Đốc")
-    s1 = factory.facility("S1", "commune_station", parent=d1, name="Trạm Y tế Mỹ Bình")
-    s1b = factory.facility("S1B", "commune_station", parent=d1, name="Trạm Y tế Mỹ Long")
-    s2 = factory.facility("S2", "commune_station", parent=d2, name="Trạm Y tế Vĩnh Mỹ")
-    seed_vaccines()
-    db.session.commit()
-    return {"min": ministry, "doh": doh, "d1": d1, "d2": d2, "s1": s1, "s1b": s1b, "s2": s2}
+    return factory.place(ministry=True)
 
 
 @pytest.fixture

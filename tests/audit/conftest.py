@@ -16,22 +16,14 @@ from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, UserSession
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
-from vaxportal.recipients.vaccines import seed_vaccines
 
 _nid = itertools.count(100_001)
 
 
 @pytest.fixture
 def place(factory):
-    """DOH → district D1 → station S1; DOH → district D2 → station S2."""
-    doh = factory.facility("DOH", "provincial_doh", name="Sở Y tế")
-    d1 = factory.facility("D1", "district_health_centre", parent=doh, name="TTYT Một")
-    d2 = factory.facility("D2", "district_health_centre", parent=doh, name="TTYT Hai")
-    s1 = factory.facility("S1", "commune_station", parent=d1, name="Trạm Một")
-    s2 = factory.facility("S2", "commune_station", parent=d2, name="Trạm Hai")
-    seed_vaccines()
-    db.session.commit()
-    return {"doh": doh, "d1": d1, "d2": d2, "s1": s1, "s2": s2}
+    """DOH → district D1 → stations S1, S1B; DOH → district D2 → station S2."""
+    return factory.place()
 
 
 def new_recipient(facility_id: int, **fields) -> Recipient:

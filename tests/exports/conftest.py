@@ -46,13 +46,7 @@ def app(app):
 @pytest.fixture
 def place(factory):
     """DOH → district D1 → stations S1, S1B; DOH → district D2 → station S2."""
-    doh = factory.facility("DOH", "provincial_doh", name="Sở Y tế An Giang")
-    d1 = factory.facility("D1", "district_health_centre", parent=doh, name="TTYT Long Xuyên")
-    d2 = factory.facility("D2", "district_health_centre", parent=doh, name="TTYT Châu Đốc")
-    s1 = factory.facility("S1", "commune_station", parent=d1, name="Trạm Y tế Mỹ Bình")
-    s1b = factory.facility("S1B", "commune_station", parent=d1, name="Trạm Y tế Mỹ Long")
-    s2 = factory.facility("S2", "commune_station", parent=d2, name="Trạm Y tế Vĩnh Mỹ")
-    return {"doh": doh, "d1": d1, "d2": d2, "s1": s1, "s1b": s1b, "s2": s2}
+    return factory.place()
 
 
 @pytest.fixture

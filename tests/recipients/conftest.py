@@ -13,22 +13,13 @@ from vaxportal.auth.models import UserSession
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.services import create_recipient
-from vaxportal.recipients.vaccines import seed_vaccines
 from vaxportal.timeutil import utcnow
 
 
 @pytest.fixture
 def place(factory):
     """DOH → district D1 → stations S1, S1B; DOH → district D2 → station S2."""
-    doh = factory.facility("DOH", "provincial_doh", name="Sở Y tế")
-    d1 = factory.facility("D1", "district_health_centre", parent=doh, name="TTYT Một")
-    d2 = factory.facility("D2", "district_health_centre", parent=doh, name="TTYT Hai")
-    s1 = factory.facility("S1", "commune_station", parent=d1, name="Trạm Một")
-    s1b = factory.facility("S1B", "commune_station", parent=d1, name="Trạm Một B")
-    s2 = factory.facility("S2", "commune_station", parent=d2, name="Trạm Hai")
-    seed_vaccines()
-    db.session.commit()
-    return {"doh": doh, "d1": d1, "d2": d2, "s1": s1, "s1b": s1b, "s2": s2}
+    return factory.place()
 
 
 @pytest.fixture

@@ -240,7 +240,7 @@ def test_lookup_finds_across_the_platform_minimal_fields_and_records_the_reason(
         "id_number": far.national_id, "reason": "Người dân tiêm mũi 2 tại trạm"})
     body = html(response)
     assert response.status_code == 200
-    assert "Nguyễn Văn An" in body and "Trạm Hai" in body and "Vaxzevria" in body
+    assert "Nguyễn Văn An" in body and "Trạm Y tế Vĩnh Mỹ" in body and "Vaxzevria" in body
     assert "+84987654321" not in body and "Bí Mật" not in body
     assert f'href="/recipients/{far.id}"' not in body
     event = db.session.scalar(sa.select(AuditEvent).where(

@@ -114,7 +114,7 @@ def test_duplicate_national_id_at_another_facility_minimal_fields_only(nurse, pe
                    phone="+84987654321", street="99 Đường Bí Mật")
     body = html(nurse.post("/recipients/new", data=GOOD))
     assert "Số CCCD/CMND này đã được đăng ký" in body
-    assert "Võ Văn Xa" in body and "Trạm Hai" in body
+    assert "Võ Văn Xa" in body and "Trạm Y tế Vĩnh Mỹ" in body
     assert "+84987654321" not in body and "Bí Mật" not in body
     assert f"/recipients/{other.id}" not in body  # no link into another facility's record
     assert 'href="/recipients/lookup"' in body
@@ -168,7 +168,7 @@ def test_reviewer_and_admin_may_not_register(signed_in, place):
 def test_supervisor_chooses_a_facility_of_its_subtree(signed_in, place):
     supervisor = signed_in("supervisor", facility=place["d1"])
     body = html(supervisor.get("/recipients/new"))
-    assert "Trạm Một B" in body and "Trạm Hai" not in body
+    assert "Trạm Y tế Mỹ Long" in body and "Trạm Y tế Vĩnh Mỹ" not in body
     refused = supervisor.post("/recipients/new", data=dict(GOOD, facility_id=place["s2"].id))
     assert "Vui lòng chọn cơ sở quản lý" in html(refused)
     supervisor.post("/recipients/new", data=dict(GOOD, facility_id=place["s1b"].id))

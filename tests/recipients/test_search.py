@@ -153,7 +153,7 @@ def test_register_filter_contract(nurse, people, place):
     assert again == f
     text = RegisterFilter(q="Nguyễn Văn", facility_id=place["s1"].id).describe()
     assert "Nguyễn" not in text and "nguyen" not in text.lower()
-    assert "lọc theo tên/số giấy tờ" in text and "Trạm Một" in text
+    assert "lọc theo tên/số giấy tờ" in text and "Trạm Y tế Mỹ Bình" in text
     assert RegisterFilter().describe().startswith("Tất cả")
 
 
