@@ -239,12 +239,13 @@
     var region = document.getElementById("flashes");
     var xhr = evt.detail && evt.detail.xhr;
     var text;
+    var line;
     if (!region || (xhr && xhr.getResponseHeader("HX-Retarget"))) {
       return;
     }
     text = region.getAttribute(xhr && xhr.status ? "data-error-text" : "data-offline-text");
     if (text) {
-      var line = document.createElement("p");
+      line = document.createElement("p");
       line.className = "flash flash-error";
       line.setAttribute("role", "alert");
       line.appendChild(document.createTextNode(text));
