@@ -3,6 +3,10 @@
 The suite runs on SQLite by default and on PostgreSQL when VAXPORTAL_TEST_DATABASE_URI is
 set (Redis for the rate limiter when VAXPORTAL_TEST_REDIS_URL is set). Each test gets a clean
 database: a copy of a template file on SQLite, truncated tables on PostgreSQL.
+
+Under pytest-xdist (``make test`` runs ``-n auto``) each worker has a database of its own
+(``test_gw0``, ``test_gw1`` ... beside the configured one) and a Redis database number of its
+own, so workers never truncate or reset each other's state.
 """
 
 from __future__ import annotations
@@ -19,8 +23,27 @@ from vaxportal import create_app
 from vaxportal.extensions import db as _db
 from vaxportal.extensions import limiter
 
-PG_URI = os.environ.get("VAXPORTAL_TEST_DATABASE_URI")
-REDIS_URL = os.environ.get("VAXPORTAL_TEST_REDIS_URL")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1" ... under xdist
+
+
+def _per_worker_pg(uri: str | None) -> str | None:
+    if not uri or not WORKER:
+        return uri
+    url = sa.engine.make_url(uri)
+    return url.set(database=f"{url.database}_{WORKER}").render_as_string(hide_password=False)
+
+
+def _per_worker_redis(uri: str | None) -> str | None:
+    if not uri or not WORKER:
+        return uri
+    base, _, number = uri.rstrip("/").rpartition("/")
+    if not number.isdigit():
+        base, number = uri.rstrip("/"), "0"
+    return f"{base}/{int(number) + 1 + int(WORKER.removeprefix('gw'))}"
+
+
+PG_URI = _per_worker_pg(os.environ.get("VAXPORTAL_TEST_DATABASE_URI"))
+REDIS_URL = _per_worker_redis(os.environ.get("VAXPORTAL_TEST_REDIS_URL"))
 
 
 def base_config(uri: str, tmp_path) -> dict:
@@ -51,6 +74,7 @@ def _template(tmp_path_factory):
     """Built once: the SQLite template file, or the PostgreSQL schema."""
     tmp = tmp_path_factory.mktemp("db")
     if PG_URI:
+        _create_database(PG_URI)
         engine = sa.create_engine(PG_URI)
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -61,6 +85,18 @@ def _template(tmp_path_factory):
     path = tmp / "template.sqlite3"
     build_schema(create_app(base_config(f"sqlite:///{path}", tmp)))
     return path
+
+
+def _create_database(uri: str) -> None:
+    """A worker's own database, made beside the configured one the first time it is needed."""
+    url = sa.engine.make_url(uri)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                            {"name": url.database})
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
 
 
 def _clean_postgres(app) -> None:
@@ -154,6 +190,7 @@ def signed_in(app, factory):
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` are about PostgreSQL itself: deselected (not skipped) in the
     SQLite pass; CI runs them in its PostgreSQL pass."""
+    _mark_slow_suites(items)
     if PG_URI:
         return
     keep = [item for item in items if "postgres" not in item.keywords]
@@ -174,3 +211,34 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line(f"FAILED: {len(skipped)} test(s) skipped with VAXPORTAL_NO_SKIPS=1",
                             red=True)
         session.exitstatus = 1
+
+
+SLOW_SUITES = ("fuzz", "attacks", "matrix", "browser")
+
+
+@pytest.fixture
+def summary_line(request):
+    """``summary_line(text)`` prints ``text`` in the run's closing summary, also from an
+    xdist worker (user properties travel back to the controller with the report)."""
+    return lambda text: request.node.user_properties.append(("summary", text))
+
+
+def _mark_slow_suites(items) -> None:
+    for item in items:
+        parts = item.nodeid.split("/")
+        if len(parts) > 2 and parts[0] == "tests" and parts[1] in SLOW_SUITES:
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The lines tests asked for (``summary_line``), and how many attacks were tried."""
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
+               if getattr(r, "when", None) == "call"]
+    lines = [value for r in reports for name, value in r.user_properties if name == "summary"]
+    attacks = [r for r in reports if r.nodeid.startswith("tests/attacks/")]
+    if attacks:
+        failed = sum(1 for r in attacks if r.failed)
+        lines.append(f"attack suite: {len(attacks)} attacks tried from outside, "
+                     f"{len(attacks) - failed} refused as they must be, {failed} got through")
+    for line in lines:
+        terminalreporter.write_line(line)

@@ -21,7 +21,7 @@ def empty_uri(tmp_path):
         return
     url = sa.engine.make_url(PG_URI)
     name = f"{url.database}_migrations"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

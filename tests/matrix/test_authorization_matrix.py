@@ -360,7 +360,7 @@ class Walk:
             self.leaks.append(f"{where}: the answer holds {found}")
 
 
-def test_authorization_matrix(app, world, capsys):
+def test_authorization_matrix(app, world, summary_line):
     found = routes(app)
     assert set(found) == expected_keys(), "see test_every_route_has_an_entry"
     walk = Walk(app, world)
@@ -374,10 +374,9 @@ def test_authorization_matrix(app, world, capsys):
                     want = table[principal_name][0 if scope == "own" else 1]
                     walk.case(rule, method, principal, scope, want)
     rule_count = len({rule.rule + rule.endpoint for rules in found.values() for rule in rules})
-    with capsys.disabled():
-        print(f"\nauthorization matrix: {walk.cases} cases over {rule_count} rules "
-              f"({len(found)} rule-methods, {len(PRINCIPALS)} principals, "
-              f"{walk.requests} requests)")
+    summary_line(f"authorization matrix: {walk.cases} cases over {rule_count} rules "
+                 f"({len(found)} rule-methods, {len(PRINCIPALS)} principals, "
+                 f"{walk.requests} requests)")
     assert not (walk.mismatches or walk.leaks or walk.orphans), "\n".join(
         [f"{len(walk.mismatches)} of {walk.cases} cases differ from EXPECTED:",
          *walk.mismatches, f"{len(walk.leaks)} answers hold personal data they must not:",
