@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -105,13 +106,13 @@ def unwrap(text: str) -> Sign1:
         if message.tag != COSE_SIGN1_TAG:
             raise ValueError("not a COSE_Sign1")
         message = message.value
-    if not (isinstance(message, list) and len(message) == 4):
+    if not (isinstance(message, list | tuple) and len(message) == 4):
         raise ValueError("not a COSE_Sign1")
     protected, unprotected, payload, signature = message
     if not all(isinstance(p, bytes) for p in (protected, payload, signature)):
         raise ValueError("not a COSE_Sign1")
-    return Sign1(protected, unprotected if isinstance(unprotected, dict) else {}, payload,
-                 signature)
+    return Sign1(protected, dict(unprotected) if isinstance(unprotected, Mapping) else {},
+                 payload, signature)
 
 
 def wrap(message: Sign1) -> str:
@@ -131,7 +132,7 @@ def decode(text: str, keys: dict[bytes, ec.EllipticCurvePublicKey],
         claims = cbor2.loads(message.payload)
     except (ValueError, cbor2.CBORDecodeError):
         return Decoded(Outcome.unreadable)
-    if not isinstance(header, dict) or not isinstance(claims, dict):
+    if not isinstance(header, Mapping) or not isinstance(claims, Mapping):
         return Decoded(Outcome.unreadable)
     kid = header.get(KID, message.unprotected.get(KID))
     key = keys.get(kid) if isinstance(kid, bytes) else None
@@ -139,10 +140,11 @@ def decode(text: str, keys: dict[bytes, ec.EllipticCurvePublicKey],
         return Decoded(Outcome.unknown_key)
     if header.get(ALG) != ES256 or not _signature_ok(key, message):
         return Decoded(Outcome.invalid_signature, kid=kid)
-    dcc = (claims.get(CWT_HCERT) or {}).get(EU_DCC_V1)
-    if not isinstance(dcc, dict):
+    hcert = claims.get(CWT_HCERT)
+    dcc = hcert.get(EU_DCC_V1) if isinstance(hcert, Mapping) else None
+    if not isinstance(dcc, Mapping):
         return Decoded(Outcome.unreadable, kid=kid)
-    found = Decoded(Outcome.valid, dcc=dcc, kid=kid, issued_at=_time(claims.get(CWT_IAT)),
+    found = Decoded(Outcome.valid, dcc=_plain(dcc), kid=kid, issued_at=_time(claims.get(CWT_IAT)),
                     expires_at=_time(claims.get(CWT_EXP)))
     if found.expires_at is None or found.expires_at <= now:
         found.outcome = Outcome.expired
@@ -160,6 +162,15 @@ def _signature_ok(key: ec.EllipticCurvePublicKey, message: Sign1) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+def _plain(value):
+    """cbor2's immutable maps and arrays as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _time(value) -> datetime | None:
