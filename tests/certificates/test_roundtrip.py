@@ -138,3 +138,21 @@ def test_without_a_configured_key_production_refuses_to_sign(app, tmp_path):
     finally:
         app.testing = True
     assert not (tmp_path / "none").exists()
+
+
+def test_verifying_needs_only_the_certificate_file(app, tmp_path):
+    """A verifying process (or one whose key is missing) still checks certificates: the
+    trust list needs the signer's certificate, never its key; without either it is empty
+    rather than an error page."""
+    from vaxportal.certificates import keys
+
+    signer = keys.signer(app)
+    key_path, _cert_path = keys.paths(app)
+    key_path.unlink()
+    app.testing = False
+    try:
+        assert list(keys.trusted_keys(app)) == [signer.kid]
+        app.config["CERT_SIGNING_CERT_FILE"] = str(tmp_path / "none" / "cert.pem")
+        assert keys.trust_list(app) == {}
+    finally:
+        app.testing = True

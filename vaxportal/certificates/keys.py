@@ -101,7 +101,8 @@ def trust_list(app: Flask | None = None) -> dict[str, str]:
     """``{kid (base64): DER certificate (base64)}`` of the certificates verifiers trust: the
     current signer's and any older ones named in ``CERT_TRUSTED_CERT_FILES``."""
     app = app or current_app._get_current_object()
-    certificates = [signer(app).certificate]
+    current = _current_certificate(app)
+    certificates = [current] if current is not None else []
     for extra in app.config.get("CERT_TRUSTED_CERT_FILES") or ():
         certificates.append(x509.load_pem_x509_certificate(Path(extra).read_bytes()))
     return {
@@ -109,6 +110,16 @@ def trust_list(app: Flask | None = None) -> dict[str, str]:
             c.public_bytes(serialization.Encoding.DER)).decode()
         for c in certificates
     }
+
+
+def _current_certificate(app: Flask) -> x509.Certificate | None:
+    """The signer's certificate: verifying needs only this file, never the key."""
+    _key_path, cert_path = paths(app)
+    if cert_path.exists():
+        return x509.load_pem_x509_certificate(cert_path.read_bytes())
+    if app.debug or app.testing:
+        return signer(app).certificate
+    return None
 
 
 def trusted_keys(app: Flask | None = None) -> dict[bytes, ec.EllipticCurvePublicKey]:
