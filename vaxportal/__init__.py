@@ -20,6 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     from vaxportal import (
         audit,
         auth,
+        certificates,
         core,
         exports,
         extensions,
@@ -45,5 +46,6 @@ def create_app(config: dict | None = None) -> Flask:
     facilities.init_app(app)
     recipients.init_app(app)
     exports.init_app(app)
+    certificates.init_app(app)
     core.init_app(app)
     return app

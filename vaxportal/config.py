@@ -80,6 +80,18 @@ class Defaults:
     JOBS_MODE: str | None = None  # None: "rq" when REDIS_URL is set, else "thread"
     RQ_QUEUE = "vaxportal"
 
+    # Vaccination certificates (EU DCC). The signing key and its certificate are PEM files
+    # readable only by the app; None: generated under instance/ in debug/testing only.
+    CERT_SIGNING_KEY_FILE: str | None = None
+    CERT_SIGNING_CERT_FILE: str | None = None
+    CERT_TRUSTED_CERT_FILES: list[str] = []  # older signer certificates verifiers still trust
+    CERT_SIGNER_NAME = "vaxportal DSC VN"
+    CERT_SIGNER_DAYS = 730
+    CERT_ISSUER = "Ministry of Health of Viet Nam"
+    CERT_UVCI_ISSUER = "VXP"
+    CERT_VALIDITY_DAYS = 365
+    CERT_VERIFY_RATE_LIMIT = "30 per minute; 300 per hour"
+
     # Shown to a revoked account after its right password (P4.3c)
     ACCOUNT_CONTACT: str | None = None
 

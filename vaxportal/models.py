@@ -6,6 +6,7 @@ The models themselves live with their domain: ``facilities.models``, ``auth.mode
 
 from vaxportal.audit.models import *  # noqa: F401,F403
 from vaxportal.auth.models import *  # noqa: F401,F403
+from vaxportal.certificates.models import *  # noqa: F401,F403
 from vaxportal.exports.models import *  # noqa: F401,F403
 from vaxportal.facilities.models import *  # noqa: F401,F403
 from vaxportal.recipients.models import *  # noqa: F401,F403

@@ -42,12 +42,13 @@ class Perm(enum.StrEnum):
     resolve_duplicates = "resolve_duplicates"
     read_data_audit = "read_data_audit"
     read_reports = "read_reports"
+    issue_certificates = "issue_certificates"
 
 
 DATA_PERMS = frozenset({
     Perm.read_recipients, Perm.write_recipients, Perm.record_doses, Perm.export_recipients,
     Perm.import_recipients, Perm.cross_facility_lookup, Perm.resolve_duplicates,
-    Perm.read_data_audit, Perm.read_reports,
+    Perm.read_data_audit, Perm.read_reports, Perm.issue_certificates,
 })
 
 _ENTRY = frozenset({
@@ -58,7 +59,8 @@ _ENTRY = frozenset({
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.admin: frozenset({Perm.manage_facilities, Perm.manage_accounts,
                            Perm.read_security_audit}),
-    Role.data_entry: _ENTRY,
+    # vaccination certificates: the data-entry account of the recipient's facility only
+    Role.data_entry: _ENTRY | {Perm.issue_certificates},
     Role.supervisor: _ENTRY | {Perm.resolve_duplicates, Perm.read_data_audit, Perm.read_reports},
     Role.reviewer: frozenset({Perm.read_recipients, Perm.export_recipients,
                               Perm.read_data_audit, Perm.read_reports}),

@@ -26,7 +26,7 @@ from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.search import RegisterFilter
 
 #: URL arguments that name recipient data or an account's own job or grant
-ID_ARGS = {"recipient_id", "dose_id", "candidate_id", "token", "job_id"}
+ID_ARGS = {"recipient_id", "dose_id", "candidate_id", "token", "job_id", "certificate_id"}
 #: the others: the admin's objects, audit rows (walked apart), a form field, static files
 NOT_RECIPIENT_DATA = {"facility_id", "account_id", "delegation_id", "event_id", "name",
                       "filename"}
@@ -36,7 +36,15 @@ NOT_RECIPIENT_DATA = {"facility_id", "account_id", "delegation_id", "event_id", 
 def rival(signed_in, place, holdings):
     """Station S2 (district D2) and its things, made by its own account."""
     client = signed_in("data_entry", facility=place["s2"], username="tyt.vinhmy")
-    return holdings(client, "s2")
+    return with_certificate(client, holdings(client, "s2"))
+
+
+def with_certificate(client, things):
+    """``things`` plus a vaccination certificate its account issued through the page."""
+    response = client.post(f"/certificates/recipients/{things.recipient.id}/issue")
+    assert response.status_code == 303, html(response)
+    things.certificate = int(response.headers["Location"].rsplit("/", 1)[-1])
+    return things
 
 
 @pytest.fixture
@@ -46,7 +54,8 @@ def attackers(nurse, signed_in, place, outbox, holdings):
     supervisor = signed_in("supervisor", facility=place["d1"], username="ttyt.longxuyen")
     for client in (nurse, supervisor):
         step_up(client, outbox)
-    return {"nurse": nurse, "supervisor": supervisor, "mine": holdings(nurse, "s1")}
+    return {"nurse": nurse, "supervisor": supervisor,
+            "mine": with_certificate(nurse, holdings(nurse, "s1"))}
 
 
 def secrets_of(things) -> list[str]:
@@ -72,6 +81,7 @@ def fill(rule, things) -> str:
     """The rule's URL with ``things``' ids."""
     values = {"recipient_id": things.recipient.id, "dose_id": things.dose.id,
               "candidate_id": things.candidate.id, "token": things.grant, "name": "full_name",
+              "certificate_id": things.certificate,
               "job_id": things.import_job.id if rule.endpoint.startswith("exports.import")
               else things.export.id}
     return rule.build({name: values[name] for name in rule.arguments})[1]

@@ -61,6 +61,12 @@ def _dose(ctx: Ctx) -> None:
     ctx.objects["dose"] = ctx.world.dose(ctx.world.recipient_id).id
 
 
+def _dosed(ctx: Ctx) -> None:
+    """A recipient with a dose: the record shows the certificate's issue button."""
+    _recipient(ctx)
+    ctx.world.dose(ctx.world.recipient_id)
+
+
 def _pair(ctx: Ctx) -> None:
     ctx.objects["candidate"] = ctx.world.duplicate_pair().id
 
@@ -224,6 +230,10 @@ CASES: dict[str, Case] = {
     "recipients.lookup": Case("data_entry", "/recipients/lookup", "/recipients/lookup"),
     "recipients.lookup_dose": Case("data_entry", "", "/recipients/lookup/{token}/doses",
                                    page_by=_grant_page),
+    # vaccination certificates: issue from the record; anyone checks one at /verify
+    "certificates.issue": Case("data_entry", "/recipients/{recipient}",
+                               "/certificates/recipients/{recipient}/issue", setup=_dosed),
+    "verify.verify": Case(None, "/verify", "/verify", upload=True),
     # exports and imports
     "exports.request_code": Case(("data_entry", "reviewer"), "/exports/new", "/exports/new"),
     "exports.confirm": Case("data_entry", "/exports/{job}", "/exports/{job}/confirm",

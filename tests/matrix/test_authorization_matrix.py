@@ -142,6 +142,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exports.import_confirm": {"POST": "L 403 303>exports.import_show/404 "
                                        "303>exports.import_show/404 403"},
     "exports.import_discard": {"POST": "L 403 303>exports.index/404 303>exports.index/404 403"},
+    # -- vaccination certificates: issued and printed by the data-entry account of the
+    #    recipient's facility only; the revocation list and /verify are public ----------------
+    "certificates.issue": {"POST": "L 403 303>certificates.show/404 403 403"},
+    "certificates.show": {"GET": "L 403 200/404 403 403"},
+    "certificates.revoked": {"GET": "200 200 200 200 200"},
+    "verify.verify": {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
 }
 
 #: which of an account's jobs a job route is sent (side effects get a job of their own)
@@ -265,6 +271,25 @@ def _event(world: World, principal, scope: str) -> int:
     return (world.own if scope == "own" else world.other).data_event
 
 
+def _certificate(world: World, side) -> int:
+    """A certificate of the side's recipient (made once per side, straight in the database:
+    the page that issues one is a case of its own)."""
+    from vaxportal.certificates.models import Certificate
+    from vaxportal.certificates.payload import new_uvci
+    from vaxportal.timeutil import utcnow
+
+    made = getattr(side, "certificate_id", None)
+    if made is None:
+        certificate = Certificate(
+            recipient_id=side.recipient.id, dose_id=side.dose.id,
+            facility_id=side.recipient.facility_id, uvci=new_uvci(), hc1="HC1:",
+            issued_by_id=world.principals["data_entry"].account.id, expires_at=utcnow())
+        db.session.add(certificate)
+        db.session.commit()
+        made = side.certificate_id = certificate.id
+    return made
+
+
 def url_values(world: World, principal, rule, scope: str) -> dict:
     side = world.own if scope == "own" else world.other
     values = {}
@@ -277,6 +302,8 @@ def url_values(world: World, principal, rule, scope: str) -> dict:
             values[name] = _event(world, principal, scope)
         elif name == "name":
             values[name] = "full_name"
+        elif name == "certificate_id":
+            values[name] = _certificate(world, side)
         elif name in ("recipient_id", "dose_id", "candidate_id", "facility_id", "account_id",
                       "delegation_id"):
             thing = getattr(side, name.removesuffix("_id"))

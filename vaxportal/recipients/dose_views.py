@@ -81,6 +81,7 @@ def dose_correct(dose_id: int):
     events.record("dose_correct", category="data", entity="dose", entity_id=dose.id,
                   facility_id=dose.facility_id,
                   details={"reason": form.reason.data, "recipient_id": dose.recipient_id})
+    dosing.dose_changing.send(dose, change="corrected")
     if not helpers.commit_or_stale():
         return _dose_conflict(db.session.get(Dose, dose_id), form)
     flash(_("Đã sửa mũi tiêm."), "success")
@@ -113,6 +114,7 @@ def dose_delete(dose_id: int):
     events.record("dose_delete", category="data", entity="dose", entity_id=dose.id,
                   facility_id=dose.facility_id,
                   details={"reason": form.reason.data, "recipient_id": dose.recipient_id})
+    dosing.dose_changing.send(dose, change="deleted")
     db.session.delete(dose)
     if not helpers.commit_or_stale():
         flash(_("Mũi tiêm vừa được người khác sửa hoặc xoá."), "warning")

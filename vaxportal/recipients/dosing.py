@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from blinker import Namespace
 from flask import flash
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,10 @@ from vaxportal.validators import local_today
 
 DOSE_FIELDS = ("vaccine_id", "dose_number", "given_on", "lot_number", "vaccinator", "aefi",
                "aefi_note")
+
+#: sent with (dose, change="corrected"|"deleted") before a corrected or deleted dose is
+#: committed; receivers add their own changes to the same transaction (certificates revoke)
+dose_changing = Namespace().signal("dose-changing")
 
 
 def with_choices(form: DoseForm) -> DoseForm:
