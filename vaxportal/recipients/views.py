@@ -237,7 +237,7 @@ def edit_identity(recipient_id: int):
 
 @bp.post("/<int:recipient_id>/identity")
 @permission_required(Perm.write_recipients)
-@fresh_otp_required
+@fresh_otp_required(load=policy.scope_loader(Recipient, "recipient_id", write=True))
 def save_identity(recipient_id: int):
     """Identity fields change only after a fresh OTP (P3.4); the typed values survive the
     prompt (it re-posts them here)."""
@@ -255,7 +255,7 @@ def save_identity(recipient_id: int):
 def _save(recipient: Recipient, form, fields, action: str):
     """Optimistic locking: the form carries the version it was loaded with; a stale save
     shows both values side by side and keeps what was typed."""
-    if helpers.is_stale(recipient, form.version_id.data):
+    if helpers.is_stale(recipient, form):
         return _conflict(recipient, form, fields, action)
     for key, value in clean_fields(form, fields).items():
         setattr(recipient, key, value)
