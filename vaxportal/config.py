@@ -63,6 +63,9 @@ class Defaults:
     INITIAL_PASSWORD_DAYS = 3
     LOGIN_RATE_LIMIT = "20 per minute; 200 per hour"
     OTP_RATE_LIMIT = "20 per minute"
+    # Per account: national-ID checks of the register form, and registrations (P1)
+    FIELD_CHECK_RATE_LIMIT = "30 per minute; 600 per hour"
+    REGISTER_RATE_LIMIT = "30 per minute; 600 per hour"
 
     # Accounts (P4.1)
     ONE_LIVE_ACCOUNT_PER_FACILITY = True

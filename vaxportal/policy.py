@@ -164,6 +164,16 @@ def get_in_scope_or_404(model, object_id: int, *, write: bool = False, account=N
     return obj
 
 
+def scope_loader(model, arg: str, *, write: bool = False) -> Callable[..., object]:
+    """A loader for ``fresh_otp_required(load=...)``: ``model`` by the view's URL argument
+    ``arg``, through ``get_in_scope_or_404`` (404 outside the account's scope)."""
+
+    def load(**view_args):
+        return get_in_scope_or_404(model, view_args[arg], write=write)
+
+    return load
+
+
 def get_own_or_404(model, object_id, account: Account | None = None):
     """Load an object that only the account that made it may use (an export or import job,
     by its ``account_id``); anyone else's answers 404."""

@@ -114,10 +114,11 @@ def test_duplicate_national_id_at_another_facility_minimal_fields_only(nurse, pe
                    phone="+84987654321", street="99 Đường Bí Mật")
     body = html(nurse.post("/recipients/new", data=GOOD))
     assert "Số CCCD/CMND này đã được đăng ký" in body
-    assert "Võ Văn Xa" in body and "Trạm Y tế Vĩnh Mỹ" in body
+    assert "Trạm Y tế Vĩnh Mỹ" in body  # the facility only (P1): no name, no birth date
+    assert "Võ Văn Xa" not in body and "05/09/1980" in body  # the date typed stays typed
     assert "+84987654321" not in body and "Bí Mật" not in body
     assert f"/recipients/{other.id}" not in body  # no link into another facility's record
-    assert 'href="/recipients/lookup"' in body
+    assert 'action="/recipients/lookup"' in body  # the look-up offered, the ID by POST
     assert count_recipients() == 1
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "view_minimal"))
     assert event.category == "access" and event.entity_id == str(other.id)
@@ -139,7 +140,8 @@ def test_same_name_dob_gender_warns_then_register_anyway_queues_the_pair(nurse, 
     warned = post(GOOD)
     body = html(warned)
     assert warned.status_code == 200
-    assert "Có thể trùng" in body and "LE THI HONG" in body
+    assert "Có thể trùng" in body and "Trạm Y tế Vĩnh Mỹ" in body
+    assert "LE THI HONG" not in body  # another facility's spelling is not echoed (P1)
     assert 'name="confirm_duplicate" value="1"' in body
     assert count_recipients() == 1
     done = post(dict(GOOD, confirm_duplicate="1"))

@@ -56,13 +56,23 @@ def mark_fresh(row) -> None:
     row.step_up_at = utcnow()
 
 
-def fresh_otp_required(view):
-    """Decorator for sensitive views (P3.4); stack it under ``permission_required``."""
+def fresh_otp_required(view=None, *, load=None):
+    """Decorator for sensitive views (P3.4); stack it under ``permission_required``.
+
+    ``load`` (for views that take an object id): called with the view's URL arguments before
+    anything else, it runs the scope check and aborts (404) for an object outside the
+    account's scope, so no code is asked for, let alone sent by SMS, about such an id
+    (``policy.scope_loader`` makes one). Use as ``@fresh_otp_required`` or
+    ``@fresh_otp_required(load=...)``."""
+    if view is None:
+        return lambda inner: fresh_otp_required(inner, load=load)
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
+        if load is not None:
+            load(**kwargs)
         if is_fresh():
             return view(*args, **kwargs)
         if request.method != "POST":

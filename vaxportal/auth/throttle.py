@@ -9,11 +9,18 @@ lock-out counters (``lockout``) count wrong codes on top of this.
 
 Use ``@otp_throttled`` (or ``@limited(otp_limits)``) under the route and permission
 decorators. Each decorated function keeps its own counters per endpoint.
+
+Look-ups of people by what a user types are throttled per account too (P1): the register's
+national-ID field check (``field_check_limits``) and registration (``register_limits``), so a
+signed-in account cannot probe the platform for who is registered where.
 """
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import current_app, request
+from flask_limiter import RateLimitExceeded
 
 from vaxportal.auth import sessions
 from vaxportal.extensions import limiter
@@ -25,6 +32,14 @@ def _login_limit() -> str:
 
 def _otp_limit() -> str:
     return current_app.config["OTP_RATE_LIMIT"]
+
+
+def _field_check_limit() -> str:
+    return current_app.config["FIELD_CHECK_RATE_LIMIT"]
+
+
+def _register_limit() -> str:
+    return current_app.config["REGISTER_RATE_LIMIT"]
 
 
 def _username_key() -> str:
@@ -42,6 +57,17 @@ otp_limits = (limiter.limit(_otp_limit, methods=["POST"]),
               limiter.limit(_otp_limit, key_func=_session_account_key, methods=["POST"]))
 
 
+def _not_an_id_check() -> bool:
+    """Only the national-ID field looks anyone up; the other fields' checks are not counted."""
+    return (request.view_args or {}).get("name") != "national_id"
+
+
+field_check_limits = (limiter.limit(_field_check_limit, key_func=_session_account_key,
+                                    methods=["POST"], exempt_when=_not_an_id_check),)
+register_limits = (limiter.limit(_register_limit, key_func=_session_account_key,
+                                 methods=["POST"]),)
+
+
 def limited(limits):
     """Apply several Flask-Limiter limits to one function (a view or a helper of one)."""
 
@@ -56,3 +82,23 @@ def limited(limits):
 def otp_throttled(view):
     """The OTP limits, per address and per account, on a view that takes a one-time code."""
     return limited(otp_limits)(view)
+
+
+def limited_or(limits, refused):
+    """Like ``limited``, but a request over a limit is answered by ``refused(*args, **kwargs)``
+    instead of the 429 error page: a form can then come back with what was typed and a
+    message (the view is not run)."""
+
+    def decorate(view):
+        counted = limited(limits)(view)
+
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            try:
+                return counted(*args, **kwargs)
+            except RateLimitExceeded:
+                return refused(*args, **kwargs)
+
+        return wrapped
+
+    return decorate

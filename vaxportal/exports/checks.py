@@ -6,15 +6,22 @@ imported again; a row without a national ID that matches a person by folded name
 birth and gender is skipped too; a row with a new national ID that matches such a person is
 imported and the pair goes to the supervisors' possible-duplicates queue, as the register
 form does when its "register anyway" is used.
+
+Given the facilities the importing account may read, the checker also keeps the national IDs
+it found registered outside them (``outside_scope``), for the audit: an import's dry run is a
+look-up too (P1), and what the audit keeps of each ID is ``keyed_id_hash``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 
 from vaxportal.extensions import db
@@ -53,9 +60,12 @@ EXAMPLE_KEY = ("nguyen van an", "089080123456")
 class Checker:
     """Checks rows chunk by chunk, remembering what earlier rows of the file held."""
 
-    def __init__(self) -> None:
+    def __init__(self, scope: set[int] | None = None) -> None:
         self.seen_ids: dict[str, int] = {}
         self.seen_people: dict[PersonKey, int] = {}
+        self.scope = scope
+        #: national IDs of the file registered at facilities outside ``scope``, in file order
+        self.outside_scope: dict[str, None] = {}
 
     def check(self, chunk: list[tuple[int, dict[str, Any]]]) -> list[RowCheck]:
         checks = [self._validate(row, data) for row, data in chunk]
@@ -76,7 +86,7 @@ class Checker:
                               for key, message in errors.items()]
         return check
 
-    def _judge(self, check: RowCheck, known_ids: set, known_people: set) -> None:
+    def _judge(self, check: RowCheck, known_ids: dict, known_people: set) -> None:
         nid = check.clean.get("national_id")
         person = person_key(check.clean)
         if (person[0], nid) == EXAMPLE_KEY:
@@ -86,6 +96,8 @@ class Checker:
                            row=self.seen_ids[nid]))
         elif nid and nid in known_ids:
             _skip(check, _("Số CCCD/CMND đã có trong hệ thống: dòng này sẽ không được nhập."))
+            if self.scope is not None and known_ids[nid] not in self.scope:
+                self.outside_scope[nid] = None
         elif not nid and person in self.seen_people:
             _skip(check, _("Trùng họ tên, ngày sinh và giới tính với dòng %(row)s của tệp.",
                            row=self.seen_people[person]))
@@ -107,11 +119,21 @@ def _skip(check: RowCheck, message: str) -> None:
     check.messages.append(message)
 
 
-def _registered_ids(ids: set[str]) -> set[str]:
+def _registered_ids(ids: set[str]) -> dict[str, int]:
+    """Which of ``ids`` are registered: national ID → facility of the record."""
     if not ids:
-        return set()
-    stmt = sa.select(Recipient.national_id).where(Recipient.national_id.in_(ids))
-    return set(db.session.scalars(stmt))
+        return {}
+    stmt = sa.select(Recipient.national_id, Recipient.facility_id).where(
+        Recipient.national_id.in_(ids))
+    return {row.national_id: row.facility_id for row in db.session.execute(stmt)}
+
+
+def keyed_id_hash(national_id: str) -> str:
+    """HMAC-SHA256 of a national ID under the app's SECRET_KEY, as the audit keeps it. A bare
+    hash of a 9- or 12-digit number is undone by hashing every number; without the key it is
+    not, while whoever holds the key can still tell whether a given ID was among them."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"national_id:" + national_id.encode(), hashlib.sha256).hexdigest()
 
 
 def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:

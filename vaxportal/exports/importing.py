@@ -182,10 +182,11 @@ def check_import(job_id: str) -> None:
     job = db.session.get(ImportJob, job_id)
     if job is None or job.status != JobStatus.pending:
         return
-    with acting_as(db.session.get(Account, job.account_id)), force_locale(TEMPLATE_LOCALE):
+    account = db.session.get(Account, job.account_id)
+    with acting_as(account), force_locale(TEMPLATE_LOCALE):
         report = storage.report_path(job_id)
         try:
-            summary = _dry_run(job_id, report)
+            summary = _dry_run(job_id, report, account)
         except ImportFileError as error:
             db.session.rollback()
             storage.remove(report)
@@ -194,7 +195,10 @@ def check_import(job_id: str) -> None:
             _fail(job_id, error)
             storage.remove(report)
         else:
-            _store_summary(db.session.get(ImportJob, job_id), summary)
+            job = db.session.get(ImportJob, job_id)
+            _store_summary(job, summary)
+            _record("import_checked", job, account, sha256=job.file_sha256,
+                    total_rows=summary.total, outside_scope_ids=summary.outside_scope)
         db.session.commit()
 
 
@@ -203,6 +207,8 @@ class Summary:
         self.counts = {checks.OK: 0, checks.WARNING: 0, checks.ERROR: 0, checks.DUPLICATE: 0}
         self.report: list[dict] = []
         self.truncated = False
+        #: keyed hashes of the national IDs found registered outside the account's scope
+        self.outside_scope: list[str] = []
 
     def add(self, check: checks.RowCheck) -> None:
         self.counts[check.status] += 1
@@ -219,19 +225,23 @@ class Summary:
         return sum(self.counts.values())
 
 
-def _dry_run(job_id: str, report) -> Summary:
+def _dry_run(job_id: str, report, account: Account) -> Summary:
     summary = Summary()
-    write_error_report(str(report), import_columns(), _reported_rows(job_id, summary))
+    scope = set(db.session.scalars(policy.scope_facility_ids(account)))
+    write_error_report(str(report), import_columns(), _reported_rows(job_id, summary, scope))
     return summary
 
 
-def _reported_rows(job_id: str, summary: Summary) -> Iterator:
-    checker = checks.Checker()
+def _reported_rows(job_id: str, summary: Summary, scope: set[int]) -> Iterator:
+    """Every row checked; the IDs the file matched outside ``scope`` end in ``summary``
+    (keyed hashes, for the audit of the dry run)."""
+    checker = checks.Checker(scope)
     for batch in _batches(iter_rows(str(storage.upload_path(job_id)), import_columns())):
         for check in checker.check(batch):
             summary.add(check)
             yield check.row, check.data, "; ".join(check.messages)
         _save_progress(job_id, summary.total)
+    summary.outside_scope = [checks.keyed_id_hash(nid) for nid in checker.outside_scope]
 
 
 def _store_summary(job: ImportJob, summary: Summary) -> None:

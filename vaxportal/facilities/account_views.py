@@ -65,12 +65,16 @@ def issue_form(facility_id: int):
     return htmx.render("facilities/issue.html", form=form, facility=facility)
 
 
+def _facility(facility_id: int) -> Facility:
+    return get_or_404(Facility, facility_id)
+
+
 @bp.post("/<int:facility_id>/accounts/new")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_facility)
 def issue(facility_id: int):
     """Issue an account (P4.1); the initial password goes by SMS only, never to this page."""
-    facility = get_or_404(Facility, facility_id)
+    facility = _facility(facility_id)
     form = IssueForm()
     if form.validate_on_submit():
         with Attempt(form) as done:
@@ -176,7 +180,7 @@ def hand_over_form(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/hand-over")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_account)
 def hand_over(account_id: int):
     account = _account(account_id)
     return _submit(HAND_OVER, account, lambda form, ref: lifecycle.hand_over(
@@ -191,7 +195,7 @@ def revoke_form(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/revoke")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_account)
 def revoke(account_id: int):
     account = _account(account_id)
     return _submit(REVOKE, account, lambda _form, ref: lifecycle.revoke(account, ref))
@@ -205,7 +209,7 @@ def reissue_password_form(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/reissue-password")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_account)
 def reissue_password(account_id: int):
     account = _account(account_id)
     return _submit(REISSUE, account, lambda _form, ref: lifecycle.reissue_password(account, ref))
@@ -219,7 +223,7 @@ def change_details_form(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/details")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_account)
 def change_details(account_id: int):
     account = _account(account_id)
     return _submit(DETAILS, account, lambda form, ref: lifecycle.change_details(
@@ -234,7 +238,7 @@ def unlock_form(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/unlock")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_account)
 def unlock(account_id: int):
     account = _account(account_id)
     return _submit(UNLOCK, account, lambda _form, ref: lifecycle.unlock(account, ref))
@@ -251,7 +255,7 @@ def delegate_form(account_id: int):
 
 @bp.post("/accounts/<int:account_id>/delegate")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_account)
 def delegate(account_id: int):
     account = _account(account_id)
 
@@ -287,7 +291,7 @@ def end_delegation_form(delegation_id: int):
 
 @bp.post("/delegations/<int:delegation_id>/end")
 @permission_required(Perm.manage_accounts)
-@fresh_otp_required
+@fresh_otp_required(load=_delegation)
 def end_delegation(delegation_id: int):
     delegation, account = _delegation(delegation_id)
     form = RequestForm()

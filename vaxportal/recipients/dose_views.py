@@ -67,13 +67,13 @@ def dose_edit(dose_id: int):
 
 @bp.post("/doses/<int:dose_id>/edit")
 @permission_required(Perm.record_doses)
-@fresh_otp_required
+@fresh_otp_required(load=policy.scope_loader(Dose, "dose_id", write=True))
 def dose_correct(dose_id: int):
     dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
     form = dosing.with_choices(DoseCorrectionForm())
     if not (form.validate() and dosing.check_dose(form, dose.recipient)):
         return render_template("recipients/dose_edit.html", dose=dose, form=form)
-    if helpers.is_stale(dose, form.version_id.data):
+    if helpers.is_stale(dose, form):
         return _dose_conflict(dose, form)
     for key in dosing.DOSE_FIELDS:
         setattr(dose, key, form[key].data)
@@ -98,11 +98,11 @@ def dose_delete_confirm(dose_id: int):
 
 @bp.post("/doses/<int:dose_id>/delete")
 @permission_required(Perm.record_doses)
-@fresh_otp_required
+@fresh_otp_required(load=policy.scope_loader(Dose, "dose_id", write=True))
 def dose_delete(dose_id: int):
     dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
     form = DoseDeleteForm()
-    stale = helpers.is_stale(dose, form.version_id.data)
+    stale = helpers.is_stale(dose, form)
     if not form.validate() or stale:
         if stale:
             flash(_("Mũi tiêm vừa được người khác sửa. Vui lòng xem lại trước khi xoá."),

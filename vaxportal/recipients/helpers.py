@@ -72,9 +72,12 @@ def template_helpers() -> dict:
     }
 
 
-def is_stale(obj, submitted_version: str | None) -> bool:
-    # a POST without the field leaves the form's default from ``obj=`` (an int): never a 500
-    return str(obj.version_id) != str(submitted_version or "").strip()
+def is_stale(obj, form) -> bool:
+    """True unless the POST carried the version stored now. Only what was posted counts: a
+    form made with ``obj=`` holds the stored version by default, so a POST without
+    ``version_id`` would otherwise pass as current and save blindly."""
+    posted = form.version_id.raw_data or [""]
+    return str(obj.version_id) != str(posted[0] or "").strip()
 
 
 def commit_or_stale() -> bool:

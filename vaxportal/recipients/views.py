@@ -7,12 +7,13 @@ from flask_babel import gettext as _
 
 from vaxportal import htmx, policy
 from vaxportal.audit import events
-from vaxportal.auth import sessions
+from vaxportal.auth import sessions, throttle
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, helpers
 from vaxportal.recipients.dosing import new_dose_form
+from vaxportal.recipients.duplicate_checks import duplicate_checks, lookup_offer, registered_id
 from vaxportal.recipients.forms import (
     DETAIL_FIELDS,
     IDENTITY_FORM_FIELDS,
@@ -110,14 +111,26 @@ def _recipient_form() -> RecipientForm:
     return form
 
 
+def _register_throttled():
+    """Too many registrations by this account for now: the form comes back as typed, with
+    the reason, and nothing is looked up (P1)."""
+    form = _recipient_form()
+    form.form_errors.append(_("Tài khoản đã đăng ký quá nhiều lượt trong thời gian ngắn. "
+                              "Những gì bạn đã nhập vẫn còn; vui lòng đợi một lúc rồi gửi lại."))
+    response = htmx.render("recipients/new.html", "recipients/_form.html", status=429,
+                           form=form, fields=FIELD_KEYS, existing=None, duplicates=[], offer=None)
+    return htmx.retarget(response, "#recipient-form") if htmx.is_htmx() else response
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required(Perm.write_recipients)
+@throttle.limited_or(throttle.register_limits, _register_throttled)
 def new():
     form = _recipient_form()
-    context = {"existing": None, "duplicates": []}
+    context = {"existing": None, "duplicates": [], "offer": None}
     if form.validate_on_submit():
         clean = clean_fields(form)
-        context = _duplicate_checks(form, clean)
+        context = duplicate_checks(form, clean)
         if form.national_id.errors:
             db.session.commit()  # the access event of showing another facility's record
         elif not context["duplicates"] or form.confirm_duplicate.data:
@@ -126,32 +139,6 @@ def new():
             return htmx.redirect_to(url_for("recipients.show", recipient_id=recipient.id))
     return htmx.render("recipients/new.html", "recipients/_form.html", form=form,
                        fields=FIELD_KEYS, **context)
-
-
-def _duplicate_checks(form: RecipientForm, clean: dict) -> dict:
-    """Same national ID: blocked, pointing to the record. Same folded name + date of birth +
-    gender: a warning the person may override ("register anyway")."""
-    existing = find_by_national_id(clean.get("national_id"))
-    if existing is not None:
-        form.national_id.errors.append(_("Số CCCD/CMND này đã được đăng ký."))
-        return {"existing": existing_summary(existing), "duplicates": []}
-    matches = find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
-                                       clean["gender"])
-    return {"existing": None, "duplicates": [existing_summary(m, record=False) for m in matches]}
-
-
-def existing_summary(recipient: Recipient, record: bool = True) -> dict:
-    """Minimal fields of a record that may be outside the account's scope."""
-    readable = policy.in_scope(recipient.facility_id)
-    if record and not readable:
-        events.record("view_minimal", category="access", entity="recipient",
-                      entity_id=recipient.id, facility_id=recipient.facility_id,
-                      details={"via": "duplicate_check"})
-    return {
-        "id": recipient.id, "full_name": recipient.full_name,
-        "date_of_birth": recipient.date_of_birth, "facility": recipient.facility.name,
-        "url": url_for("recipients.show", recipient_id=recipient.id) if readable else None,
-    }
 
 
 def _register_recipient(clean: dict, facility_id: int) -> Recipient:
@@ -167,21 +154,20 @@ def _register_recipient(clean: dict, facility_id: int) -> Recipient:
 
 @bp.post("/new/validate/<name>")
 @permission_required(Perm.write_recipients)
+@throttle.limited(throttle.field_check_limits)
 def validate_field(name: str):
-    """One field checked as it is left (htmx): the field's fragment with its message."""
+    """One field checked as it is left (htmx): the field's fragment with its message; for
+    the national ID also the look-up offer beside the form (out of band)."""
     if name not in FIELD_KEYS:
         abort(404)
     form = _recipient_form()
     form.validate()
     existing = None
     if name == "national_id" and form.national_id.data and not form.national_id.errors:
-        found = find_by_national_id(form.national_id.data)
-        if found is not None:
-            form.national_id.errors.append(_("Số CCCD/CMND này đã được đăng ký."))
-            existing = existing_summary(found)
-            db.session.commit()
+        existing = registered_id(form, form.national_id.data)
+        db.session.commit()
     return render_template("recipients/_field.html", form=form, name=name, existing=existing,
-                           validating=True)
+                           offer=lookup_offer(existing), validating=True)
 
 
 # -- the recipient's page ----------------------------------------------------------------
@@ -237,7 +223,7 @@ def edit_identity(recipient_id: int):
 
 @bp.post("/<int:recipient_id>/identity")
 @permission_required(Perm.write_recipients)
-@fresh_otp_required
+@fresh_otp_required(load=policy.scope_loader(Recipient, "recipient_id", write=True))
 def save_identity(recipient_id: int):
     """Identity fields change only after a fresh OTP (P3.4); the typed values survive the
     prompt (it re-posts them here)."""
@@ -255,7 +241,7 @@ def save_identity(recipient_id: int):
 def _save(recipient: Recipient, form, fields, action: str):
     """Optimistic locking: the form carries the version it was loaded with; a stale save
     shows both values side by side and keeps what was typed."""
-    if helpers.is_stale(recipient, form.version_id.data):
+    if helpers.is_stale(recipient, form):
         return _conflict(recipient, form, fields, action)
     for key, value in clean_fields(form, fields).items():
         setattr(recipient, key, value)
