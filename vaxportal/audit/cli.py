@@ -1,4 +1,4 @@
-"""``vaxportal audit verify``: walk the hash chain of the audit trail (P2.4)."""
+"""``vaxportal audit verify`` and ``vaxportal audit checkpoint`` (P2.4)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,25 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from vaxportal.audit import chain
-from vaxportal.extensions import db
+from vaxportal.audit import integrity
 
 audit_cli = AppGroup("audit", help="Nhật ký kiểm tra (P2.4).")
-
-REASONS = {
-    "missing": lambda v: _("bản ghi #%(id)s đã bị xoá", id=v.missing_id),
-    "link": lambda v: _("mã băm của bản ghi trước không khớp"),
-    "content": lambda v: _("nội dung đã bị sửa"),
-}
 
 
 @audit_cli.command("verify")
 def verify_command() -> None:
-    """Check every row's hash and its link to the previous row; exit 1 at the first break."""
-    with db.engine.connect() as conn:
-        verdict = chain.verify(conn)
-    if verdict.ok:
-        click.echo(_("Đã kiểm tra %(n)s bản ghi: chuỗi nhật ký nguyên vẹn.", n=verdict.checked))
-        return
-    click.echo(_("Chuỗi nhật ký bị phá vỡ tại bản ghi #%(id)s (%(reason)s); %(n)s bản ghi "
-                 "trước đó hợp lệ.", id=verdict.broken_id,
-                 reason=REASONS[verdict.reason](verdict), n=verdict.checked), err=True)
-    raise SystemExit(1)
+    """Check every row's keyed hash, its link to the previous row and every signed
+    checkpoint; exit 1 at the first break."""
+    verdict = integrity.verify_now()
+    click.echo(integrity.message(verdict), err=not verdict.ok)
+    if not verdict.ok:
+        raise SystemExit(1)
+
+
+@audit_cli.command("checkpoint")
+def checkpoint_command() -> None:
+    """Sign the head of the chain (row count, last id and hash) and keep it outside the
+    database (AUDIT_CHECKPOINT_DIR, and the configured SMS/URL recipient)."""
+    record = integrity.take_checkpoint()
+    click.echo(_("Đã ghi điểm kiểm soát: %(n)s bản ghi, bản ghi cuối #%(id)s.",
+                 n=record["count"], id=record["last_id"]))
