@@ -11,10 +11,12 @@ terms, masked for the reader exactly as the register and the export mask them.
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import re
 import stat
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -279,3 +281,32 @@ def test_p2_4_reviewer_sees_the_same_masked_national_id_in_register_export_and_a
         page = html(reviewer.get(f"/audit/{event_id}"))
         assert nid not in page, event_id
         assert shown in page, event_id
+
+
+def test_p2_4_checkpoints_also_go_to_the_configured_recipients(app, runner, trail, outbox):
+    """A copy out of reach of whoever controls this server: by SMS and by HTTP POST."""
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  (the standard library's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    app.config.update(AUDIT_CHECKPOINT_SMS="+84900000001",
+                      AUDIT_CHECKPOINT_URL=f"http://127.0.0.1:{server.server_port}/cp")
+    try:
+        checkpoint(runner)
+        thread.join(10)
+    finally:
+        server.server_close()
+    (sent,) = [m for m in outbox() if m["kind"] == "audit_checkpoint"]
+    assert sent["to"] == "+84900000001" and f"#{trail[-1]['id']}" in sent["body"]
+    assert received and received[0]["last_hash"] == trail[-1]["row_hash"]
+    assert received[0]["sig"] == json.loads(lines_of(checkpoint_file(app))[-1])["sig"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -43,7 +44,8 @@ FIELDS = (
 )
 TABLE = AuditEvent.__table__
 
-#: ``conn.info`` key: the transaction in which this connection last appended
+#: ``conn.info`` key: (a weak reference to) the transaction in which this connection last
+#: appended
 _APPENDED_IN = "vaxportal_audit_appended_in"
 
 _writing: ContextVar[bool] = ContextVar("audit_chain_writing", default=False)
@@ -101,8 +103,10 @@ def append(conn: Connection, rows: list[dict]) -> list[dict]:
     if not rows:
         return []
     lock(conn)
-    if conn.info.get(_APPENDED_IN) is not conn.get_transaction():
-        conn.info[_APPENDED_IN] = conn.get_transaction()
+    transaction = conn.get_transaction()
+    appended_in = conn.info.get(_APPENDED_IN)
+    if appended_in is None or appended_in() is not transaction:
+        conn.info[_APPENDED_IN] = weakref.ref(transaction)
         checkpoint.write_if_due(conn)  # the committed head: nothing of ours in it yet
     last = conn.execute(
         sa.select(TABLE.c.id, TABLE.c.row_hash).order_by(TABLE.c.id.desc()).limit(1)
