@@ -70,13 +70,19 @@ def _iso(at: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+#: one encoder for every row (``json.dumps`` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            allow_nan=False)
+
+
 def canonical(row) -> bytes:
     """The bytes the hash is taken over (``row``: a mapping or an AuditEvent)."""
-    get = row.get if hasattr(row, "get") else lambda key: getattr(row, key)
-    data = {key: get(key) for key in FIELDS}
+    if hasattr(row, "get"):
+        data = {key: row[key] for key in FIELDS}
+    else:
+        data = {key: getattr(row, key) for key in FIELDS}
     data["at"] = _iso(data["at"])
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return _ENCODER.encode(data).encode("utf-8")
 
 
 def chain_key() -> bytes:
