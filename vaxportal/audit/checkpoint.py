@@ -122,10 +122,19 @@ def write(state: dict, *, send_now: bool = True) -> dict:
         if send_now:
             send(record)
         else:
-            from vaxportal import jobs
-
-            jobs.enqueue("vaxportal.audit.checkpoint.send", record)
+            _send_later(record)
     return record
+
+
+def _send_later(record: dict) -> None:
+    """From inside an audit write: the gateway's latency (or a queue that is down) must
+    never hold the append lock or fail the user's change."""
+    from vaxportal import jobs
+
+    try:
+        jobs.enqueue("vaxportal.audit.checkpoint.send", record)
+    except Exception:  # noqa: BLE001
+        log.warning("audit checkpoint copy not queued")
 
 
 def write_if_due(conn: Connection) -> None:
