@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from vaxportal import htmx
@@ -40,16 +41,19 @@ def index():
     sees_data = scope.sees_data(account)
     return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
                        names=present.names(pager.items), sees_data=sees_data,
-                       last_checkpoint=integrity.last_checkpoint_text() if sees_data else None)
+                       integrity=integrity.status() if sees_data else None)
 
 
 @bp.post("/verify")
 @permission_required(Perm.read_data_audit)
 def verify():
-    """Check the whole chain against the signed checkpoints; the result comes back as a
-    message on the audit page."""
-    verdict = integrity.verify_now()
-    flash(integrity.message(verdict), "success" if verdict.ok else "error")
+    """Check the whole chain against the signed checkpoints in the background; the audit
+    page shows the result and the time of the last checkpoint."""
+    if integrity.start(current_user.id):
+        flash(_("Đã bắt đầu kiểm tra chuỗi nhật ký; kết quả hiện ở mục «Tính toàn vẹn của "
+                "nhật ký» khi xong."), "info")
+    else:
+        flash(_("Chuỗi nhật ký đang được kiểm tra; kết quả sẽ hiện ở trang này."), "info")
     return redirect(url_for("audit.index"), 303)
 
 
