@@ -1,7 +1,7 @@
 """How audit rows read on the page: names for ids, values as text (always escaped by Jinja),
 identifiers and the search terms holding them masked for accounts that do not see them in
-the register either (``policy.shown_identifier``: the same rule as the register and the
-export)."""
+the register either (``policy.sees_full_identity`` and ``policy.mask_identifier``: the same
+rule as the register and the export)."""
 
 from __future__ import annotations
 
