@@ -220,6 +220,42 @@ def test_p2_4_the_first_audit_write_of_a_day_writes_a_checkpoint(app, runner, tr
     assert verify(runner).exit_code == 1
 
 
+def test_p2_4_a_trail_from_before_the_key_is_adopted_once_and_stays_guarded(app, runner,
+                                                                          trail):
+    """An installation upgraded with an unkeyed trail: the operator signs its old rows once;
+    later rows are keyed, and an old row changed afterwards (rehashed with the public
+    function, as it was written) is still found."""
+    prev_hash, legacy = None, []
+    for row in trail:  # the trail as the previous version wrote it
+        row = dict(row, prev_hash=prev_hash)
+        row["row_hash"] = prev_hash = public_hash(row)
+        legacy.append(row)
+    with triggers_off():
+        update_hashes(legacy)
+    os.remove(checkpoint_file(app))
+    assert verify(runner).exit_code == 1
+    result = runner.invoke(args=["audit", "adopt-unkeyed"])
+    assert result.exit_code == 0 and f"#{legacy[-1]['id']}" in result.output
+    events.record("view_identity", category="access", entity="recipient", entity_id=1,
+                  facility_id=trail[-1]["facility_id"])
+    db.session.commit()
+    after = verify(runner)
+    assert after.exit_code == 0, after.output
+    new = rows()[-1]
+    assert new["id"] > legacy[-1]["id"] and new["row_hash"] == chain.digest(new)
+
+    changed, prev_hash = [], legacy[9]["prev_hash"]
+    for row in legacy[9:]:
+        row = dict(row, prev_hash=prev_hash)
+        if row["id"] == legacy[9]["id"]:
+            row["actor"] = "account:someone-else"
+        row["row_hash"] = prev_hash = public_hash(row)
+        changed.append(row)
+    with triggers_off():
+        update_hashes(changed)
+    assert verify(runner).exit_code == 1
+
+
 # -- the audit page -------------------------------------------------------------------------
 
 def flash_text(client, response) -> str:

@@ -94,6 +94,12 @@ def digest(row, key: bytes | None = None) -> str:
     return hmac.new(key or chain_key(), canonical(row), hashlib.sha256).hexdigest()
 
 
+def unkeyed_digest(row) -> str:
+    """The public hash of rows written before the chain was keyed (a trail adopted with
+    ``vaxportal audit adopt-unkeyed``: such rows are trusted only up to its checkpoint)."""
+    return hashlib.sha256(canonical(row)).hexdigest()
+
+
 def lock(conn: Connection) -> None:
     """Serialize appends until this transaction ends (taken before any row lock of a flush)."""
     if conn.dialect.name == "postgresql":
@@ -159,41 +165,64 @@ def verify(conn: Connection, checkpoints: list[dict] | None = None,
         bad = next(r for r in records if not checkpoint.is_signed(r))
         return Verdict(0, _int(bad.get("last_id")), "signature")
     at = checkpoint.parse_time(records[-1]["at"]) if records else None
+    unkeyed_until = max((r.get("unkeyed_until") or 0 for r in records), default=0)
     marks: dict[int, list[dict]] = {}
     for record in records:
         marks.setdefault(record["last_id"], []).append(record)
-    verdict = _walk(conn, marks, chunk)
+    verdict = _walk(conn, marks, chunk, unkeyed_until)
     verdict.checkpoint_at = at
     if verdict.ok and verdict.checked and not records:
         verdict.reason = "no_checkpoint"
     return verdict
 
 
-def _walk(conn: Connection, marks: dict[int, list[dict]], chunk: int) -> Verdict:
-    key = chain_key()
-    prev_id, prev_hash, checked = 0, None, 0
-    for record in marks.get(0, []):
-        if record["count"] != 0:
-            return Verdict(0, 0, "checkpoint")
+def _rows(conn: Connection, chunk: int) -> Iterator:
+    """Every row in id order, read in keyset chunks of plain mappings."""
+    prev_id = 0
     while True:
         rows = conn.execute(
             sa.select(TABLE).where(TABLE.c.id > prev_id).order_by(TABLE.c.id).limit(chunk)
         ).mappings().all()
         if not rows:
-            beyond = [i for i in marks if i > prev_id]
-            return Verdict(checked, max(beyond), "truncated") if beyond else Verdict(checked)
-        for row in rows:
-            if row["id"] != prev_id + 1:
-                return Verdict(checked, row["id"], "missing", prev_id + 1)
-            if row["prev_hash"] != prev_hash:
-                return Verdict(checked, row["id"], "link")
-            if digest(row, key) != row["row_hash"]:
-                return Verdict(checked, row["id"], "content")
-            prev_id, prev_hash = row["id"], row["row_hash"]
-            checked += 1
-            for record in marks.get(prev_id, ()):
-                if record["last_hash"] != prev_hash or record["count"] != checked:
-                    return Verdict(checked, prev_id, "checkpoint")
+            return
+        yield from rows
+        prev_id = rows[-1]["id"]
+
+
+def _walk(conn: Connection, marks: dict[int, list[dict]], chunk: int,
+          unkeyed_until: int) -> Verdict:
+    key = chain_key()
+    prev_id, prev_hash, checked = 0, None, 0
+    for record in marks.get(0, []):
+        if record["count"] != 0:
+            return Verdict(0, 0, "checkpoint")
+    for row in _rows(conn, chunk):
+        if row["id"] != prev_id + 1:
+            return Verdict(checked, row["id"], "missing", prev_id + 1)
+        if row["prev_hash"] != prev_hash:
+            return Verdict(checked, row["id"], "link")
+        expected = unkeyed_digest(row) if row["id"] <= unkeyed_until else digest(row, key)
+        if expected != row["row_hash"]:
+            return Verdict(checked, row["id"], "content")
+        prev_id, prev_hash = row["id"], row["row_hash"]
+        checked += 1
+        for record in marks.get(prev_id, ()):
+            if record["last_hash"] != prev_hash or record["count"] != checked:
+                return Verdict(checked, prev_id, "checkpoint")
+    beyond = [i for i in marks if i > prev_id]
+    return Verdict(checked, max(beyond), "truncated") if beyond else Verdict(checked)
+
+
+def unkeyed_prefix(conn: Connection, chunk: int = 5000) -> tuple[int, str | None]:
+    """(last id, its hash) of the intact run of rows, from the first, that carry the public
+    hash of the trail before it was keyed; (0, None) when there are none."""
+    prev_id, prev_hash = 0, None
+    for row in _rows(conn, chunk):
+        if row["id"] != prev_id + 1 or row["prev_hash"] != prev_hash \
+                or unkeyed_digest(row) != row["row_hash"]:
+            break
+        prev_id, prev_hash = row["id"], row["row_hash"]
+    return prev_id, prev_hash
 
 
 def _int(value) -> int | None:

@@ -39,7 +39,8 @@ from vaxportal.timeutil import local, utcnow
 log = logging.getLogger(__name__)
 
 FILE_NAME = "checkpoints.jsonl"
-SIGNED = ("at", "count", "last_id", "last_hash")
+#: ``unkeyed_until``: only in the checkpoint of ``vaxportal audit adopt-unkeyed``
+SIGNED = ("at", "count", "last_id", "last_hash", "unkeyed_until")
 TABLE = AuditEvent.__table__
 
 #: path -> the local day of the last checkpoint this process knows of

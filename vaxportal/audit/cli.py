@@ -1,4 +1,4 @@
-"""``vaxportal audit verify`` and ``vaxportal audit checkpoint`` (P2.4)."""
+"""``vaxportal audit verify``, ``checkpoint`` and ``adopt-unkeyed`` (P2.4)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,16 @@ def checkpoint_command() -> None:
     record = integrity.take_checkpoint()
     click.echo(_("Đã ghi điểm kiểm soát: %(n)s bản ghi, bản ghi cuối #%(id)s.",
                  n=record["count"], id=record["last_id"]))
+
+
+@audit_cli.command("adopt-unkeyed")
+def adopt_unkeyed_command() -> None:
+    """Once, after upgrading a trail written before the chain was keyed: sign the head of
+    its rows that carry the old public hash (intact from the first row), so that verify
+    accepts exactly those rows as they are now and checks every later one with the key."""
+    record = integrity.adopt_unkeyed()
+    if record is None:
+        click.echo(_("Không có bản ghi nào mang mã băm cũ (không khoá)."))
+        return
+    click.echo(_("Đã ký nhận %(n)s bản ghi mang mã băm cũ, đến bản ghi #%(id)s; các bản ghi "
+                 "sau được kiểm tra bằng khoá.", n=record["count"], id=record["last_id"]))

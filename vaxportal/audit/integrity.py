@@ -49,6 +49,19 @@ def take_checkpoint() -> dict:
         return checkpoint.write(checkpoint.head(conn))
 
 
+def adopt_unkeyed() -> dict | None:
+    """A trail written before the chain was keyed: sign the head of its intact run of rows
+    with the public hash, so that ``verify`` accepts those rows (and only them, unchanged)
+    and checks every later one with the key. None when there is no such row."""
+    with db.engine.begin() as conn:
+        chain.lock(conn)
+        last_id, last_hash = chain.unkeyed_prefix(conn)
+    if not last_id:
+        return None
+    return checkpoint.write({"count": last_id, "last_id": last_id, "last_hash": last_hash,
+                             "unkeyed_until": last_id})
+
+
 def message(verdict: chain.Verdict) -> str:
     """What the verification found, in the reader's language."""
     if verdict.ok:
