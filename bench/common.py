@@ -20,6 +20,7 @@ def bench_app(uri: str | None = None):
     atexit.register(shutil.rmtree, tmp, True)  # the SQLite file of 50k recipients is ~90 MB
     app = create_app({
         "TESTING": True, "SECRET_KEY": "bench", "OTP_ENCRYPTION_KEY": "bench",
+        "AUDIT_KEY": "bench", "AUDIT_CHECKPOINT_DIR": str(tmp / "audit-checkpoints"),
         "SQLALCHEMY_DATABASE_URI": uri or f"sqlite:///{tmp / 'bench.sqlite3'}",
         "SMS_BACKEND": f"file:{tmp / 'sms.jsonl'}", "JOBS_MODE": "sync",
         "EXPORT_DIR": str(tmp / "exports"),

@@ -51,6 +51,8 @@ def base_config(uri: str, tmp_path) -> dict:
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "OTP_ENCRYPTION_KEY": "test-otp-key",
+        "AUDIT_KEY": "test-audit-key",
+        "AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
         "SQLALCHEMY_DATABASE_URI": uri,
         "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
         "SMS_BACKEND": f"file:{tmp_path / 'sms.jsonl'}",

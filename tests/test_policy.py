@@ -8,7 +8,15 @@ import pytest
 
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation
-from vaxportal.policy import DATA_PERMS, ROLE_PERMS, Perm, has_perm, in_scope, scope_facility_ids
+from vaxportal.policy import (
+    DATA_PERMS,
+    ROLE_PERMS,
+    Perm,
+    has_perm,
+    in_scope,
+    mask_identifier,
+    scope_facility_ids,
+)
 
 
 def test_p2_1_p2_2_admin_holds_no_data_permission():
@@ -80,3 +88,12 @@ def test_delegation_adds_scope_only_while_valid(factory, province):
                               request_ref="11/CV", request_date=today, reason="đã hết hạn"))
     db.session.commit()
     assert _ids(helper) == {support.id, province["far"].id}
+
+
+def test_p1_one_masked_form_of_an_identifier():
+    assert mask_identifier("079123456789") == "*********789"
+    assert mask_identifier("+84912345678") == "*********678"
+    assert mask_identifier("GD4890123456789") == "************789"
+    assert mask_identifier("123456") == "*****6"
+    assert mask_identifier("7") == "*"  # too short to show a tail: masked whole
+    assert mask_identifier(None) == mask_identifier("") == ""

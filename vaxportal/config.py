@@ -18,6 +18,7 @@ class Defaults:
 
     SECRET_KEY: str | None = None
     OTP_ENCRYPTION_KEY: str | None = None
+    AUDIT_KEY: str | None = None  # keys the audit chain and its checkpoints; never in the DB
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file under instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     RATELIMIT_STORAGE_URI = "memory://"
@@ -94,6 +95,10 @@ class Defaults:
     CERT_UVCI_ISSUER = "VXP"
     CERT_VALIDITY_DAYS = 365
     CERT_VERIFY_RATE_LIMIT = "30 per minute; 300 per hour"
+    # Audit checkpoints (P2.4): the signed head of the chain, kept outside the database
+    AUDIT_CHECKPOINT_DIR: str | None = None  # None: instance/audit-checkpoints
+    AUDIT_CHECKPOINT_SMS: str | None = None  # a phone number that also receives each one
+    AUDIT_CHECKPOINT_URL: str | None = None  # an HTTPS endpoint that also receives each one
 
     # Shown to a revoked account after its right password (P4.3c)
     ACCOUNT_CONTACT: str | None = None
@@ -118,9 +123,11 @@ def _derive(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith(("postgresql://", "postgres://")):  # the psycopg 3 driver we ship
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
-    for key in ("SECRET_KEY", "OTP_ENCRYPTION_KEY"):
+    for key in ("SECRET_KEY", "OTP_ENCRYPTION_KEY", "AUDIT_KEY"):
         if not app.config.get(key):
             app.config[key] = _local_secret(app, key)
+    if not app.config["AUDIT_CHECKPOINT_DIR"]:
+        app.config["AUDIT_CHECKPOINT_DIR"] = str(instance / "audit-checkpoints")
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=int(app.config["SESSION_ABSOLUTE_HOURS"])
     )

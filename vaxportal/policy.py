@@ -13,7 +13,7 @@ from functools import wraps
 
 import sqlalchemy as sa
 from blinker import Namespace
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_login import current_user
 
 from vaxportal.auth.models import Account, Role
@@ -74,6 +74,38 @@ def has_perm(account: Account | None, perm: Perm) -> bool:
     if account is None or not getattr(account, "is_authenticated", False):
         return False
     return perm in ROLE_PERMS.get(account.role, frozenset())
+
+
+# -- who sees a recipient's identifiers in full (P1) ---------------------------------------
+
+#: a recipient's identifiers: shown in full only to accounts that need them
+IDENTITY_FIELDS = ("national_id", "insurance_number", "phone")
+
+
+def sees_full_identity(account: Account | None = None) -> bool:
+    """Accounts that write recipient data see identifiers in full; read-only accounts
+    (reviewers) see them masked unless the platform allows it (REVIEWER_SEES_FULL_IDS).
+    The register, the export and the audit trail all ask here."""
+    account = current_user if account is None else account
+    return has_perm(account, Perm.write_recipients) or bool(
+        current_app.config.get("REVIEWER_SEES_FULL_IDS")
+    )
+
+
+def mask_identifier(value: str | None) -> str:
+    """``*********789``: the ONE masked form of an identifier (or of a search term holding
+    one), on every screen, in every export and in the audit trail."""
+    if not value:
+        return ""
+    if len(value) < 2:
+        return "*" * len(value)
+    keep = 3 if len(value) > 6 else 1
+    return "*" * (len(value) - keep) + value[-keep:]
+
+
+def shown_identifier(value: str | None, account: Account | None = None) -> str:
+    """An identifier as ``account`` (default: the signed-in one) may see it."""
+    return (value or "") if sees_full_identity(account) else mask_identifier(value)
 
 
 def permission_required(*perms: Perm) -> Callable:

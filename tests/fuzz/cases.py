@@ -197,6 +197,7 @@ CASES: dict[str, Case] = {
     "auth.password": Case("data_entry", "/auth/password", "/auth/password",
                           setup=_forced_or_not, live=_own_password),
     "auth.logout": Case("data_entry", "/", "/auth/logout"),
+    "audit.verify": Case(("supervisor", "reviewer"), "/audit/", "/audit/verify"),
     "auth.end_sessions": Case("data_entry", "/auth/sessions", "/auth/sessions",
                               setup=_two_sessions),
     "auth.step_up": Case("data_entry", "/auth/step-up?next=/recipients/", "/auth/step-up",

@@ -75,6 +75,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     #    of their subtree (own = an event they may read, other = one they may not)
     "audit.index": {"GET": "L 200 403 200 200"},
     "audit.show": {"GET": "L 200/404 403 200/404 200/404"},
+    # running the integrity check: data-audit readers only (a message on the audit page)
+    "audit.verify": {"POST": "L 403 403 303>audit.index 303>audit.index"},
     # -- the facility tree and accounts: admins only, the whole tree, changes after an OTP
     "facilities.index": {"GET": "L 200 403 403 403"},
     "facilities.new_facility": {"GET": "L 200 403 403 403"},

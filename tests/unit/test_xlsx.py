@@ -18,7 +18,6 @@ from vaxportal.exports.xlsx import (
     ExportCancelled,
     Watermark,
     WriteResult,
-    mask_tail,
     sheet_name,
     write_workbook,
 )
@@ -240,15 +239,6 @@ def test_writes_outside_an_app_context(tmp_path):
     worker.join()
     assert outcome["context"] is False and outcome["result"].rows == 1
     assert "dữ liệu cá nhân" in _top_text(openpyxl.load_workbook(tmp_path / "bg.xlsx").active)
-
-
-def test_mask_tail():
-    assert mask_tail("079123456789") == "********6789"
-    assert mask_tail("+84912345678") == "********5678"
-    assert mask_tail("GD4890123456789", keep=3, char="#") == "############789"
-    assert mask_tail(None) == mask_tail("") == ""
-    assert mask_tail("123") == "***"  # too short to show a tail: masked whole
-    assert mask_tail("1234", keep=0) == "****"
 
 
 def test_sheet_names_are_valid_and_numbered():

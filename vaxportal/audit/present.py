@@ -1,5 +1,7 @@
 """How audit rows read on the page: names for ids, values as text (always escaped by Jinja),
-identifiers masked for accounts that do not see them in the register either."""
+identifiers and the search terms holding them masked for accounts that do not see them in
+the register either (``policy.sees_full_identity`` and ``policy.mask_identifier``: the same
+rule as the register and the export)."""
 
 from __future__ import annotations
 
@@ -15,11 +17,18 @@ from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, Facility
-from vaxportal.policy import Perm, has_perm, scope_facility_ids
+from vaxportal.policy import (
+    IDENTITY_FIELDS,
+    Perm,
+    has_perm,
+    mask_identifier,
+    scope_facility_ids,
+    sees_full_identity,
+)
 from vaxportal.timeutil import format_date, format_datetime
 
-#: recipient fields shown masked to read-only accounts, as in the register
-MASKED_FIELDS = frozenset({"national_id", "insurance_number", "phone"})
+#: keys of stored search terms and filters (``details["filter"]["q"]``): personal data
+SEARCH_TERM_KEYS = frozenset({"q"})
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
@@ -85,13 +94,11 @@ def text(event: AuditEvent, key: str, value) -> str:
     """One stored value as the page shows it."""
     if value is None:
         return ""
+    if not sees_full_identity() and event.entity not in registry.SECURITY_ENTITIES:
+        value = masked(key, value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     value = str(value)
-    if event.entity == "recipient" and key in MASKED_FIELDS and not _sees_full_ids():
-        from vaxportal.recipients.services import mask_id
-
-        return mask_id(value)
     if _ISO_DATE.match(value):
         return format_date(date.fromisoformat(value))
     if _ISO_DATETIME.match(value):
@@ -102,10 +109,18 @@ def text(event: AuditEvent, key: str, value) -> str:
     return value
 
 
-def _sees_full_ids() -> bool:
-    from vaxportal.recipients.helpers import sees_full_ids
-
-    return sees_full_ids()
+def masked(key: str, value):
+    """``value`` with a recipient's identifiers, and search terms that hold digits (an
+    identifier or part of one), masked; nested filters included."""
+    if isinstance(value, dict):
+        return {k: masked(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(key, v) for v in value]
+    if not isinstance(value, str):
+        return value
+    if key in IDENTITY_FIELDS or (key in SEARCH_TERM_KEYS and any(c.isdigit() for c in value)):
+        return mask_identifier(value)
+    return value
 
 
 def field_names(event: AuditEvent) -> str:

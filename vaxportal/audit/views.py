@@ -1,4 +1,5 @@
-"""Reading the trail at /audit (P2.4): filters, pages of rows, a row's before/after view.
+"""Reading the trail at /audit (P2.4): filters, pages of rows, a row's before/after view,
+and the integrity check (chain and checkpoints) that data-audit readers may run.
 
 Every query passes through ``scope.visible``: supervisors and reviewers read the data events
 of their subtree, admins the account and security events only (P2.1).
@@ -7,17 +8,18 @@ of their subtree, admins the account and security events only (P2.1).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, request
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from vaxportal import htmx
-from vaxportal.audit import bp, present, scope
+from vaxportal.audit import bp, integrity, present, scope
 from vaxportal.audit.forms import AuditFilterForm
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.policy import any_permission_required
+from vaxportal.policy import Perm, any_permission_required, permission_required
 
 
 @bp.context_processor
@@ -36,8 +38,23 @@ def index():
     pager = db.paginate(stmt.order_by(AuditEvent.id.desc()),
                         page=request.args.get("page", 1, type=int),
                         per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    sees_data = scope.sees_data(account)
     return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
-                       names=present.names(pager.items), sees_data=scope.sees_data(account))
+                       names=present.names(pager.items), sees_data=sees_data,
+                       integrity=integrity.status() if sees_data else None)
+
+
+@bp.post("/verify")
+@permission_required(Perm.read_data_audit)
+def verify():
+    """Check the whole chain against the signed checkpoints in the background; the audit
+    page shows the result and the time of the last checkpoint."""
+    if integrity.start(current_user.id):
+        flash(_("Đã bắt đầu kiểm tra chuỗi nhật ký; kết quả hiện ở mục «Tính toàn vẹn của "
+                "nhật ký» khi xong."), "info")
+    else:
+        flash(_("Chuỗi nhật ký đang được kiểm tra; kết quả sẽ hiện ở trang này."), "info")
+    return redirect(url_for("audit.index"), 303)
 
 
 @bp.get("/<int:event_id>")

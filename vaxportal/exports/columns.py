@@ -1,8 +1,9 @@
 """Which columns an export holds, and how a database row becomes a spreadsheet row.
 
 Identity columns follow the account's needs: accounts that write recipient data get them in
-full; read-only accounts (reviewers) get national ID, insurance number and phone masked to
-their last 4 characters and no street address, unless REVIEWER_SEES_FULL_IDS is set (P1).
+full; read-only accounts (reviewers) get national ID, insurance number and phone masked by
+``policy.mask_identifier`` (as on the register's screen) and no street address, unless
+REVIEWER_SEES_FULL_IDS is set (P1).
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from vaxportal.exports.xlsx import Column, mask_tail
+from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.policy import Perm, has_perm
+from vaxportal.policy import IDENTITY_FIELDS, mask_identifier, sees_full_identity
 from vaxportal.recipients.forms import GENDER_CHOICES
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.search import RegisterFilter
 from vaxportal.recipients.services import RECIPIENT_FIELDS
 
-MASKED_KEYS = ("national_id", "insurance_number", "phone")
+MASKED_KEYS = IDENTITY_FIELDS
 FULL_ONLY_KEYS = ("street",)
 CHUNK_ROWS = 2_000
 
@@ -41,12 +41,6 @@ _EXTRA = [
 
 def _definitions() -> dict[str, tuple[Any, str]]:
     return {key: (label, kind) for key, label, kind in [*RECIPIENT_FIELDS, *_EXTRA]}
-
-
-def sees_full_identity(account) -> bool:
-    return has_perm(account, Perm.write_recipients) or bool(
-        current_app.config.get("REVIEWER_SEES_FULL_IDS")
-    )
 
 
 def plan_for(account) -> tuple[list[str], bool]:
@@ -110,5 +104,5 @@ def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict
     if masked:
         for key in MASKED_KEYS:
             if values.get(key):
-                values[key] = mask_tail(values[key], keep=4)
+                values[key] = mask_identifier(values[key])
     return values

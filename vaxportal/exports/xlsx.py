@@ -74,17 +74,6 @@ class ExportCancelled(Exception):
     """The export was cancelled while being written; its partial file is gone."""
 
 
-def mask_tail(value: str | None, keep: int = 4, char: str = "*") -> str:
-    """All but the last ``keep`` characters replaced by ``char``.
-
-    A value no longer than ``keep`` is masked whole: showing all of it would mask nothing."""
-    if not value:
-        return ""
-    if keep <= 0 or len(value) <= keep:
-        return char * len(value)
-    return char * (len(value) - keep) + value[-keep:]
-
-
 def needs_quote(text: str) -> bool:
     return text.startswith(FORMULA_STARTS)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -12,7 +11,6 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.forms import AEFI_CHOICES, GENDER_CHOICES
 from vaxportal.recipients.models import Vaccine
-from vaxportal.recipients.services import mask_id
 from vaxportal.recipients.vaccines import active_vaccines
 from vaxportal.timeutil import format_date
 
@@ -36,16 +34,8 @@ def vaccine_choices() -> list[tuple[int, str]]:
     return [(v.id, v.name) for v in active_vaccines()]
 
 
-def sees_full_ids() -> bool:
-    """Accounts that write recipient data see full identifiers; read-only ones a masked form
-    unless the platform allows it (REVIEWER_SEES_FULL_IDS)."""
-    return policy.has_perm(current_user, policy.Perm.write_recipients) or bool(
-        current_app.config.get("REVIEWER_SEES_FULL_IDS")
-    )
-
-
 def shown_id(value: str | None) -> str:
-    return (value or "") if sees_full_ids() else mask_id(value)
+    return policy.shown_identifier(value, current_user)
 
 
 def display(name: str, value) -> str:
@@ -67,7 +57,7 @@ def display(name: str, value) -> str:
 def template_helpers() -> dict:
     return {
         "gender_label": lambda v: display("gender", v), "aefi_label": AEFI_LABELS.get,
-        "shown_id": shown_id, "mask_id": mask_id, "Perm": policy.Perm,
+        "shown_id": shown_id, "mask_id": policy.mask_identifier, "Perm": policy.Perm,
         "has_perm": lambda p: policy.has_perm(current_user, p),
     }
 

@@ -186,14 +186,6 @@ def previous_dose(recipient_id: int, before: date, exclude_id: int | None = None
     return db.session.scalar(stmt)
 
 
-def mask_id(value: str | None) -> str:
-    """``*********789``: what an account that does not need full identifiers sees."""
-    if not value:
-        return ""
-    keep = 3 if len(value) > 6 else 1
-    return "*" * (len(value) - keep) + value[-keep:]
-
-
 def find_by_id_number(value: str | None) -> list[Recipient]:
     """Exact look-up across the platform by national ID or insurance number (live records).
     None when the value is neither."""
