@@ -170,8 +170,10 @@ def test_p3_4_registration_throttled_per_account_keeps_what_was_typed(nurse, far
 
 
 def keyed(app, nid: str) -> str:
-    return hmac.new(app.config["SECRET_KEY"].encode(), b"national_id:" + nid.encode(),
-                    hashlib.sha256).hexdigest()
+    """The hash an auditor holding AUDIT_KEY computes for an ID (never SECRET_KEY's)."""
+    key = hmac.new(app.config["AUDIT_KEY"].encode(), b"vaxportal audit national-id",
+                   hashlib.sha256).digest()
+    return hmac.new(key, b"national_id:" + nid.encode(), hashlib.sha256).hexdigest()
 
 
 def test_p2_4_import_dry_run_audits_keyed_hashes_of_ids_outside_scope(app, nurse, far, person):

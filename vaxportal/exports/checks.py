@@ -21,9 +21,9 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
+from vaxportal.audit import checkpoint
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.services import RECIPIENT_FIELDS, validate_recipient_data
@@ -129,10 +129,11 @@ def _registered_ids(ids: set[str]) -> dict[str, int]:
 
 
 def keyed_id_hash(national_id: str) -> str:
-    """HMAC-SHA256 of a national ID under the app's SECRET_KEY, as the audit keeps it. A bare
-    hash of a 9- or 12-digit number is undone by hashing every number; without the key it is
-    not, while whoever holds the key can still tell whether a given ID was among them."""
-    key = str(current_app.config["SECRET_KEY"]).encode()
+    """HMAC-SHA256 of a national ID under a key derived from ``AUDIT_KEY``, as the audit keeps
+    it. A bare hash of a 9- or 12-digit number is undone by hashing every number; without the
+    key it is not, while whoever holds the key can still tell whether a given ID was among
+    them. The audit's key, not SECRET_KEY, so that rotating the cookie key keeps them usable."""
+    key = checkpoint.derived_key(b"national-id")
     return hmac.new(key, b"national_id:" + national_id.encode(), hashlib.sha256).hexdigest()
 
 
