@@ -7,6 +7,7 @@ import itertools
 import json
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -19,9 +20,13 @@ from vaxportal.facilities import tree
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.vaccines import seed_vaccines
 from vaxportal.timeutil import utcnow
+from vaxportal.validators import format_date_vn, local_today
 
 PASSWORD = "Tiem-Chung#Xa9Ph"
 _seq = itertools.count(1)
+#: a written request's date recent enough for WRITTEN_REQUEST_MAX_AGE_DAYS (dd/mm/yyyy)
+RECENT_DATE = local_today() - timedelta(days=7)
+RECENT = format_date_vn(RECENT_DATE)
 
 
 class VaxClient(FlaskClient):

@@ -66,6 +66,7 @@ class Defaults:
 
     # Accounts (P4.1)
     ONE_LIVE_ACCOUNT_PER_FACILITY = True
+    WRITTEN_REQUEST_MAX_AGE_DAYS = 90  # an older official letter no longer supports an action
 
     # Recipients, exports, imports
     PAGE_SIZE = 25

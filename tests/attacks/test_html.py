@@ -116,7 +116,7 @@ def planted(signed_in, nurse, admin, place, factory, outbox, client):
     response = admin.post(f"/facilities/{facility.id}/accounts/new", data=issue)
     assert response.status_code == 303, html(response)
     probe = db.session.scalar(sa.select(Account).where(Account.username == "xss.probe"))
-    written = {**REQUEST, "ref_number": PAYLOAD, "reason": PAYLOAD}
+    written = {**REQUEST, "reason": PAYLOAD}
     response = admin.post(f"/facilities/accounts/{probe.id}/details",
                           data={**written, "role": "data_entry", "phone": "0912000666",
                                 "unit": PAYLOAD, "position": PAYLOAD})

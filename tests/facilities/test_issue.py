@@ -73,7 +73,8 @@ def test_p4_1_one_live_account_per_facility(admin, province, outbox):
 def test_p4_1_one_live_account_is_a_setting(app, admin, province):
     app.config["ONE_LIVE_ACCOUNT_PER_FACILITY"] = False
     assert _issue(admin, province["S1"]).status_code == 303
-    assert _issue(admin, province["S1"], username="tyt.mybinh2").status_code == 303
+    assert _issue(admin, province["S1"], username="tyt.mybinh2",
+                  phone="0912 345 999").status_code == 303
     assert _account("tyt.mybinh2").facility_id == province["S1"].id
 
 

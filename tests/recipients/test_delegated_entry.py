@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import RECENT
 from tests.recipients.conftest import fresh_otp, hidden_inputs, html, vaccine
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
@@ -18,7 +19,7 @@ from vaxportal.facilities.models import Delegation
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.validators import format_date_vn, local_today
 
-REQUEST = {"ref_number": "88/SYT-NVY", "ref_date": "05/09/2024",
+REQUEST = {"ref_number": "88/SYT-NVY", "ref_date": RECENT,
            "reason": "Viettel hỗ trợ nhập liệu cho trạm"}
 PERSON = {"full_name": "Võ Thị Mai", "date_of_birth": "12/03/1975", "gender": "female",
           "national_id": "089175000777", "phone": "0913 222 444"}

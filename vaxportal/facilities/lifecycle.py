@@ -42,6 +42,12 @@ EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 NAME_MAX = 200
 REF_MAX = 64
 REASON_MAX = 500
+REASON_MIN = 10
+#: an official letter's number: ``123/SYT-NVY``, ``997/CNTT-DLYT``, ``45/QĐ-UBND``,
+#: ``12/2024/TT-BYT`` (digits, an optional year, then upper-case groups joined by hyphens)
+REF_NUMBER_RE = re.compile(r"[0-9]{1,6}(?:/[0-9]{4})?/[^\W\d_]+(?:-[^\W\d_]+)*")
+#: the kinds of facility whose IT unit may hold an administrator account (P4.1)
+ADMIN_KINDS = frozenset({FacilityKind.ministry, FacilityKind.provincial_doh})
 
 
 class LifecycleError(ValueError):
@@ -110,6 +116,7 @@ def issue_account(facility: Facility, username: str, role: str, phone: str,
     username = _check_username(username)
     if role not in Role.__members__:
         raise LifecycleError(_("Vai trò không hợp lệ: %(role)s.", role=role), field="role")
+    _check_role_for(facility, role)
     phone = _phone(phone)
     details = _custodian(custodian)
     _not_the_actor(actor, phone, details)
@@ -117,6 +124,7 @@ def issue_account(facility: Facility, username: str, role: str, phone: str,
     if current_app.config["ONE_LIVE_ACCOUNT_PER_FACILITY"] and live_account(facility.id):
         raise LifecycleError(_("Cơ sở %(code)s đã có một tài khoản đang hoạt động "
                                "(mỗi đơn vị một tài khoản).", code=facility.code))
+    _phone_free(phone)
     account = Account(username=username, role=role, facility_id=facility.id, phone=phone,
                       status=AccountStatus.pending,
                       password_hash="!")  # noqa: S106  (matches no password; set below)
@@ -155,6 +163,7 @@ def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
     _check_actionable(account, request)
     details = _custodian(new_custodian)
     phone = _phone(new_phone) if new_phone else account.phone
+    _phone_free(phone, account)
     _not_the_actor(request.actor, phone, details)
     now = utcnow()
     previous = account.current_custodian
@@ -209,6 +218,10 @@ def change_details(account: Account, changes: dict, request: RequestRef) -> list
         raise ValueError(f"change_details cannot change {sorted(unknown)}")
     _check_actionable(account, request)
     wanted = _clean_changes(changes)
+    if "role" in wanted:
+        _check_role_for(account.facility, wanted["role"])
+    if "phone" in wanted:
+        _phone_free(wanted["phone"], account)
     _not_the_actor(request.actor, wanted.get("phone"), {"phone": wanted.get("custodian_phone"),
                                                          "email": wanted.get("email")})
     changed = _apply_account_changes(account, wanted) + _apply_custodian_changes(account, wanted)
@@ -299,14 +312,44 @@ def _check_actionable(account: Account, request: RequestRef) -> None:
 
 
 def _check_request(request: RequestRef) -> None:
+    """The written request is a real official letter: its number in the official form, a
+    recent date, and a reason that says something."""
     number = (request.number or "").strip()
     if not number or len(number) > REF_MAX:
         raise LifecycleError(_("Số văn bản dài 1-%(n)s ký tự.", n=REF_MAX), field="ref_number")
-    if not isinstance(request.date, date) or request.date > local_today():
+    if not REF_NUMBER_RE.fullmatch(number) or number != number.upper():
+        raise LifecycleError(_("Số văn bản phải theo mẫu văn bản hành chính, ví dụ 123/SYT-NVY "
+                               "hoặc 45/QĐ-UBND."), field="ref_number")
+    today = local_today()
+    if not isinstance(request.date, date) or request.date > today:
         raise LifecycleError(_("Ngày văn bản không được sau hôm nay."), field="ref_date")
-    reason = (request.reason or "").strip()
-    if not reason or len(reason) > REASON_MAX:
-        raise LifecycleError(_("Lý do dài 1-%(n)s ký tự.", n=REASON_MAX), field="reason")
+    max_age = int(current_app.config["WRITTEN_REQUEST_MAX_AGE_DAYS"])
+    if request.date < today - timedelta(days=max_age):
+        raise LifecycleError(_("Văn bản đã quá %(n)s ngày; cần văn bản đề nghị mới.", n=max_age),
+                             field="ref_date")
+    reason = " ".join((request.reason or "").split())
+    if len(reason) < REASON_MIN or len(reason) > REASON_MAX:
+        raise LifecycleError(_("Lý do dài %(min)s-%(max)s ký tự, nói rõ vì sao cần thao tác này.",
+                               min=REASON_MIN, max=REASON_MAX), field="reason")
+
+
+def _check_role_for(facility: Facility, role: str) -> None:
+    """The administrator role only on the IT unit of the Ministry or of a Department of
+    Health (P4.1: the Ministry's IT Department issues accounts), never on a station."""
+    if role == Role.admin and facility.kind not in ADMIN_KINDS:
+        raise LifecycleError(_("Vai trò quản trị chỉ dành cho đơn vị công nghệ thông tin của Bộ "
+                               "Y tế hoặc Sở Y tế."), field="role")
+
+
+def _phone_free(phone: str, account: Account | None = None) -> None:
+    """A live phone number belongs to one live account at a time (P4.1)."""
+    stmt = sa.select(Account.id).where(Account.phone == phone,
+                                       Account.status != AccountStatus.revoked)
+    if account is not None:
+        stmt = stmt.where(Account.id != account.id)
+    if db.session.scalar(stmt.limit(1)) is not None:
+        raise LifecycleError(_("Số điện thoại này đang gắn với một tài khoản khác còn hoạt động; "
+                               "mỗi số chỉ gắn với một tài khoản."), field="phone")
 
 
 def _not_the_actor(actor: Account | None, phone: str | None, custodian: dict) -> None:
