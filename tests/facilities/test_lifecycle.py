@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.facilities.conftest import REQUEST, field_error, html, input_value, reload, written
-from tests.helpers import PASSWORD, RECENT, RECENT_DATE
+from tests.helpers import PASSWORD, RECENT, RECENT_DATE, approve_pending
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import AccountStatus, UserSession
 from vaxportal.auth.passwords import verify_password
@@ -24,7 +24,12 @@ NEW_CUSTODIAN = {"full_name": "Lý Văn Tâm", "gender": "male", "unit": "Trạm
 
 
 def _post(admin, account, action, **data):
-    return admin.post(f"/facilities/accounts/{account.id}/{action}", data=REQUEST | data)
+    """Request the action; when it is accepted and waits for a second person, they approve
+    it (P2.1)."""
+    response = admin.post(f"/facilities/accounts/{account.id}/{action}", data=REQUEST | data)
+    if response.status_code == 303:
+        approve_pending(admin.application)
+    return response
 
 
 def _sessions(account) -> list[UserSession]:

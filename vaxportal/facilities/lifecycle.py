@@ -109,10 +109,10 @@ def live_account(facility_id: int) -> Account | None:
     )
 
 
-def issue_account(facility: Facility, username: str, role: str, phone: str,
-                  custodian: dict, *, actor: Account | None = None) -> Account:
-    """Issue the unit's account (P4.1) to its custodian (P3.3); the initial password goes by
-    SMS to the registered phone only (P3.2), so nobody else ever sees it."""
+def check_issue(facility: Facility, username: str, role: str, phone: str, custodian: dict,
+                actor: Account | None = None) -> dict:
+    """Every rule of an issue, nothing changed: the checked values, ready to store while the
+    issue waits for its approval."""
     username = _check_username(username)
     if role not in Role.__members__:
         raise LifecycleError(_("Vai trò không hợp lệ: %(role)s.", role=role), field="role")
@@ -120,16 +120,25 @@ def issue_account(facility: Facility, username: str, role: str, phone: str,
     phone = _phone(phone)
     details = _custodian(custodian)
     _not_the_actor(actor, phone, details)
-    _lock_facility(facility)
     if current_app.config["ONE_LIVE_ACCOUNT_PER_FACILITY"] and live_account(facility.id):
         raise LifecycleError(_("Cơ sở %(code)s đã có một tài khoản đang hoạt động "
                                "(mỗi đơn vị một tài khoản).", code=facility.code))
     _phone_free(phone)
-    account = Account(username=username, role=role, facility_id=facility.id, phone=phone,
-                      status=AccountStatus.pending,
+    return {"username": username, "role": role, "phone": phone, "custodian": details}
+
+
+def issue_account(facility: Facility, username: str, role: str, phone: str,
+                  custodian: dict, *, actor: Account | None = None) -> Account:
+    """Issue the unit's account (P4.1) to its custodian (P3.3); the initial password goes by
+    SMS to the registered phone only (P3.2), so nobody else ever sees it."""
+    _lock_facility(facility)
+    checked = check_issue(facility, username, role, phone, custodian, actor)
+    username, role = checked["username"], checked["role"]
+    account = Account(username=username, role=role, facility_id=facility.id,
+                      phone=checked["phone"], status=AccountStatus.pending,
                       password_hash="!")  # noqa: S106  (matches no password; set below)
     db.session.add(account)
-    db.session.add(Custodian(account=account, **details))
+    db.session.add(Custodian(account=account, **checked["custodian"]))
     db.session.flush()
     events.record("issue_account", category="account", entity="account", entity_id=account.id,
                   facility_id=facility.id, details={"username": username, "role": role},
@@ -156,20 +165,29 @@ def send_initial_password(account: Account) -> None:
 # -- the actions on a written request (P4.2, P4.3a, P4.3c) ----------------------------------
 
 
-def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
-              request: RequestRef) -> Custodian:
-    """A new person holds the account (P4.3a, P4.2): the old custodian's period closes and
-    their sessions end; a new initial password and the phone's activation follow."""
+def check_hand_over(account: Account, new_custodian: dict, new_phone: str | None,
+                    request: RequestRef) -> dict:
+    """Every rule of a hand-over, nothing changed: the new custodian's checked details and
+    the registered phone after it."""
     _check_actionable(account, request)
     details = _custodian(new_custodian)
     phone = _phone(new_phone) if new_phone else account.phone
     _phone_free(phone, account)
     _not_the_actor(request.actor, phone, details)
+    return {"custodian": details, "phone": phone}
+
+
+def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
+              request: RequestRef) -> Custodian:
+    """A new person holds the account (P4.3a, P4.2): the old custodian's period closes and
+    their sessions end; a new initial password and the phone's activation follow."""
+    checked = check_hand_over(account, new_custodian, new_phone, request)
+    phone = checked["phone"]
     now = utcnow()
     previous = account.current_custodian
     if previous is not None:
         previous.to_at = now
-    custodian = Custodian(account=account, from_at=now, **details)
+    custodian = Custodian(account=account, from_at=now, **checked["custodian"])
     db.session.add(custodian)
     phone_changed = phone != account.phone
     account.phone = phone
@@ -209,10 +227,8 @@ def reissue_password(account: Account, request: RequestRef) -> None:
     send_initial_password(account)
 
 
-def change_details(account: Account, changes: dict, request: RequestRef) -> list[str]:
-    """Change the registered phone, the role or the custodian's details (P4.3c); returns the
-    names of what changed. A new registered phone must be proven again (P3.2). Changing the
-    person is a hand-over, not a change of details."""
+def check_change_details(account: Account, changes: dict, request: RequestRef) -> dict:
+    """Every rule of a change of details, nothing changed: the checked values wanted."""
     unknown = set(changes) - set(ACCOUNT_DETAILS) - set(CUSTODIAN_DETAILS)
     if unknown:
         raise ValueError(f"change_details cannot change {sorted(unknown)}")
@@ -224,6 +240,20 @@ def change_details(account: Account, changes: dict, request: RequestRef) -> list
         _phone_free(wanted["phone"], account)
     _not_the_actor(request.actor, wanted.get("phone"), {"phone": wanted.get("custodian_phone"),
                                                          "email": wanted.get("email")})
+    return wanted
+
+
+def gives_access(account: Account, wanted: dict) -> bool:
+    """True when checked changes move who can reach the account's data: its role or the
+    phone that receives its codes (these wait for a second person's approval)."""
+    return any(key in wanted and wanted[key] != getattr(account, key) for key in ("role", "phone"))
+
+
+def change_details(account: Account, changes: dict, request: RequestRef) -> list[str]:
+    """Change the registered phone, the role or the custodian's details (P4.3c); returns the
+    names of what changed. A new registered phone must be proven again (P3.2). Changing the
+    person is a hand-over, not a change of details."""
+    wanted = check_change_details(account, changes, request)
     changed = _apply_account_changes(account, wanted) + _apply_custodian_changes(account, wanted)
     if not changed:
         raise LifecycleError(_("Không có thông tin nào thay đổi."))
@@ -243,10 +273,9 @@ def unlock(account: Account, request: RequestRef) -> None:
     db.session.flush()
 
 
-def delegate(support_account: Account, facility: Facility, starts_on: date, ends_on: date,
-             request: RequestRef) -> Delegation:
-    """Give a support unit's data-entry account data-entry scope over ``facility`` from
-    ``starts_on`` to ``ends_on`` included (letter item 3); it ends by itself after that."""
+def check_delegate(support_account: Account, facility: Facility, starts_on: date,
+                   ends_on: date, request: RequestRef) -> None:
+    """Every rule of a delegation, nothing changed."""
     _check_actionable(support_account, request)
     if (support_account.role != Role.data_entry
             or support_account.facility.kind != FacilityKind.support_unit):
@@ -258,6 +287,13 @@ def delegate(support_account: Account, facility: Facility, starts_on: date, ends
     if _overlapping(support_account.id, facility.id, starts_on, ends_on):
         raise LifecycleError(_("Tài khoản đã được uỷ quyền cho cơ sở này trong khoảng thời gian "
                                "đó."), field="facility_code")
+
+
+def delegate(support_account: Account, facility: Facility, starts_on: date, ends_on: date,
+             request: RequestRef) -> Delegation:
+    """Give a support unit's data-entry account data-entry scope over ``facility`` from
+    ``starts_on`` to ``ends_on`` included (letter item 3); it ends by itself after that."""
+    check_delegate(support_account, facility, starts_on, ends_on, request)
     delegation = Delegation(
         account_id=support_account.id, facility_id=facility.id, starts_on=starts_on,
         ends_on=ends_on, request_ref=request.number, request_date=request.date,
