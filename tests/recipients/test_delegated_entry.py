@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import RECENT
+from tests.helpers import RECENT, approve_pending
 from tests.recipients.conftest import fresh_otp, hidden_inputs, html, vaccine
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
@@ -49,6 +49,7 @@ def delegate(admin, helper, code: str) -> Delegation:
         **REQUEST, "facility_code": code, "starts_on": format_date_vn(today),
         "ends_on": format_date_vn(today + timedelta(days=30))})
     assert response.status_code == 303, html(response)
+    approve_pending(admin.application)  # the station's own account approves it (P2.1)
     return db.session.scalar(sa.select(Delegation).where(
         Delegation.account_id == helper.account.id))
 
