@@ -264,3 +264,61 @@ def test_p2_1_an_old_request_expires_unapproved(fresh_admin, second_admin, nurse
     assert second_admin.post(f"/facilities/approvals/{pending.id}/approve").status_code == 303
     assert _pending("change_details").status == "expired"
     assert _reload(nurse.account).role == "data_entry"
+
+
+# -- the people told (P4.2, P4.3a, P4.3c) and the SMS cap ------------------------------------
+
+
+def _notices(outbox) -> dict[str, str]:
+    return {m["to"]: m["body"] for m in outbox() if m["kind"] == "account_notice"}
+
+
+@pytest.fixture
+def district(signed_in, place):
+    """D1's account: the facility supervising station S1."""
+    return signed_in("supervisor", facility=place["d1"], username="ttyt.longxuyen").account
+
+
+def test_p4_3a_a_hand_over_is_told_to_the_previous_holder_and_the_supervisor(
+        fresh_admin, second_admin, nurse, district, outbox):
+    old_phone = nurse.account.phone
+    fresh_admin.post(f"/facilities/accounts/{nurse.account.id}/hand-over", data={
+        **LETTER, **CUSTODIAN, "full_name": "Người Nhận Mới", "new_phone": "0912 000 777"})
+    assert _notices(outbox) == {}  # nothing happened yet
+    second_admin.post(f"/facilities/approvals/{_pending('hand_over').id}/approve")
+    notices = _notices(outbox)
+    assert set(notices) == {old_phone, district.phone}
+    assert nurse.account.username in notices[old_phone] and "123/SYT-NVY" in notices[old_phone]
+    assert "Người Nhận Mới" not in notices[old_phone]
+
+
+def test_p4_3c_a_phone_change_is_told_to_the_old_phone_and_the_supervisor(
+        fresh_admin, second_admin, nurse, district, outbox):
+    old_phone = nurse.account.phone
+    fresh_admin.post(f"/facilities/accounts/{nurse.account.id}/details", data={
+        **LETTER, "role": "data_entry", "phone": "0912 000 888"})
+    second_admin.post(f"/facilities/approvals/{_pending('change_details').id}/approve")
+    assert _reload(nurse.account).phone == "+84912000888"
+    assert set(_notices(outbox)) == {old_phone, district.phone}
+
+
+def test_p2_1_a_delegation_start_is_told_to_the_supervising_facility(
+        fresh_admin, support, nurse, district, outbox):
+    fresh_admin.post(f"/facilities/accounts/{support.id}/delegate", data={
+        **LETTER, "facility_code": "S1", "starts_on": RECENT, "ends_on": "31/12/2099"})
+    step_up(nurse, outbox)
+    nurse.post(f"/facilities/approvals/{_pending('delegate').id}/approve")
+    notices = _notices(outbox)
+    assert list(notices) == [district.phone] and "viettel.ag" in notices[district.phone]
+
+
+def test_p4_3c_admin_actions_send_an_account_a_capped_number_of_sms_an_hour(
+        app, fresh_admin, nurse, outbox):
+    url = f"/facilities/accounts/{nurse.account.id}/reissue-password"
+    limit = app.config["OTP_RESEND_PER_HOUR"]
+    for _n in range(limit):
+        assert fresh_admin.post(url, data=LETTER).status_code == 303
+    refused = fresh_admin.post(url, data=LETTER)
+    assert refused.status_code == 200 and "trong một giờ qua" in html(refused)
+    assert len(_initial_passwords(outbox)) == limit
+    assert len(_letters(nurse.account)) == limit

@@ -182,9 +182,11 @@ def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
     """A new person holds the account (P4.3a, P4.2): the old custodian's period closes and
     their sessions end; a new initial password and the phone's activation follow."""
     checked = check_hand_over(account, new_custodian, new_phone, request)
+    _sms_cap(account)
     phone = checked["phone"]
     now = utcnow()
     previous = account.current_custodian
+    told = {account.phone, previous.phone if previous is not None else None}
     if previous is not None:
         previous.to_at = now
     custodian = Custodian(account=account, from_at=now, **checked["custodian"])
@@ -197,6 +199,11 @@ def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
     _record(account, "hand_over", request, previous_custodian_id=previous and previous.id,
             custodian_id=custodian.id, phone_changed=phone_changed, sessions_ended=ended)
     send_initial_password(account)
+    with force_locale("vi"):
+        body = _("vaxportal: tài khoản %(username)s đã được bàn giao cho người quản lý mới "
+                 "theo văn bản số %(ref)s. Nếu đơn vị không đề nghị việc này, hãy báo ngay cho "
+                 "Sở Y tế.", username=account.username, ref=request.number)
+    _notify(told - {phone}, account.facility, body)
     return custodian
 
 
@@ -221,6 +228,7 @@ def reissue_password(account: Account, request: RequestRef) -> None:
     """A forgotten password (P4.3c): a new initial password by SMS, changed at next sign-in;
     every session ends."""
     _check_actionable(account, request)
+    _sms_cap(account)
     ended = sessions.end_all(account.id, "password_reissued")
     _record(account, "reissue_password", request, sessions_ended=ended)
     db.session.flush()
@@ -254,11 +262,21 @@ def change_details(account: Account, changes: dict, request: RequestRef) -> list
     names of what changed. A new registered phone must be proven again (P3.2). Changing the
     person is a hand-over, not a change of details."""
     wanted = check_change_details(account, changes, request)
+    old_phone = account.phone
     changed = _apply_account_changes(account, wanted) + _apply_custodian_changes(account, wanted)
     if not changed:
         raise LifecycleError(_("Không có thông tin nào thay đổi."))
+    if "phone" in changed:
+        _sms_cap(account)
     _record(account, "change_details", request, fields=sorted(changed))
     db.session.flush()
+    if "phone" in changed:
+        with force_locale("vi"):
+            body = _("vaxportal: số điện thoại đăng ký của tài khoản %(username)s đã được đổi "
+                     "sang số kết thúc bằng %(tail)s theo văn bản số %(ref)s. Nếu đơn vị không "
+                     "đề nghị việc này, hãy báo ngay cho Sở Y tế.", username=account.username,
+                     tail=account.phone[-3:], ref=request.number)
+        _notify({old_phone}, account.facility, body)
     return changed
 
 
@@ -304,6 +322,13 @@ def delegate(support_account: Account, facility: Facility, starts_on: date, ends
     _record(support_account, "delegate", request, delegation_id=delegation.id,
             delegated_facility_id=facility.id, starts_on=format_date_vn(starts_on),
             ends_on=format_date_vn(ends_on))
+    with force_locale("vi"):
+        body = _("vaxportal: tài khoản %(username)s của %(unit)s được uỷ quyền nhập liệu cho "
+                 "%(facility)s từ %(start)s đến hết %(end)s theo văn bản số %(ref)s.",
+                 username=support_account.username, unit=support_account.facility.name,
+                 facility=facility.name, start=format_date_vn(starts_on),
+                 end=format_date_vn(ends_on), ref=request.number)
+    _notify(set(), facility, body)
     return delegation
 
 
@@ -317,6 +342,36 @@ def end_delegation(delegation: Delegation, request: RequestRef) -> None:
     _record(account, "end_delegation", request, delegation_id=delegation.id,
             delegated_facility_id=delegation.facility_id)
     db.session.flush()
+
+
+# -- notices and the SMS cap --------------------------------------------------------------
+
+#: written requests whose action sends the account an SMS (an initial password)
+SMS_ACTIONS = ("hand_over", "reissue_password", "change_details")
+
+
+def _notify(phones: set, facility: Facility, body: str) -> None:
+    """Tell the previous holder's phones and the supervising (parent) facility's live
+    account that an account changed hands, changed phone or got a delegation."""
+    supervisor = live_account(facility.parent_id) if facility.parent_id else None
+    targets = {p for p in phones if p}
+    if supervisor is not None:
+        targets.add(supervisor.phone)
+    for phone in sorted(targets):
+        send_sms(phone, "account_notice", body)
+
+
+def _sms_cap(account: Account) -> None:
+    """Admin actions send an account no more SMS an hour than its own codes may have
+    (``OTP_RESEND_PER_HOUR``), so that they cannot flood a phone."""
+    limit = int(current_app.config["OTP_RESEND_PER_HOUR"])
+    sent = db.session.scalar(sa.select(sa.func.count(WrittenRequest.id)).where(
+        WrittenRequest.account_id == account.id, WrittenRequest.action.in_(SMS_ACTIONS),
+        WrittenRequest.created_at > utcnow() - timedelta(hours=1)))
+    if sent >= limit:
+        raise LifecycleError(_("Tài khoản %(username)s đã nhận %(n)s tin nhắn do quản trị viên "
+                               "gửi trong một giờ qua; vui lòng thử lại sau.",
+                               username=account.username, n=sent))
 
 
 # -- helpers --------------------------------------------------------------------------------
