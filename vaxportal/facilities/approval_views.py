@@ -48,6 +48,7 @@ def _page(form: DecisionForm | None = None):
         "facilities/approvals.html", waiting=waiting, mine=mine,
         accounts=approvals.accounts_of(waiting + mine), form=form or DecisionForm(),
         kind_labels=KIND_LABELS, pending_status_labels=PENDING_STATUS_LABELS,
+        expired=approvals.expired,
     )
 
 
