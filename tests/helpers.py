@@ -7,8 +7,10 @@ import itertools
 import json
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 
@@ -19,9 +21,13 @@ from vaxportal.facilities import tree
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.vaccines import seed_vaccines
 from vaxportal.timeutil import utcnow
+from vaxportal.validators import format_date_vn, local_today
 
 PASSWORD = "Tiem-Chung#Xa9Ph"
 _seq = itertools.count(1)
+#: a written request's date recent enough for WRITTEN_REQUEST_MAX_AGE_DAYS (dd/mm/yyyy)
+RECENT_DATE = local_today() - timedelta(days=7)
+RECENT = format_date_vn(RECENT_DATE)
 
 
 class VaxClient(FlaskClient):
@@ -128,3 +134,47 @@ def form_values(html: str, name: str) -> list[str]:
     """Values of inputs named ``name`` in an HTML page."""
     pattern = rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"'
     return re.findall(pattern, html)
+
+
+# -- two people for access (P2.1) ---------------------------------------------------------------
+
+
+def approve_pending(app) -> list:
+    """The second person approves every open account request, as the approvals page does:
+    another admin for issues, hand-overs and role or phone changes; for a delegation the
+    delegated facility's own account (made when the facility has none). For tests about
+    what an action does, not about its approval (tests/attacks/test_admin_reach.py)."""
+    from vaxportal.facilities.models import PendingAction
+
+    db.session.expire_all()
+    pending = db.session.scalars(sa.select(PendingAction).where(
+        PendingAction.status == "pending").order_by(PendingAction.id)).all()
+    responses = []
+    for action in pending:
+        response = _approver(app, action).post(f"/facilities/approvals/{action.id}/approve")
+        assert response.status_code == 303, response.get_data(as_text=True)
+        responses.append(response)
+    db.session.expire_all()
+    return responses
+
+
+def _approver(app, action) -> FlaskClient:
+    factory = Factory(app)
+    if action.kind == "delegate":
+        account = db.session.scalar(sa.select(Account).where(
+            Account.facility_id == action.facility_id, Account.status != AccountStatus.revoked,
+            Account.role.in_(("data_entry", "supervisor"))).limit(1))
+        if account is None:
+            account = factory.account("data_entry", db.session.get(Facility, action.facility_id),
+                                      full_name="Chủ dữ liệu")
+    else:
+        account = db.session.scalar(sa.select(Account).where(Account.username == "second.admin"))
+        if account is None:
+            account = factory.account("admin", factory.facility(kind="provincial_doh"),
+                                      username="second.admin", full_name="Quản Trị Hai")
+    app.test_client_class = VaxClient
+    client = app.test_client()
+    row = sign_in(client, account)
+    row.step_up_at = utcnow()
+    db.session.commit()
+    return client

@@ -15,6 +15,9 @@ def test_seed_demo_loads_province_once(runner, db, outbox):
     for code, *_rest in FACILITIES:
         assert code in result.output
     assert "tyt.mybinh" in result.output
+    # two administrators, so that one can approve what the other requests (P2.1)
+    admins = db.session.scalars(sa.select(Account).where(Account.role == "admin")).all()
+    assert len(admins) == 2 and admins[0].facility_id != admins[1].facility_id
     facilities = db.session.scalars(sa.select(Facility)).all()
     assert len(facilities) == len(FACILITIES)
     kinds = {f.kind for f in facilities}

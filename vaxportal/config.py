@@ -70,6 +70,11 @@ class Defaults:
 
     # Accounts (P4.1)
     ONE_LIVE_ACCOUNT_PER_FACILITY = True
+    # two_admins: an action that gives access to recipient data (issue, hand-over, role or
+    # phone change, delegation) waits for a second person's approval; none: a one-person trial
+    ACCOUNT_APPROVAL = "two_admins"
+    ACCOUNT_APPROVAL_HOURS = 72  # a request not decided within this expires
+    WRITTEN_REQUEST_MAX_AGE_DAYS = 90  # an older official letter no longer supports an action
 
     # Recipients, exports, imports
     PAGE_SIZE = 25

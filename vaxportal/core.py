@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
@@ -58,6 +59,7 @@ NAV = (
     ("recipients.duplicates", _l("Nghi trùng"), Perm.resolve_duplicates),
     ("exports.index", _l("Xuất / nhập Excel"), Perm.export_recipients),
     ("facilities.index", _l("Cơ sở và tài khoản"), Perm.manage_facilities),
+    ("facilities.approvals_list", _l("Chờ phê duyệt"), Perm.decide_account_actions),
     ("audit.index", _l("Nhật ký"), Perm.read_data_audit),
     ("audit.index", _l("Nhật ký"), Perm.read_security_audit),
 )
@@ -69,9 +71,19 @@ def nav_links() -> list[tuple[str, str]]:
         if endpoint in seen or endpoint not in current_app.view_functions:
             continue
         if has_perm(current_user, perm):
-            links.append((endpoint, label))
+            links.append((endpoint, _counted(endpoint, label)))
             seen.add(endpoint)
     return links
+
+
+def _counted(endpoint: str, label):
+    """The approvals link carries how many requests wait for this account (P2.1)."""
+    if endpoint != "facilities.approvals_list":
+        return label
+    from vaxportal.facilities.approvals import count_waiting_for
+
+    count = count_waiting_for(current_user)
+    return _("%(label)s (%(n)s)", label=label, n=count) if count else label
 
 
 def init_app(app) -> None:

@@ -17,6 +17,9 @@ FACILITIES = (
      "admin.cntt", "admin", "0901000001", "Lê Minh Quản"),
     ("SYT-AG", "Sở Y tế An Giang", K.provincial_doh, "BYT-CNTT",
      "syt.angiang", "reviewer", "0901000002", "Trần Thị Duyệt"),
+    # the second administrator: approves what the first requests (P2.1, two people for access)
+    ("SYT-AG-CNTT", "Phòng Công nghệ thông tin - Sở Y tế An Giang", K.provincial_doh, "SYT-AG",
+     "admin.syt", "admin", "0901000017", "Châu Văn Duyệt"),
     ("CDC-AG", "Trung tâm Kiểm soát bệnh tật An Giang", K.cdc, "SYT-AG",
      "cdc.angiang", "reviewer", "0901000003", "Phạm Văn Kiểm"),
     ("TTYT-LX", "Trung tâm Y tế thành phố Long Xuyên", K.district_health_centre, "SYT-AG",

@@ -18,7 +18,7 @@ from flask_login import current_user
 
 from vaxportal.auth.models import Account, Role
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Delegation, Facility
+from vaxportal.facilities.models import Delegation, Facility, PendingAction
 from vaxportal.facilities.tree import subtree_ids
 from vaxportal.validators import local_today
 
@@ -32,6 +32,8 @@ class Perm(enum.StrEnum):
     manage_facilities = "manage_facilities"
     manage_accounts = "manage_accounts"
     read_security_audit = "read_security_audit"
+    # two people for access (P2.1): decide another person's pending account action
+    decide_account_actions = "decide_account_actions"
     # recipient data
     read_recipients = "read_recipients"
     write_recipients = "write_recipients"
@@ -58,10 +60,11 @@ _ENTRY = frozenset({
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.admin: frozenset({Perm.manage_facilities, Perm.manage_accounts,
-                           Perm.read_security_audit}),
+                           Perm.read_security_audit, Perm.decide_account_actions}),
     # vaccination certificates: the data-entry account of the recipient's facility only
-    Role.data_entry: _ENTRY | {Perm.issue_certificates},
-    Role.supervisor: _ENTRY | {Perm.resolve_duplicates, Perm.read_data_audit, Perm.read_reports},
+    Role.data_entry: _ENTRY | {Perm.issue_certificates, Perm.decide_account_actions},
+    Role.supervisor: _ENTRY | {Perm.resolve_duplicates, Perm.read_data_audit, Perm.read_reports,
+                               Perm.decide_account_actions},
     Role.reviewer: frozenset({Perm.read_recipients, Perm.export_recipients,
                               Perm.read_data_audit, Perm.read_reports}),
 }
@@ -212,5 +215,36 @@ def get_own_or_404(model, object_id, account: Account | None = None):
     account = account or current_user
     obj = db.session.get(model, object_id)
     if obj is None or obj.account_id != getattr(account, "id", None):
+        abort(404)
+    return obj
+
+
+# -- two people for access (P2.1) --------------------------------------------------------------
+
+#: pending actions a second admin decides; a delegation is decided by the data owner
+DELEGATION = "delegate"
+
+
+def decidable(stmt: sa.Select, account: Account | None = None) -> sa.Select:
+    """Restrict a query on ``PendingAction`` to those the account may approve or refuse:
+    undecided ones, never its own request; an admin decides issues, hand-overs and role or
+    phone changes; a delegation is decided by the delegated facility's own account (the data
+    owner)."""
+    account = account or current_user
+    if not has_perm(account, Perm.decide_account_actions):
+        return stmt.where(sa.false())
+    stmt = stmt.where(PendingAction.status == "pending",
+                      PendingAction.requested_by_id != account.id)
+    if account.role == Role.admin:
+        return stmt.where(PendingAction.kind != DELEGATION)
+    return stmt.where(PendingAction.kind == DELEGATION,
+                      PendingAction.facility_id == account.facility_id)
+
+
+def get_decidable_or_404(pending_id: int, account: Account | None = None) -> PendingAction:
+    """One pending action the account may decide; any other answers 404."""
+    stmt = decidable(sa.select(PendingAction).where(PendingAction.id == pending_id), account)
+    obj = db.session.scalar(stmt)
+    if obj is None:
         abort(404)
     return obj

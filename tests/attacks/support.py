@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from tests.auth.flows import html
 from tests.exports.conftest import spreadsheet
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, RECENT
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 
@@ -54,7 +54,7 @@ def last_audit_id() -> int:
 # -- forms ------------------------------------------------------------------------------------
 
 NEW_PASSWORD = "Tram-Y-te#2024xy"
-REQUEST = {"ref_number": "99/SYT", "ref_date": "05/09/2024", "reason": "Giả mạo"}
+REQUEST = {"ref_number": "99/SYT", "ref_date": RECENT, "reason": "Giả mạo văn bản đề nghị"}
 CUSTODIAN = {"full_name": "Kẻ Giả Mạo", "gender": "male", "unit": "X", "position": "Y",
              "email": "x@example.vn", "custodian_phone": "0912000111"}
 RECIPIENT = {"full_name": "Người Bị Giả", "date_of_birth": "01/01/1990", "gender": "male",

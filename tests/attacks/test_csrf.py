@@ -14,7 +14,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from tests.attacks.support import DATA, changed_tables, db_state, post_form, step_up
 from tests.auth.flows import html
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Delegation
+from vaxportal.facilities.models import Delegation, PendingAction
 
 REFUSED = "thiếu mã bảo vệ"
 
@@ -54,14 +54,17 @@ def world(app, signed_in, nurse, admin, holdings, place, factory, outbox):
                             starts_on=date(2024, 1, 1), ends_on=date(2099, 1, 1),
                             request_ref="12/SYT", request_date=date(2024, 1, 1),
                             reason="Hỗ trợ nhập liệu")
-    db.session.add(delegation)
+    pending = PendingAction(kind="change_details", account_id=helper.id,
+                            facility_id=support.id, requested_by_id=helper.id,
+                            params={"changes": {"role": "supervisor"}})
+    db.session.add_all([delegation, pending])
     db.session.commit()
     for client in (nurse, admin, supervisor):  # fresh, so nothing but the token stops them
         step_up(client, outbox)
     values = {"recipient_id": mine.recipient.id, "dose_id": mine.dose.id,
               "candidate_id": mine.candidate.id, "token": mine.grant, "name": "full_name",
               "facility_id": place["s1"].id, "account_id": helper.id,
-              "delegation_id": delegation.id}
+              "delegation_id": delegation.id, "pending_id": pending.id}
     return {"nurse": nurse, "admin": admin, "supervisor": supervisor, "mine": mine,
             "values": values, "attacker": signed_in("data_entry", facility=place["s2"])}
 

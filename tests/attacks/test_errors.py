@@ -82,7 +82,7 @@ def everyone(nurse, admin, signed_in, place, holdings, outbox):
     values = {"recipient_id": mine.recipient.id, "dose_id": mine.dose.id,
               "candidate_id": mine.candidate.id, "token": mine.grant, "name": "full_name",
               "facility_id": place["s1"].id, "account_id": nurse.account.id,
-              "delegation_id": 1}
+              "delegation_id": 1, "pending_id": 1}
     return {"nurse": nurse, "admin": admin, "supervisor": supervisor, "values": values,
             "mine": mine}
 

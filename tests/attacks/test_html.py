@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from tests.attacks.support import REQUEST, step_up
 from tests.auth.flows import html, login_through_forms
 from tests.exports.conftest import spreadsheet, upload
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, approve_pending
 from vaxportal.auth.models import Account
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
@@ -115,17 +115,20 @@ def planted(signed_in, nurse, admin, place, factory, outbox, client):
     issue = {"username": "xss.probe", "role": "data_entry", "phone": "0912000555", **custodian}
     response = admin.post(f"/facilities/{facility.id}/accounts/new", data=issue)
     assert response.status_code == 303, html(response)
+    approve_pending(admin.application)  # a second admin approves (P2.1)
     probe = db.session.scalar(sa.select(Account).where(Account.username == "xss.probe"))
-    written = {**REQUEST, "ref_number": PAYLOAD, "reason": PAYLOAD}
+    written = {**REQUEST, "reason": PAYLOAD}
     response = admin.post(f"/facilities/accounts/{probe.id}/details",
                           data={**written, "role": "data_entry", "phone": "0912000666",
                                 "unit": PAYLOAD, "position": PAYLOAD})
     assert response.status_code == 303, html(response)
+    approve_pending(admin.application)
     support = factory.account("data_entry", username="viettel.ag", facility=factory.facility(
         "VT", "support_unit", parent=place["doh"], name="Viettel An Giang"))
     response = admin.post(f"/facilities/accounts/{support.id}/delegate", data={
         **written, "facility_code": "S1", "starts_on": "01/01/2024", "ends_on": "31/12/2099"})
     assert response.status_code == 303, html(response)
+    approve_pending(admin.application)
     # a browser whose user agent is markup signs in: its session is listed
     client.environ_base["HTTP_USER_AGENT"] = PAYLOAD
     assert login_through_forms(client, nurse.account.username, PASSWORD,

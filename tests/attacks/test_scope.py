@@ -29,7 +29,7 @@ from vaxportal.recipients.search import RegisterFilter
 ID_ARGS = {"recipient_id", "dose_id", "candidate_id", "token", "job_id", "certificate_id"}
 #: the others: the admin's objects, audit rows (walked apart), a form field, static files
 NOT_RECIPIENT_DATA = {"facility_id", "account_id", "delegation_id", "event_id", "name",
-                      "filename"}
+                      "filename", "pending_id"}  # pending_id: test_admin_reach.py
 
 
 @pytest.fixture

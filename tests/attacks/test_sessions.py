@@ -18,7 +18,7 @@ from tests.attacks.support import (
 )
 from tests.auth.conftest import session_row, sid
 from tests.auth.flows import html, login_through_forms, sent_code, submit_password
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, approve_pending
 from vaxportal.auth.models import AccountStatus
 from vaxportal.extensions import db
 
@@ -67,6 +67,7 @@ def test_p4_2_p4_3a_old_cookie_after_a_lifecycle_action_is_refused(holder, admin
     step_up(admin, outbox)
     response = admin.post(f"/facilities/accounts/{account.id}/{path}", data=data)
     assert response.status_code == 303, html(response)
+    approve_pending(admin.application)  # a hand-over takes effect once approved (P2.1)
     if action == "revoke":
         db.session.rollback()
         assert db.session.get(type(account), account.id).status == AccountStatus.revoked

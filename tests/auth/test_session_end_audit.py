@@ -10,11 +10,12 @@ import pytest
 
 from tests.auth.conftest import audit, session_row
 from tests.auth.flows import submit_password
+from tests.helpers import RECENT
 from vaxportal.auth.models import AccountStatus
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
 
-REQUEST = {"ref_number": "45/SYT-NVY", "ref_date": "05/09/2024",
+REQUEST = {"ref_number": "45/SYT-NVY", "ref_date": RECENT,
            "reason": "Đơn vị đề nghị thu hồi tài khoản"}
 
 

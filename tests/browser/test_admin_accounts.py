@@ -10,7 +10,7 @@ revoked account's right password gets the plain revoked message.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from tests.auth.flows import initial_password
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, RECENT, RECENT_DATE, approve_pending
 from vaxportal.auth.models import Account, AccountStatus, UserSession, WrittenRequest
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
@@ -109,7 +109,8 @@ def fill_request(ui, number: str, day: str, reason: str) -> None:
     expect(page.locator("main form.form button[type=submit]")).to_be_focused()
 
 
-def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, province, outbox):
+def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, app, province,
+                                                                         outbox):
     page = ui.page
     ui.sign_in(ADMIN, PASSWORD, check=True)
     expect(page.locator("h1")).to_have_text("Xin chào, Lê Minh Quản")
@@ -153,12 +154,18 @@ def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, prov
     before = len(outbox())
     ui.press("Enter")
 
+    # the issue waits for a second administrator's approval (P2.1): no account, no password
+    ui.arrive(f"/facilities/{province['station']}")
+    expect(page.locator("#flashes")).to_contain_text(
+        f"Đã gửi yêu cầu cấp tài khoản {USERNAME}. Tài khoản chỉ được cấp khi một quản trị viên "
+        "khác phê duyệt.")
+    assert account_named(USERNAME) is None and outbox()[before:] == []
+    approve_pending(app)
     account = account_named(USERNAME)
     assert account is not None
     account_id = account.id
+    ui.goto(f"/facilities/accounts/{account_id}")
     ui.arrive(f"/facilities/accounts/{account_id}")
-    expect(page.locator("#flashes")).to_contain_text(
-        f"Đã cấp tài khoản {USERNAME}; mật khẩu ban đầu đã được gửi qua SMS")
     expect(page.locator("h1")).to_contain_text("Chờ kích hoạt")
     expect(page.locator("main")).to_contain_text("+84912345678")
     assert (account.status, account.facility_id, account.role, account.phone) == (
@@ -180,27 +187,34 @@ def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, prov
     focused(ui, "full_name")
     fill_custodian(page, "Lý Văn Tâm", "male", "Trưởng trạm", "tam.lv@example.vn",
                    "0987 654 321")
-    fill_request(ui, "45/SYT-NVY", "05/09/2024", "Chị Giao chuyển công tác")
+    fill_request(ui, "45/SYT-NVY", RECENT, "Chị Giao chuyển công tác")
     before = len(outbox())
     ui.press("Enter")
 
     ui.arrive(f"/facilities/accounts/{account_id}")
-    expect(page.locator("#flashes")).to_contain_text(f"Đã bàn giao tài khoản {USERNAME}.")
+    expect(page.locator("#flashes")).to_contain_text(f"Đã gửi yêu cầu cho tài khoản {USERNAME}.")
+    expect(page.locator("main")).to_contain_text("Chờ người thứ hai phê duyệt")
+    assert outbox()[before:] == []
+    approve_pending(app)  # the second administrator (P2.1)
+    ui.goto(f"/facilities/accounts/{account_id}")
+    ui.arrive(f"/facilities/accounts/{account_id}")
     history = page.locator("table", has_text="Họ và tên")
     expect(history.locator("tbody tr")).to_have_count(2)
     expect(history.locator("tbody tr").first).to_contain_text("Lý Văn Tâm")
     expect(history.locator("tbody tr").nth(1)).to_contain_text("Trần Thị Giao")
     requests = page.locator("table", has_text="Số văn bản")
     expect(requests).to_contain_text("45/SYT-NVY")
-    expect(requests).to_contain_text("05/09/2024")
+    expect(requests).to_contain_text(RECENT)
     expect(requests).to_contain_text("Chị Giao chuyển công tác")
     db.session.remove()
     account = db.session.get(Account, account_id)
     assert [c.full_name for c in account.custodians] == ["Trần Thị Giao", "Lý Văn Tâm"]
     assert account.custodians[0].to_at is not None and account.custodians[1].to_at is None
-    assert written(account_id) == [("hand_over", "45/SYT-NVY", date(2024, 9, 5),
+    assert written(account_id) == [("hand_over", "45/SYT-NVY", RECENT_DATE,
                                     "Chị Giao chuyển công tác", province["admin"])]
-    assert [m["kind"] for m in outbox()[before:]] == ["initial_password"]
+    # the new password to the registered phone; the previous custodian is told (P4.3a)
+    assert [(m["kind"], m["to"]) for m in outbox()[before:]] == [
+        ("initial_password", "+84912345678"), ("account_notice", "+84913111222")]
     ui.check()
 
     # -- revoke (P4.2): the step-up window has passed, so the admin's own OTP is asked ------
@@ -210,7 +224,7 @@ def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, prov
     expect(page.locator("h1")).to_have_text(f"Thu hồi tài khoản: {USERNAME}")
     ui.check(screenshot="admin-revoke")
     focused(ui, "ref_number")
-    fill_request(ui, "46/SYT-NVY", "06/09/2024", "Đơn vị ngừng sử dụng tài khoản")
+    fill_request(ui, "46/SYT-NVY", RECENT, "Đơn vị ngừng sử dụng tài khoản")
     before = len(outbox())
     ui.press("Enter")
 
@@ -230,7 +244,7 @@ def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, prov
     expect(page.locator("table", has_text="Số văn bản")).to_contain_text("46/SYT-NVY")
     account = account_named(USERNAME)
     assert account.status == AccountStatus.revoked and account.revoked_at is not None
-    assert written(account_id)[-1] == ("revoke", "46/SYT-NVY", date(2024, 9, 6),
+    assert written(account_id)[-1] == ("revoke", "46/SYT-NVY", RECENT_DATE,
                                        "Đơn vị ngừng sử dụng tài khoản", province["admin"])
     ui.check(screenshot="admin-account-revoked")
 

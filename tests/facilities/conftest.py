@@ -8,11 +8,12 @@ from html import unescape
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import RECENT
 from vaxportal.auth.models import Account, UserSession, WrittenRequest
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
 
-REQUEST = {"ref_number": "123/SYT-NVY", "ref_date": "05/09/2024",
+REQUEST = {"ref_number": "123/SYT-NVY", "ref_date": RECENT,
            "reason": "Theo công văn đề nghị của đơn vị"}
 
 

@@ -82,6 +82,7 @@ def test_p4_1_create_account_bad_input(runner, factory, outbox):
     cases = [
         (_args("tyt.khac"), 1, "đã có một tài khoản đang hoạt động"),
         (_args("tyt.khac", facility="KHONGCO"), 1, "Không có cơ sở mã KHONGCO."),
+        (_args("tyt.khac", facility="S2"), 1, "Số điện thoại này đang gắn với một tài khoản"),
         (_args("tyt.khac", facility="S2", phone="12345"), 1, "Số điện thoại không hợp lệ"),
         (_args(facility="S2"), 1, "Tên đăng nhập tyt.mybinh đã được dùng."),
         (_args("tên có dấu", facility="S2"), 1, "Tên đăng nhập"),

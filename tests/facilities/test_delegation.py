@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.facilities.conftest import REQUEST, field_error, html, input_value, reload, written
+from tests.helpers import approve_pending
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation
 from vaxportal.policy import in_scope
@@ -28,8 +29,12 @@ def _period(days_from=0, days_to=30) -> dict:
 
 
 def _delegate(admin, account, code="S2", **data):
-    return admin.post(f"/facilities/accounts/{account.id}/delegate",
-                      data=REQUEST | {"facility_code": code} | _period() | data)
+    """Request the delegation; the delegated facility's own account approves it (P2.1)."""
+    response = admin.post(f"/facilities/accounts/{account.id}/delegate",
+                          data=REQUEST | {"facility_code": code} | _period() | data)
+    if response.status_code == 303:
+        approve_pending(admin.application)
+    return response
 
 
 def _delegations(account) -> list[Delegation]:

@@ -5,13 +5,13 @@ an account event naming the admin."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests.facilities.conftest import REQUEST, field_error, html, input_value, reload, written
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, RECENT, RECENT_DATE, approve_pending
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import AccountStatus, UserSession
 from vaxportal.auth.passwords import verify_password
@@ -24,7 +24,12 @@ NEW_CUSTODIAN = {"full_name": "Lý Văn Tâm", "gender": "male", "unit": "Trạm
 
 
 def _post(admin, account, action, **data):
-    return admin.post(f"/facilities/accounts/{account.id}/{action}", data=REQUEST | data)
+    """Request the action; when it is accepted and waits for a second person, they approve
+    it (P2.1)."""
+    response = admin.post(f"/facilities/accounts/{account.id}/{action}", data=REQUEST | data)
+    if response.status_code == 303:
+        approve_pending(admin.application)
+    return response
 
 
 def _sessions(account) -> list[UserSession]:
@@ -42,13 +47,13 @@ def _assert_recorded(admin, account, action) -> None:
     rows = written(account)
     assert [r.action for r in rows] == [action]
     assert (rows[0].ref_number, rows[0].ref_date, rows[0].reason) == (
-        "123/SYT-NVY", date(2024, 9, 5), "Theo công văn đề nghị của đơn vị")
+        "123/SYT-NVY", RECENT_DATE, "Theo công văn đề nghị của đơn vị")
     assert rows[0].actor_id == admin.account.id
     event = _event(action)
     assert event.category == "account" and event.entity == "account"
     assert event.entity_id == str(account.id) and event.account_id == admin.account.id
     assert event.details["request_ref"] == "123/SYT-NVY"
-    assert event.details["request_date"] == "05/09/2024"
+    assert event.details["request_date"] == RECENT
     assert event.details["reason"] == "Theo công văn đề nghị của đơn vị"
 
 
@@ -300,7 +305,7 @@ def test_unlock_of_an_account_not_locked_is_refused(admin, holder):
 def test_account_page_shows_history_requests_sessions_and_lock(admin, holder):
     _post(admin, holder.account, "reissue-password", reason="Quên mật khẩu")
     page = html(admin.get(f"/facilities/accounts/{holder.account.id}"))
-    assert "Cấp lại mật khẩu" in page and "Quên mật khẩu" in page and "05/09/2024" in page
+    assert "Cấp lại mật khẩu" in page and "Quên mật khẩu" in page and RECENT in page
     assert "admin.cntt" in page  # the admin who acted
     assert "Không bị khoá" in page
     assert "Nguyễn Thị Thử" in page
@@ -319,3 +324,12 @@ def test_actions_post_redirect_get_with_303(admin, holder):
     assert response.status_code == 303
     follow = admin.get(response.headers["Location"])
     assert "Đã cấp lại mật khẩu" in html(follow)
+
+
+@pytest.mark.parametrize("number", ["123/SYT-NVY", "997/CNTT-DLYT", "45/QĐ-UBND",
+                                    "12/2024/TT-BYT"])
+def test_p4_3c_official_letter_numbers_are_accepted(admin, holder, number):
+    response = admin.post(f"/facilities/accounts/{holder.account.id}/reissue-password",
+                          data=REQUEST | {"ref_number": number})
+    assert response.status_code == 303, html(response)
+    assert [w.ref_number for w in written(holder.account)] == [number]

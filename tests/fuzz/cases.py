@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import quote
 
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from tests.fuzz.world import World
 from tests.helpers import PASSWORD, VaxClient
 from vaxportal.exports.models import ExportJob, ImportJob
 from vaxportal.extensions import db
+from vaxportal.facilities.models import PendingAction
 from vaxportal.recipients.services import FIELD_KEYS
 
 
@@ -161,6 +163,19 @@ def _delegation(ctx: Ctx) -> None:
     ctx.objects["delegation"] = ctx.world.delegation(support).id
 
 
+def _pending(ctx: Ctx) -> None:
+    """A role change requested by someone else, waiting for this admin's decision (P2.1)."""
+    target = ctx.world.account("data_entry", ctx.world.new_facility())
+    pending = PendingAction(kind="change_details", account_id=target.id,
+                            facility_id=target.facility_id, requested_by_id=target.id,
+                            ref_number="12/SYT-NVY", ref_date=date.today(),
+                            reason="Theo công văn đề nghị của đơn vị",
+                            params={"changes": {"role": "supervisor", "phone": target.phone}})
+    db.session.add(pending)
+    db.session.commit()
+    ctx.objects["pending"] = pending.id
+
+
 # -- live values ---------------------------------------------------------------------------
 
 def _credentials(ctx: Ctx) -> dict[str, list[str]]:
@@ -271,6 +286,12 @@ CASES: dict[str, Case] = {
     "facilities.end_delegation": Case("admin", "/facilities/delegations/{delegation}/end",
                                       "/facilities/delegations/{delegation}/end",
                                       fresh=None, setup=_delegation),
+    # two people for access (P2.1): another admin's request, decided here
+    "facilities.approve": Case("admin", "/facilities/approvals",
+                               "/facilities/approvals/{pending}/approve", fresh=None,
+                               setup=_pending),
+    "facilities.refuse": Case("admin", "/facilities/approvals",
+                              "/facilities/approvals/{pending}/refuse", setup=_pending),
 }
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from tests.fuzz.forms import Field
+from tests.helpers import RECENT
 from vaxportal.recipients.services import RECIPIENT_FIELDS
 
 VIETNAMESE = (
@@ -52,7 +53,7 @@ PLAUSIBLE = {
     "custodian_phone": ["0912345680"],
     "new_phone": ["0912345681", ""],
     "given_on": ["01/06/2021", "15/03/2022"],
-    "ref_date": ["05/09/2024"],
+    "ref_date": [RECENT],
     "starts_on": ["01/01/2024"],
     "ends_on": ["31/12/2030"],
     "ref_number": ["123/SYT-NVY"],

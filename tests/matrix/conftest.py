@@ -25,7 +25,7 @@ from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, UserSession
 from vaxportal.exports.models import ExportJob, ImportJob, JobStatus
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Delegation
+from vaxportal.facilities.models import Delegation, PendingAction
 from vaxportal.recipients.models import CrossLookup, Dose, DuplicateCandidate, Vaccine
 from vaxportal.recipients.services import RECIPIENT_FIELDS, create_recipient
 from vaxportal.recipients.vaccines import seed_vaccines
@@ -101,6 +101,10 @@ class Scope:
     delegation: Delegation
     data_event: int
     names: list[str] = field(default_factory=list)
+    #: delegations to this scope's facility waiting for its own account's approval (P2.1):
+    #: one to approve, one to refuse
+    pending: object = None
+    pending_spare: object = None
 
 
 @dataclass
@@ -209,9 +213,19 @@ def _scope(factory, facility, tag: str, support) -> Scope:
                                        AuditEvent.entity_id == str(first.id),
                                        AuditEvent.category == "data"))
     assert data_event is not None
+    pending, spare = (PendingAction(kind="delegate", account_id=support.id,
+                                    facility_id=facility.id, requested_by_id=support.id,
+                                    ref_number=f"13/{tag}", ref_date=local_today(),
+                                    reason="Hỗ trợ nhập liệu cho trạm",
+                                    params={"starts_on": local_today().isoformat(),
+                                            "ends_on": local_today().isoformat()})
+                      for _n in range(2))
+    db.session.add_all([pending, spare])
+    db.session.commit()
     return Scope(facility=facility, recipient=first, dose=dose, candidate=candidate,
                  account=account, delegation=delegation, data_event=data_event,
-                 names=[name, twin, first.national_id, second.national_id])
+                 names=[name, twin, first.national_id, second.national_id],
+                 pending=pending, pending_spare=spare)
 
 
 @pytest.fixture

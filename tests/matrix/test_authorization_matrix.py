@@ -99,6 +99,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "facilities.unlock": {"POST": "L otp:200 403 403 403"},
     "facilities.end_delegation_form": {"GET": "L 200 403 403 403"},
     "facilities.end_delegation": {"POST": "L otp:200 403 403 403"},
+    # -- two people for access (P2.1): a delegation to the own scope's station waits for
+    #    that station's own account; nobody else may decide it (404), reviewers hold no
+    #    permission (403); approving needs the approver's own fresh OTP
+    "facilities.approvals_list": {"GET": "L 200 200 200 403"},
+    "facilities.approve": {"POST": "L otp:404 otp:303>facilities.approvals_list/otp:404 "
+                                   "otp:404 403"},
+    "facilities.refuse": {"POST": "L 404 303>facilities.approvals_list/404 404 403"},
     # -- the register (P1: scope; P2.1/P2.2: never an admin) -------------------------------
     "recipients.index": {"GET": "L 403 200 200 200"},
     "recipients.search": {"POST": "L 403 303>recipients.index 303>recipients.index "
@@ -308,6 +315,9 @@ def url_values(world: World, principal, rule, scope: str) -> dict:
             values[name] = "full_name"
         elif name == "certificate_id":
             values[name] = _certificate(world, side)
+        elif name == "pending_id":
+            thing = side.pending if rule.endpoint == "facilities.approve" else side.pending_spare
+            values[name] = thing.id
         elif name in ("recipient_id", "dose_id", "candidate_id", "facility_id", "account_id",
                       "delegation_id"):
             thing = getattr(side, name.removesuffix("_id"))

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import RECENT, approve_pending
 from tests.recipients.conftest import fresh_otp, hidden_inputs, html, vaccine
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
@@ -18,7 +19,7 @@ from vaxportal.facilities.models import Delegation
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.validators import format_date_vn, local_today
 
-REQUEST = {"ref_number": "88/SYT-NVY", "ref_date": "05/09/2024",
+REQUEST = {"ref_number": "88/SYT-NVY", "ref_date": RECENT,
            "reason": "Viettel hỗ trợ nhập liệu cho trạm"}
 PERSON = {"full_name": "Võ Thị Mai", "date_of_birth": "12/03/1975", "gender": "female",
           "national_id": "089175000777", "phone": "0913 222 444"}
@@ -48,6 +49,7 @@ def delegate(admin, helper, code: str) -> Delegation:
         **REQUEST, "facility_code": code, "starts_on": format_date_vn(today),
         "ends_on": format_date_vn(today + timedelta(days=30))})
     assert response.status_code == 303, html(response)
+    approve_pending(admin.application)  # the station's own account approves it (P2.1)
     return db.session.scalar(sa.select(Delegation).where(
         Delegation.account_id == helper.account.id))
 

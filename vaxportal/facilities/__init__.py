@@ -6,9 +6,15 @@ bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 
 
 def init_app(app) -> None:
-    from vaxportal.facilities import account_views, views  # noqa: F401  (routes attach to bp)
+    from vaxportal.facilities import (  # noqa: F401  (routes attach to bp)
+        account_views,
+        approval_views,
+        approvals,
+        views,
+    )
 
     app.register_blueprint(bp)
+    approvals.init_app(app)
     from vaxportal.facilities import cli
 
     cli.init_app(app)

@@ -19,7 +19,7 @@ from vaxportal import htmx
 from vaxportal.auth.models import Account, Role
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
-from vaxportal.facilities import bp, browse, lifecycle, tree
+from vaxportal.facilities import approvals, bp, browse, lifecycle, tree
 from vaxportal.facilities.forms import (
     DelegateForm,
     DetailsForm,
@@ -28,7 +28,7 @@ from vaxportal.facilities.forms import (
     RequestForm,
 )
 from vaxportal.facilities.lifecycle import LifecycleError, RequestRef
-from vaxportal.facilities.models import Delegation, Facility, FacilityKind
+from vaxportal.facilities.models import Delegation, Facility, FacilityKind, PendingAction
 from vaxportal.facilities.views import Attempt, get_or_404
 from vaxportal.policy import Perm, permission_required
 
@@ -49,6 +49,7 @@ def account(account_id: int):
         open_sessions=browse.open_sessions(account.id),
         requests=browse.written_requests(account.id),
         delegations=browse.delegations(account.id), can_delegate=_can_delegate(account),
+        pending=approvals.open_for_account(account.id),
     )
 
 
@@ -78,9 +79,14 @@ def issue(facility_id: int):
     form = IssueForm()
     if form.validate_on_submit():
         with Attempt(form) as done:
-            account = lifecycle.issue_account(facility, form.username.data, form.role.data,
-                                              form.phone.data, form.custodian(), actor=_admin())
+            account = approvals.issue(facility, form.username.data, form.role.data,
+                                      form.phone.data, form.custodian(), _admin())
             db.session.commit()
+        if done and isinstance(account, PendingAction):
+            flash(_("Đã gửi yêu cầu cấp tài khoản %(username)s. Tài khoản chỉ được cấp khi một "
+                    "quản trị viên khác phê duyệt.", username=account.params["username"]),
+                  "success")
+            return htmx.redirect_to(url_for("facilities.show", facility_id=facility.id))
         if done:
             flash(_("Đã cấp tài khoản %(username)s; mật khẩu ban đầu đã được gửi qua SMS tới số "
                     "đăng ký.", username=account.username), "success")
@@ -147,6 +153,11 @@ DELEGATE = Action(
     "facilities.delegate")
 
 
+#: the flash of an action that now waits for a second person's approval (P2.1)
+REQUESTED = _l("Đã gửi yêu cầu cho tài khoản %(username)s. Thao tác chỉ có hiệu lực khi được "
+               "người thứ hai phê duyệt bằng mã OTP của họ.")
+
+
 def _account(account_id: int) -> Account:
     return get_or_404(Account, account_id)
 
@@ -164,10 +175,11 @@ def _submit(action: Action, account: Account, run: Callable[[RequestForm, Reques
     form = action.form()
     if form.validate_on_submit():
         with Attempt(form) as done:
-            run(form, form.request_ref(_admin()))
+            result = run(form, form.request_ref(_admin()))
             db.session.commit()
         if done:
-            flash(action.done % {"username": account.username}, "success")
+            message = REQUESTED if isinstance(result, PendingAction) else action.done
+            flash(message % {"username": account.username}, "success")
             return htmx.redirect_to(url_for("facilities.account", account_id=account.id))
     return _page(action, account, form)
 
@@ -183,7 +195,7 @@ def hand_over_form(account_id: int):
 @fresh_otp_required(load=_account)
 def hand_over(account_id: int):
     account = _account(account_id)
-    return _submit(HAND_OVER, account, lambda form, ref: lifecycle.hand_over(
+    return _submit(HAND_OVER, account, lambda form, ref: approvals.hand_over(
         account, form.custodian(), form.new_phone.data, ref))
 
 
@@ -226,7 +238,7 @@ def change_details_form(account_id: int):
 @fresh_otp_required(load=_account)
 def change_details(account_id: int):
     account = _account(account_id)
-    return _submit(DETAILS, account, lambda form, ref: lifecycle.change_details(
+    return _submit(DETAILS, account, lambda form, ref: approvals.change_details(
         account, form.changes(), ref))
 
 
@@ -259,12 +271,13 @@ def delegate_form(account_id: int):
 def delegate(account_id: int):
     account = _account(account_id)
 
-    def run(form: DelegateForm, ref: RequestRef) -> None:
+    def run(form: DelegateForm, ref: RequestRef):
         facility = tree.by_code(tree.normalize_code(form.facility_code.data))
         if facility is None:
             raise LifecycleError(_("Không có cơ sở mã %(code)s.", code=form.facility_code.data),
                                  field="facility_code")
-        lifecycle.delegate(account, facility, form.starts_on.data, form.ends_on.data, ref)
+        return approvals.delegate(account, facility, form.starts_on.data, form.ends_on.data,
+                                  ref)
 
     return _submit(DELEGATE, account, run)
 

@@ -42,6 +42,12 @@ EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 NAME_MAX = 200
 REF_MAX = 64
 REASON_MAX = 500
+REASON_MIN = 10
+#: an official letter's number: ``123/SYT-NVY``, ``997/CNTT-DLYT``, ``45/QĐ-UBND``,
+#: ``12/2024/TT-BYT`` (digits, an optional year, then upper-case groups joined by hyphens)
+REF_NUMBER_RE = re.compile(r"[0-9]{1,6}(?:/[0-9]{4})?/[^\W\d_]+(?:-[^\W\d_]+)*")
+#: the kinds of facility whose IT unit may hold an administrator account (P4.1)
+ADMIN_KINDS = frozenset({FacilityKind.ministry, FacilityKind.provincial_doh})
 
 
 class LifecycleError(ValueError):
@@ -103,25 +109,36 @@ def live_account(facility_id: int) -> Account | None:
     )
 
 
+def check_issue(facility: Facility, username: str, role: str, phone: str, custodian: dict,
+                actor: Account | None = None) -> dict:
+    """Every rule of an issue, nothing changed: the checked values, ready to store while the
+    issue waits for its approval."""
+    username = _check_username(username)
+    if role not in Role.__members__:
+        raise LifecycleError(_("Vai trò không hợp lệ: %(role)s.", role=role), field="role")
+    _check_role_for(facility, role)
+    phone = _phone(phone)
+    details = _custodian(custodian)
+    _not_the_actor(actor, phone, details)
+    if current_app.config["ONE_LIVE_ACCOUNT_PER_FACILITY"] and live_account(facility.id):
+        raise LifecycleError(_("Cơ sở %(code)s đã có một tài khoản đang hoạt động "
+                               "(mỗi đơn vị một tài khoản).", code=facility.code))
+    _phone_free(phone)
+    return {"username": username, "role": role, "phone": phone, "custodian": details}
+
+
 def issue_account(facility: Facility, username: str, role: str, phone: str,
                   custodian: dict, *, actor: Account | None = None) -> Account:
     """Issue the unit's account (P4.1) to its custodian (P3.3); the initial password goes by
     SMS to the registered phone only (P3.2), so nobody else ever sees it."""
-    username = _check_username(username)
-    if role not in Role.__members__:
-        raise LifecycleError(_("Vai trò không hợp lệ: %(role)s.", role=role), field="role")
-    phone = _phone(phone)
-    details = _custodian(custodian)
-    _not_the_actor(actor, phone, details)
     _lock_facility(facility)
-    if current_app.config["ONE_LIVE_ACCOUNT_PER_FACILITY"] and live_account(facility.id):
-        raise LifecycleError(_("Cơ sở %(code)s đã có một tài khoản đang hoạt động "
-                               "(mỗi đơn vị một tài khoản).", code=facility.code))
-    account = Account(username=username, role=role, facility_id=facility.id, phone=phone,
-                      status=AccountStatus.pending,
+    checked = check_issue(facility, username, role, phone, custodian, actor)
+    username, role = checked["username"], checked["role"]
+    account = Account(username=username, role=role, facility_id=facility.id,
+                      phone=checked["phone"], status=AccountStatus.pending,
                       password_hash="!")  # noqa: S106  (matches no password; set below)
     db.session.add(account)
-    db.session.add(Custodian(account=account, **details))
+    db.session.add(Custodian(account=account, **checked["custodian"]))
     db.session.flush()
     events.record("issue_account", category="account", entity="account", entity_id=account.id,
                   facility_id=facility.id, details={"username": username, "role": role},
@@ -148,19 +165,31 @@ def send_initial_password(account: Account) -> None:
 # -- the actions on a written request (P4.2, P4.3a, P4.3c) ----------------------------------
 
 
+def check_hand_over(account: Account, new_custodian: dict, new_phone: str | None,
+                    request: RequestRef) -> dict:
+    """Every rule of a hand-over, nothing changed: the new custodian's checked details and
+    the registered phone after it."""
+    _check_actionable(account, request)
+    details = _custodian(new_custodian)
+    phone = _phone(new_phone) if new_phone else account.phone
+    _phone_free(phone, account)
+    _not_the_actor(request.actor, phone, details)
+    return {"custodian": details, "phone": phone}
+
+
 def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
               request: RequestRef) -> Custodian:
     """A new person holds the account (P4.3a, P4.2): the old custodian's period closes and
     their sessions end; a new initial password and the phone's activation follow."""
-    _check_actionable(account, request)
-    details = _custodian(new_custodian)
-    phone = _phone(new_phone) if new_phone else account.phone
-    _not_the_actor(request.actor, phone, details)
+    checked = check_hand_over(account, new_custodian, new_phone, request)
+    _sms_cap(account)
+    phone = checked["phone"]
     now = utcnow()
     previous = account.current_custodian
+    told = {account.phone, previous.phone if previous is not None else None}
     if previous is not None:
         previous.to_at = now
-    custodian = Custodian(account=account, from_at=now, **details)
+    custodian = Custodian(account=account, from_at=now, **checked["custodian"])
     db.session.add(custodian)
     phone_changed = phone != account.phone
     account.phone = phone
@@ -170,6 +199,11 @@ def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
     _record(account, "hand_over", request, previous_custodian_id=previous and previous.id,
             custodian_id=custodian.id, phone_changed=phone_changed, sessions_ended=ended)
     send_initial_password(account)
+    with force_locale("vi"):
+        body = _("vaxportal: tài khoản %(username)s đã được bàn giao cho người quản lý mới "
+                 "theo văn bản số %(ref)s. Nếu đơn vị không đề nghị việc này, hãy báo ngay cho "
+                 "Sở Y tế.", username=account.username, ref=request.number)
+    _notify(told - {phone}, account.facility, body)
     return custodian
 
 
@@ -194,28 +228,55 @@ def reissue_password(account: Account, request: RequestRef) -> None:
     """A forgotten password (P4.3c): a new initial password by SMS, changed at next sign-in;
     every session ends."""
     _check_actionable(account, request)
+    _sms_cap(account)
     ended = sessions.end_all(account.id, "password_reissued")
     _record(account, "reissue_password", request, sessions_ended=ended)
     db.session.flush()
     send_initial_password(account)
 
 
-def change_details(account: Account, changes: dict, request: RequestRef) -> list[str]:
-    """Change the registered phone, the role or the custodian's details (P4.3c); returns the
-    names of what changed. A new registered phone must be proven again (P3.2). Changing the
-    person is a hand-over, not a change of details."""
+def check_change_details(account: Account, changes: dict, request: RequestRef) -> dict:
+    """Every rule of a change of details, nothing changed: the checked values wanted."""
     unknown = set(changes) - set(ACCOUNT_DETAILS) - set(CUSTODIAN_DETAILS)
     if unknown:
         raise ValueError(f"change_details cannot change {sorted(unknown)}")
     _check_actionable(account, request)
     wanted = _clean_changes(changes)
+    if "role" in wanted:
+        _check_role_for(account.facility, wanted["role"])
+    if "phone" in wanted:
+        _phone_free(wanted["phone"], account)
     _not_the_actor(request.actor, wanted.get("phone"), {"phone": wanted.get("custodian_phone"),
                                                          "email": wanted.get("email")})
+    return wanted
+
+
+def gives_access(account: Account, wanted: dict) -> bool:
+    """True when checked changes move who can reach the account's data: its role or the
+    phone that receives its codes (these wait for a second person's approval)."""
+    return any(key in wanted and wanted[key] != getattr(account, key) for key in ("role", "phone"))
+
+
+def change_details(account: Account, changes: dict, request: RequestRef) -> list[str]:
+    """Change the registered phone, the role or the custodian's details (P4.3c); returns the
+    names of what changed. A new registered phone must be proven again (P3.2). Changing the
+    person is a hand-over, not a change of details."""
+    wanted = check_change_details(account, changes, request)
+    old_phone = account.phone
     changed = _apply_account_changes(account, wanted) + _apply_custodian_changes(account, wanted)
     if not changed:
         raise LifecycleError(_("Không có thông tin nào thay đổi."))
+    if "phone" in changed:
+        _sms_cap(account)
     _record(account, "change_details", request, fields=sorted(changed))
     db.session.flush()
+    if "phone" in changed:
+        with force_locale("vi"):
+            body = _("vaxportal: số điện thoại đăng ký của tài khoản %(username)s đã được đổi "
+                     "sang số kết thúc bằng %(tail)s theo văn bản số %(ref)s. Nếu đơn vị không "
+                     "đề nghị việc này, hãy báo ngay cho Sở Y tế.", username=account.username,
+                     tail=account.phone[-3:], ref=request.number)
+        _notify({old_phone}, account.facility, body)
     return changed
 
 
@@ -230,10 +291,9 @@ def unlock(account: Account, request: RequestRef) -> None:
     db.session.flush()
 
 
-def delegate(support_account: Account, facility: Facility, starts_on: date, ends_on: date,
-             request: RequestRef) -> Delegation:
-    """Give a support unit's data-entry account data-entry scope over ``facility`` from
-    ``starts_on`` to ``ends_on`` included (letter item 3); it ends by itself after that."""
+def check_delegate(support_account: Account, facility: Facility, starts_on: date,
+                   ends_on: date, request: RequestRef) -> None:
+    """Every rule of a delegation, nothing changed."""
     _check_actionable(support_account, request)
     if (support_account.role != Role.data_entry
             or support_account.facility.kind != FacilityKind.support_unit):
@@ -245,6 +305,13 @@ def delegate(support_account: Account, facility: Facility, starts_on: date, ends
     if _overlapping(support_account.id, facility.id, starts_on, ends_on):
         raise LifecycleError(_("Tài khoản đã được uỷ quyền cho cơ sở này trong khoảng thời gian "
                                "đó."), field="facility_code")
+
+
+def delegate(support_account: Account, facility: Facility, starts_on: date, ends_on: date,
+             request: RequestRef) -> Delegation:
+    """Give a support unit's data-entry account data-entry scope over ``facility`` from
+    ``starts_on`` to ``ends_on`` included (letter item 3); it ends by itself after that."""
+    check_delegate(support_account, facility, starts_on, ends_on, request)
     delegation = Delegation(
         account_id=support_account.id, facility_id=facility.id, starts_on=starts_on,
         ends_on=ends_on, request_ref=request.number, request_date=request.date,
@@ -255,6 +322,13 @@ def delegate(support_account: Account, facility: Facility, starts_on: date, ends
     _record(support_account, "delegate", request, delegation_id=delegation.id,
             delegated_facility_id=facility.id, starts_on=format_date_vn(starts_on),
             ends_on=format_date_vn(ends_on))
+    with force_locale("vi"):
+        body = _("vaxportal: tài khoản %(username)s của %(unit)s được uỷ quyền nhập liệu cho "
+                 "%(facility)s từ %(start)s đến hết %(end)s theo văn bản số %(ref)s.",
+                 username=support_account.username, unit=support_account.facility.name,
+                 facility=facility.name, start=format_date_vn(starts_on),
+                 end=format_date_vn(ends_on), ref=request.number)
+    _notify(set(), facility, body)
     return delegation
 
 
@@ -268,6 +342,36 @@ def end_delegation(delegation: Delegation, request: RequestRef) -> None:
     _record(account, "end_delegation", request, delegation_id=delegation.id,
             delegated_facility_id=delegation.facility_id)
     db.session.flush()
+
+
+# -- notices and the SMS cap --------------------------------------------------------------
+
+#: written requests whose action sends the account an SMS (an initial password)
+SMS_ACTIONS = ("hand_over", "reissue_password", "change_details")
+
+
+def _notify(phones: set, facility: Facility, body: str) -> None:
+    """Tell the previous holder's phones and the supervising (parent) facility's live
+    account that an account changed hands, changed phone or got a delegation."""
+    supervisor = live_account(facility.parent_id) if facility.parent_id else None
+    targets = {p for p in phones if p}
+    if supervisor is not None:
+        targets.add(supervisor.phone)
+    for phone in sorted(targets):
+        send_sms(phone, "account_notice", body)
+
+
+def _sms_cap(account: Account) -> None:
+    """Admin actions send an account no more SMS an hour than its own codes may have
+    (``OTP_RESEND_PER_HOUR``), so that they cannot flood a phone."""
+    limit = int(current_app.config["OTP_RESEND_PER_HOUR"])
+    sent = db.session.scalar(sa.select(sa.func.count(WrittenRequest.id)).where(
+        WrittenRequest.account_id == account.id, WrittenRequest.action.in_(SMS_ACTIONS),
+        WrittenRequest.created_at > utcnow() - timedelta(hours=1)))
+    if sent >= limit:
+        raise LifecycleError(_("Tài khoản %(username)s đã nhận %(n)s tin nhắn do quản trị viên "
+                               "gửi trong một giờ qua; vui lòng thử lại sau.",
+                               username=account.username, n=sent))
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -299,14 +403,44 @@ def _check_actionable(account: Account, request: RequestRef) -> None:
 
 
 def _check_request(request: RequestRef) -> None:
+    """The written request is a real official letter: its number in the official form, a
+    recent date, and a reason that says something."""
     number = (request.number or "").strip()
     if not number or len(number) > REF_MAX:
         raise LifecycleError(_("Số văn bản dài 1-%(n)s ký tự.", n=REF_MAX), field="ref_number")
-    if not isinstance(request.date, date) or request.date > local_today():
+    if not REF_NUMBER_RE.fullmatch(number) or number != number.upper():
+        raise LifecycleError(_("Số văn bản phải theo mẫu văn bản hành chính, ví dụ 123/SYT-NVY "
+                               "hoặc 45/QĐ-UBND."), field="ref_number")
+    today = local_today()
+    if not isinstance(request.date, date) or request.date > today:
         raise LifecycleError(_("Ngày văn bản không được sau hôm nay."), field="ref_date")
-    reason = (request.reason or "").strip()
-    if not reason or len(reason) > REASON_MAX:
-        raise LifecycleError(_("Lý do dài 1-%(n)s ký tự.", n=REASON_MAX), field="reason")
+    max_age = int(current_app.config["WRITTEN_REQUEST_MAX_AGE_DAYS"])
+    if request.date < today - timedelta(days=max_age):
+        raise LifecycleError(_("Văn bản đã quá %(n)s ngày; cần văn bản đề nghị mới.", n=max_age),
+                             field="ref_date")
+    reason = " ".join((request.reason or "").split())
+    if len(reason) < REASON_MIN or len(reason) > REASON_MAX:
+        raise LifecycleError(_("Lý do dài %(min)s-%(max)s ký tự, nói rõ vì sao cần thao tác này.",
+                               min=REASON_MIN, max=REASON_MAX), field="reason")
+
+
+def _check_role_for(facility: Facility, role: str) -> None:
+    """The administrator role only on the IT unit of the Ministry or of a Department of
+    Health (P4.1: the Ministry's IT Department issues accounts), never on a station."""
+    if role == Role.admin and facility.kind not in ADMIN_KINDS:
+        raise LifecycleError(_("Vai trò quản trị chỉ dành cho đơn vị công nghệ thông tin của Bộ "
+                               "Y tế hoặc Sở Y tế."), field="role")
+
+
+def _phone_free(phone: str, account: Account | None = None) -> None:
+    """A live phone number belongs to one live account at a time (P4.1)."""
+    stmt = sa.select(Account.id).where(Account.phone == phone,
+                                       Account.status != AccountStatus.revoked)
+    if account is not None:
+        stmt = stmt.where(Account.id != account.id)
+    if db.session.scalar(stmt.limit(1)) is not None:
+        raise LifecycleError(_("Số điện thoại này đang gắn với một tài khoản khác còn hoạt động; "
+                               "mỗi số chỉ gắn với một tài khoản."), field="phone")
 
 
 def _not_the_actor(actor: Account | None, phone: str | None, custodian: dict) -> None:

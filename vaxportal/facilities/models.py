@@ -90,3 +90,40 @@ class Delegation(db.Model):
         if today < self.starts_on:
             return "scheduled"
         return "active" if today <= self.ends_on else "expired"
+
+
+class PendingStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    refused = "refused"
+    expired = "expired"
+
+
+class PendingAction(db.Model):
+    """An account action that gives a person access to recipient data (issue, hand-over,
+    role or phone change, delegation), waiting for a second person's approval. ``params``
+    holds the checked values the action will run with; the initial password is made only
+    when the action takes effect."""
+
+    __tablename__ = "pending_action"
+    __audited__ = True
+    __audit_category__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))  # issue|hand_over|change_details|delegate
+    #: the account acted on (none yet for an issue)
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: the facility whose data the action opens: the issue's, the account's, or the
+    #: delegated facility (whose own account approves a delegation)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    ref_number: Mapped[str | None] = mapped_column(sa.String(64))
+    ref_date: Mapped[date | None] = mapped_column(sa.Date)
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(sa.String(16), default=PendingStatus.pending, index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    facility: Mapped[Facility] = relationship()
