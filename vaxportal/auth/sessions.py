@@ -2,6 +2,8 @@
 
 A row at stage ``otp`` has passed the password only; ``full`` has passed the OTP too. Idle and
 absolute time-outs are checked on every request; ending rows ends sessions in every process.
+A lock-out never ends a session (``lockout``): revocation, a password change, a hand-over or
+the holder's own "end sessions" do.
 """
 
 from __future__ import annotations
@@ -105,8 +107,6 @@ def _expiry_reason(row: UserSession) -> str | None:
     cfg = current_app.config
     if row.account.status == AccountStatus.revoked:
         return "revoked"
-    if row.account.is_locked(now):
-        return "locked"
     if now - row.last_seen_at > timedelta(minutes=int(cfg["SESSION_IDLE_MINUTES"])):
         return "idle"
     if now - row.created_at > timedelta(hours=int(cfg["SESSION_ABSOLUTE_HOURS"])):
@@ -123,7 +123,7 @@ def end(row: UserSession, reason: str) -> None:
 
 def close(row: UserSession, reason: str, *, account: Account | None = None) -> None:
     """End one session and record ``session_ended`` with the reason (``logout``, ``idle``,
-    ``absolute``, ``revoked``, ``locked``, ``ended_by_user``) in the same transaction.
+    ``absolute``, ``revoked``, ``ended_by_user``) in the same transaction.
     ``account``: the actor when it is the session's own account (a time-out found on its
     request); by default the signed-in account, the console or a job."""
     end(row, reason)
@@ -131,7 +131,7 @@ def close(row: UserSession, reason: str, *, account: Account | None = None) -> N
 
 
 def end_all(account_id: int, reason: str, *, except_id: int | None = None) -> int:
-    """End every open session of an account (password change, handover, revocation, lock)
+    """End every open session of an account (password change, handover, revocation)
     and record one ``session_ended`` event with the reason when any was open."""
     stmt = (
         sa.update(UserSession)
