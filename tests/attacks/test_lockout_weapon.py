@@ -96,6 +96,16 @@ def test_p3_4_an_attacker_cannot_lock_the_holder_out_of_a_known_browser(nurse, n
                                outbox).status_code == 303
 
 
+def test_p3_4_hammering_a_username_never_rate_limits_its_known_browser(app, nurse, new_client,
+                                                                      outbox):
+    browser = known_browser(new_client, nurse.account, outbox)
+    app.config["LOGIN_RATE_LIMIT"] = "5 per minute"
+    answers = [attempt(new_client(), nurse.account.username, address=f"203.0.113.{n}")
+               for n in range(1, 8)]
+    assert answers[-1].status_code == 429  # the typed username's own limit ...
+    assert signs_in(browser, nurse.account.username)  # ... holds nobody up in a known browser
+
+
 def test_p3_4_failures_of_a_known_browser_are_counted_apart(nurse, new_client, outbox):
     browser = known_browser(new_client, nurse.account, outbox)
     for _ in range(8):
@@ -247,4 +257,9 @@ def test_the_csrf_token_changes_at_every_sign_in(nurse, new_client, outbox):
     assert browser.get("/").status_code == 200
     assert _csrf_raw(browser) not in (None, first)
     refused = browser.post("/auth/logout", headers={"X-CSRFToken": page_token})
-    assert refused.status_code == 400
+    assert refused.status_code == 400 and "X-CSRF-Refresh" not in refused.headers
+    # an htmx page left open gets the current token once, to send its form again
+    refused = browser.hx("POST", "/auth/logout", headers={"X-CSRFToken": page_token})
+    assert refused.status_code == 400 and refused.headers["HX-Retarget"] == "#flashes"
+    fresh = refused.headers["X-CSRF-Refresh"]
+    assert browser.post("/auth/logout", headers={"X-CSRFToken": fresh}).status_code == 303

@@ -55,30 +55,33 @@ BROWSERS_REMEMBERED = 5  # accounts one device cookie names
 # -- keys -----------------------------------------------------------------------------------
 
 
-def _digest(kind: str, value: str) -> str:
+def _mac(kind: str, value: str) -> str:
     key = current_app.secret_key.encode()
-    mac = hmac.new(key, f"sign-in:{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-    return f"{kind}:{mac[:48]}"
+    return hmac.new(key, f"sign-in:{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:48]
+
+
+def _name(username: str) -> str:
+    return (username or "").strip().lower()[:64]
 
 
 def username_key(username: str) -> str:
-    return _digest("user", (username or "").strip().lower()[:64])
+    return "user:" + _mac("user", _name(username))
 
 
 def _address_key() -> str:
-    return _digest("addr", request.remote_addr or "-")
+    return "addr:" + _mac("addr", request.remote_addr or "-")
 
 
-def _browser_key(account_id: int, device: str) -> str:
-    return f"device:{account_id}:{device}"
+def _browser_prefix(username: str) -> str:
+    return f"device:{_mac('user', _name(username))}:"
 
 
 def keys_for(username: str, account: Account | None) -> list[str]:
     """The keys a password try from this browser counts under: the browser's own when it has
     signed in to ``account`` before, else the typed username's and the address's."""
-    device, account_ids = _device_cookie()
-    if account is not None and device and account.id in account_ids:
-        return [_browser_key(account.id, device)]
+    device = known_browser(username)
+    if account is not None and device:
+        return [_browser_prefix(username) + device]
     return [username_key(username), _address_key()]
 
 
@@ -89,8 +92,9 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="vaxportal-known-browser")
 
 
-def _device_cookie() -> tuple[str | None, list[int]]:
-    """The browser's id and the accounts it signed in to, if its cookie is ours and fresh."""
+def _device_cookie() -> tuple[str | None, list[str]]:
+    """The browser's id and the accounts it signed in to (keyed hashes of their usernames),
+    if its cookie is ours and not too old."""
     raw = request.cookies.get(current_app.config["DEVICE_COOKIE_NAME"])
     if not raw:
         return None, []
@@ -99,19 +103,27 @@ def _device_cookie() -> tuple[str | None, list[int]]:
         data = _serializer().loads(raw, max_age=max_age)
     except BadSignature:
         return None, []
-    device, ids = data.get("d"), data.get("a")
-    if not isinstance(device, str) or not isinstance(ids, list):
+    device, names = data.get("d"), data.get("u")
+    if not isinstance(device, str) or not isinstance(names, list):
         return None, []
-    return device, [i for i in ids if isinstance(i, int)]
+    return device, [n for n in names if isinstance(n, str)]
+
+
+def known_browser(username: str) -> str | None:
+    """This browser's id if it has signed in fully to ``username`` before (the cookie only,
+    no database: the sign-in limiter asks too)."""
+    device, names = _device_cookie()
+    return device if device and _mac("user", _name(username)) in names else None
 
 
 def remember_browser(account: Account) -> None:
     """At a full sign-in: the signed, long-lived cookie that makes this browser a known one
-    for ``account`` (it names account ids, never a username)."""
-    device, ids = _device_cookie()
+    for ``account`` (it names the account by a keyed hash, never the username in clear)."""
+    device, names = _device_cookie()
     device = device or secrets.token_urlsafe(16)
-    ids = [account.id, *[i for i in ids if i != account.id]][:BROWSERS_REMEMBERED]
-    value = _serializer().dumps({"d": device, "a": ids})
+    mine = _mac("user", _name(account.username))
+    names = [mine, *[n for n in names if n != mine]][:BROWSERS_REMEMBERED]
+    value = _serializer().dumps({"d": device, "u": names})
     cfg = current_app.config
 
     @after_this_request
@@ -271,7 +283,7 @@ def unlock(account: Account) -> None:
     account.failed_code_count = 0
     account.lock_count = 0
     _reset(sa.or_(SignInFailure.key == username_key(account.username),
-                  SignInFailure.key.startswith(f"device:{account.id}:")))
+                  SignInFailure.key.startswith(_browser_prefix(account.username))))
 
 
 # -- telling the holder -----------------------------------------------------------------------
