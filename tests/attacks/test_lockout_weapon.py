@@ -80,6 +80,18 @@ def test_p3_4_a_code_lock_never_ends_sessions_signed_in_before(nurse, new_client
     assert nurse.get("/").status_code == 200 and session_row(nurse).ended_at is None
 
 
+def test_p3_4_wrong_current_passwords_slow_the_change_and_end_no_session(nurse):
+    """Someone at an unattended desk guessing the current password on the change form."""
+    change = {"current_password": WRONG, "new_password": "Tram-Y-te#2024xy",
+              "confirm_password": "Tram-Y-te#2024xy"}
+    for _ in range(5):
+        assert nurse.post("/auth/password", data=change).status_code == 200
+    page = nurse.post("/auth/password", data=change | {"current_password": PASSWORD})
+    assert page.status_code == 200 and WAIT in html(page)
+    assert not reload(nurse.account).is_locked()
+    assert nurse.get("/").status_code == 200 and session_row(nurse).ended_at is None
+
+
 # -- known and unknown browsers ---------------------------------------------------------------
 
 
