@@ -28,7 +28,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_failure')),
     sa.UniqueConstraint('key', name=op.f('uq_sign_in_failure_key'))
     )
+    with op.batch_alter_table('sign_in_failure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sign_in_failure_updated_at'), ['updated_at'],
+                              unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('sign_in_failure', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sign_in_failure_updated_at'))
     op.drop_table('sign_in_failure')

@@ -124,3 +124,13 @@ def test_p3_4_unlock_ends_the_wait_early_and_starts_the_doubling_over(app, clien
     assert _wait_left() is None and reload(nurse).lock_count == 0
     response = login_through_forms(new_client(), nurse.username, PASSWORD, outbox)
     assert response.status_code == 303
+
+
+def test_p3_4_keys_with_nothing_to_remember_are_forgotten(client, nurse):
+    for username in ("made.up.1", "made.up.2"):
+        submit_password(client, username, WRONG)
+    db.session.execute(sa.update(SignInFailure).values(updated_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    submit_password(client, "made.up.3", WRONG)  # a new key starts counting: old ones go
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SignInFailure)) == 2

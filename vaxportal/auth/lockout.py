@@ -178,6 +178,8 @@ def _count(key: str, limit: int) -> datetime | None:
         .returning(SignInFailure.failures)
         .execution_options(synchronize_session=False)
     ).scalar_one()
+    if failures == 1:
+        _prune(now)
     if failures < limit:
         return None
     until = now + _delay(failures - limit)
@@ -186,6 +188,19 @@ def _count(key: str, limit: int) -> datetime | None:
         .execution_options(synchronize_session=False)
     )
     return until
+
+
+def _prune(now: datetime) -> None:
+    """Forget keys with nothing left to remember (no recent failure, wait or SMS), so that
+    made-up usernames do not pile up; run when a key starts counting."""
+    db.session.execute(
+        sa.delete(SignInFailure)
+        .where(SignInFailure.updated_at < now - COUNT_WINDOW,
+               sa.or_(SignInFailure.blocked_until.is_(None), SignInFailure.blocked_until < now),
+               sa.or_(SignInFailure.notified_at.is_(None),
+                      SignInFailure.notified_at < now - NOTICE_EVERY))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _delay(beyond: int) -> timedelta:
