@@ -60,6 +60,13 @@ class Defaults:
     LOCKOUT_PASSWORD_FAILURES = 5
     LOCKOUT_CODE_FAILURES = 10
     LOCKOUT_MINUTES = 15
+    # Wrong passwords from browsers that never signed in to the account, and per address:
+    # a wait that doubles from LOGIN_DELAY_SECONDS up to LOGIN_DELAY_MAX_MINUTES (auth/lockout)
+    LOGIN_DELAY_SECONDS = 60
+    LOGIN_DELAY_MAX_MINUTES = 15
+    LOGIN_ADDRESS_FAILURES = 30
+    DEVICE_COOKIE_NAME = "vaxportal_device"
+    DEVICE_COOKIE_DAYS = 180
     PASSWORD_HISTORY = 5
     INITIAL_PASSWORD_DAYS = 3
     LOGIN_RATE_LIMIT = "20 per minute; 200 per hour"

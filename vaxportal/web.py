@@ -9,7 +9,7 @@ import uuid
 
 from flask import g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -117,10 +117,21 @@ def _http_error(error: HTTPException):
     return response
 
 
+#: the header that hands an htmx page its session's current CSRF token (static/js/app.js)
+CSRF_REFRESH_HEADER = "X-CSRF-Refresh"
+
+
 def _csrf_error(error: CSRFError):
-    return _render_error(
-        400, _l("Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ. Vui lòng tải lại trang và gửi lại.")
-    )
+    if not htmx.is_htmx():
+        return _render_error(400, _l(
+            "Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ. Vui lòng tải lại trang và gửi lại."))
+    # Each sign-in gets a new token, so a form left open in another tab is refused once; it
+    # keeps what was typed and gets the current token (same-origin scripts only can read it).
+    response = _render_error(400, _l(
+        "Mã bảo vệ của trang đã được làm mới (ví dụ sau khi đăng nhập lại). Những gì bạn đã "
+        "nhập vẫn còn: vui lòng bấm gửi lại."))
+    response.headers[CSRF_REFRESH_HEADER] = generate_csrf()
+    return response
 
 
 def _unexpected_error(error: Exception):

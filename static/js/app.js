@@ -71,6 +71,17 @@
     }
   });
 
+  // After a new sign-in (in another tab) the server refuses this page's old token once and
+  // hands back the current one: keep it, so that sending the form again works.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var xhr = evt.detail && evt.detail.xhr;
+    var token = xhr ? xhr.getResponseHeader("X-CSRF-Refresh") : null;
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (token && meta) {
+      meta.setAttribute("content", token);
+    }
+  });
+
   /* ---- (5) confirmations ----------------------------------------------------------------- */
 
   function confirmed(element) {

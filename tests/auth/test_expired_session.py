@@ -86,7 +86,15 @@ def test_a_timed_out_nurse_keeps_the_form_and_sends_it_after_signing_in_again(
     # the link opens the sign-in page in a new tab of the same browser
     assert login_through_forms(nurse, nurse.account.username, PASSWORD, outbox,
                                next_url="/recipients/new").status_code == 303
-    # back in the first tab, the untouched form is sent again, with that page's token
+    # back in the first tab, the untouched form is sent again: the sign-in changed the CSRF
+    # token, so it is refused once, stays as typed and the page gets the current token ...
+    response = nurse.hx("POST", "/recipients/new", data=TYPED, **sent)
+    assert response.status_code == 400 and response.headers["HX-Retarget"] == "#flashes"
+    assert recipients() == 0
+    fresh = response.headers["X-CSRF-Refresh"]
+    assert fresh != page_token
+    # ... with which the same form goes through
+    sent["headers"]["X-CSRFToken"] = fresh
     response = nurse.hx("POST", "/recipients/new", data=TYPED, **sent)
     assert response.status_code == 204 and "/recipients/" in response.headers["HX-Redirect"]
     assert recipients() == 1
@@ -94,8 +102,8 @@ def test_a_timed_out_nurse_keeps_the_form_and_sends_it_after_signing_in_again(
 
 def test_another_account_or_a_sign_out_never_inherits_the_pages_token(
         signed_in, factory, new_client, outbox):
-    """The CSRF token survives only a new sign-in of the same account in the same browser
-    after its session ended by itself, never a different account's (session fixation)."""
+    """A page's CSRF token never survives a sign-in, of another account (session fixation)
+    or of the same one."""
     station = factory.facility()
     nurse = signed_in("data_entry", facility=station)
     colleague = factory.account("data_entry", facility=station)

@@ -4,7 +4,8 @@ timed out, was revoked or ended by a lock).
 - htmx: 401 with a short message into the flash region (``HX-Retarget: #flashes``), and a
   link that signs in in a new tab. The form the nurse was filling in is not replaced by the
   sign-in page, so nothing typed is lost; after signing in in the other tab the same form is
-  sent again (``sessions.start`` keeps that browser's CSRF token for the same account).
+  sent again. Each sign-in gets a new CSRF token, so that first resend is refused once with
+  the current token in ``X-CSRF-Refresh`` (``web._csrf_error``), which ``app.js`` keeps.
 - otherwise: a redirect to the sign-in page whose ``next`` is a page that can be opened
   again: the requested URL for a GET, else the page the form was on (the same-site Referer)
   if it answers GET, else nothing. A POST-only URL as ``next`` would answer 405 after

@@ -168,3 +168,19 @@ class OtpChallenge(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInFailure(db.Model):
+    """Wrong passwords counted under one key (``auth/lockout.py``): a typed username from
+    browsers that never signed in to it, an address, or one known browser of an account.
+    Keys carry no username or address in clear (keyed hashes), so unknown usernames are
+    counted exactly like real ones."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(96), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -2,6 +2,8 @@
 
 A row at stage ``otp`` has passed the password only; ``full`` has passed the OTP too. Idle and
 absolute time-outs are checked on every request; ending rows ends sessions in every process.
+A lock-out never ends a session (``lockout``): revocation, a password change, a hand-over or
+the holder's own "end sessions" do.
 """
 
 from __future__ import annotations
@@ -25,14 +27,9 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-#: the signed cookie's mark that its CSRF token was carried over for this account id
-CSRF_CARRIED = "csrf_carried_for"
-
-
 def start(account: Account, stage: str = "otp") -> UserSession:
     """Open a new session with a new token (never reusing one set before sign-in). The cookie
-    is cleared; only the CSRF token of the same account's earlier session survives."""
-    carried = _csrf_to_carry(account)
+    is cleared, its CSRF token with it: every sign-in gets a new one."""
     token = secrets.token_urlsafe(32)
     custodian = account.current_custodian
     row = UserSession(
@@ -45,32 +42,8 @@ def start(account: Account, stage: str = "otp") -> UserSession:
     session.clear()
     session["sid"] = token
     session.permanent = True
-    if carried:
-        session[current_app.config["WTF_CSRF_FIELD_NAME"]] = carried
-        session[CSRF_CARRIED] = account.id
     g.user_session = row
     return row
-
-
-def _csrf_to_carry(account: Account) -> str | None:
-    """The CSRF token to keep when ``account`` signs in again in the same browser, after its
-    session there timed out: the pages still open in other tabs (a half-typed form) can then
-    be sent again. Kept only when the cookie's previous session (ended or not) belongs to the
-    same account and had passed its OTP, or is the code step of such a carry-over; the cookie
-    is signed, so a session planted by someone else (their own account) never passes on its
-    token (session fixation), and any other sign-in gets a new token."""
-    csrf = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
-    token = session.get("sid")
-    if not csrf or not token:
-        return None
-    previous = db.session.scalar(
-        sa.select(UserSession).where(UserSession.token_hash == _digest(token))
-    )
-    if previous is None or previous.account_id != account.id:
-        return None
-    if previous.stage == "full" or session.get(CSRF_CARRIED) == account.id:
-        return csrf
-    return None
 
 
 def current() -> UserSession | None:
@@ -105,8 +78,6 @@ def _expiry_reason(row: UserSession) -> str | None:
     cfg = current_app.config
     if row.account.status == AccountStatus.revoked:
         return "revoked"
-    if row.account.is_locked(now):
-        return "locked"
     if now - row.last_seen_at > timedelta(minutes=int(cfg["SESSION_IDLE_MINUTES"])):
         return "idle"
     if now - row.created_at > timedelta(hours=int(cfg["SESSION_ABSOLUTE_HOURS"])):
@@ -123,7 +94,7 @@ def end(row: UserSession, reason: str) -> None:
 
 def close(row: UserSession, reason: str, *, account: Account | None = None) -> None:
     """End one session and record ``session_ended`` with the reason (``logout``, ``idle``,
-    ``absolute``, ``revoked``, ``locked``, ``ended_by_user``) in the same transaction.
+    ``absolute``, ``revoked``, ``ended_by_user``) in the same transaction.
     ``account``: the actor when it is the session's own account (a time-out found on its
     request); by default the signed-in account, the console or a job."""
     end(row, reason)
@@ -131,7 +102,7 @@ def close(row: UserSession, reason: str, *, account: Account | None = None) -> N
 
 
 def end_all(account_id: int, reason: str, *, except_id: int | None = None) -> int:
-    """End every open session of an account (password change, handover, revocation, lock)
+    """End every open session of an account (password change, handover, revocation)
     and record one ``session_ended`` event with the reason when any was open."""
     stmt = (
         sa.update(UserSession)

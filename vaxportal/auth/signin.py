@@ -1,8 +1,9 @@
 """Signing in (P3.2, P3.4, P4.3b): the password step, the code step, the password change.
 
-The password step answers an unknown username, a wrong password and a locked account the
-same way and in about the same time (a dummy hash is verified for an unknown username); only
-the right password of a revoked account, or an expired initial password, learns more.
+The password step answers an unknown username and a wrong password the same way and in about
+the same time (a dummy hash is verified for an unknown username), and counts both alike
+(``lockout``), so a wait says nothing about the username; only the right password of a
+locked or revoked account, or an expired initial password, learns more.
 Nothing here commits; the views commit once.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import enum
 import secrets
+from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app, session
@@ -23,9 +26,19 @@ from vaxportal.timeutil import utcnow
 
 
 class Refusal(enum.StrEnum):
-    generic = "generic"  # unknown username, wrong password or locked: one answer
+    generic = "generic"  # unknown username, wrong password: one answer
+    wait = "wait"  # too many wrong passwords from this browser or address: try again later
+    locked = "locked"  # the right password of an account locked by wrong codes
     revoked = "revoked"
     initial_expired = "initial_expired"
+
+
+class Verdict(NamedTuple):
+    """What the password step decided: the account, or why not and until when to wait."""
+
+    account: Account | None
+    refusal: Refusal | None = None
+    until: datetime | None = None
 
 
 @lru_cache(maxsize=1)
@@ -38,30 +51,54 @@ def find_account(username: str) -> Account | None:
     return db.session.scalar(sa.select(Account).where(Account.username == name))
 
 
-def check_password(username: str, password: str) -> tuple[Account | None, Refusal | None]:
-    """The account if ``password`` opens it, else why not (as little as may be told)."""
+def check_password(username: str, password: str) -> Verdict:
+    """The account if ``password`` opens it, else why not (as little as may be told: only
+    the right password learns that its account is locked, revoked or expired)."""
     account = find_account(username)
+    keys = lockout.keys_for(username, account)
+    wait = lockout.wait_until(keys)
+    if wait is not None:
+        passwords.verify_password(_dummy_hash(), password)  # the same time as a real check
+        _failed(account, "waiting")
+        return Verdict(None, Refusal.wait, wait)
     if account is None:
         passwords.verify_password(_dummy_hash(), password)
         _failed(None, "unknown_account")
-        return None, Refusal.generic
-    right = passwords.verify_password(account.password_hash, password)
-    if account.is_locked():
-        _failed(account, "locked")
-        return None, Refusal.generic
-    if not right:
+        return Verdict(None, Refusal.generic, lockout.password_failed(keys, None))
+    if not passwords.verify_password(account.password_hash, password):
         _failed(account, "wrong_password")
-        if account.status != AccountStatus.revoked:
-            lockout.password_failed(account)
-        return None, Refusal.generic
+        return Verdict(None, Refusal.generic, lockout.password_failed(keys, account))
+    refusal = _refusal_after_right_password(account)
+    if refusal is not None:
+        _failed(account, _REASONS[refusal])
+        return Verdict(None, refusal, account.locked_until)
+    lockout.password_succeeded(keys)
+    return Verdict(account)
+
+
+_REASONS = {Refusal.locked: "locked", Refusal.revoked: "revoked",
+            Refusal.initial_expired: "initial_password_expired"}
+
+
+def _refusal_after_right_password(account: Account) -> Refusal | None:
+    if account.is_locked():
+        return Refusal.locked
     if account.status == AccountStatus.revoked:
-        _failed(account, "revoked")
-        return None, Refusal.revoked
+        return Refusal.revoked
     if _initial_expired(account):
-        _failed(account, "initial_password_expired")
-        return None, Refusal.initial_expired
-    lockout.password_succeeded(account)
-    return account, None
+        return Refusal.initial_expired
+    return None
+
+
+def recheck_password(account: Account, password: str) -> Verdict:
+    """The current password typed again by the signed-in holder (the password change)."""
+    keys = lockout.keys_for(account.username, account)
+    wait = lockout.wait_until(keys)
+    if wait is not None:
+        return Verdict(None, Refusal.wait, wait)
+    if not passwords.verify_password(account.password_hash, password):
+        return Verdict(None, Refusal.generic, lockout.password_failed(keys, account))
+    return Verdict(account)
 
 
 def _initial_expired(account: Account) -> bool:
@@ -114,6 +151,7 @@ def complete_sign_in(account: Account, otp_row: UserSession, purpose: str) -> Us
     if next_url:
         session["next"] = next_url
     lockout.signed_in(account)
+    lockout.remember_browser(account)
     events.record("login_ok", category="access", entity="account", entity_id=account.id,
                   facility_id=account.facility_id, account=account,
                   details={"purpose": purpose})

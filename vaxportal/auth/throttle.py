@@ -1,6 +1,7 @@
 """Flask-Limiter limits of the sign-in and one-time-code entry points (P3.4).
 
-``login_limits`` throttle the password form per address and per typed username;
+``login_limits`` throttle the password form per address and per typed username (a browser
+that has signed in to that username before has its own count);
 ``otp_limits`` throttle every POST that checks or sends a one-time code per address and per
 account (the session's): the sign-in code and its resend, the step-up prompt (``/auth/step-up``
 and the code posted back to a ``fresh_otp_required`` view) and an export's own code. A
@@ -22,7 +23,7 @@ from functools import wraps
 from flask import current_app, request
 from flask_limiter import RateLimitExceeded
 
-from vaxportal.auth import sessions
+from vaxportal.auth import lockout, sessions
 from vaxportal.extensions import limiter
 
 
@@ -43,7 +44,11 @@ def _register_limit() -> str:
 
 
 def _username_key() -> str:
-    return "username:" + (request.form.get("username") or "").strip().lower()[:64]
+    """Per typed username; a browser that has signed in to it before counts apart, so that
+    an attacker hammering a username never holds the holder up there (``lockout``)."""
+    username = request.form.get("username") or ""
+    device = lockout.known_browser(username)
+    return "username:" + username.strip().lower()[:64] + (f":browser:{device}" if device else "")
 
 
 def _session_account_key() -> str:

@@ -8,13 +8,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from vaxportal import htmx
-from vaxportal.auth import bp, codes, lockout, passwords, sessions, signin, stepup
+from vaxportal.auth import bp, codes, sessions, signin, stepup
 from vaxportal.auth.codes import Outcome
 from vaxportal.auth.forms import LoginForm, OtpForm, PasswordChangeForm
 from vaxportal.auth.throttle import limited, login_limits, otp_limits
 from vaxportal.auth.verification import check_code
 from vaxportal.extensions import db
 from vaxportal.sms import SmsError
+from vaxportal.timeutil import format_datetime
 from vaxportal.urls import safe_next
 
 #: what an account that must change its initial password may still reach (P4.3b)
@@ -43,10 +44,11 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form)
-    account, refusal = signin.check_password(form.username.data, form.password.data)
+    verdict = signin.check_password(form.username.data, form.password.data)
+    account = verdict.account
     if account is None:
         db.session.commit()  # the failure count and the audit row
-        form.password.errors.append(_refusal_message(refusal))
+        form.password.errors.extend(_refusal_messages(verdict))
         return render_template("auth/login.html", form=form)
     try:
         signin.start_code_step(account, safe_next(form.next.data))
@@ -57,6 +59,27 @@ def login():
         return render_template("auth/login.html", form=form)
     db.session.commit()
     return redirect(url_for("auth.otp"), 303)
+
+
+def _refusal_messages(verdict: signin.Verdict) -> list[str]:
+    """What the sign-in page says: a wait says until when, whatever the username (the
+    typed username and the address wait alike, known or not); only the right password
+    learns that its account is locked."""
+    if verdict.refusal is signin.Refusal.wait:
+        return [wait_message(verdict.until)]
+    if verdict.refusal is signin.Refusal.locked:
+        return [_("Tài khoản đang bị khoá đến %(time)s vì nhập sai mã nhiều lần. Vui lòng "
+                  "thử lại sau thời điểm đó hoặc đề nghị quản trị viên mở khoá.",
+                  time=format_datetime(verdict.until))]
+    messages = [_refusal_message(verdict.refusal)]
+    if verdict.until is not None:
+        messages.append(wait_message(verdict.until))
+    return messages
+
+
+def wait_message(until) -> str:
+    return _("Đã nhập sai quá nhiều lần. Vui lòng thử lại sau %(time)s.",
+             time=format_datetime(until))
 
 
 def _refusal_message(refusal: signin.Refusal) -> str:
@@ -174,11 +197,13 @@ def password():
 
 
 def _password_form_ok(account, form, forced: bool) -> bool:
-    if not forced and not passwords.verify_password(account.password_hash,
-                                                    form.current_password.data):
-        lockout.password_failed(account)
-        db.session.commit()
-        form.current_password.errors.append(_("Mật khẩu hiện tại không đúng."))
+    verdict = None if forced else signin.recheck_password(account, form.current_password.data)
+    if verdict is not None and verdict.account is None:
+        db.session.commit()  # the failure count
+        if verdict.refusal is not signin.Refusal.wait:
+            form.current_password.errors.append(_("Mật khẩu hiện tại không đúng."))
+        if verdict.until is not None:
+            form.current_password.errors.append(wait_message(verdict.until))
         return False
     problems = signin.password_problems(account, form.new_password.data)
     form.new_password.errors.extend(problems)

@@ -281,9 +281,10 @@ def change_details(account: Account, changes: dict, request: RequestRef) -> list
 
 
 def unlock(account: Account, request: RequestRef) -> None:
-    """Lift a lock-out before it ends by itself."""
+    """Lift a lock-out (and the wait of unknown browsers) before it ends by itself; the
+    doubling of later locks starts over."""
     _check_actionable(account, request)
-    if not account.is_locked():
+    if not lockout.is_locked(account):
         raise LifecycleError(_("Tài khoản %(username)s không bị khoá.",
                                username=account.username))
     lockout.unlock(account)
