@@ -12,6 +12,7 @@ from typing import Any
 
 import phonenumbers
 from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
@@ -31,6 +32,22 @@ def db_id(value) -> int:
     range of the id columns. Raises ValueError (or TypeError) when it is no integer."""
     number = int(value)
     return number if -MAX_ID <= number <= MAX_ID else 0
+
+
+def page_number(value) -> int:
+    """A page number from a query string (``type=page_number``): below 1 is page 1, above
+    ``MAX_ID`` is page ``MAX_ID`` (an empty page), so no offset overflows a query. Raises
+    ValueError when it is no integer (the caller's default page is used)."""
+    return min(max(int(value), 1), MAX_ID)
+
+
+class DbIdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a number beyond the id columns' range names no row, so the
+    URL answers 404 before any view or query sees it."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def normalize_national_id(s: str) -> str:
