@@ -153,7 +153,7 @@ def _write_and_finish(job_id: str, account: Account) -> None:
     final, partial = storage.export_path(job_id), storage.partial_path(job_id)
     job = db.session.get(ExportJob, job_id)
     try:
-        result = _write(job, account, partial)
+        result = _write(job, account, storage.create_private(partial))
     except ExportCancelled:
         db.session.rollback()
         storage.remove(partial)
