@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
+from vaxportal import text
 from vaxportal.timeutil import LOCAL_TZ
 
 DATE_PLACEHOLDER = "dd/mm/yyyy"
@@ -48,6 +49,20 @@ class DbIdConverter(IntegerConverter):
     def __init__(self, url_map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
+
+
+def normalize_person_name(s: str) -> str:
+    """A person's name as stored, searched and compared (``text.clean``: NFC, no invisible
+    format characters); refused when its letters mix scripts (a Cyrillic "а" among Latin
+    letters looks the same and is another name)."""
+    value = text.clean(s or "")
+    if not value:
+        raise ValueError(_("Vui lòng nhập họ và tên."))
+    if len(text.scripts(value)) > 1:
+        raise ValueError(_("Họ tên có chữ cái của nhiều bảng chữ khác nhau (ví dụ chữ “а” "
+                           "Kirin lẫn trong chữ Latinh). Hãy gõ lại họ tên bằng bàn phím "
+                           "tiếng Việt."))
+    return value
 
 
 def normalize_national_id(s: str) -> str:
@@ -146,6 +161,11 @@ class _Normalizing:
             field.data = self.normalize(str(field.data))
         except ValueError as error:
             raise ValidationError(self.message or str(error)) from None
+
+
+class PersonName(_Normalizing):
+    def normalize(self, value: str) -> str:
+        return normalize_person_name(value)
 
 
 class NationalId(_Normalizing):
