@@ -57,6 +57,10 @@ def _body(account: Account, purpose: str, code: str, description: str | None) ->
             return _("vaxportal: mã kích hoạt tài khoản %(username)s là %(code)s, hiệu lực "
                      "%(m)s phút. Không đưa mã này cho bất kỳ ai.",
                      username=account.username, code=code, m=minutes)
+        if purpose == "step_up" and description:
+            return _("vaxportal: mã %(code)s để xác thực lại và %(what)s. Mã chỉ dùng cho đúng "
+                     "thao tác này, hiệu lực %(m)s phút. Không đưa mã này cho bất kỳ ai.",
+                     code=code, what=description, m=minutes)
         if purpose == "step_up":
             return _("vaxportal: mã xác thực lại để tiếp tục thao tác là %(code)s, hiệu lực "
                      "%(m)s phút. Không đưa mã này cho bất kỳ ai.", code=code, m=minutes)
