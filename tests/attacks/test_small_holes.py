@@ -19,16 +19,20 @@ import sqlalchemy as sa
 from tests.attacks.support import step_up
 from tests.auth.flows import html
 from tests.exports.conftest import (
+    all_values,
     code_for,
     confirm,
     last_import,
     request_export,
+    search_id,
     spreadsheet,
     upload,
+    workbook,
 )
 from tests.helpers import sign_in
 from vaxportal import create_app
 from vaxportal.auth.models import UserSession
+from vaxportal.exports.models import ExportJob
 from vaxportal.extensions import db
 from vaxportal.recipients.models import DuplicateCandidate, Recipient
 
@@ -354,3 +358,69 @@ def test_p3_4_every_step_up_view_is_named_in_its_sms(app):
                if getattr(view, "fresh_otp_required", False)}
     assert len(guarded) >= 10
     assert guarded <= set(ACTION_NAMES)
+
+
+# -- an export's file holds the rows its code named ---------------------------------------------
+
+ROWS_CHANGED = "Danh sách đã thay đổi sau khi mã được gửi"
+
+
+def _exported_names(data: bytes) -> list[str]:
+    values = all_values(workbook(data))
+    return sorted(value for value in values if isinstance(value, str)
+                  and value.startswith("Lê Văn"))
+
+
+def test_p1_an_export_file_holds_exactly_the_rows_its_code_named(nurse, person, outbox):
+    person("s1", full_name="Lê Văn Một")
+    person("s1", full_name="Lê Văn Hai")
+    job = request_export(nurse)
+    assert job.row_count == 2
+    code = code_for(outbox, job)
+    assert "xuất 2 đối tượng" in outbox()[-1]["body"]
+    response = _register(nurse, "Lê Văn Ba", national_id="089080999003")  # after the SMS
+    assert response.status_code == 303, html(response)
+    response = confirm(nurse, job, code)
+    assert response.status_code == 303, html(response)
+    download = nurse.get(response.headers["Location"])
+    assert download.status_code == 200
+    assert _exported_names(download.data) == ["Lê Văn Hai", "Lê Văn Một"]
+
+
+def _move_out(recipient, place) -> None:
+    row = db.session.get(Recipient, recipient.id)
+    row.facility_id = place["s1b"].id  # another station's now: out of the nurse's scope
+    db.session.commit()
+
+
+def test_p1_an_export_is_refused_when_its_named_rows_left_before_the_code(app, nurse, person,
+                                                                          place, outbox):
+    person("s1", full_name="Lê Văn Một")
+    leaving = person("s1", full_name="Lê Văn Hai")
+    job = request_export(nurse)
+    code = code_for(outbox, job)
+    _move_out(leaving, place)
+    response = confirm(nurse, job, code)
+    assert response.status_code == 303
+    page = nurse.get(response.headers["Location"])
+    assert ROWS_CHANGED in html(page)
+    db.session.expire_all()
+    assert db.session.get(ExportJob, job.id).status == "cancelled"
+    assert not list(Path(app.config["EXPORT_DIR"]).glob("*.xlsx"))
+    assert confirm(nurse, job, code).status_code == 400  # the code serves no more
+
+
+def test_p1_an_export_is_refused_when_one_named_row_was_swapped_for_another(nurse, person,
+                                                                            place, outbox):
+    person("s1", full_name="Lê Văn Một")
+    leaving = person("s1", full_name="Lê Văn Hai")
+    other = person("s1", full_name="Trần Thị Khác")  # registered before the code
+    sid = search_id(nurse, q="le van")
+    job = request_export(nurse, sid)
+    assert job.row_count == 2
+    code = code_for(outbox, job)
+    _move_out(leaving, place)
+    db.session.get(Recipient, other.id).full_name = "Lê Văn Khác"  # now matches the search
+    db.session.commit()
+    response = confirm(nurse, job, code)
+    assert ROWS_CHANGED in html(nurse.get(response.headers["Location"]))
