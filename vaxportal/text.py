@@ -14,11 +14,12 @@ import unicodedata
 _HIGHEST = "\uffff"
 
 
-def clean(s: str) -> str:
-    """NFC, without format characters (Cf), whitespace collapsed and stripped."""
+def clean(s: str, *, spaces: bool = True) -> str:
+    """NFC, without format characters (Cf), whitespace collapsed and stripped (unless
+    ``spaces`` is false: the stored value keeps what the forms already tidied)."""
     kept = "".join(c for c in unicodedata.normalize("NFC", s)
                    if unicodedata.category(c) != "Cf")
-    return " ".join(kept.split())
+    return " ".join(kept.split()) if spaces else kept
 
 
 def scripts(s: str) -> set[str]:

@@ -186,7 +186,7 @@ def send_code(account: Account) -> str | None:
     The code is bound to the action and its SMS names it."""
     row = sessions.current()
     ref = action_ref(row)
-    wait = codes.resend_wait(account, PURPOSE)
+    wait = codes.resend_wait(account, PURPOSE, action_ref=ref)
     if wait:
         if codes.has_open(account, PURPOSE, ref):
             return _("Mã đã được gửi tới số điện thoại của tài khoản; vui lòng kiểm tra tin nhắn.")

@@ -89,7 +89,7 @@ class Recipient(db.Model):
         from vaxportal.text import clean, fold
 
         if isinstance(value, str):
-            value = clean(value)
+            value = clean(value, spaces=False)
         self.name_key = fold(value or "")
         return value
 
