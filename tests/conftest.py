@@ -59,6 +59,7 @@ def base_config(uri: str, tmp_path) -> dict:
         "JOBS_MODE": "sync",
         "EXPORT_DIR": str(tmp_path / "exports"),
         "SERVER_NAME": None,
+        "SESSION_COOKIE_SECURE": False,  # the test client and the browser suite use http
     }
 
 

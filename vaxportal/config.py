@@ -6,11 +6,14 @@ Operators use the libraries' own keys with the ``VAXPORTAL_`` prefix, for exampl
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+
+log = logging.getLogger(__name__)
 
 
 class Defaults:
@@ -34,7 +37,7 @@ class Defaults:
     SESSION_COOKIE_NAME = "vaxportal"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = False  # set true behind HTTPS
+    SESSION_COOKIE_SECURE: bool | None = None  # None: on, unless DEBUG (plain http locally)
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
@@ -143,6 +146,18 @@ def _derive(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=int(app.config["SESSION_ABSOLUTE_HOURS"])
     )
+    _cookie_security(app)
+
+
+def _cookie_security(app: Flask) -> None:
+    """The session cookie only over HTTPS, unless debug (``make run`` on plain http) or an
+    operator turned it off on purpose, which is logged at every start."""
+    secure = app.config.get("SESSION_COOKIE_SECURE")
+    if secure is None:
+        app.config["SESSION_COOKIE_SECURE"] = not app.debug
+    elif not secure and not (app.debug or app.testing):
+        log.warning("SESSION_COOKIE_SECURE is off: the session cookie is also sent over plain "
+                    "HTTP, where it can be read on the way. Turn it on behind HTTPS.")
 
 
 def _local_secret(app: Flask, key: str) -> str:

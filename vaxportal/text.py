@@ -1,4 +1,11 @@
-"""Text keys for search: Vietnamese names folded so "Nguyễn Văn An" matches "nguyen van an"."""
+"""Names as text: one normal form (``clean``), the script check of a name (``scripts``), and
+the search key (``fold``: "Nguyễn Văn An" matches "nguyen van an").
+
+``clean`` is applied before a name is stored, searched or compared, so that two names that
+look the same are the same text: NFC (a precomposed "ễ" and "e" + two combining marks are one
+letter), and no invisible format characters (Unicode category Cf: zero-width space, joiners,
+soft hyphen, bidi overrides and isolates, BOM), which would make "An" and "A\u200bn" two
+people or hide a name from the search."""
 
 from __future__ import annotations
 
@@ -7,9 +14,29 @@ import unicodedata
 _HIGHEST = "\uffff"
 
 
+def clean(s: str, *, spaces: bool = True) -> str:
+    """NFC, without format characters (Cf), whitespace collapsed and stripped (unless
+    ``spaces`` is false: the stored value keeps what the forms already tidied)."""
+    kept = "".join(c for c in unicodedata.normalize("NFC", s)
+                   if unicodedata.category(c) != "Cf")
+    return " ".join(kept.split()) if spaces else kept
+
+
+def scripts(s: str) -> set[str]:
+    """The scripts of the letters of ``s`` ("LATIN", "CYRILLIC", "GREEK", ...): Vietnamese
+    letters, with every diacritic and Đ/đ, are LATIN. More than one in a name means letters
+    that only look alike (a Cyrillic "а" among Latin ones)."""
+    found = set()
+    for c in unicodedata.normalize("NFC", s):
+        if unicodedata.category(c).startswith("L"):
+            found.add(unicodedata.name(c, "UNKNOWN").split(" ", 1)[0])
+    return found
+
+
 def fold(s: str) -> str:
-    """Lower-case, without diacritics (đ → d), whitespace collapsed and stripped."""
-    decomposed = unicodedata.normalize("NFD", s.lower())
+    """Lower-case, without diacritics (đ → d) or format characters, whitespace collapsed and
+    stripped."""
+    decomposed = unicodedata.normalize("NFD", clean(s).lower())
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.replace("đ", "d").split())
 

@@ -12,9 +12,11 @@ from typing import Any
 
 import phonenumbers
 from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
+from vaxportal import text
 from vaxportal.timeutil import LOCAL_TZ
 
 DATE_PLACEHOLDER = "dd/mm/yyyy"
@@ -31,6 +33,36 @@ def db_id(value) -> int:
     range of the id columns. Raises ValueError (or TypeError) when it is no integer."""
     number = int(value)
     return number if -MAX_ID <= number <= MAX_ID else 0
+
+
+def page_number(value) -> int:
+    """A page number from a query string (``type=page_number``): below 1 is page 1, above
+    ``MAX_ID`` is page ``MAX_ID`` (an empty page), so no offset overflows a query. Raises
+    ValueError when it is no integer (the caller's default page is used)."""
+    return min(max(int(value), 1), MAX_ID)
+
+
+class DbIdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a number beyond the id columns' range names no row, so the
+    URL answers 404 before any view or query sees it."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def normalize_person_name(s: str) -> str:
+    """A person's name as stored, searched and compared (``text.clean``: NFC, no invisible
+    format characters); refused when its letters mix scripts (a Cyrillic "а" among Latin
+    letters looks the same and is another name)."""
+    value = text.clean(s or "")
+    if not value:
+        raise ValueError(_("Vui lòng nhập họ và tên."))
+    if len(text.scripts(value)) > 1:
+        raise ValueError(_("Họ tên có chữ cái của nhiều bảng chữ khác nhau (ví dụ chữ “а” "
+                           "Kirin lẫn trong chữ Latinh). Hãy gõ lại họ tên bằng bàn phím "
+                           "tiếng Việt."))
+    return value
 
 
 def normalize_national_id(s: str) -> str:
@@ -129,6 +161,11 @@ class _Normalizing:
             field.data = self.normalize(str(field.data))
         except ValueError as error:
             raise ValidationError(self.message or str(error)) from None
+
+
+class PersonName(_Normalizing):
+    def normalize(self, value: str) -> str:
+        return normalize_person_name(value)
 
 
 class NationalId(_Normalizing):

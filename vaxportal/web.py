@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from vaxportal import htmx
 from vaxportal.auth import sessions
 from vaxportal.extensions import db, login_manager
+from vaxportal.validators import DbIdConverter
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ NUL_TEXT = _l("Dữ liệu gửi lên có ký tự không hợp lệ (ký tự N
 
 
 def init_app(app) -> None:
+    # before any blueprint adds a route: every <int:...> stays within the id columns' range
+    app.url_map.converters["int"] = DbIdConverter
     trusted = {key: int(app.config[f"PROXY_FIX_X_{key.upper()}"])
                for key in ("for", "proto", "host")}
     if any(trusted.values()):

@@ -12,7 +12,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from vaxportal import htmx
+from vaxportal import htmx, validators
 from vaxportal.audit import bp, integrity, present, scope
 from vaxportal.audit.forms import AuditFilterForm
 from vaxportal.audit.models import AuditEvent
@@ -36,7 +36,7 @@ def index():
     form.validate()
     stmt = _filtered(sa.select(AuditEvent).where(scope.visible(account)), form)
     pager = db.paginate(stmt.order_by(AuditEvent.id.desc()),
-                        page=request.args.get("page", 1, type=int),
+                        page=request.args.get("page", 1, type=validators.page_number),
                         per_page=current_app.config["PAGE_SIZE"], error_out=False)
     sees_data = scope.sees_data(account)
     return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,

@@ -57,6 +57,10 @@ def _body(account: Account, purpose: str, code: str, description: str | None) ->
             return _("vaxportal: mã kích hoạt tài khoản %(username)s là %(code)s, hiệu lực "
                      "%(m)s phút. Không đưa mã này cho bất kỳ ai.",
                      username=account.username, code=code, m=minutes)
+        if purpose == "step_up" and description:
+            return _("vaxportal: mã %(code)s để xác thực lại và %(what)s. Mã chỉ dùng cho đúng "
+                     "thao tác này, hiệu lực %(m)s phút. Không đưa mã này cho bất kỳ ai.",
+                     code=code, what=description, m=minutes)
         if purpose == "step_up":
             return _("vaxportal: mã xác thực lại để tiếp tục thao tác là %(code)s, hiệu lực "
                      "%(m)s phút. Không đưa mã này cho bất kỳ ai.", code=code, m=minutes)
@@ -137,13 +141,16 @@ def has_open(account: Account, purpose: str, action_ref) -> bool:
     ) > 0
 
 
-def resend_wait(account: Account, purpose: str, *, interval: bool = True) -> int:
+def resend_wait(account: Account, purpose: str, *, interval: bool = True,
+                action_ref=None) -> int:
     """Seconds to wait before another code of ``purpose`` may be sent to the account: one
-    a minute (``interval``) and ``OTP_RESEND_PER_HOUR`` resends an hour; 0 when allowed."""
+    a minute (``interval``; with ``action_ref``, a minute per action, since a code for
+    another action is no resend) and ``OTP_RESEND_PER_HOUR`` resends an hour whatever the
+    action; 0 when allowed."""
     cfg = current_app.config
     now = utcnow()
-    sent = db.session.scalars(
-        sa.select(OtpChallenge.created_at)
+    sent = db.session.execute(
+        sa.select(OtpChallenge.created_at, OtpChallenge.action_ref)
         .where(OtpChallenge.account_id == account.id, OtpChallenge.purpose == purpose,
                OtpChallenge.created_at > now - timedelta(hours=1))
         .order_by(OtpChallenge.created_at.desc())
@@ -151,8 +158,9 @@ def resend_wait(account: Account, purpose: str, *, interval: bool = True) -> int
     waits = [0]
     per_hour = int(cfg["OTP_RESEND_PER_HOUR"])
     if len(sent) > per_hour:  # the first code and its resends
-        waits.append((sent[per_hour] + timedelta(hours=1) - now).total_seconds())
-    if interval and sent:
+        waits.append((sent[per_hour].created_at + timedelta(hours=1) - now).total_seconds())
+    same = [row for row in sent if action_ref is None or row.action_ref == _ref(action_ref)]
+    if interval and same:
         gap = timedelta(seconds=int(cfg["OTP_RESEND_INTERVAL_SECONDS"]))
-        waits.append((sent[0] + gap - now).total_seconds())
+        waits.append((same[0].created_at + gap - now).total_seconds())
     return max(0, int(max(waits) + 0.999))

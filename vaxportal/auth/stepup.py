@@ -6,6 +6,9 @@
   URL; the code is checked there and the view runs with what was typed. A GET is sent to
   ``/auth/step-up`` with a safe ``next`` and comes back after the code. The prompt's POSTs
   carry the OTP rate limits of ``auth.throttle`` (per address and per account).
+- A step-up code is bound to the action it was sent for (the session and the path of the
+  view it opens, or of ``next`` for a GET page) and its SMS names that action
+  (``ACTION_NAMES``): a code sent for one action is refused by another action's prompt.
 - ``issue_action_code`` / ``verify_action_code``: an SMS code bound to one (purpose,
   action_ref), naming the action in the SMS; only that code (or a fresh authenticator code)
   confirms that action. Login and step-up codes and the step-up window never count.
@@ -13,13 +16,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import current_app, flash, make_response, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from vaxportal import htmx
 from vaxportal.audit import events
@@ -35,6 +42,25 @@ from vaxportal.timeutil import utcnow
 from vaxportal.urls import safe_next
 
 PURPOSE = "step_up"
+#: what each view behind ``fresh_otp_required`` is called in its SMS (``%(id)s``: the id in
+#: its URL); a view missing here is named by the generic text
+ACTION_NAMES = {
+    "recipients.save_identity": _l("sửa thông tin định danh của đối tượng số %(id)s"),
+    "recipients.dose_correct": _l("sửa mũi tiêm số %(id)s"),
+    "recipients.dose_delete": _l("xoá mũi tiêm số %(id)s"),
+    "facilities.create_facility": _l("thêm cơ sở mới"),
+    "facilities.issue": _l("cấp tài khoản cho cơ sở số %(id)s"),
+    "facilities.hand_over": _l("bàn giao tài khoản số %(id)s"),
+    "facilities.revoke": _l("thu hồi tài khoản số %(id)s"),
+    "facilities.reissue_password": _l("cấp lại mật khẩu của tài khoản số %(id)s"),
+    "facilities.change_details": _l("sửa thông tin của tài khoản số %(id)s"),
+    "facilities.unlock": _l("mở khoá tài khoản số %(id)s"),
+    "facilities.delegate": _l("uỷ quyền cho tài khoản số %(id)s"),
+    "facilities.end_delegation": _l("kết thúc uỷ quyền số %(id)s"),
+    "auth.totp": _l("bật xác thực bằng ứng dụng"),
+    "auth.totp_remove": _l("tắt xác thực bằng ứng dụng"),
+}
+GENERIC_ACTION = _l("tiếp tục thao tác đang làm")
 #: fields of the prompt itself, never carried back to the view as the user's input
 PROMPT_FIELDS = frozenset({"csrf_token", "stepup_code", "stepup_resend"})
 EMPTY_CODE = _l("Vui lòng nhập mã xác thực.")
@@ -79,6 +105,7 @@ def fresh_otp_required(view=None, *, load=None):
             return prompt(action=url_for("auth.step_up"), carried=[("next", _here())])
         return _posted_prompt(view, args, kwargs)
 
+    wrapped.fresh_otp_required = True  # lets a test find every such view
     return wrapped
 
 
@@ -104,7 +131,7 @@ def verify_step_up(code: str) -> Outcome:
     """Check a step-up code of the signed-in session; on success the session is fresh.
     Commits, so that the freshness (or the failure count) holds whatever the view does."""
     account, row = current_user._get_current_object(), sessions.current()
-    outcome = check_code(account, PURPOSE, row.id, code)
+    outcome = check_code(account, PURPOSE, action_ref(row), code)
     if outcome is Outcome.ok:
         mark_fresh(row)
     events.record("step_up_ok" if outcome is Outcome.ok else "step_up_failed",
@@ -138,16 +165,44 @@ def _carried() -> list[tuple[str, str]]:
     return [(k, v) for k, v in request.form.items(multi=True) if k not in PROMPT_FIELDS]
 
 
+def _action_path() -> str:
+    """The path of the action the code is for: this view's, or ``next``'s on the prompt of
+    a GET page."""
+    if request.endpoint == "auth.step_up":
+        return urlsplit(safe_next(request.values.get("next")) or url_for("core.home")).path
+    return request.path
+
+
+def action_ref(row) -> str:
+    """What a step-up code is bound to: the session and the action's path (hashed to fit)."""
+    digest = hashlib.sha256(_action_path().encode("utf-8")).hexdigest()[:40]
+    return f"{row.id}:{digest}"
+
+
+def action_name() -> str:
+    """The action as its SMS names it, in Vietnamese."""
+    path = _action_path()
+    try:
+        endpoint, values = current_app.url_map.bind("localhost").match(path, method="POST")
+    except HTTPException:
+        endpoint, values = None, {}
+    ident = next((v for v in values.values() if isinstance(v, int)), "")
+    with force_locale("vi"):
+        return str(ACTION_NAMES.get(endpoint, GENERIC_ACTION)) % {"id": ident}
+
+
 def send_code(account: Account) -> str | None:
-    """Send a step-up SMS unless one went out within the resend limits; a notice to show."""
+    """Send a step-up SMS unless one went out within the resend limits; a notice to show.
+    The code is bound to the action and its SMS names it."""
     row = sessions.current()
-    wait = codes.resend_wait(account, PURPOSE)
+    ref = action_ref(row)
+    wait = codes.resend_wait(account, PURPOSE, action_ref=ref)
     if wait:
-        if codes.has_open(account, PURPOSE, row.id):
+        if codes.has_open(account, PURPOSE, ref):
             return _("Mã đã được gửi tới số điện thoại của tài khoản; vui lòng kiểm tra tin nhắn.")
         return _("Vui lòng đợi %(s)s giây rồi yêu cầu gửi lại mã.", s=wait)
     try:
-        codes.issue(account, PURPOSE, row.id, session_id=row.id)
+        codes.issue(account, PURPOSE, ref, session_id=row.id, description=action_name())
     except SmsError as error:
         db.session.rollback()
         return str(error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -134,7 +134,12 @@ def sessions_page():
 def end_sessions():
     """End one other session (``session_id``) or all the others."""
     current = sessions.current()
-    wanted = request.form.get("session_id", type=db_id)
+    wanted = None
+    if "session_id" in request.form:
+        try:
+            wanted = db_id(request.form["session_id"])
+        except ValueError:
+            abort(400)  # rubbish must not fall back to ending every other session
     if wanted == current.id:
         wanted = None
     if wanted is not None:

@@ -76,12 +76,15 @@ def _select_columns() -> tuple:
 
 
 def iter_rows(register_filter: RegisterFilter, account, keys: list[str], masked: bool,
-              chunk: int = CHUNK_ROWS) -> Iterator[dict]:
+              chunk: int = CHUNK_ROWS, upto: int | None = None) -> Iterator[dict]:
     """The filter's rows in the account's scope, read in keyset chunks in the register's
     order. Each chunk is one short query, so memory stays flat and no transaction stays
-    open for the length of an export (on SQLite a long read would block every writer)."""
+    open for the length of an export (on SQLite a long read would block every writer).
+    With ``upto``, no recipient above that id (registered after the export's code)."""
     base = (register_filter.statement(account, *_select_columns())
             .join(Facility, Facility.id == Recipient.facility_id))
+    if upto is not None:
+        base = base.where(Recipient.id <= upto)
     genders = {value: str(label) for value, label in GENDER_CHOICES if value}  # once
     after = None
     while True:

@@ -28,6 +28,7 @@ from vaxportal.exports.runtime import acting_as
 from vaxportal.exports.xlsx import ExportCancelled, Watermark, write_workbook
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.search import RegisterFilter
 from vaxportal.sms import SmsError
 from vaxportal.timeutil import utcnow
@@ -43,6 +44,29 @@ WORKBOOK_LOCALE = "vi"  # exported files are in Vietnamese, whatever the interfa
 
 class CodeNotSent(Exception):
     """No SMS went out (too many codes lately, or the gateway failed); ``str()`` says why."""
+
+
+class RowsChanged(Exception):
+    """The rows the code named changed before it was typed; ``str()`` says so."""
+
+
+def row_set(register_filter: RegisterFilter, account: Account,
+            upto: int | None = None) -> tuple[int, int, int]:
+    """(count, sum of ids, highest id) of the filter's rows in the account's scope, of ids
+    up to ``upto`` when given: one aggregate query, the fingerprint of the set."""
+    ids = register_filter.statement(account, Recipient.id).order_by(None)
+    if upto is not None:
+        ids = ids.where(Recipient.id <= upto)
+    rows = ids.subquery()
+    count, total, top = db.session.execute(sa.select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(rows.c.id), 0),
+        sa.func.coalesce(sa.func.max(rows.c.id), 0),
+    ).select_from(rows)).one()
+    return int(count), int(total), int(top)
+
+
+def _fingerprint(count: int, total: int) -> str:
+    return f"{count}:{total}"
 
 
 def _send_code(job: ExportJob, account: Account, *, resend: bool) -> None:
@@ -73,12 +97,13 @@ def request_export(account: Account, register_filter: RegisterFilter) -> ExportJ
     Raises ``CodeNotSent`` (the caller rolls back)."""
     keys, masked = columns.plan_for(account)
     custodian = account.current_custodian
+    count, total, top = row_set(register_filter, account)
     job = ExportJob(
         account_id=account.id, custodian_id=custodian.id if custodian else None,
         facility_id=account.facility_id, filter=register_filter.to_dict(),
         description=register_filter.describe()[:500], scope=scope_label(account)[:300],
-        columns=keys, masked=masked, row_count=register_filter.count(account),
-        expires_at=utcnow() + _file_lifetime(),
+        columns=keys, masked=masked, row_count=count, max_recipient_id=top,
+        rows_fingerprint=_fingerprint(count, total), expires_at=utcnow() + _file_lifetime(),
     )
     db.session.add(job)
     db.session.flush()
@@ -103,16 +128,35 @@ def sms_description(job: ExportJob, register_filter: RegisterFilter) -> str:
 
 def confirm_export(job: ExportJob, account: Account, code: str) -> bool:
     """True when ``code`` was issued for this export (or is a fresh TOTP code); the export
-    then leaves ``pending`` so the code can never serve again."""
+    then leaves ``pending`` so the code can never serve again. Raises ``RowsChanged`` (the
+    export is cancelled) when the rows the code named are no longer the same: the file
+    holds exactly those rows or is not written."""
     if job.status != JobStatus.pending or not verify_action_code(
         account, PURPOSE, job.id, code or ""
     ):
         _record("export_code_refused", job, account)
         return False
+    _same_rows_or_cancel(job, account)
     job.status = JobStatus.queued
     job.confirmed_at = utcnow()
     _record("export_confirmed", job, account, filter=job.filter, row_count=job.row_count)
     return True
+
+
+def _same_rows_or_cancel(job: ExportJob, account: Account) -> None:
+    count, total, _top = row_set(RegisterFilter.from_dict(job.filter), account,
+                                 job.max_recipient_id)
+    same = (_fingerprint(count, total) == job.rows_fingerprint if job.rows_fingerprint
+            else count == job.row_count)
+    if same:
+        return
+    _finish(job, JobStatus.cancelled, error="rows changed")
+    _record("export_rows_changed", job, account, row_count=job.row_count, now=count)
+    raise RowsChanged(_(
+        "Danh sách đã thay đổi sau khi mã được gửi (mã nêu %(n)s đối tượng, nay có %(m)s "
+        "hoặc có đối tượng khác). Lượt xuất %(ref)s đã huỷ, không có tệp nào được tạo; hãy "
+        "yêu cầu xuất lại để nhận mã nêu đúng danh sách.",
+        n=format_decimal(job.row_count), m=format_decimal(count), ref=job.short_ref))
 
 
 def runs_as_job(job: ExportJob) -> bool:
@@ -153,7 +197,7 @@ def _write_and_finish(job_id: str, account: Account) -> None:
     final, partial = storage.export_path(job_id), storage.partial_path(job_id)
     job = db.session.get(ExportJob, job_id)
     try:
-        result = _write(job, account, partial)
+        result = _write(job, account, storage.create_private(partial))
     except ExportCancelled:
         db.session.rollback()
         storage.remove(partial)
@@ -166,8 +210,15 @@ def _write_and_finish(job_id: str, account: Account) -> None:
         _finish(job, JobStatus.failed, error=type(error).__name__)
         _record("export_failed", job, account, error=type(error).__name__)
     else:
-        os.replace(partial, final)
-        _complete(db.session.get(ExportJob, job_id), account, final.name, result)
+        job = db.session.get(ExportJob, job_id)
+        if result.rows != job.row_count:  # rows left the set after the confirmation
+            storage.remove(partial)
+            _finish(job, JobStatus.failed, error="rows changed")
+            _record("export_failed", job, account, error="rows changed",
+                    row_count=job.row_count, rows=result.rows)
+        else:
+            os.replace(partial, final)
+            _complete(job, account, final.name, result)
     db.session.commit()
 
 
@@ -177,7 +228,8 @@ def _write(job: ExportJob, account: Account, target):
     register_filter = RegisterFilter.from_dict(job.filter)
     job_id = job.id
     with force_locale(WORKBOOK_LOCALE):
-        rows = columns.iter_rows(register_filter, account, job.columns, job.masked)
+        rows = columns.iter_rows(register_filter, account, job.columns, job.masked,
+                                 upto=job.max_recipient_id)
         return write_workbook(
             str(target), columns.build_columns(job.columns), rows,
             watermark=_watermark(job, account),

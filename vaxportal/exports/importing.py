@@ -110,7 +110,7 @@ def accept_upload(upload, account: Account, facility_id: int) -> ImportJob:
         job.file_size, job.file_sha256 = _save(upload, path)
         _check_content(path)
         _refuse_if_imported(job.file_sha256)
-    except UploadRefused:
+    except BaseException:  # refused (or failed): nothing of it stays on disk
         storage.remove(path)
         raise
     _record("import_uploaded", job, account, sha256=job.file_sha256, size=job.file_size)
@@ -121,7 +121,7 @@ def _save(upload, path) -> tuple[int, str]:
     """Copy at most IMPORT_MAX_BYTES to ``path``; (size, SHA-256)."""
     limit = int(current_app.config["IMPORT_MAX_BYTES"])
     digest, size = hashlib.sha256(), 0
-    with open(path, "wb") as out:
+    with storage.open_private(path) as out:
         while chunk := upload.stream.read(_COPY_CHUNK):
             size += len(chunk)
             if size > limit:
@@ -189,7 +189,7 @@ def check_import(job_id: str) -> None:
             summary = _dry_run(job_id, report, account)
         except ImportFileError as error:
             db.session.rollback()
-            storage.remove(report)
+            storage.remove(report, storage.upload_path(job_id))  # rejected: deleted at once
             _finish(db.session.get(ImportJob, job_id), JobStatus.rejected, str(error))
         except Exception as error:  # recorded on the job; the message may hold personal data
             _fail(job_id, error)
@@ -228,7 +228,8 @@ class Summary:
 def _dry_run(job_id: str, report, account: Account) -> Summary:
     summary = Summary()
     scope = set(db.session.scalars(policy.scope_facility_ids(account)))
-    write_error_report(str(report), import_columns(), _reported_rows(job_id, summary, scope))
+    write_error_report(str(storage.create_private(report)), import_columns(),
+                       _reported_rows(job_id, summary, scope))
     return summary
 
 

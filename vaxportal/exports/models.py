@@ -71,6 +71,11 @@ class ExportJob(_Job, db.Model):
     columns: Mapped[list] = mapped_column(sa.JSON)
     masked: Mapped[bool] = mapped_column(default=False)
     row_count: Mapped[int] = mapped_column(default=0)
+    #: the rows the SMS code named, fixed when it is issued: no recipient above this id
+    #: enters the file, and ``rows_fingerprint`` ("count:sum of ids") of the rows at or
+    #: below it must be unchanged at confirmation
+    max_recipient_id: Mapped[int | None] = mapped_column()
+    rows_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     rows_written: Mapped[int | None] = mapped_column()
     sheets: Mapped[int | None] = mapped_column()
     sha256: Mapped[str | None] = mapped_column(sa.String(64))

@@ -134,7 +134,13 @@ def confirm(job_id: str):
     form = ExportCodeForm()
     if not form.validate():
         return _show(job, form, 400)
-    if not exporting.confirm_export(job, _account(), form.code.data):
+    try:
+        confirmed = exporting.confirm_export(job, _account(), form.code.data)
+    except exporting.RowsChanged as changed:
+        db.session.commit()  # the export cancelled, and why, in the trail
+        flash(str(changed), "error")
+        return redirect(url_for("exports.show", job_id=job.id), 303)
+    if not confirmed:
         db.session.commit()  # the refusal's audit event and the failure count
         if _locked_out():
             return redirect(url_for("auth.login"), 303)

@@ -28,7 +28,7 @@ from vaxportal.facilities.lifecycle import LifecycleError
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm, permission_required
 from vaxportal.sms import SmsError
-from vaxportal.validators import db_id, local_today
+from vaxportal.validators import db_id, local_today, page_number
 
 ACTION_LABELS = {
     "hand_over": _l("Bàn giao"),
@@ -106,7 +106,7 @@ def index():
     root = db.session.get(Facility, root_id) if root_id else None
     query = browse.TreeQuery(q="" if form.q.errors else form.q.data or "",
                              kind="" if form.kind.errors else form.kind.data or "", root=root)
-    results = db.paginate(query.statement(), page=request.args.get("page", 1, type=int),
+    results = db.paginate(query.statement(), page=request.args.get("page", 1, type=page_number),
                           per_page=int(current_app.config["PAGE_SIZE"]) * 2, error_out=False)
     rows = browse.tree_rows(list(results.items), query.top_depth)
     return htmx.render("facilities/index.html", "facilities/_tree.html", form=form,
@@ -119,7 +119,7 @@ def index():
 @permission_required(Perm.manage_facilities)
 def new_facility():
     form = FacilityForm(formdata=None)
-    parent = db.session.get(Facility, request.args.get("parent", 0, type=int))
+    parent = db.session.get(Facility, request.args.get("parent", 0, type=db_id))
     if parent is not None:
         form.parent_code.data = parent.code
     return htmx.render("facilities/new.html", form=form)

@@ -29,6 +29,7 @@ from vaxportal.validators import (
     NationalId,
     NotBefore,
     NotInFuture,
+    PersonName,
     Phone,
     db_id,
 )
@@ -83,16 +84,17 @@ AEFI_CHOICES = [
 ]
 
 
-def _text(label, max_len: int, required: str | None = None, description=None):
+def _text(label, max_len: int, required: str | None = None, description=None, *more):
     checks = [DataRequired(required)] if required else [Optional()]
     checks.append(Length(max=max_len, message=_l("Tối đa %(max)d ký tự.", max=max_len)))
+    checks.extend(more)
     return StringField(label, checks, filters=[_strip, _collapse], description=description)
 
 
 class RecipientFields(Form):
     """Every rule of a recipient's data, in one place."""
 
-    full_name = _text(_l("Họ và tên"), 120, _l("Vui lòng nhập họ và tên."))
+    full_name = _text(_l("Họ và tên"), 120, _l("Vui lòng nhập họ và tên."), None, PersonName())
     date_of_birth = DateVNField(
         _l("Ngày sinh"),
         [InputRequired(_l("Vui lòng nhập ngày sinh.")), NotInFuture(), NotBefore(1900)],

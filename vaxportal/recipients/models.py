@@ -84,9 +84,12 @@ class Recipient(db.Model):
 
     @validates("full_name")
     def _keep_name_key(self, _key: str, value: str) -> str:
-        """The search key follows the name, however the name is set."""
-        from vaxportal.text import fold
+        """The search key follows the name, however the name is set; the name is stored in
+        its one normal form (NFC, no invisible format characters)."""
+        from vaxportal.text import clean, fold
 
+        if isinstance(value, str):
+            value = clean(value, spaces=False)
         self.name_key = fold(value or "")
         return value
 

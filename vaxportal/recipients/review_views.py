@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
-from vaxportal import htmx, policy
+from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
@@ -96,7 +96,7 @@ def duplicates():
         sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
         DuplicateCandidate.facility_id,
     ).order_by(DuplicateCandidate.created_at, DuplicateCandidate.id)
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int),
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
     return render_template("recipients/duplicates.html", page=page, form=ResolveForm(),
                            writable=_in_scope(page.items, write=True),

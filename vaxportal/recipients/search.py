@@ -47,14 +47,14 @@ class Term:
 
 def classify(q: str) -> Term:
     """Read the search box: exact national ID, insurance number or phone; else a name prefix."""
-    from vaxportal.text import fold
+    from vaxportal.text import clean, fold
     from vaxportal.validators import (
         normalize_insurance_number,
         normalize_national_id,
         normalize_phone,
     )
 
-    text = (q or "").strip()
+    text = clean(q or "")  # as names are stored: NFC, no invisible characters
     if not text:
         return Term("")
     compact = _SEPARATORS.sub("", text)

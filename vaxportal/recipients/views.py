@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
-from vaxportal import htmx, policy
+from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
 from vaxportal.auth import sessions, throttle
 from vaxportal.auth.stepup import fresh_otp_required
@@ -49,7 +49,7 @@ def index():
     if get_search(sid, helpers.account()) is None:
         sid = None
     register_filter = RegisterFilter.load(sid, helpers.account())
-    return _register(register_filter, sid, request.args.get("page", 1, type=int))
+    return _register(register_filter, sid, request.args.get("page", 1, type=validators.page_number))
 
 
 @bp.post("/")
