@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = StaticFiles(
         app.wsgi_app, root=str(build), prefix=app.static_url_path,
         max_age=None, immutable_file_test=lambda path, url: bool(HASHED.search(url)),
-        add_headers_function=_same_headers_as_flask,
+        add_headers_function=_no_sniffing,
     )
 
 
@@ -45,7 +45,7 @@ class StaticFiles(WhiteNoise):
     FOREVER = 365 * 24 * 3600  # the year browsers and proxies honour (WhiteNoise says ten)
 
 
-def _same_headers_as_flask(headers, path: str, url: str) -> None:
+def _no_sniffing(headers, path: str, url: str) -> None:
     headers["X-Content-Type-Options"] = "nosniff"
 
 
