@@ -101,3 +101,25 @@ def test_a_changed_file_gets_a_new_name_and_the_old_one_stays(tmp_path):
     assert old != new and (build / old).exists() and (build / new).exists()
     assert (build / f"{new}.gz").exists() and (build / f"{new}.br").exists()
     assert not list((tmp_path / "build.tmp").iterdir())
+
+
+def test_in_debug_an_edited_file_gets_its_new_name_without_a_restart(tmp_path):
+    """`make run`: a developer edits the CSS and reloads the page."""
+    from flask import Flask, url_for
+
+    from vaxportal import assets
+
+    app = Flask("edited", static_folder=str(tmp_path / "static"),
+                instance_path=str(tmp_path / "instance"))
+    app.config.update(DEBUG=True, STATIC_BUILD_DIR=str(tmp_path / "build"))
+    css = tmp_path / "static" / "app.css"
+    css.parent.mkdir()
+    css.write_text("a { color: red; }\n" * 50)
+    assets.init_app(app)
+    with app.test_request_context():
+        before = url_for("static", filename="app.css")
+    css.write_text("a { color: blue; }\n" * 50)
+    with app.test_request_context():
+        after = url_for("static", filename="app.css")
+    assert before != after
+    assert app.test_client().get(after).get_data(as_text=True) == css.read_text()

@@ -32,10 +32,12 @@ def init_app(app: Flask) -> None:
     @app.url_defaults
     def _hashed_static_name(endpoint: str, values: dict) -> None:
         if endpoint == "static" and "filename" in values:
-            values["filename"] = manifest.get(values["filename"], values["filename"])
+            # debug (`make run`): an edited file gets its new name without a restart
+            names = build_static(source, build) if app.debug else manifest
+            values["filename"] = names.get(values["filename"], values["filename"])
 
     app.wsgi_app = StaticFiles(
-        app.wsgi_app, root=str(build), prefix=app.static_url_path,
+        app.wsgi_app, root=str(build), prefix=app.static_url_path, autorefresh=app.debug,
         max_age=None, immutable_file_test=lambda path, url: bool(HASHED.search(url)),
         add_headers_function=_no_sniffing,
     )
