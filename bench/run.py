@@ -23,6 +23,7 @@ BENCHMARKS = (
     ("subtree", "subtree.py", True),
     ("search", "search.py", True),
     ("export_memory", "export_memory.py", False),
+    ("wire", "wire.py", False),
 )
 
 

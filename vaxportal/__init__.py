@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     from vaxportal import (
+        assets,
         audit,
         auth,
         certificates,
@@ -40,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     sms.init_app(app)
     web.init_app(app)
+    assets.init_app(app)
     jobs.init_app(app)
     audit.init_app(app)
     auth.init_app(app)

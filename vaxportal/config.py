@@ -120,6 +120,14 @@ class Defaults:
 
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
 
+    # A slow line: static files under content-hashed names, precompressed, served by
+    # WhiteNoise from this folder (None: instance/static; the app must be able to write it);
+    # dynamic answers compressed by Flask-Compress, brotli when asked, else gzip (IE11)
+    STATIC_BUILD_DIR: str | None = None
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_STREAMS = False  # streamed answers (downloads) go out as they are made
+    COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False  # no ETag on no-store pages
+
 
 def load(app: Flask, overrides: dict | None) -> None:
     """Fill ``app.config`` in order: defaults, environment, overrides, derived values."""

@@ -1,6 +1,7 @@
 """Extensions created once here and bound to the app in ``create_app``."""
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,6 +30,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
+compress = Compress()
 
 
 def init_app(app) -> None:
@@ -39,6 +41,7 @@ def init_app(app) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    compress.init_app(app)  # first registered, so it runs last: it compresses the final answer
 
 
 def _migrations() -> str:
