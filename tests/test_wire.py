@@ -123,3 +123,16 @@ def test_in_debug_an_edited_file_gets_its_new_name_without_a_restart(tmp_path):
         after = url_for("static", filename="app.css")
     assert before != after
     assert app.test_client().get(after).get_data(as_text=True) == css.read_text()
+
+
+def test_an_answer_another_site_could_ask_for_with_its_own_text_is_not_compressed(signed_in):
+    """BREACH: the CSRF token must never be compressed beside text another site put in the
+    query string; our own pages' requests (Sec-Fetch-Site) and plain paths still are."""
+    nurse = signed_in("data_entry")
+    cross = nurse.get("/recipients/?page=2", headers={**CHROMIUM, "Sec-Fetch-Site": "cross-site"})
+    assert cross.status_code == 200 and "Content-Encoding" not in cross.headers
+    assert "Sec-Fetch-Site" in cross.vary
+    ie11 = nurse.get("/recipients/?page=2", headers=IE11)  # IE11 says nothing of the fetch
+    assert ie11.status_code == 200 and "Content-Encoding" not in ie11.headers
+    own = nurse.get("/recipients/?page=2", headers={**CHROMIUM, "Sec-Fetch-Site": "same-origin"})
+    assert own.headers["Content-Encoding"] == "br"

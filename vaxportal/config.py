@@ -125,6 +125,7 @@ class Defaults:
     # dynamic answers compressed by Flask-Compress, brotli when asked, else gzip (IE11)
     STATIC_BUILD_DIR: str | None = None
     COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_REGISTER = False  # extensions._compress decides (no compression open to BREACH)
     COMPRESS_STREAMS = False  # streamed answers (downloads) go out as they are made
     COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False  # no ETag on no-store pages
 

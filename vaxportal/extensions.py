@@ -1,5 +1,6 @@
 """Extensions created once here and bound to the app in ``create_app``."""
 
+from flask import request
 from flask_babel import Babel
 from flask_compress import Compress
 from flask_limiter import Limiter
@@ -41,7 +42,23 @@ def init_app(app) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    compress.init_app(app)  # first registered, so it runs last: it compresses the final answer
+    compress.init_app(app)  # COMPRESS_REGISTER is off: _compress below decides when
+    app.after_request(_compress)  # first registered, so it runs last: the final answer
+
+
+#: what browsers say of a request made by one of our own pages, or typed in the address bar
+OWN_FETCH = frozenset({"same-origin", "none"})
+
+
+def _compress(response):
+    """Compress an answer unless another site could have asked for it with text of its own
+    in the query string (BREACH: a secret such as the CSRF token compressed beside reflected
+    text leaks through the answer's length). IE11 sends no Sec-Fetch-Site: its answers to
+    URLs with a query string go out uncompressed."""
+    if request.query_string and request.headers.get("Sec-Fetch-Site") not in OWN_FETCH:
+        response.vary.add("Sec-Fetch-Site")
+        return response
+    return compress.after_request(response)
 
 
 def _migrations() -> str:
