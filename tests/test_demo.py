@@ -40,3 +40,72 @@ def test_demo_tree_has_communes_under_two_districts(runner, db):
     rows = db.session.scalars(sa.select(Facility).where(Facility.kind == "commune_station"))
     parents = {f.parent.code for f in rows}
     assert len(parents) == 2
+
+
+# -- a lost terminal is not lost demo logins (issue 14) ---------------------------------------
+
+
+def _seeded(runner, outbox) -> int:
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    return len(outbox())
+
+
+def test_seed_demo_show_lists_accounts_and_how_to_get_a_password_again(runner, db, outbox):
+    before = _seeded(runner, outbox)
+    result = runner.invoke(args=["seed-demo", "--show"])
+    assert result.exit_code == 0, result.output
+    for code, name, _kind, _parent, username, role, _phone, _person in FACILITIES:
+        line = next(line for line in result.output.splitlines() if f" {username} " in line)
+        assert code in line and role in line and name in line
+    assert "vaxportal seed-demo --reissue tyt.mybinh" in result.output
+    assert len(outbox()) == before  # showing sends nothing
+    assert all(m["secret"] not in result.output for m in outbox())
+
+
+def test_p4_3b_reissue_sends_a_new_initial_password_to_the_console_and_audits_it(runner, db,
+                                                                                 outbox):
+    from vaxportal.audit.models import AuditEvent
+    from vaxportal.auth.passwords import verify_password
+
+    before = _seeded(runner, outbox)
+    account = db.session.scalar(sa.select(Account).where(Account.username == "tyt.mybinh"))
+    first = next(m["secret"] for m in outbox() if m["to"] == account.phone)
+    result = runner.invoke(args=["seed-demo", "--reissue", "tyt.mybinh"])
+    assert result.exit_code == 0, result.output
+    sent = outbox()[before:]
+    assert [(m["to"], m["kind"]) for m in sent] == [(account.phone, "initial_password")]
+    assert sent[0]["secret"] not in result.output  # on the SMS console, not in the output
+    db.session.expire_all()
+    account = db.session.get(Account, account.id)
+    assert verify_password(account.password_hash, sent[0]["secret"])
+    assert not verify_password(account.password_hash, first)
+    assert account.must_change_password  # P4.3b: changed at the next sign-in
+    event = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.category == "account", AuditEvent.entity_id == str(account.id),
+        AuditEvent.action == "demo_password_reissued")).one()
+    assert event.actor.startswith("console:") and event.facility_id == account.facility_id
+
+
+def test_p4_3c_reissue_refused_outside_debug_and_testing(app, runner, db, outbox, monkeypatch):
+    before = _seeded(runner, outbox)
+    account = db.session.scalar(sa.select(Account).where(Account.username == "tyt.mybinh"))
+    password_hash = account.password_hash
+    monkeypatch.setattr(app, "testing", False)
+    monkeypatch.setattr(app, "debug", False)
+    result = runner.invoke(args=["seed-demo", "--reissue", "tyt.mybinh"])
+    assert result.exit_code != 0
+    assert len(outbox()) == before
+    db.session.expire_all()
+    assert db.session.get(Account, account.id).password_hash == password_hash
+
+
+def test_p4_3c_reissue_only_for_demo_accounts(runner, db, outbox, factory):
+    before = _seeded(runner, outbox)
+    other = factory.account("data_entry", username="that.real.one")
+    password_hash = other.password_hash
+    for username in ("that.real.one", "nobody.here"):
+        result = runner.invoke(args=["seed-demo", "--reissue", username])
+        assert result.exit_code != 0 and "Traceback" not in result.output
+    assert len(outbox()) == before
+    db.session.expire_all()
+    assert db.session.get(Account, other.id).password_hash == password_hash

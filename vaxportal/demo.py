@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 
+from vaxportal.audit import events
+from vaxportal.auth import sessions
+from vaxportal.auth.models import Account, AccountStatus
 from vaxportal.extensions import db
 from vaxportal.facilities import lifecycle, tree
 from vaxportal.facilities.models import Facility
@@ -69,14 +73,69 @@ def seed() -> dict[str, Facility]:
 
 
 @click.command("seed-demo")
-def seed_demo_command() -> None:
+@click.option("--show", is_flag=True, help="Liệt kê các tài khoản mẫu và cách nhận lại mật khẩu.")
+@click.option("--reissue", metavar="USERNAME",
+              help="Gửi mật khẩu ban đầu mới qua SMS (console) cho một tài khoản mẫu.")
+def seed_demo_command(show: bool, reissue: str | None) -> None:
     """Nạp dữ liệu mẫu của tỉnh (một lần; chạy lại không thay đổi gì)."""
+    if reissue:
+        reissue_demo_password(reissue)
+        return
+    if show:
+        show_demo_accounts()
+        return
     if db.session.scalar(sa.select(sa.func.count(Facility.id))):
         click.echo(_("Dữ liệu đã có sẵn; không nạp lại dữ liệu mẫu."))
         return
     seed()
     db.session.commit()
-    click.echo(f"{_('Mã cơ sở'):<12} {_('Tài khoản'):<16} {_('Vai trò')}")
-    for code, _name, _kind, _parent, username, role, _phone, _person in FACILITIES:
-        click.echo(f"{code:<12} {username:<16} {role}")
+    show_demo_accounts()
+
+
+def _demo_accounts() -> list[tuple[tuple, Account | None]]:
+    """Each row of ``FACILITIES`` with its account in the database (``None`` if absent)."""
+    usernames = [row[4] for row in FACILITIES]
+    accounts = {a.username: a for a in db.session.scalars(
+        sa.select(Account).where(Account.username.in_(usernames)))}
+    return [(row, accounts.get(row[4])) for row in FACILITIES]
+
+
+def show_demo_accounts() -> None:
+    """The demo accounts (facility code, username, role, facility) and how to get an
+    account's initial password again. Prints no password and sends nothing."""
+    click.echo(f"{_('Mã cơ sở'):<12} {_('Tài khoản'):<16} {_('Vai trò'):<11} {_('Cơ sở')}")
+    for (code, name, _kind, _parent, username, role, _phone, _person), account in \
+            _demo_accounts():
+        if account is not None:
+            click.echo(f"{code:<12} {username:<16} {role:<11} {name}")
     click.echo(_("Mật khẩu ban đầu của từng tài khoản được gửi qua SMS (xem dòng [DEV SMS])."))
+    click.echo(_("Mất mật khẩu ban đầu? Chạy `vaxportal seed-demo --reissue TÀI_KHOẢN` (ví dụ "
+                 "`vaxportal seed-demo --reissue %(username)s`): một mật khẩu ban đầu mới được "
+                 "gửi qua SMS tới màn hình console; chỉ dùng được ở chế độ phát triển.",
+                 username=FACILITIES[7][4]))
+
+
+def reissue_demo_password(username: str) -> None:
+    """A new initial password for a demo account, by SMS to the console (P4.3b: changed at
+    the next sign-in). Development only: in production a forgotten password goes through a
+    written request and a second person's approval (P4.3c)."""
+    if not (current_app.debug or current_app.testing) or not _clear_text_sms():
+        raise click.ClickException(_("Chỉ dùng được ở chế độ phát triển hoặc kiểm thử, với SMS "
+                                     "hiện trên console."))
+    account = {row[4]: acc for row, acc in _demo_accounts()}.get(username)
+    if account is None or account.status == AccountStatus.revoked:
+        raise click.ClickException(_("%(username)s không phải là tài khoản mẫu đang dùng.",
+                                     username=username))
+    ended = sessions.end_all(account.id, "password_reissued")
+    events.record("demo_password_reissued", category="account", entity="account",
+                  entity_id=account.id, facility_id=account.facility_id,
+                  details={"username": account.username, "sessions_ended": ended})
+    lifecycle.send_initial_password(account)
+    db.session.commit()
+    click.echo(_("Đã gửi mật khẩu ban đầu mới cho %(username)s qua SMS (xem dòng [DEV SMS]).",
+                 username=account.username))
+
+
+def _clear_text_sms() -> bool:
+    backend = str(current_app.config.get("SMS_BACKEND") or "console")
+    return backend == "console" or backend.startswith("file:")

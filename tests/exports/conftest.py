@@ -114,11 +114,11 @@ def confirm(client, job: ExportJob, code: str | None, **kwargs):
 
 
 def export_now(client, outbox, sid: str | None = None):
-    """Request, confirm with the export's own code, follow to the download."""
+    """Request, confirm with the export's own code, download the file its page links to."""
     job = request_export(client, sid)
     response = confirm(client, job, code_for(outbox, job))
     assert response.status_code == 303, html(response)
-    download = client.get(response.headers["Location"])
+    download = client.get(f"/exports/{job.id}/download")
     assert download.status_code == 200, html(download)
     db.session.expire_all()
     return db.session.get(ExportJob, job.id), download.data

@@ -67,7 +67,8 @@ def test_large_export_runs_as_a_job_with_a_progress_bar(nurse, person, outbox, q
     assert "hx-trigger" not in fragment and "<progress" not in fragment  # polling ends
     assert f"/exports/{job.id}/download" in fragment
     page = html(nurse.get(f"/exports/{job.id}"))
-    assert "refresh" not in page
+    assert 'content="3"' not in page  # no more polling; the file is fetched once instead
+    assert f'content="0;url=/exports/{job.id}/download"' in page
     db.session.expire_all()
     job = db.session.get(ExportJob, job.id)
     assert job.status == JobStatus.done and job.progress == job.rows_written == 4
@@ -135,9 +136,9 @@ def test_small_export_runs_at_once_and_downloads(nurse, person, outbox, queued):
     person()
     job = request_export(nurse)
     response = confirm(nurse, job, code_for(outbox, job))
-    assert response.headers["Location"].endswith(f"/exports/{job.id}/download")
+    assert response.headers["Location"].endswith(f"/exports/{job.id}")
     assert queued == []
-    download = nurse.get(response.headers["Location"])
+    download = nurse.get(f"/exports/{job.id}/download")
     assert download.mimetype.endswith("spreadsheetml.sheet")
     assert "attachment" in download.headers["Content-Disposition"]
     assert download.headers["Cache-Control"] == "no-store"
@@ -226,9 +227,9 @@ def test_export_of_exactly_the_threshold_runs_at_once(nurse, person, outbox, que
     assert "Danh sách lớn" not in html(nurse.get("/exports/new"))
     job = request_export(nurse)
     response = confirm(nurse, job, code_for(outbox, job))
-    assert response.headers["Location"].endswith(f"/exports/{job.id}/download")
+    assert response.headers["Location"].endswith(f"/exports/{job.id}")
     assert queued == []
-    assert nurse.get(response.headers["Location"]).status_code == 200
+    assert nurse.get(f"/exports/{job.id}/download").status_code == 200
     person()  # one over the threshold: a background job
     assert "Danh sách lớn" in html(nurse.get("/exports/new"))
     job = _confirmed_job(nurse, outbox)

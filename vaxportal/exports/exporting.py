@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 
 from vaxportal import policy
 from vaxportal.audit import events
+from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.codes import resend_wait
 from vaxportal.auth.models import Account, AccountStatus, Custodian
 from vaxportal.auth.stepup import issue_action_code, verify_action_code
@@ -292,6 +293,17 @@ def file_path(job: ExportJob):
 def record_download(job: ExportJob, account: Account) -> None:
     _record("export_downloaded", job, account, filter=job.filter, description=job.description,
             row_count=job.rows_written, sha256=job.sha256)
+
+
+def downloads(job: ExportJob) -> list[tuple]:
+    """When and by which account the file was downloaded, oldest first: the audit knows."""
+    return list(db.session.execute(
+        sa.select(AuditEvent.at, Account.username)
+        .join(Account, Account.id == AuditEvent.account_id)
+        .where(AuditEvent.action == "export_downloaded", AuditEvent.entity == "export_job",
+               AuditEvent.entity_id == job.id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all())
 
 
 def download_name(job: ExportJob) -> str:

@@ -111,7 +111,7 @@ def request_code():
 @permission_required(Perm.export_recipients)
 def show(job_id: str):
     """A pending export asks for its code; a running one shows its progress (the fragment
-    alone for htmx polling)."""
+    alone for htmx polling); a finished one, its downloads and the file until it expires."""
     cleanup.cleanup()
     job = policy.get_own_or_404(ExportJob, job_id)
     return _show(job, ExportCodeForm(formdata=None))
@@ -122,7 +122,7 @@ def _show(job: ExportJob, code_form: ExportCodeForm, status: int = 200):
         "exports/show.html", "exports/_progress.html", status=status, job=job,
         code_form=code_form, action_form=ActionForm(), phone_tail=_phone_tail(),
         headers=columns.headers(job.columns, job.masked), as_job=exporting.runs_as_job(job),
-        downloadable=exporting.downloadable(job),
+        downloadable=exporting.downloadable(job), downloads=exporting.downloads(job),
     )
 
 
@@ -153,7 +153,8 @@ def confirm(job_id: str):
         jobs.enqueue("vaxportal.exports.jobs.run_export", job.id)
         return redirect(url_for("exports.show", job_id=job.id), 303)
     exporting.run_export(job.id)
-    return redirect(url_for("exports.download", job_id=job.id), 303)
+    # the export's page, not the file: the browser would stay on the code form otherwise
+    return redirect(url_for("exports.show", job_id=job.id), 303)
 
 
 @bp.post(f"/{JOB_ID}/code")
