@@ -175,6 +175,11 @@ def _pairs(key: str, province: str | None = None) -> list[tuple[str, str]]:
     raise KeyError(key)
 
 
+def labelled(key: str, province: str | None = None) -> list[tuple[str, str]]:
+    """(code, Vietnamese label) of the list, as a spreadsheet shows them."""
+    return list(_pairs(key, province))
+
+
 def choices(key: str, province: str | None = None) -> list[tuple[str, str]]:
     """Options for the field's <select>, labels starting without diacritics."""
     pairs = _pairs(key, province)
