@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.recipients.conftest import html
+from tests.recipients.conftest import fresh_otp, hidden_inputs, html
 from tests.recipients.test_register import GOOD
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
@@ -51,6 +51,19 @@ def test_without_javascript_choosing_the_province_lists_its_communes(nurse):
     assert f'<option value="{HOAN_KIEM}">Hoan Kiem · Phường Hoàn Kiếm</option>' in body
     assert LONG_XUYEN not in body  # only the chosen province's communes
     assert 'value="Lê Thị Hồng"' in body and "Vui lòng" not in body
+
+
+def test_identity_edit_choosing_the_province_lists_its_communes_saves_nothing(nurse, person):
+    recipient = person(province=AN_GIANG, ward=LONG_XUYEN)
+    fresh_otp(nurse)
+    data = hidden_inputs(html(nurse.get(f"/recipients/{recipient.id}/identity")))
+    data |= {"full_name": "Nguyễn Văn Bảo", "date_of_birth": "05/09/1980", "gender": "male",
+             "province": "01", "ward": LONG_XUYEN, "pick_province": "1"}
+    body = html(nurse.post(f"/recipients/{recipient.id}/identity", data=data))
+    assert f'value="{HOAN_KIEM}"' in body and 'value="Nguyễn Văn Bảo"' in body
+    db.session.expire_all()
+    saved = db.session.get(Recipient, recipient.id)
+    assert (saved.full_name, saved.province) == ("Nguyễn Văn An", AN_GIANG)
 
 
 def test_with_htmx_a_province_change_swaps_the_commune_list(nurse):

@@ -235,6 +235,9 @@ def save_identity(recipient_id: int):
     prompt (it re-posts them here)."""
     recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
     form = IdentityForm()
+    if request.form.get("pick_province"):  # without JavaScript: the province's communes
+        return render_template("recipients/edit.html", recipient=recipient, form=form,
+                               fields=IDENTITY_FORM_FIELDS, identity=True)
     if form.validate():
         other = find_by_national_id(form.national_id.data)
         if other is None or other.id == recipient.id:
