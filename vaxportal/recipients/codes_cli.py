@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 from vaxportal.extensions import db
 from vaxportal.recipients import codes
@@ -20,7 +21,8 @@ def list_groups() -> None:
     """Every priority group, active or not."""
     active = dict(codes.priority_groups())
     for code, name in codes.priority_groups(active_only=False):
-        click.echo(f"{code}\t{'' if code in active else '[đã rút] '}{name}")
+        mark = "" if code in active else _("[đã rút]") + " "
+        click.echo(f"{code}\t{mark}{name}")
 
 
 @priority_cli.command("add")
@@ -31,7 +33,7 @@ def add_group(code: str, label: str) -> None:
     code = code.strip().upper()
     label = " ".join(label.split())
     if not code.isalnum() or len(code) > 16 or not label or len(label) > 300:
-        raise click.UsageError("Mã gồm chữ và số (tối đa 16), tên từ 1 đến 300 ký tự.")
+        raise click.UsageError(_("Mã gồm chữ và số (tối đa 16 ký tự); tên từ 1 đến 300 ký tự."))
     row = db.session.get(PriorityGroup, code) or PriorityGroup(code=code)
     row.label, row.active = label, True
     db.session.add(row)
@@ -46,12 +48,12 @@ def withdraw_group(code: str) -> None:
     code = code.strip().upper()
     name = dict(codes.priority_groups(active_only=False)).get(code)
     if name is None:
-        raise click.UsageError("Không có nhóm ưu tiên với mã này.")
+        raise click.UsageError(_("Không có nhóm ưu tiên với mã này."))
     row = db.session.get(PriorityGroup, code) or PriorityGroup(code=code, label=name)
     row.active = False
     db.session.add(row)
     db.session.commit()
-    click.echo(f"{code}\t[đã rút] {name}")
+    click.echo(f"{code}\t{_('[đã rút]')} {name}")
 
 
 @codes_cli.command("match")
@@ -59,8 +61,8 @@ def match() -> None:
     """Older free text to codes where it matches; the rest kept for review (audited)."""
     kept = codes.match_older_values()
     db.session.commit()
-    click.echo(f"Xong. Số hồ sơ còn giá trị chưa có mã: {kept} (xem: vaxportal codes "
-               "unmatched).")
+    click.echo(_("Xong. Số hồ sơ còn giá trị chưa có mã: %(n)s (xem: vaxportal codes "
+                 "unmatched).", n=kept))
 
 
 @codes_cli.command("unmatched")
@@ -75,7 +77,7 @@ def unmatched() -> None:
         for key, text in (uncoded or {}).items():
             found.setdefault((key, str(text)), []).append(recipient_id)
     if not found:
-        click.echo("Không còn giá trị nào chưa có mã.")
+        click.echo(_("Không còn giá trị nào chưa có mã."))
         return
     for (key, text), ids in sorted(found.items()):
         shown = " ".join(str(i) for i in ids[:20]) + (" …" if len(ids) > 20 else "")
