@@ -33,10 +33,12 @@ MIDDLE = ["Văn", "Thị", "Hữu", "Minh", "Ngọc", "Đức"]
 GIVEN = ["An", "Bình", "Cường", "Dũng", "Hà", "Hạnh", "Khoa", "Lan", "Mai", "Nam", "Phúc",
          "Quân", "Sơn", "Tâm", "Thảo", "Uyên", "Vy", "Yến"]
 OCCUPATIONS = ["Giáo viên", "Nông dân", "Công nhân", "Bác sĩ", "Buôn bán", ""]
-ETHNICITIES = ["Kinh", "Khmer", "Hoa", "Chăm", ""]
-NATIONALITIES = ["Việt Nam", "Campuchia", ""]
-PRIORITY = ["Nhóm 1", "Nhóm 3", "Nhóm 5", "Nhóm 9", ""]
-WARDS = ["Mỹ Bình", "Mỹ Long", "Vĩnh Mỹ", "Bình Khánh", ""]
+# coded fields (recipients.codes): Kinh, Khơ-me, Hoa, Chăm; Việt Nam, Campuchia; groups of
+# the resolution; wards of An Giang (91)
+ETHNICITIES = ["01", "05", "04", "17", ""]
+NATIONALITIES = ["VN", "KH", ""]
+PRIORITY = ["N01", "N03", "N05", "N09", ""]
+WARDS = ["30292", "30316", "30301", "30325", ""]
 STREETS = ["12 Trần Hưng Đạo", "5 Lê Lợi", "Ấp Hoà Long", "88 Nguyễn Trãi", ""]
 PHONE_PREFIXES = ["090", "091", "093", "094", "096", "097", "098"]
 VACCINATORS = ["Lê Thị Tiêm", "Phan Văn Kim", "Đỗ Thị Hoa"]
@@ -146,8 +148,8 @@ class Workload:
             "full_name": self.person(gender, dob), "date_of_birth": dob, "gender": gender,
             "national_id": self.national_id(), "insurance_number": insurance,
             "phone": phone and "+84" + phone[1:], "occupation": self.pick(OCCUPATIONS),
-            "ethnicity": self.pick(ETHNICITIES), "nationality": "Việt Nam",
-            "priority_group": self.pick(PRIORITY), "province": "An Giang", "district": None,
+            "ethnicity": self.pick(ETHNICITIES), "nationality": "VN",
+            "priority_group": self.pick(PRIORITY), "province": "91", "district": None,
             "ward": self.pick(WARDS), "street": self.pick(STREETS),
         }
         facility_id = self.rng.choice(actor.register_at)

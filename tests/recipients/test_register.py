@@ -22,9 +22,9 @@ from vaxportal.recipients.services import (
 GOOD = {
     "full_name": "Lê Thị Hồng", "date_of_birth": "05/09/1980", "gender": "female",
     "national_id": "089180123456", "insurance_number": "gd4890123456789",
-    "phone": "0912 345 678", "occupation": "Giáo viên", "ethnicity": "Kinh",
-    "nationality": "Việt Nam", "priority_group": "Nhóm 5", "province": "An Giang",
-    "district": "", "ward": "Mỹ Bình", "street": "12 Trần Hưng Đạo",
+    "phone": "0912 345 678", "occupation": "Giáo viên", "ethnicity": "01",
+    "nationality": "VN", "priority_group": "N07", "province": "91",
+    "district": "", "ward": "30307", "street": "12 Trần Hưng Đạo",
 }
 
 

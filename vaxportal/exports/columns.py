@@ -18,6 +18,7 @@ from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import IDENTITY_FIELDS, mask_identifier, sees_full_identity
+from vaxportal.recipients.codes import CODED_FIELDS, label
 from vaxportal.recipients.forms import GENDER_CHOICES
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.search import RegisterFilter
@@ -104,6 +105,9 @@ def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict
     values = {key: getattr(row, key) for key in keys}
     if "gender" in values:
         values["gender"] = genders.get(values["gender"], values["gender"])
+    for key in CODED_FIELDS:  # labels, as an import reads them back
+        if values.get(key):
+            values[key] = label(key, values[key])
     if masked:
         for key in MASKED_KEYS:
             if values.get(key):

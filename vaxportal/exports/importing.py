@@ -34,6 +34,7 @@ from vaxportal.exports.reader import (
 from vaxportal.exports.runtime import acting_as
 from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
+from vaxportal.recipients import codes
 from vaxportal.recipients.forms import GENDER_CHOICES
 from vaxportal.recipients.models import DuplicateCandidate
 from vaxportal.recipients.services import (
@@ -80,7 +81,7 @@ EXAMPLE = {
     "national_id": "089080123456", "insurance_number": "GD4890123456789",
     "phone": "0912 345 678", "occupation": "Nông dân", "ethnicity": "Kinh",
     "nationality": "Việt Nam", "priority_group": "Nhóm 5", "province": "An Giang",
-    "district": None, "ward": "Mỹ Bình", "street": "12 Trần Hưng Đạo",
+    "district": None, "ward": "Long Xuyên", "street": "12 Trần Hưng Đạo",
 }
 
 
@@ -88,9 +89,12 @@ def template(target) -> None:
     """The import template: Vietnamese headers, drop-downs for coded columns, an example;
     in Vietnamese whatever the language of the interface."""
     with force_locale(TEMPLATE_LOCALE):
-        example = {**EXAMPLE, "gender": gender_words()[0]}
-        write_template(target, import_columns(), choices={"gender": gender_words()},
-                       example=example)
+        example = {**EXAMPLE, "gender": gender_words()[0],
+                   "priority_group": codes.label("priority_group", "N05")}
+        coded = {key: [name for _code, name in codes.labelled(key)]
+                 for key in ("ethnicity", "nationality", "priority_group", "province")}
+        write_template(target, import_columns(),
+                       choices={"gender": gender_words(), **coded}, example=example)
 
 
 # -- upload ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ bp = Blueprint("recipients", __name__, url_prefix="/recipients")
 def init_app(app) -> None:
     from vaxportal import demo
     from vaxportal.recipients import (  # noqa: F401  (routes attach to bp)
+        codes_cli,
         dose_views,
         review_views,
         vaccines,
@@ -17,5 +18,7 @@ def init_app(app) -> None:
 
     app.register_blueprint(bp)
     app.cli.add_command(vaccines.seed_vaccines_command)
+    app.cli.add_command(codes_cli.priority_cli)
+    app.cli.add_command(codes_cli.codes_cli)
     if seed_recipients not in demo.EXTRA_SEEDERS:
         demo.EXTRA_SEEDERS.append(seed_recipients)

@@ -27,12 +27,11 @@ GIVEN = {"male": ("An", "Bình", "Cường", "Dũng", "Đạt", "Hải", "Hùng"
                   "Phúc", "Quang", "Sơn", "Tài", "Thắng", "Toàn", "Trung", "Vinh"),
          "female": ("An", "Anh", "Chi", "Dung", "Hà", "Hạnh", "Hoa", "Hương", "Lan", "Linh",
                     "Mai", "Nga", "Oanh", "Phương", "Thảo", "Trang", "Uyên", "Yến")}
-WARDS = ("Mỹ Bình", "Mỹ Xuyên", "Mỹ Long", "Bình Khánh", "Vĩnh Mỹ", "Núi Sam", "Châu Phú A")
+WARDS = ("Long Xuyên", "Bình Đức", "Mỹ Thới", "Châu Đốc", "Vĩnh Tế", "Tân Châu", "Châu Phú")
 STREETS = ("Trần Hưng Đạo", "Hai Bà Trưng", "Nguyễn Huệ", "Lý Thái Tổ", "Tôn Đức Thắng")
 OCCUPATIONS = ("Nông dân", "Công nhân", "Giáo viên", "Buôn bán", "Học sinh", "Nội trợ",
                "Nhân viên y tế", "Hưu trí")
-PRIORITY = ("Nhóm 1: nhân viên y tế", "Nhóm 5: giáo viên", "Nhóm 9: người trên 65 tuổi",
-            "Nhóm 15: người dân")
+PRIORITY = ("N01", "N07", "N08", "N18")
 MOBILE_PREFIXES = ("90", "91", "93", "94", "96", "97", "98", "70", "77", "79", "83", "86")
 FIRST_DAY = date(2021, 3, 8)  # the first COVID-19 doses in Vietnam
 

@@ -21,6 +21,8 @@ try:
 except ImportError:  # WTForms before 3.3 takes (value, label) tuples
     SelectChoice = None
 
+from vaxportal.recipients import codes
+from vaxportal.recipients.codes import CODED_FIELDS
 from vaxportal.recipients.models import Aefi, Gender
 from vaxportal.validators import (
     MAX_ID,
@@ -84,6 +86,13 @@ AEFI_CHOICES = [
 ]
 
 
+def _coded(label, description=None, default=None):
+    """A <select> of a kept code list (``recipients.codes``); options set per form."""
+    return SelectField(label, [Optional()], choices=[], validate_choice=False,
+                       description=description, default=default,
+                       filters=[lambda v: v or None])
+
+
 def _text(label, max_len: int, required: str | None = None, description=None, *more):
     checks = [DataRequired(required)] if required else [Optional()]
     checks.append(Length(max=max_len, message=_l("Tối đa %(max)d ký tự.", max=max_len)))
@@ -91,8 +100,7 @@ def _text(label, max_len: int, required: str | None = None, description=None, *m
     return StringField(label, checks, filters=[_strip, _collapse], description=description)
 
 
-class RecipientFields(Form):
-    """Every rule of a recipient's data, in one place."""
+class _RecipientFields(Form):
 
     full_name = _text(_l("Họ và tên"), 120, _l("Vui lòng nhập họ và tên."), None, PersonName())
     date_of_birth = DateVNField(
@@ -112,17 +120,67 @@ class RecipientFields(Form):
     )
     phone = StringField(_l("Số điện thoại"), [Optional(), Phone()], filters=[_strip])
     occupation = _text(_l("Nghề nghiệp"), 120)
-    ethnicity = _text(_l("Dân tộc"), 60)
-    nationality = _text(_l("Quốc tịch"), 60)
-    priority_group = _text(_l("Nhóm ưu tiên"), 60)
-    province = _text(_l("Tỉnh/Thành phố"), 120)
+    ethnicity = _coded(_l("Dân tộc"), _l("Gõ vài chữ cái đầu, không cần dấu"))
+    nationality = _coded(_l("Quốc tịch"), default="VN")
+    priority_group = _coded(_l("Nhóm ưu tiên"))
+    province = _coded(_l("Tỉnh/Thành phố"),
+                      _l("Địa giới hành chính từ 01/07/2025; gõ chữ cái đầu, không cần dấu"))
+    ward = _coded(_l("Phường/Xã/Đặc khu"), _l("Danh sách theo tỉnh/thành phố đã chọn"))
     district = _text(_l("Quận/Huyện (địa chỉ trước 2025)"), 120)
-    ward = _text(_l("Phường/Xã"), 120)
     street = _text(_l("Số nhà, đường, thôn/ấp"), 200)
 
     def validate_gender(self, field):
         if field.data not in {g.value for g in Gender}:
             raise ValidationError(_l("Vui lòng chọn giới tính."))
+
+
+class CodedChoices:
+    """Fills the coded fields' options (the communes of the chosen province) and checks
+    that a value is one of them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        province = self._fields.get("province")
+        for key in CODED_FIELDS:
+            if key not in self._fields:
+                continue
+            if key == "ward":
+                chosen = province.data if province is not None else None
+                if not chosen or not codes.is_valid("province", chosen):
+                    chosen = codes.ward_province(self.ward.data)
+                first = _l("— Chọn tỉnh/thành phố trước —") if not chosen else _l("— Chọn —")
+                pairs = codes.choices("ward", chosen)
+            else:
+                first, pairs = _l("— Chọn —"), codes.choices(key)
+            self._fields[key].choices = as_choices([("", first), *pairs])
+
+    def _check(self, key: str, field, province=None):
+        if field.data and not codes.is_valid(key, field.data, province):
+            raise ValidationError(_l("Không có trong danh mục: vui lòng chọn trong danh sách."))
+
+    def validate_ethnicity(self, field):
+        self._check("ethnicity", field)
+
+    def validate_nationality(self, field):
+        self._check("nationality", field)
+
+    def validate_priority_group(self, field):
+        self._check("priority_group", field)
+
+    def validate_province(self, field):
+        self._check("province", field)
+
+    def validate_ward(self, field):
+        province = self._fields.get("province")
+        if field.data and province is not None and not province.data:
+            raise ValidationError(_l("Vui lòng chọn tỉnh/thành phố trước."))
+        if field.data and not codes.is_valid("ward", field.data, province and province.data):
+            raise ValidationError(_l("Phường/xã này không thuộc tỉnh/thành phố đã chọn: "
+                                     "vui lòng chọn lại trong danh sách."))
+
+
+class RecipientFields(CodedChoices, _RecipientFields):
+    """Every rule of a recipient's data, in one place."""
 
 
 IDENTITY_FORM_FIELDS = (
@@ -132,7 +190,7 @@ IDENTITY_FORM_FIELDS = (
 DETAIL_FIELDS = ("occupation", "ethnicity", "nationality", "priority_group")
 
 
-class RecipientForm(RecipientFields, FlaskForm):
+class RecipientForm(CodedChoices, _RecipientFields, FlaskForm):
     """Register a new recipient."""
 
     facility_id = SelectField(_l("Cơ sở quản lý"), coerce=_int_or_zero, validate_choice=False)
@@ -145,12 +203,12 @@ class RecipientForm(RecipientFields, FlaskForm):
 
 
 def _subset_form(name: str, fields: tuple[str, ...], doc: str) -> type[FlaskForm]:
-    attrs = {f: getattr(RecipientFields, f) for f in fields}
+    attrs = {f: getattr(_RecipientFields, f) for f in fields}
     attrs["version_id"] = HiddenField()
     attrs["__doc__"] = doc
     if "gender" in fields:
-        attrs["validate_gender"] = RecipientFields.validate_gender
-    return type(name, (FlaskForm,), attrs)
+        attrs["validate_gender"] = _RecipientFields.validate_gender
+    return type(name, (CodedChoices, FlaskForm), attrs)
 
 
 IdentityForm = _subset_form(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.recipients import codes
 from vaxportal.recipients.forms import AEFI_CHOICES, GENDER_CHOICES
 from vaxportal.recipients.models import Vaccine
 from vaxportal.recipients.vaccines import active_vaccines
@@ -46,6 +48,8 @@ def display(name: str, value) -> str:
         return str(GENDER_LABELS.get(value, value))
     if name == "aefi":
         return str(AEFI_LABELS.get(value, value))
+    if name in codes.CODED_FIELDS:
+        return codes.label(name, value)
     if name == "vaccine_id":
         vaccine = db.session.get(Vaccine, value) if value else None
         return vaccine.name if vaccine else ""
@@ -59,7 +63,16 @@ def template_helpers() -> dict:
         "gender_label": lambda v: display("gender", v), "aefi_label": AEFI_LABELS.get,
         "shown_id": shown_id, "mask_id": policy.mask_identifier, "Perm": policy.Perm,
         "has_perm": lambda p: policy.has_perm(current_user, p),
+        "coded": coded,
     }
+
+
+def coded(recipient, key: str) -> str:
+    """A coded field's label; an older record's text that matched no code, marked so."""
+    if getattr(recipient, key):
+        return codes.label(key, getattr(recipient, key))
+    older = (recipient.uncoded or {}).get(key)
+    return _("%(text)s (chưa có mã, cần rà soát)", text=older) if older else ""
 
 
 def is_stale(obj, form) -> bool:

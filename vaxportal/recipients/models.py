@@ -43,6 +43,17 @@ class Vaccine(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+class PriorityGroup(db.Model):
+    """A priority group added by an administrator, or a built-in group of the resolution
+    (``codes.PRIORITY_GROUPS``) relabelled or withdrawn (``vaxportal priority-groups``)."""
+
+    __tablename__ = "priority_group"
+
+    code: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(300))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
 class Recipient(db.Model):
     __tablename__ = "recipient"
     __table_args__ = (
@@ -74,6 +85,9 @@ class Recipient(db.Model):
     version_id: Mapped[int] = mapped_column(default=1)
     # Set when a supervisor merged this record into another (its doses moved there).
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("recipient.id"))
+    # Free text of an older record that matched no code ({field: text}); listed for review
+    # (``vaxportal codes unmatched``) until the field is given a code.
+    uncoded: Mapped[dict | None] = mapped_column(sa.JSON)
 
     facility: Mapped[Facility] = relationship()
     doses: Mapped[list[Dose]] = relationship(
@@ -91,6 +105,13 @@ class Recipient(db.Model):
         if isinstance(value, str):
             value = clean(value, spaces=False)
         self.name_key = fold(value or "")
+        return value
+
+    @validates("ethnicity", "nationality", "priority_group", "province", "ward")
+    def _coded(self, key: str, value: str | None) -> str | None:
+        """A field given a code leaves the review list of unmatched older text."""
+        if value and self.uncoded and key in self.uncoded:
+            self.uncoded = {k: v for k, v in self.uncoded.items() if k != key} or None
         return value
 
 

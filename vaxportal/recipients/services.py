@@ -105,11 +105,25 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
     from vaxportal.recipients.forms import RecipientFields
 
     formdata = MultiDict({key: _as_form_text(key, data.get(key)) for key in FIELD_KEYS})
+    _codes_for_labels(formdata, data)
     form = RecipientFields(formdata=formdata)
     form.validate()
     errors = {key: str(form[key].errors[0]) for key in FIELD_KEYS if form[key].errors}
     valid = tuple(key for key in FIELD_KEYS if key not in errors)
     return clean_fields(form, valid), errors
+
+
+def _codes_for_labels(formdata: MultiDict, data: Mapping[str, Any]) -> None:
+    """A spreadsheet may hold a code or its label ("An Giang", "91"): both become the code;
+    what matches nothing stays as typed, and the form's check names it."""
+    from vaxportal.recipients import codes
+
+    for key in codes.CODED_FIELDS:
+        text = formdata.get(key)
+        if not text:
+            continue
+        province = formdata.get("province") if key == "ward" else None
+        formdata[key] = codes.to_code(key, data.get(key), province) or text
 
 
 def find_by_national_id(nid: str | None) -> Recipient | None:

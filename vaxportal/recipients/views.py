@@ -128,6 +128,10 @@ def _register_throttled():
 def new():
     form = _recipient_form()
     context = {"existing": None, "duplicates": [], "offer": None}
+    if form.is_submitted() and request.form.get("pick_province"):
+        # without JavaScript: the communes of the chosen province, all typed values kept
+        return htmx.render("recipients/new.html", "recipients/_form.html", form=form,
+                           fields=FIELD_KEYS, focus="ward", **context)
     if form.validate_on_submit():
         clean = clean_fields(form)
         context = duplicate_checks(form, clean)
@@ -163,6 +167,8 @@ def validate_field(name: str):
     form = _recipient_form()
     form.validate()
     existing = None
+    if name == "province":
+        form.ward.errors = []  # the commune list follows; its choice is still to be made
     if name == "national_id" and form.national_id.data and not form.national_id.errors:
         existing = registered_id(form, form.national_id.data)
         db.session.commit()
@@ -229,6 +235,9 @@ def save_identity(recipient_id: int):
     prompt (it re-posts them here)."""
     recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
     form = IdentityForm()
+    if request.form.get("pick_province"):  # without JavaScript: the province's communes
+        return render_template("recipients/edit.html", recipient=recipient, form=form,
+                               fields=IDENTITY_FORM_FIELDS, identity=True)
     if form.validate():
         other = find_by_national_id(form.national_id.data)
         if other is None or other.id == recipient.id:

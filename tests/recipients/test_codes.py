@@ -1,0 +1,125 @@
+"""Coded fields: priority group, ethnicity, nationality, province and commune come from kept
+lists, so coverage can be counted; pickers work without JavaScript; older text is matched."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests.recipients.conftest import fresh_otp, hidden_inputs, html
+from tests.recipients.test_register import GOOD
+from vaxportal.extensions import db
+from vaxportal.recipients.models import Recipient
+from vaxportal.recipients.services import validate_recipient_data
+
+AN_GIANG, LONG_XUYEN, HOAN_KIEM = "91", "30307", "00070"
+
+
+def only_recipient() -> Recipient | None:
+    return db.session.scalar(sa.select(Recipient))
+
+
+def test_register_stores_codes_and_page_shows_labels(nurse):
+    response = nurse.post("/recipients/new", data=GOOD)
+    assert response.status_code == 303
+    recipient = only_recipient()
+    assert (recipient.ethnicity, recipient.nationality, recipient.priority_group,
+            recipient.province, recipient.ward) == ("01", "VN", "N07", AN_GIANG, LONG_XUYEN)
+    page = html(nurse.get(response.headers["Location"]))
+    assert "Phường Long Xuyên" in page and "An Giang" in page and "Việt Nam" in page
+
+
+def test_free_text_refused_with_a_message_nothing_typed_lost(nurse):
+    bad = dict(GOOD, ethnicity="Người Kinh", priority_group="Nhóm chín")
+    body = html(nurse.post("/recipients/new", data=bad))
+    assert only_recipient() is None
+    assert body.count("Không có trong danh mục") == 2
+    assert 'value="Lê Thị Hồng"' in body and 'value="12 Trần Hưng Đạo"' in body
+    assert f'selected value="{LONG_XUYEN}"' in body
+
+
+def test_commune_of_another_province_refused(nurse):
+    body = html(nurse.post("/recipients/new", data=dict(GOOD, ward=HOAN_KIEM)))
+    assert only_recipient() is None
+    assert "không thuộc tỉnh/thành phố đã chọn" in body
+
+
+def test_without_javascript_choosing_the_province_lists_its_communes(nurse):
+    typed = dict(GOOD, ward="", province="01", pick_province="1")
+    response = nurse.post("/recipients/new", data=typed)
+    body = html(response)
+    assert response.status_code == 200 and only_recipient() is None
+    assert f'<option value="{HOAN_KIEM}">Hoan Kiem · Phường Hoàn Kiếm</option>' in body
+    assert LONG_XUYEN not in body  # only the chosen province's communes
+    assert 'value="Lê Thị Hồng"' in body and "Vui lòng" not in body
+
+
+def test_identity_edit_choosing_the_province_lists_its_communes_saves_nothing(nurse, person):
+    recipient = person(province=AN_GIANG, ward=LONG_XUYEN)
+    fresh_otp(nurse)
+    data = hidden_inputs(html(nurse.get(f"/recipients/{recipient.id}/identity")))
+    data |= {"full_name": "Nguyễn Văn Bảo", "date_of_birth": "05/09/1980", "gender": "male",
+             "province": "01", "ward": LONG_XUYEN, "pick_province": "1"}
+    body = html(nurse.post(f"/recipients/{recipient.id}/identity", data=data))
+    assert f'value="{HOAN_KIEM}"' in body and 'value="Nguyễn Văn Bảo"' in body
+    db.session.expire_all()
+    saved = db.session.get(Recipient, recipient.id)
+    assert (saved.full_name, saved.province) == ("Nguyễn Văn An", AN_GIANG)
+
+
+def test_with_htmx_a_province_change_swaps_the_commune_list(nurse):
+    response = nurse.hx("POST", "/recipients/new/validate/province",
+                        data=dict(GOOD, province="01"))
+    body = html(response)
+    assert 'id="v-ward" hx-swap-oob="true"' in body
+    assert f'value="{HOAN_KIEM}"' in body and LONG_XUYEN not in body
+
+
+def test_option_labels_start_without_diacritics_for_type_ahead(nurse):
+    body = html(nurse.get("/recipients/new"))
+    assert '<option value="02">Tay · Tày</option>' in body
+    assert '<option value="66">Dak Lak · Đắk Lắk</option>' in body
+    assert "Chọn tỉnh/thành phố trước" in body  # no commune offered before the province
+
+
+def test_import_accepts_codes_and_labels(app):
+    by_label = dict(GOOD, ethnicity="Tày", nationality="Việt Nam", priority_group="Nhóm 7",
+                    province="An Giang", ward="Long Xuyên")
+    by_code = dict(GOOD, ethnicity=2, nationality="vn", priority_group="N07",
+                   province=91, ward=30307)
+    for data in (by_label, by_code):
+        clean, errors = validate_recipient_data(data)
+        assert errors == {}
+        assert (clean["ethnicity"], clean["nationality"], clean["priority_group"],
+                clean["province"], clean["ward"]) == ("02", "VN", "N07", AN_GIANG, LONG_XUYEN)
+    _clean, errors = validate_recipient_data(dict(GOOD, ethnicity="Sao Hỏa"))
+    assert "danh mục" in errors["ethnicity"]
+
+
+def test_older_free_text_matched_or_kept_for_review(app, person, runner):
+    matched = person(ethnicity="khơ me", nationality="Viet Nam", priority_group="Nhóm 1",
+                     province="Tỉnh An Giang", ward="phuong long xuyen")
+    unmatched = person(ethnicity="Kinh Bắc", province="An Giang", ward="Mỹ Bình")
+    assert "1" in runner.invoke(args=["codes", "match"]).output
+    db.session.expire_all()
+    matched = db.session.get(Recipient, matched.id)
+    assert (matched.ethnicity, matched.nationality, matched.priority_group, matched.province,
+            matched.ward, matched.uncoded) == ("05", "VN", "N01", AN_GIANG, LONG_XUYEN, None)
+    unmatched = db.session.get(Recipient, unmatched.id)
+    assert unmatched.uncoded == {"ethnicity": "Kinh Bắc", "ward": "Mỹ Bình"}
+    assert unmatched.ward is None and unmatched.province == AN_GIANG
+    listed = runner.invoke(args=["codes", "unmatched"]).output
+    assert f"ward\tMỹ Bình\t1\t{unmatched.id}" in listed
+    unmatched.ward = LONG_XUYEN  # chosen on review: leaves the list
+    db.session.commit()
+    assert "Mỹ Bình" not in runner.invoke(args=["codes", "unmatched"]).output
+
+
+def test_admin_adds_a_priority_group_offered_at_entry(runner, nurse):
+    result = runner.invoke(args=["priority-groups", "add", "t01", "Nhóm bổ sung: tài xế"])
+    assert result.exit_code == 0
+    assert '<option value="T01">Nhóm bổ sung: tài xế</option>' in html(
+        nurse.get("/recipients/new"))
+    assert nurse.post("/recipients/new", data=dict(GOOD, priority_group="T01")
+                      ).status_code == 303
+    runner.invoke(args=["priority-groups", "withdraw", "T01"])
+    assert "T01" not in html(nurse.get("/recipients/new"))
