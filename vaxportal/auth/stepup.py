@@ -57,6 +57,7 @@ ACTION_NAMES = {
     "facilities.unlock": _l("mở khoá tài khoản số %(id)s"),
     "facilities.delegate": _l("uỷ quyền cho tài khoản số %(id)s"),
     "facilities.end_delegation": _l("kết thúc uỷ quyền số %(id)s"),
+    "facilities.approve": _l("duyệt yêu cầu số %(id)s"),
     "auth.totp": _l("bật xác thực bằng ứng dụng"),
     "auth.totp_remove": _l("tắt xác thực bằng ứng dụng"),
 }

@@ -75,7 +75,7 @@ def _decide(pending_id: int, decide) -> object:
 
 @bp.post("/approvals/<int:pending_id>/approve")
 @permission_required(Perm.decide_account_actions)
-@fresh_otp_required
+@fresh_otp_required(load=lambda pending_id: get_decidable_or_404(pending_id))
 def approve(pending_id: int):
     """The second person's approval, with their own fresh OTP (P2.1, P3.4)."""
     return _decide(pending_id, approvals.approve)
