@@ -69,8 +69,14 @@ def _assign_request_id() -> None:
 
 
 def _has_nul(values) -> bool:
-    return any("\x00" in key or any("\x00" in v for v in items)
+    """A NUL anywhere, or a value that is not text at all (a form part werkzeug could not
+    decode stays bytes): neither is something a person typed."""
+    return any(_not_typed(key) or any(_not_typed(v) for v in items)
                for key, items in values.lists())
+
+
+def _not_typed(value) -> bool:
+    return not isinstance(value, str) or "\x00" in value
 
 
 def _refuse_nul_characters():
