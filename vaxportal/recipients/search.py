@@ -27,7 +27,14 @@ from flask_babel import gettext as _
 from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.recipients.models import Dose, Recipient, RecipientSearch, Vaccine
+from vaxportal.recipients.models import (
+    Dose,
+    Recipient,
+    RecipientSearch,
+    RecipientWord,
+    Vaccine,
+)
+from vaxportal.text import prefix_range
 from vaxportal.timeutil import utcnow
 
 #: searches older than this are removed when the same account searches again
@@ -43,11 +50,12 @@ class Term:
     kind: str  # "" (no text) | name | national_id | insurance | phone_or_social | partial
     value: str = ""
     phone: str | None = None
+    words: tuple[str, ...] = ()  # name: the folded words typed, each a word prefix
 
 
 def classify(q: str) -> Term:
     """Read the search box: exact national ID, insurance number or phone; else a name prefix."""
-    from vaxportal.text import fold
+    from vaxportal.text import fold, name_words
     from vaxportal.validators import (
         normalize_insurance_number,
         normalize_national_id,
@@ -69,8 +77,8 @@ def classify(q: str) -> Term:
     if any(ch.isdigit() for ch in compact):
         insurance = _normalized(normalize_insurance_number, compact)
         return Term("insurance", insurance) if insurance else Term("partial", compact)
-    key = fold(text)
-    return Term("name", key) if key else Term("")
+    words = name_words(text)
+    return Term("name", fold(text), words=tuple(words)) if words else Term("")
 
 
 def _normalized(normalize, value: str) -> str | None:
@@ -137,6 +145,19 @@ class RegisterFilter:
         stmt = self._scoped(sa.select(*(columns or (Recipient,))), account)
         return stmt.order_by(Recipient.name_key, Recipient.id)
 
+    def ranked_statement(self, account, *columns) -> sa.Select:
+        """``statement`` in the order a person searching expects: for a name, those whose
+        whole name starts with the text typed come first, then the other word matches (an
+        exact ID, phone or insurance number matches only itself)."""
+        stmt = self._scoped(sa.select(*(columns or (Recipient,))), account)
+        term = self.term
+        if term.kind != "name":
+            return stmt.order_by(Recipient.name_key, Recipient.id)
+        low, high = prefix_range(term.value)
+        whole = sa.case((sa.and_(Recipient.name_key >= low, Recipient.name_key < high), 0),
+                        else_=1)
+        return stmt.order_by(whole, Recipient.name_key, Recipient.id)
+
     def count(self, account, cap: int | None = None) -> int:
         """Rows of the filter in the account's scope; with ``cap``, counting stops after
         ``cap + 1`` rows (the register page need not count a whole province)."""
@@ -191,11 +212,8 @@ def _wide_scope(account) -> bool:
 
 
 def _term_conditions(term: Term) -> list:
-    from vaxportal.text import prefix_range
-
     if term.kind == "name":
-        low, high = prefix_range(term.value)
-        return [Recipient.name_key >= low, Recipient.name_key < high]
+        return _word_conditions(term.words)
     if term.kind == "national_id":
         return [Recipient.national_id == term.value]
     if term.kind == "insurance":
@@ -210,6 +228,25 @@ def _term_conditions(term: Term) -> list:
     if term.kind == "partial":  # an incomplete number finds nobody (exact matches only)
         return [sa.false()]
     return []
+
+
+def _word_conditions(words: tuple[str, ...]) -> list:
+    """Every typed word starts a word of the name. The longest word (the likeliest to be
+    rare) gathers the candidates from the ``(word_key, recipient_id)`` index; each other
+    word is checked per candidate on the ``(recipient_id, word_key)`` primary key. A range
+    on the folded key, not LIKE, so that both databases keep to the index."""
+    first, *others = sorted(words, key=len, reverse=True)
+    clauses = [Recipient.id.in_(sa.select(RecipientWord.recipient_id).where(*_word_range(first)))]
+    for word in others:
+        clauses.append(sa.select(RecipientWord.recipient_id).where(
+            RecipientWord.recipient_id == Recipient.id, *_word_range(word)
+        ).exists())
+    return clauses
+
+
+def _word_range(word: str) -> tuple:
+    low, high = prefix_range(word)
+    return RecipientWord.word_key >= low, RecipientWord.word_key < high
 
 
 def _int_or_none(value) -> int | None:
@@ -291,7 +328,7 @@ def register_page(register_filter: RegisterFilter, account, page: int, per_page:
     page = min(max(1, page), max(1, -(-total // per_page)))
     rows = []
     if total:
-        stmt = register_filter.statement(account, *ROW_COLUMNS)
+        stmt = register_filter.ranked_statement(account, *ROW_COLUMNS)
         rows = [dict(row._mapping) for row in
                 db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))]
         _add_page_details(rows)
