@@ -231,17 +231,35 @@ def _term_conditions(term: Term) -> list:
 
 
 def _word_conditions(words: tuple[str, ...]) -> list:
-    """Every typed word starts a word of the name. The longest word (the likeliest to be
-    rare) gathers the candidates from the ``(word_key, recipient_id)`` index; each other
-    word is checked per candidate on the ``(recipient_id, word_key)`` primary key. A range
-    on the folded key, not LIKE, so that both databases keep to the index."""
-    first, *others = sorted(words, key=len, reverse=True)
+    """Every typed word starts a word of the name. The rarest word gathers the candidates
+    from the ``(word_key, recipient_id)`` index; each other word is checked per candidate on
+    the ``(recipient_id, word_key)`` primary key. A range on the folded key, not LIKE, so
+    that both databases keep to the index."""
+    first, *others = sorted(words, key=_word_frequency)
     clauses = [Recipient.id.in_(sa.select(RecipientWord.recipient_id).where(*_word_range(first)))]
     for word in others:
         clauses.append(sa.select(RecipientWord.recipient_id).where(
             RecipientWord.recipient_id == Recipient.id, *_word_range(word)
         ).exists())
     return clauses
+
+
+#: counting a word's keys stops here: enough to tell a given name from "nguyen"
+WORD_COUNT_CAP = 5_000
+
+
+def _word_frequency(word: str) -> tuple[int, int]:
+    """How many names hold a word starting with ``word`` (capped; a short walk of the
+    covering index), longer words first on a tie. Remembered for the request."""
+    key = f"_recipients_word_count_{word}"
+    if has_app_context() and key in g:
+        return g.get(key)
+    keys = sa.select(RecipientWord.recipient_id).where(*_word_range(word)).limit(WORD_COUNT_CAP)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(keys.subquery())) or 0
+    frequency = (int(count), -len(word))
+    if has_app_context():
+        setattr(g, key, frequency)
+    return frequency
 
 
 def _word_range(word: str) -> tuple:
