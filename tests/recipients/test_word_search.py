@@ -9,7 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import html
+from tests.recipients.conftest import fresh_otp, hidden_inputs, html
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient, RecipientWord
 from vaxportal.recipients.search import RegisterFilter
@@ -55,12 +55,19 @@ def test_whole_name_prefix_comes_before_word_matches(nurse, people):
     assert page.index("Nguyễn Thị Hồng<") < page.index("Nguyễn Thị Hồng Đào")
 
 
-def test_word_keys_follow_a_renamed_recipient(nurse, people):
+def test_p3_4_word_keys_follow_a_name_corrected_through_the_identity_edit(nurse, people):
     recipient = people["binh"]
-    recipient.full_name = "Trần Văn Khoa"
-    db.session.commit()
+    url = f"/recipients/{recipient.id}/identity"
+    data = hidden_inputs(html(nurse.get(url))) | {
+        "full_name": "Trần Văn Khoa", "date_of_birth": "05/09/1980", "gender": "male",
+        "national_id": recipient.national_id, "insurance_number": "", "phone": "",
+        "province": "", "district": "", "ward": "", "street": ""}
+    prompt = html(nurse.post(url, data=data))
+    fresh_otp(nurse)
+    assert nurse.post(url, data=hidden_inputs(prompt)).status_code == 303
     assert "Trần Văn Khoa" in html(hx_search(nurse, "khoa"))
     assert "Trần Văn Khoa" not in html(hx_search(nurse, "binh"))
+    db.session.expire_all()
     words = db.session.scalars(sa.select(RecipientWord.word_key)
                                .where(RecipientWord.recipient_id == recipient.id))
     assert sorted(words) == ["khoa", "tran", "van"]
