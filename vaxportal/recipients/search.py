@@ -7,6 +7,7 @@ The contract other domains use (exports)::
 
     f = RegisterFilter.load(search_id, account)   # empty filter if none/unknown/not yours
     stmt = f.statement(account)                   # scoped SELECT of Recipient, fixed order
+    f.ranked_statement(account)                   # the register's order (whole-name first)
     n = f.count(account)
     f.describe()                                  # Vietnamese, without personal data
     RegisterFilter.from_dict(f.to_dict())         # JSON-safe, for background jobs
@@ -45,7 +46,7 @@ _SEPARATORS = re.compile(r"[\s.\-]+")
 
 @dataclass(frozen=True)
 class Term:
-    """What the typed text means: a name prefix, an exact identifier, or nothing usable."""
+    """What the typed text means: name words, an exact identifier, or nothing usable."""
 
     kind: str  # "" (no text) | name | national_id | insurance | phone_or_social | partial
     value: str = ""
@@ -54,7 +55,8 @@ class Term:
 
 
 def classify(q: str) -> Term:
-    """Read the search box: exact national ID, insurance number or phone; else a name prefix."""
+    """Read the search box: exact national ID, insurance number or phone; else words, each
+    the start of a word of the name (search by any part of a name)."""
     from vaxportal.text import fold, name_words
     from vaxportal.validators import (
         normalize_insurance_number,
