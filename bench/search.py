@@ -155,6 +155,8 @@ def run(some_id: int) -> None:
         print(f"-- {label} ({username}): {RegisterFilter().count(account)} in scope")
         cases = (
             (f'name "{NAME}"', RegisterFilter(q=NAME)),
+            ('any part of a name "dao"', RegisterFilter(q="dao")),
+            ('any part of a name "thi dao"', RegisterFilter(q="thi dao")),
             ("national ID, exact", RegisterFilter(q=national_id)),
             ("no filter (the register's first page)", RegisterFilter()),
         )

@@ -71,3 +71,28 @@ def test_p2_4_upgrade_installs_the_append_only_audit_triggers(empty_uri, tmp_pat
         assert conn.execute(sa.text("SELECT action FROM audit_event")).scalars().all() \
             == ["probe"]
     engine.dispose()
+
+
+def test_words_migration_fills_the_name_words_of_existing_recipients(empty_uri, tmp_path):
+    """Search by any part of a name (issue 14): recipients registered before the word table
+    existed are found by their words after the upgrade."""
+    app = create_app(base_config(empty_uri, tmp_path))
+    with app.app_context():
+        upgrade(revision="lockout01")
+        bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
+        with bare.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
+                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+            conn.execute(sa.text(
+                "INSERT INTO recipient (id, full_name, name_key, date_of_birth, gender, "
+                "facility_id, created_at, updated_at, version_id) VALUES (7, "
+                "'Nguyễn Thị Hồng Đào', 'nguyen thi hong dao', '1990-01-02', 'female', 1, "
+                "'2026-01-01', '2026-01-01', 1)"))
+        bare.dispose()
+        upgrade()
+        with db.engine.connect() as conn:
+            words = conn.execute(sa.text(
+                "SELECT word_key FROM recipient_word WHERE recipient_id = 7")).scalars().all()
+        db.engine.dispose()
+    assert sorted(words) == ["dao", "hong", "nguyen", "thi"]

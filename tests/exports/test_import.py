@@ -320,3 +320,11 @@ def test_p2_4_a_killed_import_is_swept_failed_audited_and_keeps_whole_batches_on
     assert event.actor == f"job:{nurse.account.username}"
     page = html(nurse.get(f"/exports/import/{job.id}"))
     assert "nhóm đang ghi dở không được lưu" in page and "(4 đối tượng)" in page
+
+
+def test_imported_people_are_found_by_any_part_of_their_name(nurse):
+    """Search by any part of a name (issue 14): the import keeps the name's word keys too."""
+    upload(nurse, spreadsheet([_row(full_name="Nguyễn Thị Hồng Đào")]))
+    assert _confirm(nurse, last_import()).status_code == 303
+    page = html(nurse.hx("POST", "/recipients/", data={"q": "hong dao"}))
+    assert "Nguyễn Thị Hồng Đào" in page

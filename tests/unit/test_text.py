@@ -35,3 +35,12 @@ def test_prefix_range_bounds_every_key_with_the_prefix():
         assert low <= key < high
     for key in ("nguye", "nguyeo", "pham"):
         assert not (low <= key < high)
+
+
+def test_name_words_are_the_folded_words_of_a_name_once_each():
+    from vaxportal.text import name_words
+
+    assert name_words("Nguyễn Thị Hồng Đào") == ["nguyen", "thi", "hong", "dao"]
+    assert name_words("  ĐÀO-văn  Đào, A.") == ["dao", "van", "a"]
+    assert name_words("") == [] and name_words(" - ") == []
+    assert name_words("a" * 60) == ["a" * 40]

@@ -71,3 +71,12 @@ def lookup_offer(existing: dict | None) -> dict | None:
         return None
     return {"facility": existing["facility"],
             "form": LookupForm(formdata=None, id_number=existing["national_id"])}
+
+
+def search_lookup_offer(national_id: str) -> dict | None:
+    """For a register search by a national ID that found nobody in the account's scope: the
+    cross-facility look-up with the ID filled in (sent by POST). Nothing is looked up here,
+    so the offer is the same whether or not the ID is registered elsewhere."""
+    if not policy.has_perm(helpers.account(), Perm.cross_facility_lookup):
+        return None
+    return {"facility": None, "form": LookupForm(formdata=None, id_number=national_id)}

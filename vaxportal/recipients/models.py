@@ -93,18 +93,24 @@ class Recipient(db.Model):
     doses: Mapped[list[Dose]] = relationship(
         back_populates="recipient", order_by="Dose.given_on"
     )
+    # The folded words of the name, kept by ``_keep_name_key`` in the same flush.
+    words: Mapped[list[RecipientWord]] = relationship(cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version_id}
 
     @validates("full_name")
     def _keep_name_key(self, _key: str, value: str) -> str:
-        """The search key follows the name, however the name is set; the name is stored in
-        its one normal form (NFC, no invisible format characters)."""
-        from vaxportal.text import clean, fold
+        """The search keys follow the name, however the name is set (register, edit, import):
+        the folded name and its words, written in the same transaction as the name; the name
+        is stored in its one normal form (NFC, no invisible format characters)."""
+        from vaxportal.text import clean, fold, name_words
 
         if isinstance(value, str):
             value = clean(value, spaces=False)
         self.name_key = fold(value or "")
+        kept = {word.word_key: word for word in self.words}
+        self.words = [kept.get(key) or RecipientWord(word_key=key)
+                      for key in name_words(value or "")]
         return value
 
     @validates("ethnicity", "nationality", "priority_group", "province", "ward")
@@ -113,6 +119,23 @@ class Recipient(db.Model):
         if value and self.uncoded and key in self.uncoded:
             self.uncoded = {k: v for k, v in self.uncoded.items() if k != key} or None
         return value
+
+
+class RecipientWord(db.Model):
+    """One folded word of a recipient's name: search by any part of a name walks the
+    ``(word_key, recipient_id)`` index with a prefix range, never the recipient table."""
+
+    __tablename__ = "recipient_word"
+    __table_args__ = (sa.Index("ix_recipient_word_key", "word_key", "recipient_id"),)
+
+    recipient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("recipient.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Byte order on PostgreSQL so that a prefix range uses the index (as ``name_key``).
+    word_key: Mapped[str] = mapped_column(
+        sa.String(40).with_variant(sa.String(40, collation="C"), "postgresql"),
+        primary_key=True,
+    )
 
 
 class Dose(db.Model):

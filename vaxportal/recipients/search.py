@@ -7,6 +7,7 @@ The contract other domains use (exports)::
 
     f = RegisterFilter.load(search_id, account)   # empty filter if none/unknown/not yours
     stmt = f.statement(account)                   # scoped SELECT of Recipient, fixed order
+    f.ranked_statement(account)                   # the register's order (whole-name first)
     n = f.count(account)
     f.describe()                                  # Vietnamese, without personal data
     RegisterFilter.from_dict(f.to_dict())         # JSON-safe, for background jobs
@@ -27,7 +28,14 @@ from flask_babel import gettext as _
 from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.recipients.models import Dose, Recipient, RecipientSearch, Vaccine
+from vaxportal.recipients.models import (
+    Dose,
+    Recipient,
+    RecipientSearch,
+    RecipientWord,
+    Vaccine,
+)
+from vaxportal.text import prefix_range
 from vaxportal.timeutil import utcnow
 
 #: searches older than this are removed when the same account searches again
@@ -38,16 +46,18 @@ _SEPARATORS = re.compile(r"[\s.\-]+")
 
 @dataclass(frozen=True)
 class Term:
-    """What the typed text means: a name prefix, an exact identifier, or nothing usable."""
+    """What the typed text means: name words, an exact identifier, or nothing usable."""
 
     kind: str  # "" (no text) | name | national_id | insurance | phone_or_social | partial
     value: str = ""
     phone: str | None = None
+    words: tuple[str, ...] = ()  # name: the folded words typed, each a word prefix
 
 
 def classify(q: str) -> Term:
-    """Read the search box: exact national ID, insurance number or phone; else a name prefix."""
-    from vaxportal.text import clean, fold
+    """Read the search box: exact national ID, insurance number or phone; else words, each
+    the start of a word of the name (search by any part of a name)."""
+    from vaxportal.text import clean, fold, name_words
     from vaxportal.validators import (
         normalize_insurance_number,
         normalize_national_id,
@@ -69,8 +79,8 @@ def classify(q: str) -> Term:
     if any(ch.isdigit() for ch in compact):
         insurance = _normalized(normalize_insurance_number, compact)
         return Term("insurance", insurance) if insurance else Term("partial", compact)
-    key = fold(text)
-    return Term("name", key) if key else Term("")
+    words = name_words(text)
+    return Term("name", fold(text), words=tuple(words)) if words else Term("")
 
 
 def _normalized(normalize, value: str) -> str | None:
@@ -137,6 +147,19 @@ class RegisterFilter:
         stmt = self._scoped(sa.select(*(columns or (Recipient,))), account)
         return stmt.order_by(Recipient.name_key, Recipient.id)
 
+    def ranked_statement(self, account, *columns) -> sa.Select:
+        """``statement`` in the order a person searching expects: for a name, those whose
+        whole name starts with the text typed come first, then the other word matches (an
+        exact ID, phone or insurance number matches only itself)."""
+        stmt = self._scoped(sa.select(*(columns or (Recipient,))), account)
+        term = self.term
+        if term.kind != "name":
+            return stmt.order_by(Recipient.name_key, Recipient.id)
+        low, high = prefix_range(term.value)
+        whole = sa.case((sa.and_(Recipient.name_key >= low, Recipient.name_key < high), 0),
+                        else_=1)
+        return stmt.order_by(whole, Recipient.name_key, Recipient.id)
+
     def count(self, account, cap: int | None = None) -> int:
         """Rows of the filter in the account's scope; with ``cap``, counting stops after
         ``cap + 1`` rows (the register page need not count a whole province)."""
@@ -191,11 +214,8 @@ def _wide_scope(account) -> bool:
 
 
 def _term_conditions(term: Term) -> list:
-    from vaxportal.text import prefix_range
-
     if term.kind == "name":
-        low, high = prefix_range(term.value)
-        return [Recipient.name_key >= low, Recipient.name_key < high]
+        return _word_conditions(term.words)
     if term.kind == "national_id":
         return [Recipient.national_id == term.value]
     if term.kind == "insurance":
@@ -210,6 +230,43 @@ def _term_conditions(term: Term) -> list:
     if term.kind == "partial":  # an incomplete number finds nobody (exact matches only)
         return [sa.false()]
     return []
+
+
+def _word_conditions(words: tuple[str, ...]) -> list:
+    """Every typed word starts a word of the name. The rarest word gathers the candidates
+    from the ``(word_key, recipient_id)`` index; each other word is checked per candidate on
+    the ``(recipient_id, word_key)`` primary key. A range on the folded key, not LIKE, so
+    that both databases keep to the index."""
+    first, *others = sorted(words, key=_word_frequency)
+    clauses = [Recipient.id.in_(sa.select(RecipientWord.recipient_id).where(*_word_range(first)))]
+    for word in others:
+        clauses.append(sa.select(RecipientWord.recipient_id).where(
+            RecipientWord.recipient_id == Recipient.id, *_word_range(word)
+        ).exists())
+    return clauses
+
+
+#: counting a word's keys stops here: enough to tell a given name from "nguyen"
+WORD_COUNT_CAP = 5_000
+
+
+def _word_frequency(word: str) -> tuple[int, int]:
+    """How many names hold a word starting with ``word`` (capped; a short walk of the
+    covering index), longer words first on a tie. Remembered for the request."""
+    key = f"_recipients_word_count_{word}"
+    if has_app_context() and key in g:
+        return g.get(key)
+    keys = sa.select(RecipientWord.recipient_id).where(*_word_range(word)).limit(WORD_COUNT_CAP)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(keys.subquery())) or 0
+    frequency = (int(count), -len(word))
+    if has_app_context():
+        setattr(g, key, frequency)
+    return frequency
+
+
+def _word_range(word: str) -> tuple:
+    low, high = prefix_range(word)
+    return RecipientWord.word_key >= low, RecipientWord.word_key < high
 
 
 def _int_or_none(value) -> int | None:
@@ -291,7 +348,7 @@ def register_page(register_filter: RegisterFilter, account, page: int, per_page:
     page = min(max(1, page), max(1, -(-total // per_page)))
     rows = []
     if total:
-        stmt = register_filter.statement(account, *ROW_COLUMNS)
+        stmt = register_filter.ranked_statement(account, *ROW_COLUMNS)
         rows = [dict(row._mapping) for row in
                 db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))]
         _add_page_details(rows)

@@ -13,7 +13,12 @@ from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, helpers
 from vaxportal.recipients.dosing import new_dose_form
-from vaxportal.recipients.duplicate_checks import duplicate_checks, lookup_offer, registered_id
+from vaxportal.recipients.duplicate_checks import (
+    duplicate_checks,
+    lookup_offer,
+    registered_id,
+    search_lookup_offer,
+)
 from vaxportal.recipients.forms import (
     DETAIL_FIELDS,
     IDENTITY_FORM_FIELDS,
@@ -92,9 +97,13 @@ def _register(register_filter: RegisterFilter, sid: str | None, page_number: int
         helpers.account(), Perm.export_recipients
     ):
         export_url = url_for("exports.new", s=sid)
+    term = register_filter.term
+    id_not_in_scope = term.kind == "national_id" and not page.total
+    offer = search_lookup_offer(term.value) if id_not_in_scope else None
     return htmx.render(
         "recipients/index.html", "recipients/_results.html", form=form, hits=page, sid=sid,
-        term=register_filter.term, export_url=export_url, oob=oob,
+        term=term, export_url=export_url, oob=oob, id_not_in_scope=id_not_in_scope,
+        offer=offer,
     )
 
 
