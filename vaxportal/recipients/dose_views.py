@@ -35,6 +35,7 @@ def record_dose(recipient_id: int):
     if entry.dose is None:
         return htmx.render("recipients/dose_new.html", "recipients/_dose_form.html",
                            recipient=recipient, form=form, warning=entry.warning,
+                           lot_warning=entry.lot_warning,
                            action=_record_url(recipient))
     dose = dosing.commit_entry(entry, form)
     back = _back(form.back.data)
