@@ -9,6 +9,7 @@ def init_app(app) -> None:
     from vaxportal import demo
     from vaxportal.recipients import (  # noqa: F401  (routes attach to bp)
         dose_views,
+        lot_views,
         review_views,
         vaccines,
         views,
