@@ -162,3 +162,23 @@ def test_setting_an_expiry_needs_the_csrf_token(nurse, person):
                          data={f"lot{lot.id}-expires_on": "31/12/2021"})
     assert refused.status_code == 400
     assert db.session.get(DoseLot, lot.id).expires_on is None
+
+
+def test_a_correction_cannot_move_a_dose_past_its_lots_expiry(nurse, person):
+    from tests.recipients.conftest import fresh_otp
+    from tests.recipients.test_doses import _correction
+
+    dose = add_dose(person(), "AZ", date(2021, 6, 1), lot="AZ-2")
+    db.session.add(DoseLot(facility_id=dose.facility_id, lot_number="AZ-2",
+                           vaccine_id=dose.vaccine_id, expires_on=date(2021, 6, 30)))
+    db.session.commit()
+    fresh_otp(nurse)
+    body = html(nurse.post(f"/recipients/doses/{dose.id}/edit",
+                           data=_correction(nurse, dose, given_on="02/07/2021")))
+    assert "30/06/2021" in body and "hết hạn" in body
+    assert doses()[0].given_on == date(2021, 6, 1)
+    done = nurse.post(f"/recipients/doses/{dose.id}/edit",
+                      data=_correction(nurse, dose, given_on="20/06/2021"))
+    assert done.status_code == 303
+    [lot] = lots()
+    assert lot.first_used_on == lot.last_used_on == date(2021, 6, 20)
