@@ -56,6 +56,7 @@ def set_language():
 # (endpoint, label, permission): the navigation shows what the account may open.
 NAV = (
     ("recipients.index", _l("Đối tượng tiêm"), Perm.read_recipients),
+    ("recipients.lots_index", _l("Sổ lô vắc xin"), Perm.record_doses),
     ("recipients.duplicates", _l("Nghi trùng"), Perm.resolve_duplicates),
     ("exports.index", _l("Xuất / nhập Excel"), Perm.export_recipients),
     ("facilities.index", _l("Cơ sở và tài khoản"), Perm.manage_facilities),

@@ -18,7 +18,13 @@ from tests.exports.conftest import last_import, request_export, spreadsheet, upl
 from vaxportal import timeutil
 from vaxportal.auth import otp
 from vaxportal.extensions import db
-from vaxportal.recipients.models import CrossLookup, Dose, DuplicateCandidate, Vaccine
+from vaxportal.recipients.models import (
+    CrossLookup,
+    Dose,
+    DoseLot,
+    DuplicateCandidate,
+    Vaccine,
+)
 from vaxportal.recipients.services import create_recipient
 
 _nid = itertools.count(200_001)
@@ -75,7 +81,9 @@ def holdings(person, place):
                     vaccinator="Lê Thị Tiêm")
         pair = DuplicateCandidate(recipient_id=second.id, other_id=first.id,
                                   facility_id=first.facility_id)
-        db.session.add_all([dose, pair])
+        lot = DoseLot(facility_id=first.facility_id, lot_number="AZ-1", vaccine_id=vaccine.id,
+                      first_used_on=date(2021, 6, 1), last_used_on=date(2021, 6, 1))
+        db.session.add_all([dose, pair, lot])
         db.session.commit()
         search = client.post("/recipients/", data={"q": "le van giu"})
         assert search.status_code == 303, html(search)
@@ -89,7 +97,7 @@ def holdings(person, place):
             "gender": "Nữ", "national_id": f"089080{next(_nid):06d}"}]))
         assert response.status_code == 303, html(response)
         return SimpleNamespace(
-            recipient=first, other=second, dose=dose, candidate=pair, grant=grant.id,
+            recipient=first, other=second, dose=dose, candidate=pair, grant=grant.id, lot=lot,
             search=search.headers["Location"].rsplit("s=", 1)[-1], export=export,
             import_job=last_import(), facility=place[facility], account=client.account)
 

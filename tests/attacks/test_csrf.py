@@ -61,7 +61,7 @@ def world(app, signed_in, nurse, admin, holdings, place, factory, outbox):
     db.session.commit()
     for client in (nurse, admin, supervisor):  # fresh, so nothing but the token stops them
         step_up(client, outbox)
-    values = {"recipient_id": mine.recipient.id, "dose_id": mine.dose.id,
+    values = {"recipient_id": mine.recipient.id, "dose_id": mine.dose.id, "lot_id": mine.lot.id,
               "candidate_id": mine.candidate.id, "token": mine.grant, "name": "full_name",
               "facility_id": place["s1"].id, "account_id": helper.id,
               "delegation_id": delegation.id, "pending_id": pending.id}

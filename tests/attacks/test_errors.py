@@ -79,7 +79,7 @@ def everyone(nurse, admin, signed_in, place, holdings, outbox):
     for client in (nurse, admin, supervisor):
         step_up(client, outbox)  # fresh: each form reaches its view
     mine = holdings(nurse, "s1")
-    values = {"recipient_id": mine.recipient.id, "dose_id": mine.dose.id,
+    values = {"recipient_id": mine.recipient.id, "dose_id": mine.dose.id, "lot_id": mine.lot.id,
               "candidate_id": mine.candidate.id, "token": mine.grant, "name": "full_name",
               "facility_id": place["s1"].id, "account_id": nurse.account.id,
               "delegation_id": 1, "pending_id": 1}

@@ -26,7 +26,8 @@ from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.search import RegisterFilter
 
 #: URL arguments that name recipient data or an account's own job or grant
-ID_ARGS = {"recipient_id", "dose_id", "candidate_id", "token", "job_id", "certificate_id"}
+ID_ARGS = {"recipient_id", "dose_id", "candidate_id", "token", "job_id", "certificate_id",
+           "lot_id"}
 #: the others: the admin's objects, audit rows (walked apart), a form field, static files
 NOT_RECIPIENT_DATA = {"facility_id", "account_id", "delegation_id", "event_id", "name",
                       "filename", "pending_id"}  # pending_id: test_admin_reach.py
@@ -80,6 +81,7 @@ def may_use(app, account, endpoint: str) -> bool:
 def fill(rule, things) -> str:
     """The rule's URL with ``things``' ids."""
     values = {"recipient_id": things.recipient.id, "dose_id": things.dose.id,
+              "lot_id": things.lot.id,
               "candidate_id": things.candidate.id, "token": things.grant, "name": "full_name",
               "certificate_id": things.certificate,
               "job_id": things.import_job.id if rule.endpoint.startswith("exports.import")

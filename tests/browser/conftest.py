@@ -2,7 +2,9 @@
 
 Every journey runs twice, with JavaScript on and off (the ``js`` parameter). With it on,
 each page the journey visits is checked by axe-core (no serious or critical finding) and the
-page may raise no script error or CSP violation. ``VAXPORTAL_SCREENSHOTS=1`` (``make
+page may raise no script error, console error, CSP violation or htmx failure event
+(``htmx:responseError``, ``htmx:sendError``, ``htmx:swapError``) unless the journey allows
+that one explicitly with ``ui.allow_error``. ``VAXPORTAL_SCREENSHOTS=1`` (``make
 screenshots``) refreshes the pictures under docs/screenshots/ that the README shows.
 
 Chromium comes from ``make browser-deps``; a missing browser fails the run, never skips it.
@@ -10,7 +12,9 @@ Chromium comes from ``make browser-deps``; a missing browser fails the run, neve
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -27,6 +31,25 @@ from vaxportal.extensions import db
 CHROMIUM = os.environ.get("VAXPORTAL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 SERIOUS = ("serious", "critical")
+
+#: htmx's failure events, reported as console errors so that they survive a navigation and
+#: fail the journey like any other script error (the field check's inherited
+#: ``hx-disabled-elt`` once broke every field silently).
+HTMX_FAILURES = ("htmx:responseError", "htmx:sendError", "htmx:swapError")
+WATCH_HTMX = """
+(function () {
+  var names = NAMES;
+  names.forEach(function (name) {
+    document.addEventListener(name, function (evt) {
+      var detail = evt.detail || {};
+      var xhr = detail.xhr;
+      var path = detail.pathInfo && detail.pathInfo.requestPath;
+      console.error("htmx event " + name + " status " + (xhr ? xhr.status : "none") +
+                    " path " + path + (detail.error ? " error " + detail.error : ""));
+    });
+  });
+}());
+""".replace("NAMES", json.dumps(list(HTMX_FAILURES)))
 
 
 def pytest_collection_modifyitems(items):
@@ -80,6 +103,7 @@ class Ui:
         self.js = js
         self.outbox = outbox
         self.errors: list[str] = []
+        self.allowed: list[re.Pattern] = []
         self.checked: list[str] = []
         page.on("pageerror", lambda exc: self.errors.append(f"script error: {exc}"))
         page.on("console", self._console)
@@ -87,6 +111,14 @@ class Ui:
     def _console(self, message) -> None:
         if message.type == "error":
             self.errors.append(f"console: {message.text}")
+
+    def allow_error(self, pattern: str) -> None:
+        """Let an error the journey expects pass (e.g. an intended 4xx answer under htmx:
+        ``r"status 422 path /recipients/check"``); every other one still fails the journey."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
 
     # -- navigation -------------------------------------------------------------------
     def goto(self, path: str):
@@ -174,8 +206,9 @@ def ui(browser, live_server, js, outbox):
         viewport={"width": 1280, "height": 860}, accept_downloads=True,
     )
     context.set_default_timeout(15_000)
+    context.add_init_script(WATCH_HTMX)
     page = context.new_page()
     helper = Ui(page, js, outbox)
     yield helper
     context.close()
-    assert not helper.errors, helper.errors
+    assert not helper.unexpected_errors(), helper.unexpected_errors()

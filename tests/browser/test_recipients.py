@@ -228,6 +228,8 @@ def fill_dose(page, *, vaccine: str, given_on: str, lot: str, vaccinator: str) -
     assert focused(page)["name"] == "lot_number"
     retype(page, lot)
     page.keyboard.press("Tab")
+    assert focused(page)["name"] == "lot_expires_on"  # typed only for a lot new here
+    page.keyboard.press("Tab")
     assert focused(page)["name"] == "vaccinator"
     retype(page, vaccinator)
 

@@ -63,6 +63,22 @@ def _dose(ctx: Ctx) -> None:
     ctx.objects["dose"] = ctx.world.dose(ctx.world.recipient_id).id
 
 
+def _lot(ctx: Ctx) -> None:
+    """A lot on S1's register (one for every example, so its form stays on the first page)."""
+    import sqlalchemy as sa
+
+    from vaxportal.recipients.models import DoseLot, Vaccine
+
+    vaccine_id = db.session.scalar(sa.select(Vaccine.id).where(Vaccine.code == "AZ"))
+    lot = db.session.scalar(sa.select(DoseLot).where(DoseLot.lot_number == "AZ-FUZZ"))
+    if lot is None:
+        lot = DoseLot(facility_id=ctx.world.facility_ids["S1"], lot_number="AZ-FUZZ",
+                      vaccine_id=vaccine_id, last_used_on=date(2021, 6, 1))
+        db.session.add(lot)
+        db.session.commit()
+    ctx.objects["lot"] = lot.id
+
+
 def _dosed(ctx: Ctx) -> None:
     """A recipient with a dose: the record shows the certificate's issue button."""
     _recipient(ctx)
@@ -240,6 +256,8 @@ CASES: dict[str, Case] = {
     "recipients.dose_delete": Case("data_entry", "/recipients/doses/{dose}/delete",
                                    "/recipients/doses/{dose}/delete", fresh=None,
                                    setup=_dose),
+    "recipients.lot_expiry": Case("data_entry", "/recipients/lots",
+                                  "/recipients/lots/{lot}/expiry", setup=_lot),
     "recipients.resolve_duplicate": Case("supervisor", "/recipients/duplicates",
                                          "/recipients/duplicates/{candidate}",
                                          setup=_pair),

@@ -131,6 +131,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "recipients.lookup": {"GET": "L 403 200 200 403", "POST": "L 403 200 200 403"},
     # own = a look-up grant of the account itself, other = another account's grant
     "recipients.lookup_dose": {"POST": "L 403 200/404 200/404 403"},
+    "recipients.lots_index": {"GET": "L 403 200 200 403"},
+    "recipients.lot_expiry": {"POST": "L 403 200/404 200/404 403"},
     "recipients.duplicates": {"GET": "L 403 403 200 403"},
     "recipients.resolve_duplicate": {"POST": "L 403 403 400/404 403"},
     # -- Excel export and import: jobs belong to the account that made them ----------------
@@ -301,6 +303,20 @@ def _certificate(world: World, side) -> int:
     return made
 
 
+def _lot(side) -> int:
+    """A lot on the register of the side's facility (made once per side)."""
+    from vaxportal.recipients.models import DoseLot
+
+    made = getattr(side, "lot_id", None)
+    if made is None:
+        lot = DoseLot(facility_id=side.dose.facility_id, lot_number=side.dose.lot_number,
+                      vaccine_id=side.dose.vaccine_id, last_used_on=side.dose.given_on)
+        db.session.add(lot)
+        db.session.commit()
+        made = side.lot_id = lot.id
+    return made
+
+
 def url_values(world: World, principal, rule, scope: str) -> dict:
     side = world.own if scope == "own" else world.other
     values = {}
@@ -315,6 +331,8 @@ def url_values(world: World, principal, rule, scope: str) -> dict:
             values[name] = "full_name"
         elif name == "certificate_id":
             values[name] = _certificate(world, side)
+        elif name == "lot_id":
+            values[name] = _lot(side)
         elif name == "pending_id":
             thing = side.pending if rule.endpoint == "facilities.approve" else side.pending_spare
             values[name] = thing.id

@@ -10,6 +10,7 @@ def init_app(app) -> None:
     from vaxportal.recipients import (  # noqa: F401  (routes attach to bp)
         codes_cli,
         dose_views,
+        lot_views,
         review_views,
         vaccines,
         views,

@@ -10,7 +10,7 @@ from vaxportal.audit import events
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
-from vaxportal.recipients import bp, dosing, helpers
+from vaxportal.recipients import bp, dosing, helpers, lots
 from vaxportal.recipients.forms import DoseCorrectionForm, DoseDeleteForm, DoseForm
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.search import get_search
@@ -35,6 +35,7 @@ def record_dose(recipient_id: int):
     if entry.dose is None:
         return htmx.render("recipients/dose_new.html", "recipients/_dose_form.html",
                            recipient=recipient, form=form, warning=entry.warning,
+                           lot_warning=entry.lot_warning,
                            action=_record_url(recipient))
     dose = dosing.commit_entry(entry, form)
     back = _back(form.back.data)
@@ -71,13 +72,15 @@ def dose_edit(dose_id: int):
 def dose_correct(dose_id: int):
     dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
     form = dosing.with_choices(DoseCorrectionForm())
-    if not (form.validate() and dosing.check_dose(form, dose.recipient)):
+    if not (form.validate() and dosing.check_dose(form, dose.recipient)
+            and dosing.check_lot(form, dose.facility_id)):
         return render_template("recipients/dose_edit.html", dose=dose, form=form)
     if helpers.is_stale(dose, form):
         return _dose_conflict(dose, form)
     for key in dosing.DOSE_FIELDS:
         setattr(dose, key, form[key].data)
     dose.aefi_note = dose.aefi_note or None
+    lots.record_use(dose, None)
     events.record("dose_correct", category="data", entity="dose", entity_id=dose.id,
                   facility_id=dose.facility_id,
                   details={"reason": form.reason.data, "recipient_id": dose.recipient_id})

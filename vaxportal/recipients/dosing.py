@@ -1,5 +1,6 @@
-"""Recording a dose: the suggestions (next dose number, last lot and vaccinator at the
-facility), the minimum-interval warning and the guard against a double submit."""
+"""Recording a dose: the suggestions (the person's series and its next number, the lot last
+used with that vaccine and the last vaccinator at the facility), the minimum-interval and
+other-vaccine-lot warnings, the lot's expiry and the guard against a double submit."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from vaxportal.extensions import db
-from vaxportal.recipients import helpers
+from vaxportal.recipients import helpers, lots
 from vaxportal.recipients.forms import DoseForm, as_choices
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
-from vaxportal.recipients.services import last_entry_at, next_dose_number, previous_dose
+from vaxportal.recipients.services import last_entry_at, previous_dose
 from vaxportal.validators import local_today
 
 DOSE_FIELDS = ("vaccine_id", "dose_number", "given_on", "lot_number", "vaccinator", "aefi",
@@ -37,12 +38,13 @@ def with_choices(form: DoseForm) -> DoseForm:
 def new_dose_form(recipient: Recipient, facility_id: int, back: str | None = None) -> DoseForm:
     """An empty entry form with its suggestions filled in."""
     form = with_choices(DoseForm(formdata=None))
+    suggestion = lots.suggest(recipient.id, facility_id)
+    form.vaccine_id.data = suggestion.vaccine_id
+    form.lot_number.data = suggestion.lot_number
+    form.dose_number.data = suggestion.dose_number
     last = last_entry_at(facility_id)
     if last is not None:
-        form.vaccine_id.data = last.vaccine_id
-        form.lot_number.data = last.lot_number
         form.vaccinator.data = last.vaccinator
-    form.dose_number.data = next_dose_number(recipient.id)
     form.given_on.data = local_today()
     form.entry_token.data = secrets.token_hex(16)
     form.back.data = back or ""
@@ -60,6 +62,7 @@ class IntervalWarning:
 class Entry:
     dose: Dose | None = None
     warning: IntervalWarning | None = None
+    lot_warning: Vaccine | None = None  # the lot was recorded here with this other vaccine
     repeated: bool = False  # the same form was submitted twice: nothing new was written
 
 
@@ -68,9 +71,13 @@ def enter_dose(form: DoseForm, recipient: Recipient, facility_id: int) -> Entry:
     token = (form.entry_token.data or "").strip()[:32] or None
     if done := find_by_token(token):
         return Entry(dose=done, repeated=True)
-    if not form.validate() or not check_dose(form, recipient):
+    if not form.validate() or not check_dose(form, recipient) or not check_lot(
+            form, facility_id):
         return Entry()
     vaccine = db.session.get(Vaccine, form.vaccine_id.data)
+    other = lots.other_vaccine(facility_id, form.lot_number.data, vaccine.id)
+    if other and not form.confirm_lot.data:
+        return Entry(lot_warning=other)
     warning = interval_warning(recipient.id, vaccine, form.given_on.data)
     if warning and not form.confirm_interval.data:
         return Entry(warning=warning)
@@ -78,8 +85,22 @@ def enter_dose(form: DoseForm, recipient: Recipient, facility_id: int) -> Entry:
                 **{key: form[key].data for key in DOSE_FIELDS})
     dose.aefi_note = dose.aefi_note or None
     db.session.add(dose)
+    lots.record_use(dose, form.lot_expires_on.data)
     db.session.flush()
     return Entry(dose=dose)
+
+
+def check_lot(form: DoseForm, facility_id: int) -> bool:
+    """No dose after the lot's expiry (the register's date, or the one typed for a new lot)."""
+    lot = lots.find(facility_id, form.lot_number.data, form.vaccine_id.data)
+    expires_on = lots.expiry_for(lot, form.lot_expires_on.data)
+    if expires_on is not None and form.given_on.data > expires_on:
+        form.lot_number.errors.append(_(
+            "Lô %(lot)s hết hạn ngày %(date)s: không thể ghi nhận mũi tiêm sau ngày hết hạn. "
+            "Kiểm tra lại số lô và ngày tiêm.",
+            lot=form.lot_number.data, date=expires_on.strftime("%d/%m/%Y")))
+        return False
+    return True
 
 
 def check_dose(form: DoseForm, recipient: Recipient) -> bool:

@@ -252,14 +252,24 @@ class DoseForm(FlaskForm):
                        default=Aefi.none.value)
     aefi_note = TextAreaField(_l("Ghi chú phản ứng"), [Length(max=500)],
                               filters=[_strip])
+    lot_expires_on = DateVNField(_l("Hạn dùng của lô"), [Optional(), NotBefore(2021)])
     # sent only by the "record anyway" button of the interval warning
     confirm_interval = StringField()
+    # sent only by the "record anyway" button of the other-vaccine lot warning
+    confirm_lot = StringField()
     entry_token = HiddenField()
     back = HiddenField()  # the register search to return to (its random id)
 
     def validate_aefi_note(self, field):
         if self.aefi.data != Aefi.none.value and not field.data:
             raise ValidationError(_l("Vui lòng mô tả phản ứng sau tiêm."))
+
+
+class LotExpiryForm(FlaskForm):
+    """The expiry date of one lot on the facility's lot register."""
+
+    expires_on = DateVNField(_l("Hạn dùng"), [InputRequired(_l("Vui lòng nhập hạn dùng.")),
+                                              NotBefore(2021)])
 
 
 def _reason():

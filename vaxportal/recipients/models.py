@@ -163,6 +163,27 @@ class Dose(db.Model):
     __mapper_args__ = {"version_id_col": version_id}
 
 
+class DoseLot(db.Model):
+    """A lot of a vaccine as used at a facility (issue 14): built from the doses entered
+    there, its expiry date typed by the nurse; no dose is recorded after that date."""
+
+    __tablename__ = "dose_lot"
+    __audited__ = True
+    __table_args__ = (sa.UniqueConstraint("facility_id", "lot_number", "vaccine_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(sa.String(40))
+    vaccine_id: Mapped[int] = mapped_column(sa.ForeignKey("vaccine.id"))
+    expires_on: Mapped[date | None] = mapped_column(sa.Date)
+    first_used_on: Mapped[date | None] = mapped_column(sa.Date)
+    last_used_on: Mapped[date | None] = mapped_column(sa.Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    vaccine: Mapped[Vaccine] = relationship()
+    facility: Mapped[Facility] = relationship()
+
+
 class DuplicateCandidate(db.Model):
     """A pair registered anyway despite the same folded name, birth date and gender;
     waits in a supervisor's queue."""

@@ -51,7 +51,8 @@ def _grant(recipient: Recipient, reason: str) -> dict:
     return _result(recipient, token)
 
 
-def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warning=None):
+def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warning=None,
+            lot_warning=None):
     own = helpers.account().facility_id
     may_record = policy.has_perm(helpers.account(), Perm.record_doses) and policy.in_scope(
         own, write=True)
@@ -59,7 +60,7 @@ def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warn
         form = dosing.new_dose_form(recipient, own)
     return {
         "recipient": recipient, "token": token, "form": form if may_record else None,
-        "warning": warning,
+        "warning": warning, "lot_warning": lot_warning,
         "url": url_for("recipients.show", recipient_id=recipient.id)
         if policy.in_scope(recipient.facility_id) else None,
     }
@@ -79,7 +80,7 @@ def lookup_dose(token: str):
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, grant.recipient, own)
     if entry.dose is None:
-        results = [_result(grant.recipient, token, form, entry.warning)]
+        results = [_result(grant.recipient, token, form, entry.warning, entry.lot_warning)]
         return render_template("recipients/lookup.html", form=LookupForm(formdata=None),
                                results=results)
     dosing.commit_entry(entry, form)
