@@ -20,6 +20,7 @@ from tests.exports.conftest import export_now, sheet_xml, spreadsheet, upload, w
 from vaxportal.exports.models import ImportJob, JobStatus
 from vaxportal.exports.reader import MAX_INFLATE_RATIO
 from vaxportal.extensions import db
+from vaxportal.recipients.codes import CODED_FIELDS
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.services import RECIPIENT_FIELDS, create_recipient
 
@@ -27,10 +28,11 @@ FORMULAS = [
     "=cmd|' /C calc'!A0", '=HYPERLINK("http://evil.example","bấm vào")', "+SUM(1;2)",
     "-2+3", "@SUM(A1:A9)", "=1+1", "{=A1*2}", "=DDE(\"cmd\";\"/C calc\";\"x\")",
 ]
-#: the recipient fields a person types freely (IDs, phone, dates and gender are validated)
+#: the recipient fields a person types freely (IDs, phone, dates and gender are validated;
+#: coded fields take only a code of their kept list)
 FREE_TEXT = [key for key, _label, kind in RECIPIENT_FIELDS
              if kind == "text" and key not in ("gender", "national_id", "insurance_number",
-                                               "phone")]
+                                               "phone", *CODED_FIELDS)]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
