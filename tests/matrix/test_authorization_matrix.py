@@ -103,8 +103,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     #    that station's own account; nobody else may decide it (404), reviewers hold no
     #    permission (403); approving needs the approver's own fresh OTP
     "facilities.approvals_list": {"GET": "L 200 200 200 403"},
-    "facilities.approve": {"POST": "L otp:404 otp:303>facilities.approvals_list/otp:404 "
-                                   "otp:404 403"},
+    #    (scope first: no code is asked for a request one may not decide)
+    "facilities.approve": {"POST": "L 404 otp:303>facilities.approvals_list/404 404 403"},
     "facilities.refuse": {"POST": "L 404 303>facilities.approvals_list/404 404 403"},
     # -- the register (P1: scope; P2.1/P2.2: never an admin) -------------------------------
     "recipients.index": {"GET": "L 403 200 200 200"},
