@@ -197,7 +197,8 @@ def fill_template(source, target) -> None:
         {"Họ và tên": "Võ Văn Nam", "Ngày sinh": "03/11/1975", "Giới tính": "Nam",
          "Số CCCD/CMND": "12345"},
         {"Họ và tên": "Đặng Văn Hải", "Ngày sinh": "21/01/1968", "Giới tính": "Nam",
-         "Số CCCD/CMND": "089068456456", "Phường/Xã": "Mỹ Bình"},
+         "Số CCCD/CMND": "089068456456", "Tỉnh/Thành phố": "An Giang",
+         "Phường/Xã": "Long Xuyên"},
     ]
     for number, person in enumerate(people, start=3):
         for col, header in enumerate(headers, start=1):

@@ -131,13 +131,21 @@ def _register_throttled():
     return htmx.retarget(response, "#recipient-form") if htmx.is_htmx() else response
 
 
+def _picks_province() -> bool:
+    """The no-JavaScript "choose province" button asks for the communes of another province.
+    It stands first in the form, so Enter in any field presses it too: with the province the
+    communes were listed for, it is the form's ordinary submission."""
+    return bool(request.form.get("pick_province")) and (
+        request.form.get("province", "") != request.form.get("province_shown", ""))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required(Perm.write_recipients)
 @throttle.limited_or(throttle.register_limits, _register_throttled)
 def new():
     form = _recipient_form()
     context = {"existing": None, "duplicates": [], "offer": None}
-    if form.is_submitted() and request.form.get("pick_province"):
+    if form.is_submitted() and _picks_province():
         # without JavaScript: the communes of the chosen province, all typed values kept
         return htmx.render("recipients/new.html", "recipients/_form.html", form=form,
                            fields=FIELD_KEYS, focus="ward", **context)
@@ -244,7 +252,7 @@ def save_identity(recipient_id: int):
     prompt (it re-posts them here)."""
     recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
     form = IdentityForm()
-    if request.form.get("pick_province"):  # without JavaScript: the province's communes
+    if _picks_province():  # without JavaScript: the province's communes
         return render_template("recipients/edit.html", recipient=recipient, form=form,
                                fields=IDENTITY_FORM_FIELDS, identity=True)
     if form.validate():
