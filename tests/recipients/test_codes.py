@@ -123,3 +123,14 @@ def test_admin_adds_a_priority_group_offered_at_entry(runner, nurse):
                       ).status_code == 303
     runner.invoke(args=["priority-groups", "withdraw", "T01"])
     assert "T01" not in html(nurse.get("/recipients/new"))
+
+
+def test_enter_in_any_field_saves_the_form_without_javascript(nurse):
+    """The province button stands first in the form, so Enter presses it: with the province
+    its communes were listed for, that is the form's ordinary submission."""
+    form = html(nurse.get("/recipients/new"))
+    assert 'name="province_shown"' in form
+    typed = dict(GOOD, pick_province="1", province_shown=GOOD["province"])
+    response = nurse.post("/recipients/new", data=typed)
+    assert response.status_code == 303, html(response)
+    assert only_recipient() is not None
