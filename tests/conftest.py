@@ -58,6 +58,9 @@ def base_config(uri: str, tmp_path) -> dict:
         "SMS_BACKEND": f"file:{tmp_path / 'sms.jsonl'}",
         "JOBS_MODE": "sync",
         "EXPORT_DIR": str(tmp_path / "exports"),
+        # the certificate signer's key of a test lives with the test, never under instance/
+        "CERT_SIGNING_KEY_FILE": str(tmp_path / "dsc" / "key.pem"),
+        "CERT_SIGNING_CERT_FILE": str(tmp_path / "dsc" / "cert.pem"),
         "SERVER_NAME": None,
         "SESSION_COOKIE_SECURE": False,  # the test client and the browser suite use http
     }

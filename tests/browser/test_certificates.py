@@ -24,13 +24,6 @@ from vaxportal.recipients.vaccines import seed_vaccines
 
 
 @pytest.fixture
-def config(config, tmp_path):
-    config["CERT_SIGNING_KEY_FILE"] = str(tmp_path / "dsc" / "key.pem")
-    config["CERT_SIGNING_CERT_FILE"] = str(tmp_path / "dsc" / "cert.pem")
-    return config
-
-
-@pytest.fixture
 def vaccinated(factory):
     station = factory.facility("S1", "commune_station", name="Trạm Y tế Mỹ Bình")
     seed_vaccines()

@@ -19,13 +19,6 @@ _nid = itertools.count(400_001)
 
 
 @pytest.fixture
-def config(config, tmp_path):
-    config["CERT_SIGNING_KEY_FILE"] = str(tmp_path / "dsc" / "key.pem")
-    config["CERT_SIGNING_CERT_FILE"] = str(tmp_path / "dsc" / "cert.pem")
-    return config
-
-
-@pytest.fixture
 def place(factory):
     return factory.place()
 
