@@ -175,13 +175,6 @@ def create_recipient(clean: dict, facility_id: int) -> Recipient:
     return recipient
 
 
-def next_dose_number(recipient_id: int) -> int:
-    highest = db.session.scalar(
-        sa.select(sa.func.max(Dose.dose_number)).where(Dose.recipient_id == recipient_id)
-    )
-    return (highest or 0) + 1
-
-
 def last_entry_at(facility_id: int) -> Dose | None:
     """The last dose entered at a facility: its lot number and vaccinator are suggested."""
     return db.session.scalar(
