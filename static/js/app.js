@@ -4,7 +4,8 @@
  * Strict ES5 for Internet Explorer 11 (checked by tools/ie11-gates.sh with es-check).
  * Every page works without it: it only adds the CSRF header to htmx requests, guards
  * against double submits, moves focus to [data-autofocus] fields, asks [data-confirm]
- * questions and shows the server's error messages for htmx requests.
+ * questions, shows the server's error messages for htmx requests and drops a field
+ * check's answer that a newer value of the field has made stale.
  */
 (function (window, document) {
   "use strict";
@@ -228,6 +229,35 @@
     var target = evt.detail && evt.detail.target;
     if (isElement(target) && document.documentElement.contains(target)) {
       focusIn(target);
+    }
+  });
+
+  /* ---- (7) a field's check answers only the value it was sent ------------------------- */
+
+  // A check-as-you-leave answer replaces the field it checked. When the field was changed
+  // again while that answer was on its way (a slow line, a select's type-ahead), the answer
+  // is stale: drop it, so it cannot put the older value back over the newer one. The newer
+  // value's own check is queued behind it (hx-sync) and answers instead.
+  function sentValue(detail, name) {
+    var parameters = detail.requestConfig && detail.requestConfig.parameters;
+    if (!parameters || !Object.prototype.hasOwnProperty.call(parameters, name)) {
+      return null;
+    }
+    return String(parameters[name]);
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var detail = evt.detail;
+    // detail.elt is the swap's target; htmx keeps the requesting element in requestConfig.
+    var elt = detail && detail.requestConfig && detail.requestConfig.elt;
+    var sent;
+    if (!isElement(elt) || !elt.name || !elt.matches("input, select, textarea") ||
+        elt.type === "checkbox" || elt.type === "radio" || elt.multiple) {
+      return;
+    }
+    sent = sentValue(detail, elt.name);
+    if (sent !== null && sent !== elt.value) {
+      detail.shouldSwap = false;
     }
   });
 

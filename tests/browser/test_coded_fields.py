@@ -4,7 +4,10 @@ swapped when the province changes) and without (a button re-renders the form).""
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
+from flask import request
 
 from tests.browser.test_recipients import nurse, station  # noqa: F401  (fixtures)
 from tests.helpers import PASSWORD
@@ -42,3 +45,33 @@ def test_register_with_coded_pickers_typed_without_diacritics(ui, nurse):  # noq
     ui.arrive(f"/recipients/{recipient.id}")
     assert (recipient.province, recipient.ward, recipient.ethnicity) == ("91", "30307", "02")
     assert "Phường Long Xuyên" in ui.text() and "Tày" in ui.text()
+
+
+def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse, app, monkeypatch):  # noqa: F811
+    """The class of the province race: a field changed again while its first check is on
+    the way (a select's type-ahead on a slow line) keeps the newer value; the older answer is
+    dropped and the newer one brings the newer commune list."""
+    view = app.view_functions["recipients.validate_field"]
+
+    def slow_for_the_first_choice(name):
+        if name == "province" and request.form.get("province") == "66":
+            time.sleep(1.5)  # the first answer arrives after the second choice was made
+        return view(name)
+
+    monkeypatch.setitem(app.view_functions, "recipients.validate_field",
+                        slow_for_the_first_choice)
+    ui.sign_in(nurse.username, PASSWORD)
+    ui.goto("/recipients/new")
+    page = ui.page
+    page.select_option("select[name=province]", "66")
+    if ui.js:  # the first check is in flight: change the choice again
+        page.wait_for_selector("select[name=province].htmx-request", state="attached")
+        page.select_option("select[name=province]", "91")
+        page.wait_for_selector("select[name=ward] option[value='30307']", state="attached")
+        ui.settle()
+        page.wait_for_timeout(1000)  # long enough for any late answer to land
+    else:
+        page.select_option("select[name=province]", "91")
+        ui.submit("button[name=pick_province]")
+    assert page.eval_on_selector("select[name=province]", "e => e.value") == "91"
+    assert page.locator("select[name=ward] option[value='30307']").count() == 1
