@@ -23,10 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
-from flask import g  # noqa: E402
 
 from bench.common import bench_app, paired, report, timed  # noqa: E402
-from vaxportal import demo  # noqa: E402
+from vaxportal import demo, policy  # noqa: E402
 from vaxportal.auth.models import Account, AccountStatus  # noqa: E402
 from vaxportal.extensions import db  # noqa: E402
 from vaxportal.facilities import tree  # noqa: E402
@@ -107,9 +106,9 @@ def analyze() -> None:
 
 
 def request(account, fn):
-    """A call as one request makes it: the per-request cache of the scope's width empty."""
+    """A call as one request makes it: no scope kept from an earlier call (``policy.scope``)."""
     def call():
-        g.pop(f"_recipients_wide_scope_{account.id}", None)
+        policy.forget_scopes()
         return fn()
     return call
 

@@ -1,4 +1,5 @@
-"""The one place that knows htmx's headers."""
+"""The one place that knows htmx's headers: no other module reads or writes an ``HX-``
+header (``tests/test_structure.py`` checks it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,24 @@ def is_htmx() -> bool:
 
 
 def target() -> str | None:
+    """The id of the element htmx will swap the answer into."""
     return request.headers.get("HX-Target")
+
+
+def trigger() -> str | None:
+    """The id of the element that made the request (a form, a button)."""
+    return request.headers.get("HX-Trigger")
+
+
+def current_url() -> str | None:
+    """The URL shown in the browser when htmx made the request."""
+    return request.headers.get("HX-Current-URL")
+
+
+def vary(response):
+    """The answer differs for htmx (a fragment) and for a page: caches must tell them apart."""
+    response.vary.add("HX-Request")
+    return response
 
 
 def render(page: str, partial: str | None = None, status: int = 200, **context):

@@ -101,7 +101,7 @@ def _secure_headers(response):
         # (IE caches XHR GETs otherwise).
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
-        response.vary.add("HX-Request")
+        htmx.vary(response)
         response.vary.add("Cookie")
     return response
 

@@ -2,8 +2,8 @@
 
 Identity columns follow the account's needs: accounts that write recipient data get them in
 full; read-only accounts (reviewers) get national ID, insurance number and phone masked by
-``policy.mask_identifier`` (as on the register's screen) and no street address, unless
-REVIEWER_SEES_FULL_IDS is set (P1).
+``policy.mask_field`` (as on the register's screen and in the audit trail) and no street
+address, unless REVIEWER_SEES_FULL_IDS is set (P1).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from flask_babel import lazy_gettext as _l
 from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.policy import IDENTITY_FIELDS, mask_identifier, sees_full_identity
+from vaxportal.policy import MASKED_FIELDS, mask_field, sees_full_identity
 from vaxportal.recipients.codes import CODED_FIELDS, label
 from vaxportal.recipients.forms import GENDER_CHOICES
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.search import RegisterFilter
 from vaxportal.recipients.services import RECIPIENT_FIELDS
 
-MASKED_KEYS = IDENTITY_FIELDS
+MASKED_KEYS = MASKED_FIELDS
 FULL_ONLY_KEYS = ("street",)
 CHUNK_ROWS = 2_000
 
@@ -111,5 +111,5 @@ def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict
     if masked:
         for key in MASKED_KEYS:
             if values.get(key):
-                values[key] = mask_identifier(values[key])
+                values[key] = mask_field(key, values[key])
     return values

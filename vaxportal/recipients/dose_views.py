@@ -129,7 +129,7 @@ def dose_delete(dose_id: int):
 def _after_dose(dose: Dose) -> str:
     """The recipient's page when the account may read it, else the look-up page (a dose
     given here to a person of another facility)."""
-    if policy.in_scope(dose.recipient.facility_id):
+    if policy.scope().contains(dose.recipient.facility_id):
         return url_for("recipients.show", recipient_id=dose.recipient_id)
     return url_for("recipients.lookup")
 

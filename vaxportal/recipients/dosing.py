@@ -19,7 +19,7 @@ from vaxportal.recipients import helpers, lots
 from vaxportal.recipients.forms import DoseForm, as_choices
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.services import last_entry_at, previous_dose
-from vaxportal.validators import local_today
+from vaxportal.timeutil import local_today
 
 DOSE_FIELDS = ("vaccine_id", "dose_number", "given_on", "lot_number", "vaccinator", "aefi",
                "aefi_note")

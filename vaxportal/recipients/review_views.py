@@ -54,15 +54,15 @@ def _grant(recipient: Recipient, reason: str) -> dict:
 def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warning=None,
             lot_warning=None):
     own = helpers.account().facility_id
-    may_record = policy.has_perm(helpers.account(), Perm.record_doses) and policy.in_scope(
-        own, write=True)
+    may_record = (policy.has_perm(helpers.account(), Perm.record_doses)
+                  and policy.scope().writable.contains(own))
     if may_record and form is None:
         form = dosing.new_dose_form(recipient, own)
     return {
         "recipient": recipient, "token": token, "form": form if may_record else None,
         "warning": warning, "lot_warning": lot_warning,
         "url": url_for("recipients.show", recipient_id=recipient.id)
-        if policy.in_scope(recipient.facility_id) else None,
+        if policy.scope().contains(recipient.facility_id) else None,
     }
 
 
@@ -75,7 +75,7 @@ def lookup_dose(token: str):
             or utcnow() - grant.created_at > LOOKUP_GRANT):
         abort(404)
     own = helpers.account().facility_id
-    if not policy.in_scope(own, write=True):
+    if not policy.scope().writable.contains(own):
         abort(404)
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, grant.recipient, own)
@@ -100,13 +100,12 @@ def duplicates():
     page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
     return render_template("recipients/duplicates.html", page=page, form=ResolveForm(),
-                           writable=_in_scope(page.items, write=True),
-                           readable=_in_scope(page.items))
+                           writable=policy.scope().writable.contains_many(_facilities(page.items)),
+                           readable=policy.scope().contains_many(_facilities(page.items)))
 
 
-def _in_scope(candidates, write: bool = False) -> set[int]:
-    ids = {r.facility_id for c in candidates for r in (c.recipient, c.other)}
-    return {fid for fid in ids if policy.in_scope(fid, write=write)}
+def _facilities(candidates) -> set[int]:
+    return {r.facility_id for c in candidates for r in (c.recipient, c.other)}
 
 
 @bp.post("/duplicates/<int:candidate_id>")

@@ -189,28 +189,11 @@ class RegisterFilter:
         stopping after one page, rather than gather the whole scope through the facility
         index and sort it (300k rows: 750 ms → a few ms); ``+ 0`` keeps it off the facility
         index. PostgreSQL's planner chooses well from its statistics."""
+        scope = policy.scope(account)
         column = Recipient.facility_id
-        if db.session.get_bind().dialect.name == "sqlite" and _wide_scope(account):
+        if db.session.get_bind().dialect.name == "sqlite" and scope.is_wide:
             column = Recipient.facility_id + 0
-        return policy.scoped(stmt.where(*self.conditions()), column, account)
-
-
-#: more facilities than this in scope: walk the name index (see ``RegisterFilter._scoped``)
-WIDE_SCOPE = 3
-
-
-def _wide_scope(account) -> bool:
-    key = f"_recipients_wide_scope_{account.id}"
-    if has_app_context() and key in g:
-        return g.get(key)
-    ids = policy.scope_facility_ids(account).subquery()
-    count = db.session.scalar(
-        sa.select(sa.func.count()).select_from(sa.select(ids).limit(WIDE_SCOPE + 1).subquery())
-    )
-    wide = (count or 0) > WIDE_SCOPE
-    if has_app_context():
-        setattr(g, key, wide)
-    return wide
+        return scope.filter(stmt.where(*self.conditions()), column)
 
 
 def _term_conditions(term: Term) -> list:

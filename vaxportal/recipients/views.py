@@ -203,7 +203,8 @@ def show(recipient_id: int):
     events.record("view_identity", category="access", entity="recipient",
                   entity_id=recipient.id, facility_id=recipient.facility_id)
     db.session.commit()
-    can_write = policy.in_scope(recipient.facility_id, write=True)
+    writable = policy.scope().writable
+    can_write = writable.contains(recipient.facility_id)
     dose_form = None
     if can_write and policy.has_perm(helpers.account(), Perm.record_doses):
         dose_form = new_dose_form(recipient, recipient.facility_id)
@@ -214,13 +215,9 @@ def show(recipient_id: int):
         history_url = url_for("audit.index", entity="recipient", entity_id=recipient.id)
     return render_template(
         "recipients/show.html", recipient=recipient, can_write=can_write, dose_form=dose_form,
-        history_url=history_url, writable_dose=_writable_facilities(recipient),
+        history_url=history_url,
+        writable_dose=writable.contains_many(dose.facility_id for dose in recipient.doses),
     )
-
-
-def _writable_facilities(recipient: Recipient) -> set[int]:
-    ids = {dose.facility_id for dose in recipient.doses}
-    return {fid for fid in ids if policy.in_scope(fid, write=True)}
 
 
 @bp.route("/<int:recipient_id>/edit", methods=["GET", "POST"])
