@@ -43,7 +43,7 @@ def _expiry_fits(lot: DoseLot, form: LotExpiryForm) -> bool:
 
 
 def _register(failed: LotExpiryForm | None = None, failed_id: int | None = None):
-    stmt = policy.scoped(lots.register_stmt(), DoseLot.facility_id)
+    stmt = policy.scope().filter(lots.register_stmt(), DoseLot.facility_id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
     forms = {}

@@ -93,15 +93,17 @@ def lookup_dose(token: str):
 @bp.get("/duplicates")
 @permission_required(Perm.resolve_duplicates)
 def duplicates():
-    stmt = policy.scoped(
+    scope = policy.scope()
+    stmt = scope.filter(
         sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
         DuplicateCandidate.facility_id,
     ).order_by(DuplicateCandidate.created_at, DuplicateCandidate.id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
+    shown = _facilities(page.items)
     return render_template("recipients/duplicates.html", page=page, form=ResolveForm(),
-                           writable=policy.scope().writable.contains_many(_facilities(page.items)),
-                           readable=policy.scope().contains_many(_facilities(page.items)))
+                           writable=scope.writable.contains_many(shown),
+                           readable=scope.contains_many(shown))
 
 
 def _facilities(candidates) -> set[int]:
