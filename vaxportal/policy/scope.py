@@ -72,8 +72,10 @@ class Scope:
     def contains_many(self, facility_ids: Iterable[int | None]) -> set[int]:
         """Those of ``facility_ids`` that lie in the scope, in at most one query."""
         asked = {fid for fid in facility_ids if fid is not None}
+        if not self.allowed:
+            return set()
         unknown = asked - self._known.keys()
-        if self.allowed and self.facility_id in unknown:
+        if self.facility_id in unknown:
             self._known[self.facility_id] = True  # one's own facility is always in scope
             unknown.discard(self.facility_id)
         if unknown:
