@@ -11,9 +11,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from tests.auth.flows import html
-from tests.exports.conftest import spreadsheet
-from tests.helpers import PASSWORD, RECENT
+from tests.helpers import PASSWORD, RECENT, html, spreadsheet
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 

@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from tests.auth.flows import sent_code
+from tests.helpers import sent_code
 from vaxportal import ROOT
 from vaxportal.extensions import db
 

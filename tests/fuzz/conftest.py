@@ -12,10 +12,8 @@ from collections import Counter, defaultdict
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
-from werkzeug.security import generate_password_hash
 
-from tests.fuzz.world import CHEAP_METHOD, World, cheap_hash
-from vaxportal.auth import passwords, signin
+from tests.fuzz.world import World
 
 _QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
           HealthCheck.data_too_large, HealthCheck.large_base_example]
@@ -37,15 +35,9 @@ PROFILE = os.environ.get("VAXPORTAL_FUZZ_PROFILE", "fuzz")
 
 
 @pytest.fixture
-def cheap_passwords(monkeypatch):
-    """Hashing at full cost (a quarter of a second) would leave no time to fuzz."""
-    monkeypatch.setattr(passwords, "generate_password_hash", cheap_hash)
-    dummy = generate_password_hash("no-such-account", CHEAP_METHOD)
-    monkeypatch.setattr(signin, "_dummy_hash", lambda: dummy)
-
-
-@pytest.fixture
-def world(app, cheap_passwords) -> World:
+def world(app) -> World:
+    # passwords are hashed cheaply (tests/fixtures.py): hashing at full cost would leave no
+    # time to fuzz
     return World(app)
 
 
