@@ -13,7 +13,10 @@ and per sign-in); a test about the real hashing is marked ``real_password_hashin
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+from werkzeug.routing.rules import Rule
 from werkzeug.security import generate_password_hash
 
 from tests.helpers import CHEAP_METHOD, Factory, VaxClient, new_recipient, read_outbox, sign_in
@@ -27,6 +30,30 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "real_password_hashing: the application's own scrypt hashing (P4.3b), "
         "not the suite's cheap stand-in")
+    _reuse_url_builders()
+
+
+def _reuse_url_builders() -> None:
+    """Every test makes its own app, and Werkzeug compiles two URL-building functions for each
+    of the app's 400 routes (Python source built and compiled: most of ``create_app``'s
+    time). The function depends only on the rule, so the suite compiles each one once per
+    process and binds it to every app's rule as Werkzeug does."""
+    compile_builder = Rule._compile_builder
+    compiled: dict[tuple, object] = {}
+
+    @functools.wraps(compile_builder)
+    def once(self, append_unknown: bool = True):
+        domain = self.host if self.map.host_matching else self.subdomain
+        key = (self.rule, domain, self.merge_slashes, tuple(self._trace),
+               repr(sorted((self.defaults or {}).items())),
+               tuple((name, type(c), getattr(c, "regex", None))
+                     for name, c in sorted(self._converters.items())),
+               append_unknown)
+        if key not in compiled:
+            compiled[key] = compile_builder(self, append_unknown)
+        return compiled[key]
+
+    Rule._compile_builder = once
 
 
 def _cheap_hash(password: str, method: str = "scrypt", salt_length: int = 16) -> str:
