@@ -18,7 +18,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Ui
+from tests.browser.ui import Ui
 from tests.helpers import PASSWORD, add_person
 
 pytestmark = pytest.mark.slow
