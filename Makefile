@@ -40,8 +40,10 @@ node_modules/.installed: package.json package-lock.json
 gates: node_modules/.installed
 	bash tools/ie11-gates.sh
 
+# Byte-code caching on even where the shell turns it off: each worker would otherwise rewrite
+# the asserts of every test module again (about 6 s of CPU per worker and run).
 suite: $(VENV)/.installed translations
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Chromium for the browser journeys (Debian's package; browsers cannot be downloaded here).
 browser-deps:

@@ -1,4 +1,5 @@
-"""Fixtures: ``app``, ``client``, ``runner``, ``db``, factories and a signed-in client.
+"""Fixtures: ``app``, ``client``, ``runner``, ``db``; the factories (places, accounts,
+recipients, doses) are the plugin ``tests/fixtures.py``.
 
 The suite runs on SQLite by default and on PostgreSQL when VAXPORTAL_TEST_DATABASE_URI is
 set (Redis for the rate limiter when VAXPORTAL_TEST_REDIS_URL is set). Each test gets a clean
@@ -18,10 +19,12 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from tests.helpers import Factory, VaxClient, read_outbox, sign_in
+from tests.helpers import VaxClient
 from vaxportal import create_app
 from vaxportal.extensions import db as _db
 from vaxportal.extensions import limiter
+
+pytest_plugins = ["tests.fixtures"]
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1" ... under xdist
 
@@ -165,32 +168,6 @@ def client(app) -> VaxClient:
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-@pytest.fixture
-def factory(app) -> Factory:
-    return Factory(app)
-
-
-@pytest.fixture
-def outbox(app):
-    """The SMS messages sent so far (list of dicts), read fresh on each call."""
-    return lambda: read_outbox(app)
-
-
-@pytest.fixture
-def signed_in(app, factory):
-    """``signed_in(role, facility=None)`` → a client already past password and OTP."""
-
-    def make(role: str = "data_entry", facility=None, **kwargs):
-        account = factory.account(role=role, facility=facility, **kwargs)
-        c = app.test_client()
-        sign_in(c, account)
-        c.account = account
-        return c
-
-    app.test_client_class = VaxClient
-    return make
 
 
 def pytest_collection_modifyitems(config, items):

@@ -41,14 +41,15 @@ def test_every_role_has_an_entry_and_no_data_role_manages_accounts():
 
 @pytest.fixture
 def province(factory):
-    doh = factory.facility("DOH", "provincial_doh")
-    district = factory.facility("D1", "district_health_centre", parent=doh)
-    other_district = factory.facility("D2", "district_health_centre", parent=doh)
-    station = factory.facility("S1", "commune_station", parent=district)
-    deep = factory.facility("S1A", "commune_station", parent=station)
-    far = factory.facility("S2", "commune_station", parent=other_district)
-    return {"doh": doh, "district": district, "other": other_district, "station": station,
-            "deep": deep, "far": far}
+    """DOH → D1 → S1 → S1A (a station under a station); DOH → D2 → S2."""
+    return factory.tree((
+        ("doh", "DOH", "provincial_doh", None, None),
+        ("district", "D1", "district_health_centre", "doh", None),
+        ("other", "D2", "district_health_centre", "doh", None),
+        ("station", "S1", "commune_station", "district", None),
+        ("deep", "S1A", "commune_station", "station", None),
+        ("far", "S2", "commune_station", "other", None),
+    ))
 
 
 def _ids(account, write=False):

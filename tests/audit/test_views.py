@@ -9,7 +9,7 @@ from html import unescape
 
 import pytest
 
-from tests.audit.conftest import audit_rows
+from tests.helpers import audit_rows
 from vaxportal.audit import events
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
@@ -153,7 +153,7 @@ def test_recipient_page_links_to_its_history(signed_in, place, two):
 
 def test_filters_by_account_person_facility_action(readers, two, factory, place, acting,
                                                    session_of):
-    from tests.audit.conftest import new_recipient
+    from tests.helpers import new_recipient
 
     nurse = factory.account("data_entry", place["s1"], full_name="Hồ Thị Lọc",
                             username="loc.nurse")

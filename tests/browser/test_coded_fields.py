@@ -9,14 +9,13 @@ import time
 import sqlalchemy as sa
 from flask import request
 
-from tests.browser.test_recipients import nurse, station  # noqa: F401  (fixtures)
 from tests.helpers import PASSWORD
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
 
 
-def test_register_with_coded_pickers_typed_without_diacritics(ui, nurse):  # noqa: F811
-    ui.sign_in(nurse.username, PASSWORD)
+def test_register_with_coded_pickers_typed_without_diacritics(ui, nurse_account):
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto("/recipients/new")
     page = ui.page
     page.fill("input[name=full_name]", "Lê Văn Tư")
@@ -47,7 +46,7 @@ def test_register_with_coded_pickers_typed_without_diacritics(ui, nurse):  # noq
     assert "Phường Long Xuyên" in ui.text() and "Tày" in ui.text()
 
 
-def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse, app, monkeypatch):  # noqa: F811
+def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse_account, app, monkeypatch):
     """The class of the province race: a field changed again while its first check is on
     the way (a select's type-ahead on a slow line) keeps the newer value; the older answer is
     dropped and the newer one brings the newer commune list."""
@@ -60,7 +59,7 @@ def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse, app, mon
 
     monkeypatch.setitem(app.view_functions, "recipients.validate_field",
                         slow_for_the_first_choice)
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto("/recipients/new")
     page = ui.page
     page.select_option("select[name=province]", "66")

@@ -18,9 +18,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Ui
-from tests.browser.test_recipients import add_person, nurse, station  # noqa: F401  (fixtures)
-from tests.helpers import PASSWORD
+from tests.browser.ui import Ui
+from tests.helpers import PASSWORD, add_person
 
 pytestmark = pytest.mark.slow
 
@@ -160,7 +159,7 @@ def record_dose(ui: Ui) -> None:
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
 def test_the_nurses_pages_stay_within_the_byte_and_request_budget(
-        open_browser, station, nurse, summary_line, js):  # noqa: F811
+        open_browser, station, nurse_account, summary_line, js):
     add_person(station, "Trần Văn Bảo", "089080111222")
     ui, wire = open_browser(js)
     goals = Goals(summary_line, f"JavaScript {'on' if js else 'off'}")
@@ -177,7 +176,7 @@ def test_the_nurses_pages_stay_within_the_byte_and_request_budget(
     goals.check("sign-in page warm", size, 8 * KB, "B")
     goals.check("sign-in page warm, requests", requests, 1, "requests")
 
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     mark = wire.start()
     ui.goto("/recipients/")
     requests, size = wire.since(mark)
@@ -196,14 +195,14 @@ def test_the_nurses_pages_stay_within_the_byte_and_request_budget(
 
 @pytest.mark.parametrize("js, limit", [(True, 15), (False, 25)], ids=["js", "nojs"])
 def test_sign_in_find_and_record_a_dose_on_a_slow_line(
-        open_browser, station, nurse, summary_line, js, limit):  # noqa: F811
+        open_browser, station, nurse_account, summary_line, js, limit):
     add_person(station, "Trần Văn Bảo", "089080111222")
     ui, wire = open_browser(js)
     wire.throttle(**SLOW_LINE)
     goals = Goals(summary_line, f"{SLOW_LINE['kbit']} kbit/s, {SLOW_LINE['latency_ms']} ms, "
                                 f"JavaScript {'on' if js else 'off'}")
     start = time.perf_counter()
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     find(ui, "Trần Văn Bảo")
     record_dose(ui)
     goals.check("sign in, find a person, record a dose", round(time.perf_counter() - start, 1),

@@ -7,13 +7,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import (
-    add_dose,
-    assert_no_personal_data_in_urls,
-    fresh_otp,
-    hidden_inputs,
-    html,
-)
+from tests.helpers import add_dose, assert_no_personal_data_in_urls, fresh_otp, hidden_inputs, html
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
