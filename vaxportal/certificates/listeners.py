@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from vaxportal.certificates.services import revoke_for_dose
 from vaxportal.recipients.dosing import dose_changing
 
 
 def _revoke(dose, *, change: str, **_extra) -> None:
-    from vaxportal.certificates.services import revoke_for_dose
-
     revoke_for_dose(dose, reason=f"dose_{change}")
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.text import clean, fold, name_words
 from vaxportal.timeutil import UTCDateTime, utcnow
 
 # Identity fields: changing any of them needs a fresh OTP (P3.4).
@@ -107,8 +108,6 @@ class Recipient(db.Model):
         """The search keys follow the name, however the name is set (register, edit, import):
         the folded name and its words, written in the same transaction as the name; the name
         is stored in its one normal form (NFC, no invisible format characters)."""
-        from vaxportal.text import clean, fold, name_words
-
         if isinstance(value, str):
             value = clean(value, spaces=False)
         self.name_key = fold(value or "")
