@@ -221,10 +221,10 @@ def _rows(conn: Connection, chunk: int) -> Iterator:
         prev_id = rows[-1]["id"]
 
 
-#: what ``verify`` reads: plain values, the time as the driver gives it (naive UTC), the
-#: JSON columns as their stored text
+#: what ``verify`` reads: plain values, the time as the driver gives it (SQLite: the stored
+#: text; PostgreSQL: a naive UTC datetime), the JSON columns as their stored text
 _RAW = sa.select(
-    *(TABLE.c[key] for key in _PLAIN_FIELDS), sa.type_coerce(TABLE.c.at, sa.DateTime()),
+    *(TABLE.c[key] for key in _PLAIN_FIELDS), sa.type_coerce(TABLE.c.at, sa.String()),
     *(sa.cast(TABLE.c[key], sa.Text()) for key in _JSON_FIELDS), TABLE.c.row_hash,
 )
 
@@ -248,17 +248,29 @@ def _stored_form(row: tuple) -> bytes:
     ``canonical``'s key order, the stored JSON text spliced in as it is."""
     (id_, category, action, entity, entity_id, facility_id, account_id, custodian_id,
      session_id, actor, ip, request_id, prev_hash, at, changes, details, _row_hash) = row
-    at = (at.isoformat(timespec="microseconds") + "+00:00" if at.tzinfo is None
-          else _iso(at))
     return (
         f'{{"account_id":{_js(account_id)},"action":{_js(action)},"actor":{_js(actor)},'
-        f'"at":"{at}","category":{_js(category)},"changes":{_raw_json(changes)},'
+        f'"at":"{_stored_time(at)}","category":{_js(category)},"changes":{_raw_json(changes)},'
         f'"custodian_id":{_js(custodian_id)},"details":{_raw_json(details)},'
         f'"entity":{_js(entity)},"entity_id":{_js(entity_id)},'
         f'"facility_id":{_js(facility_id)},"id":{_js(id_)},"ip":{_js(ip)},'
         f'"prev_hash":{_js(prev_hash)},"request_id":{_js(request_id)},'
         f'"session_id":{_js(session_id)}}}'
     ).encode()
+
+
+def _stored_time(at) -> str:
+    """``_iso`` of a stored time, by string surgery on SQLite's own spelling of naive UTC
+    ("2026-12-03 08:15:00.000000")."""
+    if type(at) is str and len(at) == 26 and at[10] == " ":
+        return f"{at[:10]}T{at[11:]}+00:00"
+    if type(at) is datetime and at.tzinfo is None:
+        return at.isoformat(timespec="microseconds") + "+00:00"
+    return _iso(_as_time(at))
+
+
+def _as_time(at) -> datetime:
+    return datetime.fromisoformat(at) if isinstance(at, str) else at
 
 
 def _js(value) -> str:
@@ -277,13 +289,10 @@ def _raw_json(text: str | None) -> str:
 
 
 def _decoded_form(row: tuple) -> bytes:
-    """The canonical bytes of the same row with its JSON decoded (rows stored otherwise);
-    empty when the stored text is not JSON at all."""
+    """The canonical bytes of the same row with its JSON decoded (rows stored otherwise)."""
     data = dict(zip(_PLAIN_FIELDS, row, strict=False))
-    try:
-        data.update(at=row[_AT], changes=_loads(row[_CHANGES]), details=_loads(row[_DETAILS]))
-    except ValueError:
-        return b""
+    data.update(at=_as_time(row[_AT]), changes=_loads(row[_CHANGES]),
+                details=_loads(row[_DETAILS]))
     return canonical(data)
 
 
@@ -321,9 +330,13 @@ def _walk(conn: Connection, marks: dict[int, list[dict]], chunk: int,
 
 
 def _hash_matches(row: tuple, row_hash: str | None, keyed, unkeyed: bool) -> bool:
-    """The stored text first; if it is not the canonical form, the decoded values."""
+    """The stored text first; if it is not the canonical form, the decoded values (a value
+    that is not JSON, or not a time, matches nothing)."""
     for form in (_stored_form, _decoded_form):
-        body = form(row)
+        try:
+            body = form(row)
+        except (TypeError, ValueError):
+            continue
         if unkeyed:
             expected = hashlib.sha256(body).hexdigest()
         else:
