@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    # not at the top: every vaxportal module runs this file first (a cycle through each)
     from vaxportal import (
         assets,
         audit,
@@ -36,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     from vaxportal import (
         config as settings,
     )
+    from vaxportal.audit import views as audit_views
 
     settings.load(app, config)
     extensions.init_app(app)
@@ -45,7 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
     assets.init_app(app)
     jobs.init_app(app)
-    audit.init_app(app)
+    audit.init_app(app)  # the trail: the session hook, its guards, its commands
+    audit_views.init_app(app)  # reading the trail (above the domains), refused requests
     auth.init_app(app)
     facilities.init_app(app)
     recipients.init_app(app)

@@ -8,8 +8,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
+from vaxportal import demo
 from vaxportal.auth.current import current_account
 from vaxportal.extensions import db, limiter
+from vaxportal.facilities.approvals import count_waiting_for
 from vaxportal.i18n import LANG_COOKIE
 from vaxportal.policy import Perm, may
 from vaxportal.urls import safe_next
@@ -81,8 +83,6 @@ def _counted(endpoint: str, label):
     """The approvals link carries how many requests wait for this account (P2.1)."""
     if endpoint != "facilities.approvals_list":
         return label
-    from vaxportal.facilities.approvals import count_waiting_for
-
     count = count_waiting_for(current_account())
     return _("%(label)s (%(n)s)", label=label, n=count) if count else label
 
@@ -90,6 +90,4 @@ def _counted(endpoint: str, label):
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.context_processor(lambda: {"nav_links": nav_links})
-    from vaxportal import demo
-
     app.cli.add_command(demo.seed_demo_command)

@@ -14,6 +14,8 @@ import click
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
+from vaxportal import create_app
+
 log = logging.getLogger(__name__)
 _worker_app: Flask | None = None
 
@@ -53,8 +55,6 @@ def run_in_worker(func_path: str, *args):
     """Entry point RQ calls in the worker process."""
     global _worker_app
     if _worker_app is None:
-        from vaxportal import create_app
-
         _worker_app = create_app()
     with _worker_app.app_context():
         return _call(func_path, args)

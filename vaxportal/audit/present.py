@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from vaxportal.audit import registry
+from vaxportal.audit.forms import ENTITY_LABELS
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian
 from vaxportal.extensions import db
@@ -103,8 +104,6 @@ def field_names(event: AuditEvent) -> str:
 
 
 def template_helpers() -> dict:
-    from vaxportal.audit.forms import ENTITY_LABELS
-
     return {"audit_action": lambda a: ACTION_LABELS.get(a, a),
             "audit_entity": lambda e: ENTITY_LABELS.get(e, e or ""),
             "audit_category": lambda c: CATEGORY_LABELS.get(c, c),

@@ -1,5 +1,6 @@
-"""Reading the trail at /audit (P2.4): filters, pages of rows, a row's before/after view,
-and the integrity check (chain and checkpoints) that data-audit readers may run.
+"""Reading the trail at /audit (P2.4), above the domains: filters, pages of rows, a row's
+before/after view, and the integrity check (chain and checkpoints) that data-audit readers
+may run.
 
 Every query passes through ``scope.visible``: supervisors and reviewers read the data events
 of their subtree, admins the account and security events only (P2.1).
@@ -8,11 +9,11 @@ of their subtree, admins the account and security events only (P2.1).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from vaxportal import htmx, validators
-from vaxportal.audit import bp, integrity, present
+from vaxportal.audit import integrity, present, refusals
 from vaxportal.audit.forms import AuditFilterForm
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.current import current_account
@@ -21,6 +22,14 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm, any_permission_required, permission_required
 from vaxportal.policy import audit_scope as scope
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+def init_app(app) -> None:
+    """The pages at /audit, and the trace of refused requests."""
+    app.register_blueprint(bp)
+    refusals.connect(app)
 
 
 @bp.context_processor

@@ -32,7 +32,7 @@ from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.search import RegisterFilter
 from vaxportal.sms import SmsError
-from vaxportal.timeutil import utcnow
+from vaxportal.timeutil import local, utcnow
 
 log = logging.getLogger(__name__)
 PURPOSE = "export"
@@ -306,8 +306,6 @@ def downloads(job: ExportJob) -> list[tuple]:
 
 
 def download_name(job: ExportJob) -> str:
-    from vaxportal.timeutil import local
-
     stamp = local(job.finished_at or job.created_at).strftime("%Y%m%d-%H%M")
     return f"vaxportal-danh-sach-{stamp}-{job.short_ref}.xlsx"
 

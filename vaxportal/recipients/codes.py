@@ -25,6 +25,8 @@ import babel
 import sqlalchemy as sa
 from vietnam_provinces import Province, Ward
 
+from vaxportal.extensions import db
+from vaxportal.recipients.models import PriorityGroup, Recipient
 from vaxportal.text import fold
 
 CODED_FIELDS = ("ethnicity", "nationality", "priority_group", "province", "ward")
@@ -148,9 +150,6 @@ def _country_words() -> dict[str, str]:
 def priority_groups(active_only: bool = True) -> list[tuple[str, str]]:
     """The resolution's groups and those an administrator added; a row with a built-in
     code overrides it (a new label, or withdrawn)."""
-    from vaxportal.extensions import db
-    from vaxportal.recipients.models import PriorityGroup
-
     groups = dict(PRIORITY_GROUPS)
     withdrawn = set()
     for row in db.session.scalars(sa.select(PriorityGroup).order_by(PriorityGroup.code)):
@@ -255,9 +254,6 @@ def match_older_values() -> int:
     (``vaxportal codes match``; again is harmless). Statements go through the session, so
     the audit trail records each change; the caller commits. Returns the number of records
     that kept unmatched text."""
-    from vaxportal.extensions import db
-    from vaxportal.recipients.models import Recipient
-
     fields = [getattr(Recipient, key) for key in CODED_FIELDS]
     stmt = (sa.select(Recipient).where(sa.or_(*[f.isnot(None) for f in fields]))
             .order_by(Recipient.id))

@@ -8,8 +8,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.text import clean, fold, name_words
 from vaxportal.timeutil import UTCDateTime, utcnow
 
 # Identity fields: changing any of them needs a fresh OTP (P3.4).
@@ -31,6 +33,7 @@ class Aefi(enum.StrEnum):
     severe = "severe"
 
 
+@audit.audited(facility=lambda _vaccine: None, shared=True)
 class Vaccine(db.Model):
     __tablename__ = "vaccine"
 
@@ -43,6 +46,7 @@ class Vaccine(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+@audit.audited(facility=lambda _group: None, shared=True)
 class PriorityGroup(db.Model):
     """A priority group added by an administrator, or a built-in group of the resolution
     (``codes.PRIORITY_GROUPS``) relabelled or withdrawn (``vaxportal priority-groups``)."""
@@ -54,6 +58,7 @@ class PriorityGroup(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+@audit.audited
 class Recipient(db.Model):
     __tablename__ = "recipient"
     __table_args__ = (
@@ -103,8 +108,6 @@ class Recipient(db.Model):
         """The search keys follow the name, however the name is set (register, edit, import):
         the folded name and its words, written in the same transaction as the name; the name
         is stored in its one normal form (NFC, no invisible format characters)."""
-        from vaxportal.text import clean, fold, name_words
-
         if isinstance(value, str):
             value = clean(value, spaces=False)
         self.name_key = fold(value or "")
@@ -138,6 +141,7 @@ class RecipientWord(db.Model):
     )
 
 
+@audit.audited
 class Dose(db.Model):
     __tablename__ = "dose"
 
@@ -163,12 +167,12 @@ class Dose(db.Model):
     __mapper_args__ = {"version_id_col": version_id}
 
 
+@audit.audited
 class DoseLot(db.Model):
     """A lot of a vaccine as used at a facility (issue 14): built from the doses entered
     there, its expiry date typed by the nurse; no dose is recorded after that date."""
 
     __tablename__ = "dose_lot"
-    __audited__ = True
     __table_args__ = (sa.UniqueConstraint("facility_id", "lot_number", "vaccine_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -184,6 +188,7 @@ class DoseLot(db.Model):
     facility: Mapped[Facility] = relationship()
 
 
+@audit.audited
 class DuplicateCandidate(db.Model):
     """A pair registered anyway despite the same folded name, birth date and gender;
     waits in a supervisor's queue."""

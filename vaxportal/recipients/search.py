@@ -35,8 +35,9 @@ from vaxportal.recipients.models import (
     RecipientWord,
     Vaccine,
 )
-from vaxportal.text import prefix_range
+from vaxportal.text import clean, fold, name_words, prefix_range
 from vaxportal.timeutil import utcnow
+from vaxportal.validators import normalize_insurance_number, normalize_national_id, normalize_phone
 
 #: searches older than this are removed when the same account searches again
 SEARCH_TTL = timedelta(hours=12)
@@ -57,13 +58,6 @@ class Term:
 def classify(q: str) -> Term:
     """Read the search box: exact national ID, insurance number or phone; else words, each
     the start of a word of the name (search by any part of a name)."""
-    from vaxportal.text import clean, fold, name_words
-    from vaxportal.validators import (
-        normalize_insurance_number,
-        normalize_national_id,
-        normalize_phone,
-    )
-
     text = clean(q or "")  # as names are stored: NFC, no invisible characters
     if not text:
         return Term("")

@@ -22,8 +22,18 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
+from vaxportal.audit import events
 from vaxportal.extensions import db
+from vaxportal.recipients import codes
+from vaxportal.recipients.forms import RecipientFields
 from vaxportal.recipients.models import Dose, Gender, Recipient
+from vaxportal.text import fold
+from vaxportal.validators import (
+    format_date_vn,
+    normalize_insurance_number,
+    normalize_national_id,
+    normalize_phone,
+)
 
 #: (key, Vietnamese label, kind): the order of the import template and export columns
 RECIPIENT_FIELDS: list[tuple[str, Any, str]] = [
@@ -53,16 +63,12 @@ _GENDER_WORDS = {
 
 
 def gender_code(value: Any) -> str:
-    from vaxportal.text import fold
-
     text = fold(str(value or ""))
     return _GENDER_WORDS[text].value if text in _GENDER_WORDS else str(value or "")
 
 
 def _as_form_text(key: str, value: Any) -> str:
     """A spreadsheet's cell as the text a person would have typed in the form."""
-    from vaxportal.validators import format_date_vn
-
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -78,12 +84,6 @@ def _as_form_text(key: str, value: Any) -> str:
 
 def clean_fields(form, keys=FIELD_KEYS) -> dict[str, Any]:
     """The validated form's values in their stored form (empty text → None, IDs normalized)."""
-    from vaxportal.validators import (
-        normalize_insurance_number,
-        normalize_national_id,
-        normalize_phone,
-    )
-
     normalizers = {"national_id": normalize_national_id,
                    "insurance_number": normalize_insurance_number, "phone": normalize_phone}
     clean: dict[str, Any] = {}
@@ -102,8 +102,6 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
 
     Returns ``(clean, errors)``: ``clean`` holds the stored values of the valid fields;
     ``errors`` maps each invalid field to its Vietnamese message."""
-    from vaxportal.recipients.forms import RecipientFields
-
     formdata = MultiDict({key: _as_form_text(key, data.get(key)) for key in FIELD_KEYS})
     _codes_for_labels(formdata, data)
     form = RecipientFields(formdata=formdata)
@@ -116,8 +114,6 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
 def _codes_for_labels(formdata: MultiDict, data: Mapping[str, Any]) -> None:
     """A spreadsheet may hold a code or its label ("An Giang", "91"): both become the code;
     what matches nothing stays as typed, and the form's check names it."""
-    from vaxportal.recipients import codes
-
     for key in codes.CODED_FIELDS:
         text = formdata.get(key)
         if not text:
@@ -129,8 +125,6 @@ def _codes_for_labels(formdata: MultiDict, data: Mapping[str, Any]) -> None:
 def find_by_national_id(nid: str | None) -> Recipient | None:
     """The recipient holding this national ID, across the whole platform (merged records
     answer with the record they were merged into)."""
-    from vaxportal.validators import normalize_national_id
-
     try:
         nid = normalize_national_id(nid) if nid else None
     except (ValueError, TypeError):
@@ -152,8 +146,6 @@ def follow_merges(recipient: Recipient | None) -> Recipient | None:
 def find_possible_duplicates(full_name: str, date_of_birth: date, gender: str,
                              exclude_id: int | None = None) -> list[Recipient]:
     """Live records with the same folded name, date of birth and gender (platform-wide)."""
-    from vaxportal.text import fold
-
     stmt = sa.select(Recipient).where(
         Recipient.name_key == fold(full_name or ""),
         Recipient.date_of_birth == date_of_birth,
@@ -196,8 +188,6 @@ def previous_dose(recipient_id: int, before: date, exclude_id: int | None = None
 def find_by_id_number(value: str | None) -> list[Recipient]:
     """Exact look-up across the platform by national ID or insurance number (live records).
     None when the value is neither."""
-    from vaxportal.validators import normalize_insurance_number
-
     found = find_by_national_id(value)
     if found is not None:
         return [found]
@@ -221,8 +211,6 @@ def merge_recipients(kept: Recipient, gone: Recipient) -> int:
     """Merge ``gone`` into ``kept``: both histories stay (the doses move to ``kept``); ``gone``
     remains, marked as merged, so nothing is lost. Audited by the session hook, plus one
     event naming the pair. Returns the number of doses moved."""
-    from vaxportal.audit import events
-
     moved = list(gone.doses)
     for dose in moved:
         dose.recipient_id = kept.id
