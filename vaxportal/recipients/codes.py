@@ -173,7 +173,7 @@ def _country_words() -> dict[str, str]:
     return words
 
 
-def priority_groups(active_only: bool = True) -> list[tuple[str, str]]:
+def priority_groups(active_only: bool = True, session=None) -> list[tuple[str, str]]:
     """The resolution's groups and those an administrator added; a row with a built-in
     code overrides it (a new label, or withdrawn)."""
     from vaxportal.extensions import db
@@ -181,7 +181,8 @@ def priority_groups(active_only: bool = True) -> list[tuple[str, str]]:
 
     groups = dict(PRIORITY_GROUPS)
     withdrawn = set()
-    for row in db.session.scalars(sa.select(PriorityGroup).order_by(PriorityGroup.code)):
+    rows = (session or db.session).scalars(sa.select(PriorityGroup).order_by(PriorityGroup.code))
+    for row in rows:
         groups[row.code] = row.label
         if not row.active:
             withdrawn.add(row.code)
@@ -283,20 +284,23 @@ def to_code(key: str, text, province: str | None = None,
     return None
 
 
-def match_older_values() -> int:
+def match_older_values(session=None) -> int:
     """Older free text becomes a code where it matches (folded); what does not is kept in
-    ``recipient.uncoded`` for review and the field left empty. Run once after the upgrade
-    (``vaxportal codes match``; again is harmless). Statements go through the session, so
-    the audit trail records each change; the caller commits. Returns the number of records
+    ``recipient.uncoded`` for review and the field left empty. The migration ``codes02``
+    runs it in the upgrade's own transaction; ``vaxportal codes match`` again at any time
+    (harmless). Statements go through the session (``db.session`` unless given), so the
+    audit trail records each change; the caller commits. Returns the number of records
     that kept unmatched text."""
     from vaxportal.extensions import db
     from vaxportal.recipients.models import Recipient
 
+    session = session or db.session
+
     fields = [getattr(Recipient, key) for key in CODED_FIELDS]
     stmt = (sa.select(Recipient).where(sa.or_(*[f.isnot(None) for f in fields]))
             .order_by(Recipient.id))
-    unmatched, groups = 0, priority_groups(active_only=False)
-    for recipient in db.session.scalars(stmt).all():
+    unmatched, groups = 0, priority_groups(active_only=False, session=session)
+    for recipient in session.scalars(stmt).all():
         older = dict(recipient.uncoded or {})
         province = None
         for key in CODED_FIELDS:
@@ -315,5 +319,5 @@ def match_older_values() -> int:
         if older and older != (recipient.uncoded or {}):
             recipient.uncoded = older
         unmatched += bool(older)
-    db.session.flush()
+    session.flush()
     return unmatched
