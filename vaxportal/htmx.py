@@ -41,12 +41,16 @@ def render(page: str, partial: str | None = None, status: int = 200, **context):
 
 
 def redirect_to(url: str):
-    """Post/Redirect/Get that also works for htmx (a full navigation via HX-Redirect)."""
+    """Post/Redirect/Get that also works for htmx (a full navigation via HX-Redirect). The
+    303 carries no body: every browser follows Location, and a slow line pays for no note."""
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = url
         return response
-    return redirect(url, 303)
+    response = redirect(url, 303)
+    response.set_data(b"")
+    del response.headers["Content-Type"]
+    return response
 
 
 def retarget(response, selector: str, swap: str = "outerHTML"):

@@ -236,3 +236,19 @@ def test_p2_4_secrets_never_shown(readers, factory, place):
     body = html(readers["admin"].get(f"/audit/{row.id}"))
     assert "password_hash" in body and "đã thay đổi" in body
     assert secret_hash not in body
+
+
+def test_coded_fields_read_as_their_labels_with_the_code(readers, person):
+    """Issue 14: a supervisor reading a change sees "Tày (02)", not a bare "02"; the labels
+    are the register's own (recipients/codes.py)."""
+    from vaxportal.recipients import codes
+
+    recipient = person("s1", full_name="Võ Thị Mười")
+    recipient.ethnicity, recipient.priority_group = "02", "N03"
+    recipient.province, recipient.ward = "91", "30307"
+    db.session.commit()
+    body = html(readers["supervisor"].get(f"/audit/{data_row(recipient, 'update').id}"))
+    assert "Tày (02)" in body
+    assert f"{codes.label('priority_group', 'N03')} (N03)" in body
+    assert f"{codes.label('province', '91')} (91)" in body and "An Giang" in body
+    assert f"{codes.label('ward', '30307')} (30307)" in body and "Long Xuyên" in body

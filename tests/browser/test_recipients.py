@@ -129,10 +129,11 @@ def test_search_and_record_doses_with_the_keyboard_only(ui, station, nurse_accou
         enter_swaps(ui, "POST", f"/recipients/{person_id}/doses")
         assert marker_kept(ui)
         expect(page.locator("#dose-slot")).to_contain_text("Đã ghi nhận mũi 1.")
-    else:  # back to the same search's results
+    else:  # back to the same search's results, the saved dose above them as with htmx
         enter_navigates(ui)
         assert "/recipients/?s=" in page.url
-        expect(page.locator("#flashes")).to_contain_text("Đã ghi nhận mũi 1.")
+        expect(page.locator("#dose-slot")).to_contain_text("Đã ghi nhận mũi 1.")
+        expect(page.locator("#dose-slot")).to_contain_text("Mũi 1: Trần Văn Bảo.")
         expect(page.locator("#results")).to_contain_text("Trần Văn Bảo")
     ui.check()
 

@@ -133,3 +133,28 @@ def test_enter_in_any_field_saves_the_form_without_javascript(nurse):
     response = nurse.post("/recipients/new", data=typed)
     assert response.status_code == 303, html(response)
     assert only_recipient() is not None
+
+
+def test_priority_groups_are_the_resolutions_twelve_then_six_more(app):
+    """Nghị quyết 21/NQ-CP: nine items, the first of four front-line groups (N01-N04);
+    each label is "Nhóm n: " and the group in the resolution's words."""
+    from vaxportal.recipients.codes import labelled
+
+    groups = labelled("priority_group")
+    assert [code for code, _label in groups] == [f"N{n:02d}" for n in range(1, 19)]
+    for n, (_code, label) in enumerate(groups, start=1):
+        assert label.startswith(f"Nhóm {n}: ")
+    words = {code: label.partition(": ")[2] for code, label in groups}
+    assert (words["N03"], words["N04"]) == ("Quân đội", "Công an")
+    assert words["N08"] == "Người mắc các bệnh mạn tính, người trên 65 tuổi"
+    assert "học sinh" not in words["N07"]  # teachers and school staff, not pupils
+
+
+def test_an_older_record_in_the_resolutions_words_gets_its_group(app):
+    from vaxportal.recipients.codes import to_code
+
+    assert to_code("priority_group", "người mắc các bệnh mạn tính, người trên 65 tuổi") == "N08"
+    assert to_code("priority_group", "quan doi") == "N03"
+    assert to_code("priority_group", "Người nghèo, các đối tượng chính sách xã hội") == "N10"
+    assert to_code("priority_group", "Nhóm 12") == "N12"
+    assert to_code("priority_group", "người già") is None

@@ -76,7 +76,28 @@ def test_record_dose_plain_from_a_search_result_goes_back_to_the_search(nurse, p
     page = html(nurse.get(f"/recipients/{recipient.id}/doses/new?s={sid}"))
     assert "<html" in page
     response = nurse.post(f"/recipients/{recipient.id}/doses", data=dose_data(page))
-    assert response.headers["Location"].endswith(f"/recipients/?s={sid}")
+    [dose] = doses()
+    assert response.headers["Location"].endswith(f"/recipients/?s={sid}&saved={dose.id}")
+    # a slow line pays for no note in the 303 and for no cookie set now and cleared next
+    assert response.get_data() == b"" and "Set-Cookie" not in response.headers
+    after = nurse.get(response.headers["Location"])
+    assert "Set-Cookie" not in after.headers
+    slot = html(after).split('id="dose-slot"')[1].split('id="results"')[0]
+    assert "Đã ghi nhận mũi 1." in slot and "Mũi 1: Nguyễn Văn An." in slot
+    assert f'href="/recipients/{recipient.id}"' in slot
+
+
+@pytest.mark.parametrize("saved", ["other", "0", "-1", "99999999999", "abc"])
+def test_p1_the_register_shows_no_saved_dose_outside_scope_or_of_a_bad_id(nurse, person,
+                                                                           saved):
+    """P1: ``saved`` names a dose by id; another facility's dose says nothing of its person."""
+    other = add_dose(person(facility="s2", full_name="Lê Thị Khác"), "PFIZER")
+    nurse.post("/recipients/", data={"q": "nguyen"})
+    sid = db.session.scalar(sa.select(RecipientSearch.id))
+    response = nurse.get(f"/recipients/?s={sid}&saved={other.id if saved == 'other' else saved}")
+    body = html(response)
+    assert response.status_code == 200
+    assert "Lê Thị Khác" not in body and "Đã ghi nhận" not in body
 
 
 @pytest.mark.parametrize("hx", [False, True])

@@ -20,6 +20,7 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import audit_scope as scope
 from vaxportal.policy import mask_field, sees_full_identity
+from vaxportal.recipients import codes
 from vaxportal.timeutil import format_date, format_datetime
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -89,6 +90,8 @@ def text(event: AuditEvent, key: str, value) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     value = str(value)
+    if key in codes.CODED_FIELDS:
+        return coded(key, value)
     if _ISO_DATE.match(value):
         return format_date(date.fromisoformat(value))
     if _ISO_DATETIME.match(value):
@@ -97,6 +100,13 @@ def text(event: AuditEvent, key: str, value) -> str:
         except ValueError:
             return value
     return value
+
+
+def coded(key: str, value: str) -> str:
+    """A coded field as its label, the stored code beside it: "Tày (02)"; older free text
+    (no code) as it was."""
+    shown = codes.label(key, value)
+    return value if shown in ("", value) else f"{shown} ({value})"
 
 
 def field_names(event: AuditEvent) -> str:

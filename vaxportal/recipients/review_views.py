@@ -94,7 +94,7 @@ def lookup_dose(token: str):
         results = [_result(grant.recipient, token, form, entry.warning, entry.lot_warning)]
         return render_template("recipients/lookup.html", form=LookupForm(formdata=None),
                                results=results)
-    dosing.commit_entry(entry, form)
+    flash(*dosing.commit_entry(entry, form).notice)
     return htmx.redirect_to(url_for("recipients.lookup"))
 
 

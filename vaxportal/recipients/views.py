@@ -12,7 +12,12 @@ from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, helpers
-from vaxportal.recipients.dosing import new_dose_form, recipient_changing
+from vaxportal.recipients.dosing import (
+    new_dose_form,
+    recipient_changing,
+    saved_dose,
+    saved_notice,
+)
 from vaxportal.recipients.duplicate_checks import (
     duplicate_checks,
     lookup_offer,
@@ -28,7 +33,7 @@ from vaxportal.recipients.forms import (
     SearchForm,
     as_choices,
 )
-from vaxportal.recipients.models import DuplicateCandidate, Recipient
+from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
 from vaxportal.recipients.search import RegisterFilter, get_search, register_page, save_search
 from vaxportal.recipients.services import (
     FIELD_KEYS,
@@ -54,7 +59,9 @@ def index():
     if get_search(sid, helpers.account()) is None:
         sid = None
     register_filter = RegisterFilter.load(sid, helpers.account())
-    return _register(register_filter, sid, request.args.get("page", 1, type=validators.page_number))
+    saved = saved_dose(request.args.get("saved", type=validators.db_id))
+    return _register(register_filter, sid, request.args.get("page", 1, type=validators.page_number),
+                     saved=saved)
 
 
 @bp.post("/")
@@ -86,7 +93,7 @@ def _search_form(**data) -> SearchForm:
 
 
 def _register(register_filter: RegisterFilter, sid: str | None, page_number: int,
-              oob: bool = False):
+              oob: bool = False, saved: Dose | None = None):
     page = register_page(register_filter, helpers.account(), page_number,
                          int(current_app.config["PAGE_SIZE"]))
     form = _search_form(formdata=None, q=register_filter.q, s=sid,
@@ -103,7 +110,7 @@ def _register(register_filter: RegisterFilter, sid: str | None, page_number: int
     return htmx.render(
         "recipients/index.html", "recipients/_results.html", form=form, hits=page, sid=sid,
         term=term, export_url=export_url, oob=oob, id_not_in_scope=id_not_in_scope,
-        offer=offer,
+        offer=offer, saved=saved, notice=saved and saved_notice(saved),
     )
 
 
