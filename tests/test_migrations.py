@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
-from tests.conftest import PG_URI, base_config
+from tests.settings import PG_URI, base_config
 from vaxportal import create_app
 from vaxportal.extensions import db
 

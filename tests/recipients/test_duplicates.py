@@ -27,11 +27,6 @@ def pair(person):
     return old, new, candidate
 
 
-@pytest.fixture
-def supervisor(signed_in, place):
-    return signed_in("supervisor", facility=place["d1"])
-
-
 def test_queue_lists_open_pairs_in_scope(supervisor, pair):
     body = html(supervisor.get("/recipients/duplicates"))
     assert "Lê Văn Trùng" in body and "LE VAN TRUNG" in body
