@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.text import prefix_range
 
 
 def add_facility(code: str, name: str, kind: str, parent: Facility | None = None) -> Facility:
@@ -23,11 +24,15 @@ def normalize_code(code: str | None) -> str:
 
 
 def subtree_ids(facility_id: int) -> sa.Select:
-    """``SELECT id`` of a facility and every facility below it."""
-    own_path = sa.select(Facility.path).where(Facility.id == facility_id).scalar_subquery()
-    return sa.select(Facility.id).where(
-        Facility.path >= own_path, Facility.path < own_path + "\uffff"
-    )
+    """``SELECT id`` of a facility and every facility below it: a range of literal paths,
+    so that the planner sees the bounds (a sub-select of the path made PostgreSQL guess a
+    province's subtree at one row). The facility is read through the identity map: the
+    signed-in account's own facility is loaded with its session (``auth.sessions``)."""
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        return sa.select(Facility.id).where(sa.false())
+    low, high = prefix_range(facility.path)
+    return sa.select(Facility.id).where(Facility.path >= low, Facility.path < high)
 
 
 def depth_column():
