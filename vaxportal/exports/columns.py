@@ -89,10 +89,10 @@ def iter_rows(register_filter: RegisterFilter, account, keys: list[str], masked:
     genders = {value: str(label) for value, label in GENDER_CHOICES if value}  # once
     after = None
     while True:
-        stmt = base if after is None else base.where(sa.or_(
-            Recipient.name_key > after[0],
-            sa.and_(Recipient.name_key == after[0], Recipient.id > after[1]),
-        ))
+        # a row-value comparison: both databases seek the (name_key, id) index to the
+        # last row read, where an OR of the two columns re-read the range from its start
+        stmt = base if after is None else base.where(
+            sa.tuple_(Recipient.name_key, Recipient.id) > sa.tuple_(*after))
         rows = db.session.execute(stmt.limit(chunk)).all()
         for row in rows:
             yield _values(row, keys, masked, genders)
