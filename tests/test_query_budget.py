@@ -133,10 +133,10 @@ def test_search_fragment_sweeps_expired_searches_once_per_session(signed_in, pla
 #: its access event (P2.4) before it renders, holding the audit chain's lock no longer than
 #: the append, and so reads the account and the person again after the commit.
 PAGES = {
-    "register, first page": ("/recipients/", False, 6),
-    "register, page 2 (htmx)": ("/recipients/?page=2", True, 5),
+    "register, first page": ("/recipients/", False, 5),
+    "register, page 2 (htmx)": ("/recipients/?page=2", True, 4),
     "recipient page": ("/recipients/{person}", False, 21),
-    "dose form (htmx)": ("/recipients/{person}/doses/new", True, 9),
+    "dose form (htmx)": ("/recipients/{person}/doses/new", True, 8),
     "new recipient form": ("/recipients/new", False, 4),
     "lot register": ("/recipients/lots", False, 4),
     "export confirmation": ("/exports/new", False, 5),

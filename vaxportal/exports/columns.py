@@ -82,23 +82,31 @@ def iter_rows(register_filter: RegisterFilter, account, keys: list[str], masked:
     order. Each chunk is one short query, so memory stays flat and no transaction stays
     open for the length of an export (on SQLite a long read would block every writer).
     With ``upto``, no recipient above that id (registered after the export's code)."""
-    base = (register_filter.statement(account, *_select_columns())
-            .join(Facility, Facility.id == Recipient.facility_id))
-    if upto is not None:
-        base = base.where(Recipient.id <= upto)
     genders = {value: str(label) for value, label in GENDER_CHOICES if value}  # once
     after = None
     while True:
-        # a row-value comparison: both databases seek the (name_key, id) index to the
-        # last row read, where an OR of the two columns re-read the range from its start
-        stmt = base if after is None else base.where(
-            sa.tuple_(Recipient.name_key, Recipient.id) > sa.tuple_(*after))
+        stmt = chunk_statement(register_filter, account, after, upto)
         rows = db.session.execute(stmt.limit(chunk)).all()
         for row in rows:
             yield _values(row, keys, masked, genders)
         if len(rows) < chunk:
             return
         after = (rows[-1].name_key, rows[-1].id)
+
+
+def chunk_statement(register_filter: RegisterFilter, account,
+                    after: tuple[str, int] | None = None, upto: int | None = None) -> sa.Select:
+    """The rows of one chunk: those after ``after``, the (name_key, id) of the last row
+    read. A row-value comparison, which both databases answer by seeking the (name_key, id)
+    index to that row (an OR of the two columns was a filter: each chunk re-read the range
+    from its start)."""
+    stmt = (register_filter.statement(account, *_select_columns())
+            .join(Facility, Facility.id == Recipient.facility_id))
+    if upto is not None:
+        stmt = stmt.where(Recipient.id <= upto)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(Recipient.name_key, Recipient.id) > sa.tuple_(*after))
+    return stmt
 
 
 def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict:
