@@ -44,6 +44,7 @@ from vaxportal.recipients.models import Dose, Recipient, RecipientWord, Vaccine 
 from vaxportal.recipients.services import FIELD_KEYS, validate_recipient_data  # noqa: E402
 from vaxportal.recipients.vaccines import seed_vaccines  # noqa: E402
 from vaxportal.text import clean, fold, name_words  # noqa: E402
+from vaxportal.timeutil import utcnow  # noqa: E402
 
 PROVINCE_RECIPIENTS = 2_000_000
 PROVINCE = "91"  # An Giang
@@ -120,7 +121,8 @@ def build_place(rng: random.Random) -> Place:
     ):
         account = Account(username=username, role=role, facility_id=facility_id,
                           phone=f"+849{rng.randrange(10**8):08d}", password_hash="-",
-                          status=AccountStatus.active)
+                          status=AccountStatus.active, must_change_password=False,
+                          phone_verified_at=utcnow())
         db.session.add(account)
         db.session.flush()
         place.accounts[username] = account.id

@@ -177,3 +177,25 @@ def test_sign_in_page_within_budget(client):
         response = client.get("/auth/login")
     assert response.status_code == 200
     assert_within(sent, 0)
+
+
+def test_export_rows_cost_one_statement_per_chunk(app, place, signed_in):
+    """An export's rows: one statement per chunk of rows and one read of the priority
+    groups for the labels, however many rows hold a group (it was one read per row)."""
+    from vaxportal.exports.columns import iter_rows, plan_for
+    from vaxportal.recipients.search import RegisterFilter
+
+    for n in range(6):
+        create_recipient({"full_name": f"Lê Thị Mai {n}", "gender": "female",
+                          "date_of_birth": date(1970, 1, 1 + n), "priority_group": "N01",
+                          "national_id": f"08917012340{n}"}, place["s1"].id)
+    db.session.commit()
+    account = signed_in("supervisor", facility=place["d1"]).account
+    keys, masked = plan_for(account)
+    db.session.remove()
+    with app.test_request_context(), counted() as sent:
+        rows = list(iter_rows(RegisterFilter(), account, keys, masked, chunk=4))
+    assert len(rows) == 6 and {row["priority_group"] for row in rows} != {"N01"}
+    # the account's facility (the scope's bounds) and the scope's width on SQLite, once;
+    # then two chunks and one read of the groups
+    assert_within(sent, 5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
@@ -26,13 +27,23 @@ def normalize_code(code: str | None) -> str:
 def subtree_ids(facility_id: int) -> sa.Select:
     """``SELECT id`` of a facility and every facility below it: a range of literal paths,
     so that the planner sees the bounds (a sub-select of the path made PostgreSQL guess a
-    province's subtree at one row). The facility is read through the identity map: the
-    signed-in account's own facility is loaded with its session (``auth.sessions``)."""
-    facility = db.session.get(Facility, facility_id)
-    if facility is None:
+    province's subtree at one row)."""
+    path = _path_of(facility_id)
+    if path is None:
         return sa.select(Facility.id).where(sa.false())
-    low, high = prefix_range(facility.path)
+    low, high = prefix_range(path)
     return sa.select(Facility.id).where(Facility.path >= low, Facility.path < high)
+
+
+def _path_of(facility_id: int) -> str | None:
+    """A facility's path, read once per request or job (a path is set when the facility
+    is created and never changes); the signed-in account's own facility comes with its
+    session (``auth.sessions``), so a request usually reads none."""
+    paths = g.setdefault("_facility_paths", {}) if has_app_context() else {}
+    if facility_id not in paths:
+        facility = db.session.get(Facility, facility_id)
+        paths[facility_id] = facility.path if facility else None
+    return paths[facility_id]
 
 
 def depth_column():
