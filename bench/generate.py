@@ -4,7 +4,8 @@ dates, phones and insurance numbers, their doses, and the audit trail of that hi
 
     .venv/bin/python bench/generate.py --scale 0.05 [--uri postgresql+psycopg://...]
 
-``--scale 1`` is a province: 2,000,000 recipients and about 6,000,000 doses. The people are
+``--scale 1`` is a province: 2,000,000 recipients and their doses (2.7 each on average,
+about 5.3 million: a series stops at the end of 2023). The people are
 spread over the communes with a realistic skew (a few large urban wards, many small rural
 communes), not evenly. Every derived column is filled by the app's own functions
 (``text.clean``, ``text.fold``, ``text.name_words``, ``registry.change``), a sample of the
@@ -77,7 +78,7 @@ GIVEN = {"male": ("An", "Bình", "Cường", "Dũng", "Đạt", "Hải", "Hùng"
                     "Châu", "Đào", "Hồng", "Kiều")}
 ETHNICITY = (("01", 94), ("04", 3), ("17", 1.5), ("05", 1.5))  # Kinh, Hoa, Chăm, Khmer
 PRIORITY = ("N01", "N02", "N05", "N07", "N08", "N09", "N12", "N18")
-# doses per person: about three on average, as in the province of the issue (6 M / 2 M)
+# doses per person, before a series is cut at LAST_DAY (about 2.7 on average after)
 DOSES = ((0, 3), (1, 5), (2, 17), (3, 45), (4, 30))
 LAST_DAY = date(2023, 12, 31)
 
@@ -358,7 +359,7 @@ def _after_load(conn: sa.Connection) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=0.05,
-                        help="1.0 = a province: 2,000,000 recipients, ~6,000,000 doses")
+                        help="1.0 = a province: 2,000,000 recipients, ~5,300,000 doses")
     parser.add_argument("--uri")
     parser.add_argument("--no-audit", action="store_true")
     args = parser.parse_args()
