@@ -44,6 +44,7 @@ class Scope:
         self.subtree = self.allowed and has_subtree_scope(account)
         self._known: dict[int, bool] = {}
         self._wide: bool | None = None
+        self._choices: list[tuple[int, str]] | None = None
         self._writable: Scope | None = self if write else None
 
     @property
@@ -63,7 +64,11 @@ class Scope:
         return facility_column.in_(self.ids)
 
     def filter(self, stmt: sa.Select, facility_column) -> sa.Select:
-        """``stmt`` restricted to rows whose ``facility_column`` lies in the scope."""
+        """``stmt`` restricted to rows whose ``facility_column`` lies in the scope. Once the
+        scope knows it is one facility (``remember_choices``), an equality the facility
+        index can seek (and serve the ORDER BY from), not a sub-select."""
+        if self._choices is not None and len(self._choices) == 1:
+            return stmt.where(facility_column == self._choices[0][0])
         return stmt.where(self.condition(facility_column))
 
     def contains(self, facility_id: int | None) -> bool:
@@ -74,6 +79,8 @@ class Scope:
         asked = {fid for fid in facility_ids if fid is not None}
         if not self.allowed:
             return set()
+        if self._choices is not None:  # the whole scope is known
+            return asked & {fid for fid, _name in self._choices}
         unknown = asked - self._known.keys()
         if self.facility_id in unknown:
             self._known[self.facility_id] = True  # one's own facility is always in scope
@@ -100,9 +107,21 @@ class Scope:
 
     def facility_choices(self) -> list[tuple[int, str]]:
         """(id, name) of the facilities in scope, by name: a form's choices."""
-        rows = db.session.execute(self.filter(
-            sa.select(Facility.id, Facility.name), Facility.id).order_by(Facility.name))
-        return [(row.id, row.name) for row in rows]
+        if self._choices is None:
+            rows = db.session.execute(self.choices_statement().order_by(Facility.name))
+            self.remember_choices([(row.id, row.name) for row in rows])
+        return list(self._choices)
+
+    def choices_statement(self) -> sa.Select:
+        """``SELECT id, name`` of the facilities in scope, to run alone or in a caller's
+        union (then hand the rows back with ``remember_choices``)."""
+        return self.filter(sa.select(Facility.id, Facility.name), Facility.id)
+
+    def remember_choices(self, choices: Iterable[tuple[int, str]]) -> None:
+        """The rows ``choices_statement`` gave: from now on the scope answers ``is_wide``,
+        ``contains`` and one-facility filters without asking the database again."""
+        self._choices = sorted(choices, key=lambda choice: choice[1])
+        self._wide = len(self._choices) > WIDE_SCOPE
 
     def facility_ids(self) -> set[int]:
         return set(db.session.scalars(self.ids)) if self.allowed else set()

@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import babel
 import sqlalchemy as sa
+from flask import g, has_app_context
 from vietnam_provinces import Province, Ward
 
 from vaxportal.extensions import db
@@ -229,9 +230,31 @@ def label(key: str, code: str | None) -> str:
         return ""
     if key == "ward":
         return _ward_names().get(code, ("", code))[1]
-    if key == "priority_group":
-        return dict(priority_groups(active_only=False)).get(code, code)
-    return dict(_pairs(key)).get(code, code)
+    return _labels(key).get(code, code)
+
+
+def _labels(key: str) -> dict[str, str]:
+    """code -> label, built once: the fixed lists once per process; the priority groups,
+    which an administrator may change, once per request or job (an export labels every
+    row's group: one read of the table, not one per row)."""
+    if key != "priority_group":
+        return _fixed_labels(key)
+    if not has_app_context():
+        return dict(priority_groups(active_only=False))
+    if "_codes_priority_labels" not in g:
+        g._codes_priority_labels = dict(priority_groups(active_only=False))
+    return g._codes_priority_labels
+
+
+def forget_labels() -> None:
+    """After a priority group changed: the next label reads the table again."""
+    if has_app_context():
+        g.pop("_codes_priority_labels", None)
+
+
+@lru_cache(maxsize=8)
+def _fixed_labels(key: str) -> dict[str, str]:
+    return dict(_pairs(key))
 
 
 def ward_province(code: str | None) -> str | None:

@@ -34,7 +34,13 @@ from vaxportal.recipients.forms import (
     as_choices,
 )
 from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
-from vaxportal.recipients.search import RegisterFilter, get_search, register_page, save_search
+from vaxportal.recipients.search import (
+    RegisterFilter,
+    get_search,
+    register_page,
+    save_search,
+    search_choices,
+)
 from vaxportal.recipients.services import (
     FIELD_KEYS,
     clean_fields,
@@ -67,8 +73,10 @@ def index():
 @bp.post("/")
 @permission_required(Perm.read_recipients)
 def search():
-    """The search box POSTs (terms never in a URL); the answer links to ``?s=<random id>``."""
-    form = _search_form()
+    """The search box POSTs (terms never in a URL); the answer links to ``?s=<random id>``.
+    One commit, after the answer is rendered: a commit in between would expire the
+    signed-in account and cost a round trip to read it again."""
+    form = SearchForm()  # its drop-downs accept any id (validate_choice=False): no choices
     form.validate()
     register_filter = RegisterFilter(q=(form.q.data or "")[:200],
                                      facility_id=form.facility_id.data,
@@ -76,18 +84,20 @@ def search():
     session_row = sessions.current()
     sid = save_search(register_filter, helpers.account(), session_row and session_row.id,
                       reuse=form.s.data)
-    db.session.commit()
     url = url_for("recipients.index", s=sid)
-    if not htmx.is_htmx():
-        return htmx.redirect_to(url)
-    return htmx.replace_url(_register(register_filter, sid, 1, oob=True), url)
+    if htmx.is_htmx():
+        response = htmx.replace_url(_register(register_filter, sid, 1, oob=True), url)
+    else:
+        response = htmx.redirect_to(url)
+    db.session.commit()
+    return response
 
 
 def _search_form(**data) -> SearchForm:
     form = SearchForm(**data)
-    facilities = helpers.facility_choices()
+    facilities, vaccines = search_choices(helpers.account())
     form.facility_id.choices = as_choices([("", _("Tất cả cơ sở"))] + facilities)
-    form.vaccine_id.choices = as_choices([("", _("Mọi vắc xin"))] + helpers.vaccine_choices())
+    form.vaccine_id.choices = as_choices([("", _("Mọi vắc xin"))] + vaccines)
     form.show_facilities = len(facilities) > 1
     return form
 
