@@ -5,7 +5,7 @@ station's register reads its first page from ``(facility_id, name_key, id)`` wit
 Each replaces the index it extends.
 
 Revision ID: bench01
-Revises: entry01
+Revises: codes02
 Create Date: 2026-12-03 15:05:00
 
 """
