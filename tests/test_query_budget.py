@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import add_dose, html
+from tests.helpers import add_dose, html
 from vaxportal.extensions import db
 from vaxportal.recipients.models import RecipientSearch
 from vaxportal.recipients.services import create_recipient
