@@ -24,6 +24,7 @@ BENCHMARKS = (
     ("search", "search.py", True),
     ("export_memory", "export_memory.py", False),
     ("wire", "wire.py", False),
+    ("audit_verify", "audit_verify.py", True),
 )
 
 
