@@ -26,6 +26,7 @@ BENCHMARKS = (
     ("export_memory", "export_memory.py", False),
     ("wire", "wire.py", False),
     ("scale", "scale.py", True),
+    ("audit_verify", "audit_verify.py", True),
 )
 
 

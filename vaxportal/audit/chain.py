@@ -245,17 +245,25 @@ def _raw_rows(conn: Connection, chunk: int) -> Iterator[tuple]:
 
 def _stored_form(row: tuple) -> bytes:
     """The canonical bytes of a row read by ``_raw_rows``, written out field by field in
-    ``canonical``'s key order, the stored JSON text spliced in as it is."""
+    ``canonical``'s key order, the stored JSON text spliced in as it is. It assumes the
+    columns' own types (ids int, the rest text); a row that breaks that assumption gives
+    other bytes or a TypeError, and is then checked by ``_decoded_form``."""
     (id_, category, action, entity, entity_id, facility_id, account_id, custodian_id,
      session_id, actor, ip, request_id, prev_hash, at, changes, details, _row_hash) = row
+    js = encode_basestring
     return (
-        f'{{"account_id":{_js(account_id)},"action":{_js(action)},"actor":{_js(actor)},'
-        f'"at":"{_stored_time(at)}","category":{_js(category)},"changes":{_raw_json(changes)},'
-        f'"custodian_id":{_js(custodian_id)},"details":{_raw_json(details)},'
-        f'"entity":{_js(entity)},"entity_id":{_js(entity_id)},'
-        f'"facility_id":{_js(facility_id)},"id":{_js(id_)},"ip":{_js(ip)},'
-        f'"prev_hash":{_js(prev_hash)},"request_id":{_js(request_id)},'
-        f'"session_id":{_js(session_id)}}}'
+        f'{{"account_id":{"null" if account_id is None else account_id},'
+        f'"action":{js(action)},"actor":{js(actor)},"at":"{_stored_time(at)}",'
+        f'"category":{js(category)},"changes":{"null" if changes is None else changes},'
+        f'"custodian_id":{"null" if custodian_id is None else custodian_id},'
+        f'"details":{"null" if details is None else details},'
+        f'"entity":{"null" if entity is None else js(entity)},'
+        f'"entity_id":{"null" if entity_id is None else js(entity_id)},'
+        f'"facility_id":{"null" if facility_id is None else facility_id},"id":{id_},'
+        f'"ip":{"null" if ip is None else js(ip)},'
+        f'"prev_hash":{"null" if prev_hash is None else js(prev_hash)},'
+        f'"request_id":{"null" if request_id is None else js(request_id)},'
+        f'"session_id":{"null" if session_id is None else session_id}}}'
     ).encode()
 
 
@@ -271,21 +279,6 @@ def _stored_time(at) -> str:
 
 def _as_time(at) -> datetime:
     return datetime.fromisoformat(at) if isinstance(at, str) else at
-
-
-def _js(value) -> str:
-    """One plain value as ``_ENCODER`` writes it."""
-    if value is None:
-        return "null"
-    if type(value) is str:
-        return encode_basestring(value)
-    if type(value) is int:
-        return str(value)
-    return _ENCODER.encode(value)
-
-
-def _raw_json(text: str | None) -> str:
-    return "null" if text is None else text
 
 
 def _decoded_form(row: tuple) -> bytes:
