@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
         i18n,
         jobs,
         recipients,
+        reports,
         sms,
         web,
     )
@@ -49,5 +50,6 @@ def create_app(config: dict | None = None) -> Flask:
     recipients.init_app(app)
     exports.init_app(app)
     certificates.init_app(app)
+    reports.init_app(app)
     core.init_app(app)
     return app
