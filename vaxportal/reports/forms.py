@@ -11,6 +11,7 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from vaxportal.recipients.forms import as_choices
 from vaxportal.reports import due
 from vaxportal.reports.coverage import AGE_BANDS, BREAKDOWNS, STEPS
 from vaxportal.reports.models import ALL
@@ -28,8 +29,9 @@ class DashboardForm(FlaskForm):
     start = DateVNField(_l("Từ ngày"), [Optional()])
     end = DateVNField(_l("Đến ngày"), [Optional()],
                       description=_l("Độ bao phủ tính đến ngày này"))
-    by = SelectField(_l("Chia độ bao phủ"), choices=list(BREAKDOWNS.items()), default="facility")
-    step = SelectField(_l("Mũi tiêm theo"), choices=list(STEPS.items()), default="day")
+    by = SelectField(_l("Chia độ bao phủ"), choices=as_choices(BREAKDOWNS.items()),
+                     default="facility")
+    step = SelectField(_l("Mũi tiêm theo"), choices=as_choices(STEPS.items()), default="day")
 
     def period(self):
         """(start, end) of a valid form, else the last 30 days (the errors stay shown)."""
@@ -61,8 +63,8 @@ class DueForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Danh sách"), default=due.DUE, choices=[
-        (due.DUE, _l("Đến hạn mũi tiếp theo")), (due.OVERDUE, _l("Quá hạn mũi tiếp theo"))])
+    status = SelectField(_l("Danh sách"), default=due.DUE, choices=as_choices([
+        (due.DUE, _l("Đến hạn mũi tiếp theo")), (due.OVERDUE, _l("Quá hạn mũi tiếp theo"))]))
 
 
 class DueExportForm(FlaskForm):
@@ -74,10 +76,14 @@ class DueExportForm(FlaskForm):
 def _group_choices():
     from vaxportal.recipients.codes import priority_groups
 
-    return [(ALL, _l("Tất cả"))] + priority_groups()
+    return as_choices([(ALL, _l("Tất cả")), *priority_groups()])
 
 
 BAND_CHOICES = [(ALL, _l("Tất cả"))] + [(code, code) for code, _lo, _hi in AGE_BANDS]
+
+
+def _band_choices():
+    return as_choices(BAND_CHOICES)
 
 
 class TargetForm(FlaskForm):
@@ -85,14 +91,15 @@ class TargetForm(FlaskForm):
     period_start = DateVNField(_l("Từ ngày"), [DataRequired(_l("Vui lòng nhập ngày."))])
     period_end = DateVNField(_l("Đến ngày"), [DataRequired(_l("Vui lòng nhập ngày."))])
     priority_group = SelectField(_l("Nhóm ưu tiên"), default=ALL)
-    age_band = SelectField(_l("Nhóm tuổi"), choices=BAND_CHOICES, default=ALL)
+    age_band = SelectField(_l("Nhóm tuổi"), default=ALL)
     total = IntegerField(_l("Số người"), [
         InputRequired(_l("Vui lòng nhập số người.")),
         NumberRange(min=0, max=50_000_000, message=_l("Số người từ 0 đến 50.000.000."))])
 
     def with_choices(self, facilities: list[tuple[int, str]]) -> TargetForm:
-        self.facility_id.choices = facilities
+        self.facility_id.choices = as_choices(facilities)
         self.priority_group.choices = _group_choices()
+        self.age_band.choices = _band_choices()
         return self
 
     def validate(self, extra_validators=None) -> bool:

@@ -111,8 +111,8 @@ def due_list(facility_id: int):
         page = 1
     register_filter = _due_filter(node, status)
     return htmx.render(
-        "reports/due.html", "reports/_due_rows.html", node=node, form=form, status=status,
-        trail=_trail(node), page=_due_page(register_filter, page), today=local_today(),
+        "reports/due.html", "reports/_due_rows.html", node=node, form=form, due_status=status,
+        trail=_trail(node), rows=_due_page(register_filter, page), today=local_today(),
         days_late=due.overdue_days(), full_phone=policy.sees_contact_phone(node.id),
         export_form=DueExportForm(status=status),
     )
@@ -131,9 +131,10 @@ def _due_page(register_filter: RegisterFilter, page: int) -> Page:
         account, Recipient.id, Recipient.full_name, Recipient.date_of_birth, Recipient.phone,
         last.given_on, last.dose_number, Vaccine.name.label("vaccine"),
         Vaccine.min_interval_days)
-        .join(last, sa.and_(last.recipient_id == Recipient.id,
-                            *due.due_dose_clauses(register_filter.due, today, dose=last)))
-        .join(Vaccine, Vaccine.id == last.vaccine_id))
+        .join_from(Recipient, last, sa.and_(
+            last.recipient_id == Recipient.id,
+            *due.due_dose_clauses(register_filter.due, today, dose=last)))
+        .join_from(last, Vaccine, Vaccine.id == last.vaccine_id))
     full_phone = policy.sees_contact_phone(register_filter.facility_id, account)
     rows = []
     for row in db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)):
