@@ -51,6 +51,14 @@ class DashboardForm(FlaskForm):
             ok = False
         return ok
 
+    def show_period(self) -> None:
+        """Empty date fields show the period the page is drawn for."""
+        start, end = self.period()
+        if not self.start.raw_data:
+            self.start.data = start
+        if not self.end.raw_data:
+            self.end.data = end
+
     def clean(self) -> dict:
         """The valid values, as the URLs of the page carry them (the form's own names)."""
         start, end = self.period()

@@ -74,6 +74,7 @@ def _dashboard(node: Facility):
     form.validate()
     start, end = form.period()
     values = form.clean()
+    form.show_period()
     cover = coverage.coverage(account, node, end, values["by"])
     by_vaccine = coverage.doses_by_vaccine(account, node, start, end)
     over_time = coverage.doses_over_time(account, node, start, end, values["step"])
