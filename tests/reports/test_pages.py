@@ -177,3 +177,12 @@ def test_p1_export_of_the_due_list_needs_export_permission_and_csrf(signed_in, p
     assert supervisor.post(url, data={"status": "due"}, csrf=False).status_code == 400
     admin = signed_in("admin", facility=place["doh"])
     assert admin.post(url, data={"status": "due"}).status_code == 403
+
+
+def test_due_list_swaps_its_rows_with_htmx(signed_in, place, people):
+    client = signed_in("data_entry", facility=place["s1"])
+    fragment = client.hx("GET", f"/reports/f/{place['s1'].id}/due", query_string={"page": "1"})
+    assert fragment.status_code == 200
+    html = text(fragment)
+    assert html.lstrip().startswith('<div id="due-rows">') and "<html" not in html
+    assert "Trần Văn Hẹn" in html and PHONE in html and 'name="status"' in html
