@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.exports.conftest import all_values, code_for, confirm, request_export, workbook
 from tests.helpers import read_outbox
 from tests.reports.conftest import add_dose, add_person
 from vaxportal.exports.models import ExportJob
@@ -186,3 +187,25 @@ def test_due_list_swaps_its_rows_with_htmx(signed_in, place, people):
     html = text(fragment)
     assert html.lstrip().startswith('<div id="due-rows">') and "<html" not in html
     assert "Trần Văn Hẹn" in html and PHONE in html and 'name="status"' in html
+
+
+def _download_due(client, outbox, facility) -> list:
+    response = client.post(f"/reports/f/{facility.id}/due/export", data={"status": "due"})
+    sid = response.headers["Location"].split("s=")[1]
+    job = request_export(client, sid)
+    assert confirm(client, job, code_for(outbox, job)).status_code == 303
+    download = client.get(f"/exports/{job.id}/download")
+    assert download.status_code == 200
+    return [str(v) for v in all_values(workbook(download.data))]
+
+
+def test_p1_p3_4_due_list_file_holds_the_due_people_phones_as_on_screen(signed_in, place,
+                                                                         people, outbox):
+    """The file written after the export's own code: only the people due, and the phone
+    masked for the supervisor, in full for the station's own account."""
+    masked = "*" * (len(PHONE) - 3) + PHONE[-3:]
+    values = _download_due(signed_in("supervisor", facility=place["d1"]), outbox, place["s1"])
+    assert "Trần Văn Hẹn" in values and masked in values and PHONE not in values
+    assert "Lê Thị Đủ" not in values and "Phạm Văn Ngoài" not in values
+    values = _download_due(signed_in("data_entry", facility=place["s1"]), outbox, place["s1"])
+    assert "Trần Văn Hẹn" in values and PHONE in values and "Lê Thị Đủ" not in values
