@@ -112,7 +112,10 @@ class RegisterFilter:
         return cls.from_dict(row.query) if row else cls()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.due:  # a register search stores what it always stored
+            del data["due"], data["due_on"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> RegisterFilter:
