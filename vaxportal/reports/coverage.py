@@ -93,8 +93,17 @@ class Coverage:
     lines: list[Figure] = field(default_factory=list)
 
 
-def _people(as_of: date):
-    """Per recipient with a dose by ``as_of``: completed a series? had a booster?"""
+def _recipients(account, node: Facility) -> sa.Select:
+    """``SELECT id`` of the people counted: not merged away, at home in the subtree, in the
+    account's scope (walks the recipient's facility index)."""
+    stmt = sa.select(Recipient.id).where(Recipient.merged_into_id.is_(None),
+                                         Recipient.facility_id.in_(subtree_ids(node.id)))
+    return policy.scoped(stmt, Recipient.facility_id, account)
+
+
+def _people(as_of: date, recipient_ids: sa.Select):
+    """Per recipient of ``recipient_ids`` with a dose by ``as_of``: completed a series? had a
+    booster? (the doses are read through their recipient index, never the whole table)"""
     complete = sa.case((Dose.dose_number >= Vaccine.doses_in_series, 1), else_=0)
     booster = sa.case((Dose.dose_number > Vaccine.doses_in_series, 1), else_=0)
     return (
@@ -102,7 +111,7 @@ def _people(as_of: date):
                   sa.func.max(complete).label("complete"),
                   sa.func.max(booster).label("booster"))
         .join(Vaccine, Vaccine.id == Dose.vaccine_id)
-        .where(Dose.given_on <= as_of)
+        .where(Dose.given_on <= as_of, Dose.recipient_id.in_(recipient_ids))
         .group_by(Dose.recipient_id)
         .subquery("people")
     )
@@ -121,16 +130,14 @@ def _children(node: Facility):
 
 
 def _counts(account, node: Facility, as_of: date, key, joins=()) -> dict:
-    people = _people(as_of)
+    people = _people(as_of, _recipients(account, node))
     stmt = (sa.select(key.label("key"), sa.func.count().label("dose1"),
                       sa.func.sum(people.c.complete), sa.func.sum(people.c.booster))
             .select_from(Recipient)
             .join(people, people.c.recipient_id == Recipient.id))
     for target, on in joins:
         stmt = stmt.join(target, on)
-    stmt = stmt.where(Recipient.merged_into_id.is_(None),
-                      Recipient.facility_id.in_(subtree_ids(node.id)))
-    stmt = policy.scoped(stmt, Recipient.facility_id, account).group_by(key)
+    stmt = stmt.group_by(key)
     return {row[0]: (int(row[1]), int(row[2] or 0), int(row[3] or 0))
             for row in db.session.execute(stmt)}
 
