@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers import PASSWORD
-from tests.reports.conftest import add_dose, add_person
+from tests.reports.support import add_dose, add_person
 from vaxportal.extensions import db
 from vaxportal.reports.models import TargetPopulation
 from vaxportal.validators import local_today

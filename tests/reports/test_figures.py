@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reports.conftest import (
+from tests.reports.support import (
     add_dose,
     add_person,
     brute_coverage,

@@ -10,9 +10,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.exports.conftest import all_values, code_for, confirm, request_export, workbook
-from tests.helpers import read_outbox
-from tests.reports.conftest import add_dose, add_person
+from tests.helpers import (
+    all_values,
+    code_for,
+    confirm,
+    read_outbox,
+    request_export,
+    workbook,
+)
+from tests.reports.support import add_dose, add_person
 from vaxportal.exports.models import ExportJob
 from vaxportal.extensions import db
 from vaxportal.reports.models import TargetPopulation

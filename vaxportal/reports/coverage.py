@@ -23,7 +23,6 @@ from flask_babel import lazy_gettext as _l
 from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.facilities.tree import subtree_ids
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.reports.models import ALL, TargetPopulation
 
@@ -96,9 +95,8 @@ class Coverage:
 def _recipients(account, node: Facility) -> sa.Select:
     """``SELECT id`` of the people counted: not merged away, at home in the subtree, in the
     account's scope (walks the recipient's facility index)."""
-    stmt = sa.select(Recipient.id).where(Recipient.merged_into_id.is_(None),
-                                         Recipient.facility_id.in_(subtree_ids(node.id)))
-    return policy.scoped(stmt, Recipient.facility_id, account)
+    stmt = sa.select(Recipient.id).where(Recipient.merged_into_id.is_(None))
+    return policy.scope(account).filter_below(stmt, Recipient.facility_id, node.id)
 
 
 def _people(as_of: date, recipient_ids: sa.Select):
@@ -146,10 +144,10 @@ def _targets(account, node: Facility, as_of: date, key, where, joins=()) -> dict
     stmt = sa.select(key.label("key"), sa.func.sum(TargetPopulation.total))
     for target, on in joins:
         stmt = stmt.join(target, on)
-    stmt = stmt.where(TargetPopulation.facility_id.in_(subtree_ids(node.id)),
-                      TargetPopulation.period_start <= as_of,
+    stmt = stmt.where(TargetPopulation.period_start <= as_of,
                       TargetPopulation.period_end >= as_of, *where)
-    stmt = policy.scoped(stmt, TargetPopulation.facility_id, account).group_by(key)
+    stmt = policy.scope(account).filter_below(
+        stmt, TargetPopulation.facility_id, node.id).group_by(key)
     return {row[0]: int(row[1] or 0) for row in db.session.execute(stmt)}
 
 
@@ -217,10 +215,8 @@ _LINES = {"facility": _facility_lines, "group": _group_lines, "band": _band_line
 
 
 def _doses(account, node: Facility, start: date, end: date) -> sa.Select:
-    stmt = sa.select().select_from(Dose).where(
-        Dose.facility_id.in_(subtree_ids(node.id)),
-        Dose.given_on >= start, Dose.given_on <= end)
-    return policy.scoped(stmt, Dose.facility_id, account)
+    stmt = sa.select().select_from(Dose).where(Dose.given_on >= start, Dose.given_on <= end)
+    return policy.scope(account).filter_below(stmt, Dose.facility_id, node.id)
 
 
 def doses_by_vaccine(account, node: Facility, start: date, end: date) -> list[dict]:

@@ -1,5 +1,6 @@
-"""Fixtures of the reports tests: the small province, people and doses, and a brute-force
-count of every figure straight from the rows (the reference the SQL is compared with)."""
+"""Helpers of the reports tests (the place is the shared ``place`` fixture): people and
+doses, and a brute-force count of every figure straight from the rows (the reference the SQL
+is compared with)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import itertools
 from collections import defaultdict
 from datetime import date, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from vaxportal.extensions import db
@@ -18,12 +18,6 @@ from vaxportal.reports.models import TargetPopulation
 
 _nid = itertools.count(500_000)
 _phone = itertools.count(1_000_000)
-
-
-@pytest.fixture
-def place(factory):
-    """DOH → D1 → S1, S1B; DOH → D2 → S2; the vaccine catalogue."""
-    return factory.place()
 
 
 def vaccine(code: str) -> Vaccine:
