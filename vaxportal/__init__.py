@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
         facilities,
         i18n,
         jobs,
+        policy,
         recipients,
         sms,
         web,
@@ -40,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     settings.load(app, config)
     extensions.init_app(app)
+    policy.init_app(app)
     i18n.init_app(app)
     sms.init_app(app)
     web.init_app(app)

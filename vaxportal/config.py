@@ -121,12 +121,16 @@ class Defaults:
     ACCOUNT_CONTACT: str | None = None
 
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # The cookie is set at sign-in and whenever its content changes, not on every answer:
+    # its lifetime is the absolute limit above, and idle time-outs are the row's (sessions)
+    SESSION_REFRESH_EACH_REQUEST = False
 
     # A slow line: static files under content-hashed names, precompressed, served by
     # WhiteNoise from this folder (None: instance/static; the app must be able to write it);
     # dynamic answers compressed by Flask-Compress, brotli when asked, else gzip (IE11)
     STATIC_BUILD_DIR: str | None = None
     COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_BR_LEVEL = 5  # ~6% smaller pages than the default 4 for well under 1 ms more
     COMPRESS_REGISTER = False  # extensions._compress decides (no compression open to BREACH)
     COMPRESS_STREAMS = False  # streamed answers (downloads) go out as they are made
     COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False  # no ETag on no-store pages

@@ -16,8 +16,7 @@ from tests.attacks.support import (
     post_form,
     step_up,
 )
-from tests.auth.flows import html
-from tests.exports.conftest import spreadsheet, upload
+from tests.helpers import html, spreadsheet, upload
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports.models import ExportJob, ImportJob
 from vaxportal.extensions import db

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from tests.audit.conftest import audit_rows, raw_cursor, raw_execute, triggers_off
-from tests.conftest import PG_URI
+from tests.helpers import audit_rows, raw_cursor, raw_execute, triggers_off
+from tests.settings import PG_URI
 from vaxportal.audit import chain, events
 from vaxportal.audit.hook import AuditAppendOnlyError
 from vaxportal.audit.models import AuditEvent

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.audit.conftest import audit_rows
+from tests.helpers import audit_rows
 from vaxportal import audit, models
 from vaxportal.audit import actors, registry
 from vaxportal.extensions import db

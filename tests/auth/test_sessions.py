@@ -7,9 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.auth.conftest import audit, session_row
-from tests.auth.flows import html, login_through_forms
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, audit, html, login_through_forms, session_row
 from vaxportal.auth import sessions
 from vaxportal.auth.models import AccountStatus, UserSession
 from vaxportal.extensions import db
@@ -95,8 +93,8 @@ def test_my_sessions_cannot_end_someone_elses(signed_in):
     assert theirs.get("/").status_code == 200
 
 
-def test_a_session_at_the_password_step_signs_nobody_in(client, nurse):
-    client.post("/auth/login", data={"username": nurse.username, "password": PASSWORD})
+def test_a_session_at_the_password_step_signs_nobody_in(client, nurse_account):
+    client.post("/auth/login", data={"username": nurse_account.username, "password": PASSWORD})
     assert session_row(client).stage == "otp"
     assert client.get("/auth/sessions").status_code == 302
     count = db.session.scalar(sa.select(sa.func.count(UserSession.id)))

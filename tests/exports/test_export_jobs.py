@@ -10,14 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
-from tests.exports.conftest import (
-    code_for,
-    confirm,
-    export_now,
-    html,
-    request_export,
-    search_id,
-)
+from tests.helpers import code_for, confirm, export_now, html, request_export, search_id
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports import exporting, views
 from vaxportal.exports.models import ExportJob, JobStatus

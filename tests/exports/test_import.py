@@ -10,14 +10,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from tests.exports.conftest import (
-    HEADERS,
-    html,
-    last_import,
-    next_nid,
-    spreadsheet,
-    upload,
-)
+from tests.helpers import HEADERS, html, last_import, next_nid, spreadsheet, upload
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports import importing
 from vaxportal.exports.models import ImportJob, JobStatus

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from flask import url_for
 from werkzeug.exceptions import HTTPException
 
-from tests.matrix.conftest import PRINCIPALS, ROLES, World
+from tests.matrix.world import PRINCIPALS, ROLES, World
 from vaxportal.extensions import db
 from vaxportal.policy import DATA_PERMS, ROLE_PERMS
 from vaxportal.recipients.models import Dose, Recipient

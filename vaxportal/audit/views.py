@@ -11,16 +11,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from vaxportal import htmx, validators
-from vaxportal.audit import integrity, present, refusals, scope
+from vaxportal.audit import integrity, present, refusals
 from vaxportal.audit.forms import AuditFilterForm
 from vaxportal.audit.models import AuditEvent
+from vaxportal.auth.current import current_account
 from vaxportal.auth.models import Account
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm, any_permission_required, permission_required
+from vaxportal.policy import audit_scope as scope
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -39,7 +40,7 @@ def _template_helpers():
 @bp.get("/")
 @any_permission_required(*scope.READ_PERMS)
 def index():
-    account = current_user._get_current_object()
+    account = current_account()
     form = AuditFilterForm(formdata=request.args)
     form.set_choices(present.entity_choices(), present.person_choices(account))
     form.validate()
@@ -58,7 +59,7 @@ def index():
 def verify():
     """Check the whole chain against the signed checkpoints in the background; the audit
     page shows the result and the time of the last checkpoint."""
-    if integrity.start(current_user.id):
+    if integrity.start(current_account().id):
         flash(_("Đã bắt đầu kiểm tra chuỗi nhật ký; kết quả hiện ở mục «Tính toàn vẹn của "
                 "nhật ký» khi xong."), "info")
     else:
@@ -69,7 +70,7 @@ def verify():
 @bp.get("/<int:event_id>")
 @any_permission_required(*scope.READ_PERMS)
 def show(event_id: int):
-    account = current_user._get_current_object()
+    account = current_account()
     event = db.session.scalar(
         sa.select(AuditEvent).where(AuditEvent.id == event_id, scope.visible(account))
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import g, has_app_context, has_request_context
-from flask_login import current_user
 
 from vaxportal.audit import Actor, job_label
+from vaxportal.auth.current import current_account
 from vaxportal.auth.models import Account
 from vaxportal.extensions import db
 
@@ -44,9 +44,7 @@ def _request_account(load: bool) -> Account | None:
     row = g.get("user_session")
     if row is not None and row.stage == "full" and row.ended_at is None:
         return row.account
-    if load and current_user.is_authenticated:
-        return current_user._get_current_object()
-    return None
+    return current_account() if load else None
 
 
 def _job_account() -> Account | None:

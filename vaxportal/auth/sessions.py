@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
+from sqlalchemy.orm import joinedload
 
 from vaxportal.audit import events
 from vaxportal.auth.models import Account, AccountStatus, UserSession
@@ -57,8 +58,11 @@ def _load() -> UserSession | None:
     token = session.get("sid")
     if not token:
         return None
+    # the account and its facility in the same round trip: every page needs both (the
+    # scope of a supervisor is the subtree below that facility)
     row = db.session.scalar(
         sa.select(UserSession).where(UserSession.token_hash == _digest(token))
+        .options(joinedload(UserSession.account).joinedload(Account.facility))
     )
     if row is None or row.ended_at is not None:
         return None

@@ -85,8 +85,7 @@ def _send_code(job: ExportJob, account: Account, *, resend: bool) -> None:
 
 def scope_label(account: Account) -> str:
     """The account's facility, and how many facilities below it the export may cover."""
-    ids = policy.scope_facility_ids(account).subquery()
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(ids)) or 0
+    count = policy.scope(account).facility_count()
     name = account.facility.name
     if count > 1:
         return _("%(name)s và %(n)s cơ sở khác trong phạm vi", name=name, n=count - 1)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from flask import flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 
-from vaxportal import htmx
-from vaxportal.auth.models import Account, Role
+from vaxportal import htmx, policy
+from vaxportal.auth.current import current_account
+from vaxportal.auth.models import Account
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.facilities import approvals, bp, browse, lifecycle, tree
@@ -28,13 +28,13 @@ from vaxportal.facilities.forms import (
     RequestForm,
 )
 from vaxportal.facilities.lifecycle import LifecycleError, RequestRef
-from vaxportal.facilities.models import Delegation, Facility, FacilityKind, PendingAction
+from vaxportal.facilities.models import Delegation, Facility, PendingAction
 from vaxportal.facilities.views import Attempt, get_or_404
 from vaxportal.policy import Perm, permission_required
 
 
 def _admin() -> Account:
-    return current_user._get_current_object()
+    return current_account()
 
 
 # -- the account page and issuing ----------------------------------------------------------
@@ -48,14 +48,10 @@ def account(account_id: int):
         "facilities/account.html", account=account, own=account.id == _admin().id,
         open_sessions=browse.open_sessions(account.id),
         requests=browse.written_requests(account.id),
-        delegations=browse.delegations(account.id), can_delegate=_can_delegate(account),
+        delegations=browse.delegations(account.id),
+        can_delegate=policy.delegation.may_receive_delegation(account),
         pending=approvals.open_for_account(account.id),
     )
-
-
-def _can_delegate(account: Account) -> bool:
-    return (account.role == Role.data_entry
-            and account.facility.kind == FacilityKind.support_unit)
 
 
 @bp.get("/<int:facility_id>/accounts/new")

@@ -17,7 +17,7 @@ from vaxportal.auth.models import Account, AccountStatus, UserSession, WrittenRe
 from vaxportal.extensions import db
 from vaxportal.facilities import tree
 from vaxportal.facilities.models import Delegation, Facility
-from vaxportal.text import fold
+from vaxportal.text import fold, prefix_range
 from vaxportal.timeutil import utcnow
 
 DEFAULT_LEVELS = 2
@@ -40,8 +40,8 @@ class TreeQuery:
         ``DEFAULT_LEVELS`` levels below the root show; a row's link opens its own subtree."""
         stmt = sa.select(Facility).order_by(Facility.path)
         if self.root is not None:
-            stmt = stmt.where(Facility.path >= self.root.path,
-                              Facility.path < self.root.path + "\uffff")
+            low, high = prefix_range(self.root.path)
+            stmt = stmt.where(Facility.path >= low, Facility.path < high)
         if self.q:
             code = tree.normalize_code(self.q)
             stmt = stmt.where(sa.or_(

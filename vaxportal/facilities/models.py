@@ -68,7 +68,8 @@ class Facility(db.Model):
 @audit.audited(category="account")
 class Delegation(db.Model):
     """Time-bounded data-entry scope of a support unit's account over a named facility
-    (letter item 3), granted against a written request."""
+    (letter item 3), granted against a written request. Who may receive one and when it is
+    active: ``policy.delegation``."""
 
     __tablename__ = "delegation"
 
@@ -85,14 +86,6 @@ class Delegation(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     facility: Mapped[Facility] = relationship()
-
-    def state(self, today: date) -> str:
-        """scheduled | active | expired | ended (ended early by an admin)."""
-        if self.ended_at is not None:
-            return "ended"
-        if today < self.starts_on:
-            return "scheduled"
-        return "active" if today <= self.ends_on else "expired"
 
 
 class PendingStatus(enum.StrEnum):

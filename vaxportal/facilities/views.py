@@ -28,7 +28,8 @@ from vaxportal.facilities.lifecycle import LifecycleError
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm, permission_required
 from vaxportal.sms import SmsError
-from vaxportal.validators import db_id, local_today, page_number
+from vaxportal.timeutil import local_today
+from vaxportal.validators import db_id, page_number
 
 ACTION_LABELS = {
     "hand_over": _l("Bàn giao"),

@@ -37,12 +37,14 @@ def record_dose(recipient_id: int):
                            recipient=recipient, form=form, warning=entry.warning,
                            lot_warning=entry.lot_warning,
                            action=_record_url(recipient))
-    dose = dosing.commit_entry(entry, form)
+    entry = dosing.commit_entry(entry, form)
     back = _back(form.back.data)
     if back and htmx.is_htmx():
-        return render_template("recipients/_dose_saved.html", recipient=recipient, dose=dose)
-    if back:
-        return htmx.redirect_to(url_for("recipients.index", s=back))
+        return render_template("recipients/_dose_saved.html", dose=entry.dose,
+                               notice=entry.notice)
+    if back:  # the register again, the saved dose above it: no flash, so no cookie to set
+        return htmx.redirect_to(url_for("recipients.index", s=back, saved=entry.dose.id))
+    flash(*entry.notice)
     return htmx.redirect_to(url_for("recipients.show", recipient_id=recipient.id))
 
 
@@ -129,7 +131,7 @@ def dose_delete(dose_id: int):
 def _after_dose(dose: Dose) -> str:
     """The recipient's page when the account may read it, else the look-up page (a dose
     given here to a person of another facility)."""
-    if policy.in_scope(dose.recipient.facility_id):
+    if policy.scope().contains(dose.recipient.facility_id):
         return url_for("recipients.show", recipient_id=dose.recipient_id)
     return url_for("recipients.lookup")
 

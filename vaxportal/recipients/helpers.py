@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from vaxportal import policy
+from vaxportal.auth.current import current_account
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Facility
 from vaxportal.recipients import codes
 from vaxportal.recipients.forms import AEFI_CHOICES, GENDER_CHOICES
 from vaxportal.recipients.models import Vaccine
@@ -20,24 +18,17 @@ GENDER_LABELS = {value: label for value, label in GENDER_CHOICES if value}
 AEFI_LABELS = dict(AEFI_CHOICES)
 
 
-def account():
-    return current_user._get_current_object()
+#: the signed-in account (the one reader is ``auth.current.current_account``)
+account = current_account
 
 
 def facility_choices(*, write: bool = False) -> list[tuple[int, str]]:
-    ids = policy.scope_facility_ids(account(), write=write)
-    rows = db.session.execute(
-        sa.select(Facility.id, Facility.name).where(Facility.id.in_(ids)).order_by(Facility.name)
-    )
-    return [(row.id, row.name) for row in rows]
+    scope = policy.scope()
+    return (scope.writable if write else scope).facility_choices()
 
 
 def vaccine_choices() -> list[tuple[int, str]]:
     return [(v.id, v.name) for v in active_vaccines()]
-
-
-def shown_id(value: str | None) -> str:
-    return policy.shown_identifier(value, current_user)
 
 
 def display(name: str, value) -> str:
@@ -61,8 +52,6 @@ def display(name: str, value) -> str:
 def template_helpers() -> dict:
     return {
         "gender_label": lambda v: display("gender", v), "aefi_label": AEFI_LABELS.get,
-        "shown_id": shown_id, "mask_id": policy.mask_identifier, "Perm": policy.Perm,
-        "has_perm": lambda p: policy.has_perm(current_user, p),
         "coded": coded,
     }
 

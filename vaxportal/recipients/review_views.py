@@ -65,15 +65,15 @@ def _grant(recipient: Recipient, reason: str) -> dict:
 def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warning=None,
             lot_warning=None):
     own = helpers.account().facility_id
-    may_record = policy.has_perm(helpers.account(), Perm.record_doses) and policy.in_scope(
-        own, write=True)
+    may_record = (policy.has_perm(helpers.account(), Perm.record_doses)
+                  and policy.scope().writable.contains(own))
     if may_record and form is None:
         form = dosing.new_dose_form(recipient, own)
     return {
         "recipient": recipient, "token": token, "form": form if may_record else None,
         "warning": warning, "lot_warning": lot_warning,
         "url": url_for("recipients.show", recipient_id=recipient.id)
-        if policy.in_scope(recipient.facility_id) else None,
+        if policy.scope().contains(recipient.facility_id) else None,
     }
 
 
@@ -86,7 +86,7 @@ def lookup_dose(token: str):
             or utcnow() - grant.created_at > LOOKUP_GRANT):
         abort(404)
     own = helpers.account().facility_id
-    if not policy.in_scope(own, write=True):
+    if not policy.scope().writable.contains(own):
         abort(404)
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, grant.recipient, own)
@@ -94,7 +94,7 @@ def lookup_dose(token: str):
         results = [_result(grant.recipient, token, form, entry.warning, entry.lot_warning)]
         return render_template("recipients/lookup.html", form=LookupForm(formdata=None),
                                results=results)
-    dosing.commit_entry(entry, form)
+    flash(*dosing.commit_entry(entry, form).notice)
     return htmx.redirect_to(url_for("recipients.lookup"))
 
 
@@ -104,20 +104,21 @@ def lookup_dose(token: str):
 @bp.get("/duplicates")
 @permission_required(Perm.resolve_duplicates)
 def duplicates():
-    stmt = policy.scoped(
+    scope = policy.scope()
+    stmt = scope.filter(
         sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
         DuplicateCandidate.facility_id,
     ).order_by(DuplicateCandidate.created_at, DuplicateCandidate.id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
+    shown = _facilities(page.items)
     return render_template("recipients/duplicates.html", page=page, form=ResolveForm(),
-                           writable=_in_scope(page.items, write=True),
-                           readable=_in_scope(page.items))
+                           writable=scope.writable.contains_many(shown),
+                           readable=scope.contains_many(shown))
 
 
-def _in_scope(candidates, write: bool = False) -> set[int]:
-    ids = {r.facility_id for c in candidates for r in (c.recipient, c.other)}
-    return {fid for fid in ids if policy.in_scope(fid, write=write)}
+def _facilities(candidates) -> set[int]:
+    return {r.facility_id for c in candidates for r in (c.recipient, c.other)}
 
 
 @bp.post("/duplicates/<int:candidate_id>")
