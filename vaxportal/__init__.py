@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
         i18n,
         jobs,
         recipients,
+        renderguard,
         sms,
         web,
     )
@@ -41,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     sms.init_app(app)
     web.init_app(app)
+    renderguard.init_app(app)
     assets.init_app(app)
     jobs.init_app(app)
     audit.init_app(app)

@@ -190,10 +190,12 @@ def in_scope(facility_id: int, account: Account | None = None, *, write: bool = 
     return bool(db.session.scalar(stmt))
 
 
-def get_in_scope_or_404(model, object_id: int, *, write: bool = False, account=None):
+def get_in_scope_or_404(model, object_id: int, *, write: bool = False, account=None,
+                        options=()):
     """Load one object of recipient data; another scope's object answers 404, not 403, so
-    ids of other facilities reveal nothing."""
-    obj = db.session.get(model, object_id)
+    ids of other facilities reveal nothing. ``options``: what the page shows with it
+    (``selectinload`` ...), loaded now, since a template loads nothing."""
+    obj = db.session.get(model, object_id, options=options, populate_existing=bool(options))
     if obj is None or not in_scope(obj.facility_id, account, write=write):
         abort(404)
     return obj

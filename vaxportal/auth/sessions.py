@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
+from sqlalchemy.orm import joinedload, selectinload
 
 from vaxportal.audit import events
 from vaxportal.auth.models import Account, AccountStatus, UserSession
@@ -61,6 +62,8 @@ def _load() -> UserSession | None:
         return None
     row = db.session.scalar(
         sa.select(UserSession).where(UserSession.token_hash == _digest(token))
+        .options(joinedload(UserSession.account).options(
+            joinedload(Account.facility), selectinload(Account.custodians)))
     )
     if row is None or row.ended_at is not None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from vaxportal import policy
@@ -12,12 +13,19 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients import codes
 from vaxportal.recipients.forms import AEFI_CHOICES, GENDER_CHOICES
-from vaxportal.recipients.models import Vaccine
+from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.vaccines import active_vaccines
 from vaxportal.timeutil import format_date
 
 GENDER_LABELS = {value: label for value, label in GENDER_CHOICES if value}
 AEFI_LABELS = dict(AEFI_CHOICES)
+
+#: what a page of one recipient shows with it: the history, each dose's vaccine and place
+WITH_DOSES = (selectinload(Recipient.doses).options(joinedload(Dose.vaccine),
+                                                    joinedload(Dose.facility)),
+              joinedload(Recipient.facility))
+#: what a page of one dose shows with it
+DOSE_PAGE = (joinedload(Dose.vaccine), joinedload(Dose.facility), joinedload(Dose.recipient))
 
 
 def account():

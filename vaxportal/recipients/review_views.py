@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload
 
 from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
@@ -96,6 +97,9 @@ def duplicates():
     stmt = policy.scoped(
         sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
         DuplicateCandidate.facility_id,
+    ).options(*(joinedload(side).options(joinedload(Recipient.facility),
+                                         selectinload(Recipient.doses))
+                for side in (DuplicateCandidate.recipient, DuplicateCandidate.other))
     ).order_by(DuplicateCandidate.created_at, DuplicateCandidate.id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
