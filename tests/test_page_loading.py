@@ -15,7 +15,7 @@ from vaxportal.audit.models import AuditEvent
 from vaxportal.exports.models import ExportJob
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, PendingAction
-from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient, Vaccine
+from vaxportal.recipients.models import Dose, DoseLot, DuplicateCandidate, Recipient, Vaccine
 from vaxportal.recipients.services import create_recipient
 from vaxportal.renderguard import LazyLoadInTemplate
 from vaxportal.validators import local_today
@@ -34,8 +34,10 @@ def _recipients(station) -> tuple[Recipient, Dose]:
     dose = Dose(recipient_id=first.id, facility_id=station.id, vaccine_id=vaccine.id,
                 lot_number="AZ-1", dose_number=1, given_on=date(2021, 6, 1),
                 vaccinator="Lê Thị Tiêm")
-    db.session.add_all([dose, DuplicateCandidate(recipient_id=other.id, other_id=twin.id,
-                                                 facility_id=station.id)])
+    lot = DoseLot(facility_id=station.id, lot_number="AZ-1", vaccine_id=vaccine.id,
+                  first_used_on=date(2021, 6, 1), last_used_on=date(2021, 6, 1))
+    db.session.add_all([dose, lot, DuplicateCandidate(recipient_id=other.id, other_id=twin.id,
+                                                      facility_id=station.id)])
     return first, dose
 
 
@@ -70,8 +72,9 @@ def world(app, factory):
     job = db.session.scalar(sa.select(ExportJob))
     event = db.session.scalar(sa.select(AuditEvent.id).where(
         AuditEvent.entity == "recipient", AuditEvent.entity_id == str(recipient.id)))
-    return {"clients": clients, "accounts": accounts, "place": place, "recipient": recipient,
-            "dose": dose, "job": job, "event": event}
+    delegation = db.session.scalar(sa.select(Delegation))
+    return {"clients": clients, "delegation": delegation, "accounts": accounts, "place": place,
+            "recipient": recipient, "dose": dose, "job": job, "event": event}
 
 
 def _pages(w) -> list[str]:
@@ -86,6 +89,9 @@ def _pages(w) -> list[str]:
         "/exports/", "/exports/new", f"/exports/{w['job'].id}", "/exports/import",
         "/facilities/", f"/facilities/{w['place']['s1'].id}", "/facilities/approvals",
         f"/facilities/accounts/{a}", f"/facilities/{w['place']['s1b'].id}/accounts/new",
+        *(f"/facilities/accounts/{a}/{action}" for action in (
+            "hand-over", "details", "revoke", "reissue-password", "unlock", "delegate")),
+        f"/facilities/delegations/{w['delegation'].id}/end",
         "/facilities/new",
     ]
 

@@ -15,6 +15,7 @@ from flask import flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from vaxportal import htmx
 from vaxportal.auth.models import Account, Role
@@ -169,6 +170,9 @@ def _page(action: Action, account: Account, form: RequestForm | None = None,
     if form is None:
         form = action.form(formdata=None, data=action.prefill(account))
     post_url = post_url or url_for(action.endpoint, account_id=account.id)
+    browse.reload(account, *browse.ACCOUNT_PAGE)
+    if context.get("delegation") is not None:
+        browse.reload(context["delegation"], joinedload(Delegation.facility))
     return htmx.render("facilities/action.html", action=action, account=account, form=form,
                        own=account.id == _admin().id, post_url=post_url, **context)
 

@@ -90,6 +90,15 @@ def child_counts(ids: list[int]) -> dict[int, int]:
 ACCOUNT_PAGE = (joinedload(Account.facility), selectinload(Account.custodians))
 
 
+def reload(obj, *options):
+    """``obj`` loaded again with what its page shows (a commit or a rollback expired it)."""
+    model = type(obj)
+    return db.session.scalars(
+        sa.select(model).where(model.id == obj.id).options(*options)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def shown_accounts(ids: list[int]) -> dict[int, list[Account]]:
     """Per facility: its live accounts or, when it has none, its last revoked one."""
     if not ids:

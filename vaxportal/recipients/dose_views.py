@@ -42,6 +42,7 @@ def record_dose(recipient_id: int):
     dose = dosing.commit_entry(entry, form)
     back = _back(form.back.data)
     if back and htmx.is_htmx():
+        helpers.with_doses([recipient])
         return render_template("recipients/_dose_saved.html", recipient=recipient, dose=dose)
     if back:
         return htmx.redirect_to(url_for("recipients.index", s=back))

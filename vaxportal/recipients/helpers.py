@@ -24,6 +24,18 @@ AEFI_LABELS = dict(AEFI_CHOICES)
 WITH_DOSES = (selectinload(Recipient.doses).options(joinedload(Dose.vaccine),
                                                     joinedload(Dose.facility)),
               joinedload(Recipient.facility))
+
+
+def with_doses(recipients: list) -> list:
+    """Load now (after a commit expired them) what a page shows of these recipients."""
+    ids = [recipient.id for recipient in recipients]
+    if ids:
+        db.session.scalars(sa.select(Recipient).where(Recipient.id.in_(ids))
+                           .options(*WITH_DOSES)
+                           .execution_options(populate_existing=True)).all()
+    return recipients
+
+
 #: what a page of one dose shows with it
 DOSE_PAGE = (joinedload(Dose.vaccine), joinedload(Dose.facility), joinedload(Dose.recipient))
 

@@ -42,6 +42,7 @@ def lookup():
                       details={"reason": form.reason.data, "found": [r.id for r in found]})
         results = [_grant(recipient, form.reason.data) for recipient in found]
         db.session.commit()
+        helpers.with_doses(found)
     return render_template("recipients/lookup.html", form=form, results=results)
 
 
@@ -81,6 +82,7 @@ def lookup_dose(token: str):
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, grant.recipient, own)
     if entry.dose is None:
+        helpers.with_doses([grant.recipient])
         results = [_result(grant.recipient, token, form, entry.warning, entry.lot_warning)]
         return render_template("recipients/lookup.html", form=LookupForm(formdata=None),
                                results=results)
