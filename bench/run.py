@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     ("subtree", "subtree.py", True),
     ("search", "search.py", True),
+    ("coverage", "coverage.py", True),
     ("export_memory", "export_memory.py", False),
     ("wire", "wire.py", False),
     ("scale", "scale.py", True),

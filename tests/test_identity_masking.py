@@ -26,22 +26,12 @@ MASKED_PHONE = "*********678"
 
 
 @pytest.fixture
-def province(factory):
-    return factory.place()
-
-
-@pytest.fixture
-def recipient(province):
+def recipient(place):
     made = create_recipient({"full_name": "Nguyễn Văn An", "date_of_birth": date(1980, 9, 5),
                              "gender": "male", "national_id": NATIONAL_ID, "phone": PHONE},
-                            province["s2"].id)
+                            place["s2"].id)
     db.session.commit()
     return made
-
-
-@pytest.fixture
-def reviewer(signed_in, province):
-    return signed_in("reviewer", facility=province["doh"])
 
 
 def _page(response) -> str:
@@ -94,8 +84,8 @@ def test_p1_reviewer_sees_one_masked_national_id_on_register_export_and_audit(
 
 
 def test_p1_the_nurse_who_writes_the_record_reads_it_in_full_everywhere(
-        signed_in, province, recipient, outbox):
-    nurse = signed_in("data_entry", facility=province["s2"])
+        signed_in, place, recipient, outbox):
+    nurse = signed_in("data_entry", facility=place["s2"])
     page = _page(nurse.get(f"/recipients/{recipient.id}"))
     assert NATIONAL_ID in page and PHONE in page
     cells, _xml = _exported_cells(nurse, outbox)

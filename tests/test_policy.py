@@ -20,6 +20,7 @@ from vaxportal.policy import (
     mask_identifier,
     scope,
     scope_facility_ids,
+    sees_contact_phone,
 )
 
 
@@ -37,6 +38,26 @@ def test_every_role_has_an_entry_and_no_data_role_manages_accounts():
     assert set(ROLE_PERMS) == {"admin", "data_entry", "supervisor", "reviewer"}
     for role in ("data_entry", "supervisor", "reviewer"):
         assert Perm.manage_accounts not in ROLE_PERMS[role]
+
+
+def test_p1_reports_for_every_data_role_targets_for_supervisors_only():
+    """Issue 15: data_entry reads the reports of its own facility, supervisors and reviewers
+    of their subtree; target populations are entered by supervisors; never an admin (P2.1)."""
+    assert {role for role, perms in ROLE_PERMS.items() if Perm.read_reports in perms} == {
+        "data_entry", "supervisor", "reviewer"}
+    assert {role for role, perms in ROLE_PERMS.items() if Perm.manage_targets in perms} == {
+        "supervisor"}
+    assert {Perm.read_reports, Perm.manage_targets} <= DATA_PERMS
+
+
+def test_p1_contact_phones_for_the_own_data_entry_account_only(factory, province):
+    nurse = factory.account("data_entry", province["station"])
+    assert sees_contact_phone(province["station"].id, nurse)
+    assert not sees_contact_phone(province["deep"].id, nurse)
+    for role, home in (("supervisor", "district"), ("reviewer", "doh"), ("admin", "doh")):
+        account = factory.account(role, province[home])
+        assert not sees_contact_phone(province["station"].id, account), role
+        assert not sees_contact_phone(province[home].id, account), role
 
 
 @pytest.fixture

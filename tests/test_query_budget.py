@@ -49,11 +49,6 @@ def assert_within(sent: list[str], budget: int) -> None:
 
 
 @pytest.fixture
-def place(factory):
-    return factory.place()
-
-
-@pytest.fixture
 def register(place):
     """Thirty people at station S1 (more than a page), one with a dose; an older search."""
     people = [create_recipient({"full_name": f"Nguyễn Văn Tư {n:02d}",

@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
         jobs,
         policy,
         recipients,
+        reports,
         sms,
         web,
     )
@@ -54,5 +55,6 @@ def create_app(config: dict | None = None) -> Flask:
     recipients.init_app(app)
     exports.init_app(app)
     certificates.init_app(app)
+    reports.init_app(app)
     core.init_app(app)
     return app

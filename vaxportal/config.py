@@ -92,6 +92,8 @@ class Defaults:
     PAGE_SIZE = 25
     REVIEWER_SEES_FULL_IDS = False
     EXPORT_JOB_THRESHOLD = 20_000
+    # Reports: a next dose due more than this many days ago is overdue
+    OVERDUE_DAYS = 14
     EXPORT_SHEET_MAX_ROWS = 1_048_576
     EXPORT_FILE_HOURS = 24
     IMPORT_MAX_BYTES = 10 * 1024 * 1024

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.policy import MASKED_FIELDS, mask_field, sees_full_identity
+from vaxportal.policy import MASKED_FIELDS, mask_field, sees_contact_phone, sees_full_identity
 from vaxportal.recipients.codes import CODED_FIELDS, label
 from vaxportal.recipients.forms import GENDER_CHOICES
 from vaxportal.recipients.models import Dose, Recipient
@@ -44,9 +44,12 @@ def _definitions() -> dict[str, tuple[Any, str]]:
     return {key: (label, kind) for key, label, kind in [*RECIPIENT_FIELDS, *_EXTRA]}
 
 
-def plan_for(account) -> tuple[list[str], bool]:
-    """(column keys, masked) for an export by ``account``."""
+def plan_for(account, register_filter: RegisterFilter | None = None) -> tuple[list[str], bool]:
+    """(column keys, masked) for an export by ``account``. A due list's phones are for the
+    data-entry account of the facility only (``policy.sees_contact_phone``)."""
     full = sees_full_identity(account)
+    if register_filter is not None and register_filter.due:
+        full = full and sees_contact_phone(register_filter.facility_id, account)
     keys = [key for key in _definitions() if full or key not in FULL_ONLY_KEYS]
     return keys, not full
 

@@ -95,7 +95,7 @@ def scope_label(account: Account) -> str:
 def request_export(account: Account, register_filter: RegisterFilter) -> ExportJob:
     """A pending export of the filter's rows, and an SMS code issued for exactly it.
     Raises ``CodeNotSent`` (the caller rolls back)."""
-    keys, masked = columns.plan_for(account)
+    keys, masked = columns.plan_for(account, register_filter)
     custodian = account.current_custodian
     count, total, top = row_set(register_filter, account)
     job = ExportJob(

@@ -70,7 +70,7 @@ def new():
     if get_search(sid, account) is None:
         sid = None
     register_filter = RegisterFilter.load(sid, account)
-    keys, masked = columns.plan_for(account)
+    keys, masked = columns.plan_for(account, register_filter)
     return render_template(
         "exports/new.html", form=RequestExportForm(s=sid), description=register_filter.describe(),
         scope=exporting.scope_label(account), row_count=register_filter.count(account),

@@ -22,6 +22,7 @@ from vaxportal.policy.identity import (
     mask_field,
     mask_identifier,
     phone_hint,
+    sees_contact_phone,
     sees_full_identity,
     shown_identifier,
 )
@@ -63,7 +64,7 @@ __all__ = [
     "has_perm", "has_subtree_scope", "in_scope", "init_app", "is_admin", "is_role",
     "mask_field", "mask_identifier", "may", "permission_refused", "permission_required",
     "phone_hint", "role_fits_facility", "scope", "scope_facility_ids", "scope_loader",
-    "scoped", "sees_full_identity", "shown_identifier",
+    "scoped", "sees_contact_phone", "sees_full_identity", "shown_identifier",
 ]
 
 

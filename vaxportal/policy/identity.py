@@ -11,7 +11,7 @@ from flask import current_app
 
 from vaxportal.auth.current import current_account
 from vaxportal.auth.models import Account
-from vaxportal.policy.roles import Perm, has_perm
+from vaxportal.policy.roles import Perm, has_perm, has_subtree_scope
 
 #: a recipient's identifiers: shown in full only to accounts that need them
 MASKED_FIELDS = ("national_id", "insurance_number", "phone")
@@ -32,6 +32,14 @@ def sees_full_identity(account: Account | None = None) -> bool:
     return has_perm(account, Perm.write_recipients) or bool(
         current_app.config.get("REVIEWER_SEES_FULL_IDS")
     )
+
+
+def sees_contact_phone(facility_id: int | None, account: Account | None = None) -> bool:
+    """The phone numbers of the people due for a dose: only the data-entry account of their
+    own facility calls them; every account above it sees them masked (P1)."""
+    account = current_account() if account is None else account
+    return (has_perm(account, Perm.write_recipients) and not has_subtree_scope(account)
+            and facility_id is not None and facility_id == account.facility_id)
 
 
 def mask_identifier(value: str | None) -> str:

@@ -41,13 +41,14 @@ class Perm(enum.StrEnum):
     resolve_duplicates = "resolve_duplicates"
     read_data_audit = "read_data_audit"
     read_reports = "read_reports"
+    manage_targets = "manage_targets"
     issue_certificates = "issue_certificates"
 
 
 DATA_PERMS = frozenset({
     Perm.read_recipients, Perm.write_recipients, Perm.record_doses, Perm.export_recipients,
     Perm.import_recipients, Perm.cross_facility_lookup, Perm.resolve_duplicates,
-    Perm.read_data_audit, Perm.read_reports, Perm.issue_certificates,
+    Perm.read_data_audit, Perm.read_reports, Perm.manage_targets, Perm.issue_certificates,
 })
 
 _ENTRY = frozenset({
@@ -58,10 +59,13 @@ _ENTRY = frozenset({
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.admin: frozenset({Perm.manage_facilities, Perm.manage_accounts,
                            Perm.read_security_audit, Perm.decide_account_actions}),
-    # vaccination certificates: the data-entry account of the recipient's facility only
-    Role.data_entry: _ENTRY | {Perm.issue_certificates, Perm.decide_account_actions},
+    # vaccination certificates: the data-entry account of the recipient's facility only;
+    # reports: its own facility's coverage and the people due there (issue 15)
+    Role.data_entry: _ENTRY | {Perm.issue_certificates, Perm.decide_account_actions,
+                               Perm.read_reports},
+    # target populations are entered by the supervisor of the facilities below it
     Role.supervisor: _ENTRY | {Perm.resolve_duplicates, Perm.read_data_audit, Perm.read_reports,
-                               Perm.decide_account_actions},
+                               Perm.manage_targets, Perm.decide_account_actions},
     Role.reviewer: frozenset({Perm.read_recipients, Perm.export_recipients,
                               Perm.read_data_audit, Perm.read_reports}),
 }

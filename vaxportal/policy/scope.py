@@ -71,6 +71,12 @@ class Scope:
             return stmt.where(facility_column == self._choices[0][0])
         return stmt.where(self.condition(facility_column))
 
+    def filter_below(self, stmt: sa.Select, facility_column, node_id: int) -> sa.Select:
+        """``stmt`` restricted to the scope and, within it, to the facilities at or below
+        ``node_id`` (a report drilled down to one branch of the tree)."""
+        return self.filter(stmt.where(facility_column.in_(subtree_ids(node_id))),
+                           facility_column)
+
     def contains(self, facility_id: int | None) -> bool:
         return facility_id is not None and facility_id in self.contains_many([facility_id])
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -92,6 +92,10 @@ class RegisterFilter:
     q: str = ""
     facility_id: int | None = None
     vaccine_id: int | None = None
+    #: the people of the facility due (or overdue) for their next dose on ``due_on``
+    #: (ISO date): the reports' due list, exported like any register filter
+    due: str = ""
+    due_on: str = ""
 
     # -- persistence --------------------------------------------------------------------
 
@@ -102,7 +106,10 @@ class RegisterFilter:
         return cls.from_dict(row.query) if row else cls()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.due:  # a register search stores what it always stored
+            del data["due"], data["due_on"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> RegisterFilter:
@@ -111,11 +118,12 @@ class RegisterFilter:
             q=str(data.get("q") or "")[:200],
             facility_id=_int_or_none(data.get("facility_id")),
             vaccine_id=_int_or_none(data.get("vaccine_id")),
+            **_due_fields(data),
         )
 
     @property
     def is_empty(self) -> bool:
-        return not (self.q.strip() or self.facility_id or self.vaccine_id)
+        return not (self.q.strip() or self.facility_id or self.vaccine_id or self.due)
 
     @property
     def term(self) -> Term:
@@ -134,6 +142,10 @@ class RegisterFilter:
                 Dose.recipient_id == Recipient.id, Dose.vaccine_id == self.vaccine_id
             )
             clauses.append(given.exists())
+        if self.due:
+            from vaxportal.reports import due
+
+            clauses.append(due.recipient_condition(self.due, date.fromisoformat(self.due_on)))
         return clauses
 
     def statement(self, account, *columns) -> sa.Select:
@@ -172,6 +184,10 @@ class RegisterFilter:
             parts.append(_("cơ sở: %(name)s", name=facility.name))
         if self.vaccine_id and (vaccine := db.session.get(Vaccine, self.vaccine_id)):
             parts.append(_("đã tiêm vắc xin: %(name)s", name=vaccine.name))
+        if self.due and self.due_on:
+            parts.append(_("quá hạn mũi tiếp theo ngày %(date)s", date=_vn(self.due_on))
+                         if self.due == "overdue" else
+                         _("đến hạn mũi tiếp theo ngày %(date)s", date=_vn(self.due_on)))
         if not parts:
             return _("Tất cả đối tượng trong phạm vi của tài khoản")
         return "; ".join(parts)
@@ -280,6 +296,20 @@ def _rarest_first(words: tuple[str, ...]) -> list[str]:
 def _word_range(word: str) -> tuple:
     low, high = prefix_range(word)
     return RecipientWord.word_key >= low, RecipientWord.word_key < high
+
+
+def _due_fields(data: dict[str, Any]) -> dict[str, str]:
+    """``due`` and ``due_on`` of a stored filter, both or neither."""
+    due, due_on = str(data.get("due") or ""), str(data.get("due_on") or "")
+    try:
+        date.fromisoformat(due_on)
+    except ValueError:
+        return {}
+    return {"due": due, "due_on": due_on} if due in ("due", "overdue") else {}
+
+
+def _vn(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
 def _int_or_none(value) -> int | None:
