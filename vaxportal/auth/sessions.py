@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from vaxportal.audit import events
 from vaxportal.auth.models import Account, AccountStatus, UserSession
@@ -60,13 +60,14 @@ def _load() -> UserSession | None:
     token = session.get("sid")
     if not token:
         return None
-    # the account and its facility in the same round trip: every page needs both (the
-    # scope of a supervisor is the subtree below that facility)
-    row = db.session.scalar(
+    # the account, its facility and its custodians in the same round trip: every page
+    # needs them (the scope of a supervisor is the subtree below that facility; the layout
+    # names the custodian) and a page's query budget counts each round trip
+    row = db.session.execute(
         sa.select(UserSession).where(UserSession.token_hash == _digest(token))
         .options(joinedload(UserSession.account).options(
-            joinedload(Account.facility), selectinload(Account.custodians)))
-    )
+            joinedload(Account.facility), joinedload(Account.custodians)))
+    ).unique().scalar_one_or_none()
     if row is None or row.ended_at is not None:
         return None
     reason = _expiry_reason(row)
