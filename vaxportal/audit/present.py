@@ -1,7 +1,8 @@
-"""How audit rows read on the page: names for ids, values as text (always escaped by Jinja),
-identifiers and the search terms holding them masked for accounts that do not see them in
-the register either (``policy.sees_full_identity`` and ``policy.mask_identifier``: the same
-rule as the register and the export)."""
+"""How audit rows read on the page: names for ids, a recipient's fields by their labels
+(``recipients/fields.py``), values as text (always escaped by Jinja), identifiers and the
+search terms holding them masked for accounts that do not see them in the register either
+(``policy.sees_full_identity``; the fields the spec marks as masked, through their mask,
+``policy.mask_identifier``: the same rule as the register and the export)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from vaxportal.auth.models import Account, Custodian
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, Facility
 from vaxportal.policy import (
-    IDENTITY_FIELDS,
     Perm,
     has_perm,
     mask_identifier,
     scope_facility_ids,
     sees_full_identity,
 )
+from vaxportal.recipients import fields
 from vaxportal.timeutil import format_date, format_datetime
 
 #: keys of stored search terms and filters (``details["filter"]["q"]``): personal data
@@ -74,15 +75,29 @@ def names(events: list[AuditEvent]) -> dict[str, dict]:
     }
 
 
+#: entities whose changed fields are a recipient's (``fields.RECIPIENT``)
+RECIPIENT_ENTITIES = frozenset({"recipient"})
+
+
+def field_label(entity: str | None, key: str) -> str:
+    """A changed field as the page names it: a recipient's field by its label, as on the
+    register's form; any other by its key."""
+    if entity in RECIPIENT_ENTITIES and key in fields.FIELD_KEYS:
+        return str(fields.spec(key).label)
+    return key
+
+
 def change_rows(event: AuditEvent) -> list[tuple[str, str, str]]:
     """(field, before, after) as text; secrets only as "changed"."""
     rows = []
     for key, value in sorted((event.changes or {}).items()):
+        name = field_label(event.entity, key)
         if value == registry.CHANGED or not isinstance(value, dict):
             marker = str(_l("(đã thay đổi, không hiển thị)"))
-            rows.append((key, "", marker))
+            rows.append((name, "", marker))
             continue
-        rows.append((key, text(event, key, value.get("old")), text(event, key, value.get("new"))))
+        rows.append((name, text(event, key, value.get("old")),
+                     text(event, key, value.get("new"))))
     return rows
 
 
@@ -118,13 +133,15 @@ def masked(key: str, value):
         return [masked(key, v) for v in value]
     if not isinstance(value, str):
         return value
-    if key in IDENTITY_FIELDS or (key in SEARCH_TERM_KEYS and any(c.isdigit() for c in value)):
+    if key in fields.MASKED_KEYS:
+        return fields.mask(key, value)
+    if key in SEARCH_TERM_KEYS and any(c.isdigit() for c in value):
         return mask_identifier(value)
     return value
 
 
 def field_names(event: AuditEvent) -> str:
-    return ", ".join(sorted(event.changes or {}))
+    return ", ".join(field_label(event.entity, key) for key in sorted(event.changes or {}))
 
 
 def template_helpers() -> dict:

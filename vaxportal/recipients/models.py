@@ -12,18 +12,6 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.timeutil import UTCDateTime, utcnow
 
-# Identity fields: changing any of them needs a fresh OTP (P3.4).
-IDENTITY_FIELDS = (
-    "full_name", "date_of_birth", "gender", "national_id", "insurance_number", "phone",
-    "province", "district", "ward", "street",
-)
-
-
-class Gender(enum.StrEnum):
-    male = "male"
-    female = "female"
-    other = "other"
-
 
 class Aefi(enum.StrEnum):
     none = "none"
@@ -58,6 +46,8 @@ class Recipient(db.Model):
     __tablename__ = "recipient"
     __table_args__ = (
         sa.Index("ix_recipient_facility_name_key", "facility_id", "name_key"),
+        # possible duplicates (register form and import) are looked up by these exact keys
+        sa.Index("ix_recipient_person", "name_key", "date_of_birth", "gender"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
