@@ -91,12 +91,11 @@ class Recipient(db.Model):
     @validates("full_name")
     def _keep_name_key(self, _key: str, value: str) -> str:
         """The search keys follow the name, however the name is set (register, edit, import):
-        the folded name and its words, written in the same transaction as the name; the name
-        is stored in its one normal form (NFC, no invisible format characters)."""
-        from vaxportal.text import clean, fold, name_words
+        the folded name and its words, written in the same transaction as the name. The name
+        comes in its one normal form (NFC, no invisible format characters), made by its
+        normaliser (``fields.RECIPIENT``, ``validators.normalize_person_name``)."""
+        from vaxportal.text import fold, name_words
 
-        if isinstance(value, str):
-            value = clean(value, spaces=False)
         self.name_key = fold(value or "")
         kept = {word.word_key: word for word in self.words}
         self.words = [kept.get(key) or RecipientWord(word_key=key)

@@ -28,7 +28,7 @@ from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientFields
 from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
 from vaxportal.text import fold
-from vaxportal.validators import format_date_vn, normalize_insurance_number, normalize_national_id
+from vaxportal.validators import format_date_vn
 
 #: (key, column header, cell kind) of ``fields.RECIPIENT``: the order of spreadsheets
 RECIPIENT_FIELDS: list[tuple[str, Any, str]] = [
@@ -76,16 +76,20 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
 
 
 def find_by_national_id(nid: str | None) -> Recipient | None:
-    """The recipient holding this national ID, across the whole platform (merged records
-    answer with the record they were merged into). ``nid`` as typed in a look-up."""
-    try:
-        nid = normalize_national_id(nid) if nid else None
-    except (ValueError, TypeError):
-        nid = None
+    """The recipient holding this national ID (in its stored form), across the whole
+    platform (merged records answer with the record they were merged into)."""
     if not nid:
         return None
     recipient = db.session.scalar(sa.select(Recipient).where(Recipient.national_id == nid))
     return follow_merges(recipient)
+
+
+def _typed(normalise, value: str | None) -> str | None:
+    """A look-up's typed value in its stored form, or None when it is not one."""
+    try:
+        return normalise(value) if value else None
+    except (ValueError, TypeError):
+        return None
 
 
 def follow_merges(recipient: Recipient | None) -> Recipient | None:
@@ -162,14 +166,11 @@ def previous_dose(recipient_id: int, before: date, exclude_id: int | None = None
 
 def find_by_id_number(value: str | None) -> list[Recipient]:
     """Exact look-up across the platform by national ID or insurance number (live records).
-    None when the value is neither."""
-    found = find_by_national_id(value)
+    Empty when the value is neither. ``value`` as typed: normalised here, once."""
+    found = find_by_national_id(_typed(fields.spec("national_id").normalise, value))
     if found is not None:
         return [found]
-    try:
-        number = normalize_insurance_number(value) if value else None
-    except (ValueError, TypeError):
-        number = None
+    number = _typed(fields.spec("insurance_number").normalise, value)
     if not number:
         return []
     rows = db.session.scalars(
