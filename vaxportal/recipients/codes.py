@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import babel
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from vietnam_provinces import Province, Ward
 
 from vaxportal.text import fold
@@ -148,17 +149,37 @@ def _country_words() -> dict[str, str]:
 def priority_groups(active_only: bool = True) -> list[tuple[str, str]]:
     """The resolution's groups and those an administrator added; a row with a built-in
     code overrides it (a new label, or withdrawn)."""
+    groups = dict(PRIORITY_GROUPS)
+    withdrawn = set()
+    for code, label, active in _priority_rows():
+        groups[code] = label
+        if not active:
+            withdrawn.add(code)
+    return [(code, name) for code, name in groups.items()
+            if not (active_only and code in withdrawn)]
+
+
+_PRIORITY_ROWS = "vaxportal.priority_group_rows"
+
+
+def _priority_rows() -> list[tuple[str, str, bool]]:
+    """The administrator's rows, read once per transaction of the session (an import's batch
+    checks hundreds of rows against them); any flush, commit or rollback reads them anew."""
     from vaxportal.extensions import db
     from vaxportal.recipients.models import PriorityGroup
 
-    groups = dict(PRIORITY_GROUPS)
-    withdrawn = set()
-    for row in db.session.scalars(sa.select(PriorityGroup).order_by(PriorityGroup.code)):
-        groups[row.code] = row.label
-        if not row.active:
-            withdrawn.add(row.code)
-    return [(code, name) for code, name in groups.items()
-            if not (active_only and code in withdrawn)]
+    info = db.session.info
+    if _PRIORITY_ROWS not in info:
+        stmt = sa.select(PriorityGroup.code, PriorityGroup.label, PriorityGroup.active)
+        info[_PRIORITY_ROWS] = [tuple(row) for row in db.session.execute(
+            stmt.order_by(PriorityGroup.code))]
+    return info[_PRIORITY_ROWS]
+
+
+@sa.event.listens_for(Session, "after_flush")
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_priority_rows(session, *_args) -> None:
+    session.info.pop(_PRIORITY_ROWS, None)
 
 
 def _pairs(key: str, province: str | None = None) -> list[tuple[str, str]]:
@@ -222,30 +243,52 @@ def to_code(key: str, text, province: str | None = None,
         raw = str(int(text))
     if not raw:
         return None
-    pairs = pairs if pairs is not None else _pairs(key, province)
-    codes = {code for code, _name in pairs}
     if key in ("ethnicity", "province") and raw.isdigit():
         raw = raw.zfill(2)
     if key == "ward" and raw.isdigit():
         raw = raw.zfill(5)
-    if raw.upper() in codes:
+    if key == "nationality":
+        return raw.upper() if raw.upper() in dict(_countries()) else \
+            _country_words().get(fold(raw))
+    if pairs is None and key != "priority_group":  # kept lists: their words read once
+        words = _kept_words(key, province)
+        return next((words[w] for w in (raw.upper(), *_words_of(key, raw)) if w in words),
+                    None)
+    return _find(key, raw, pairs if pairs is not None else _pairs(key, province))
+
+
+def _words_of(key: str, text: str) -> tuple[str, ...]:
+    """The forms a name is matched by: folded; a place also without its type ("phuong");
+    an ethnic group also without hyphens and spaces ("Khmer", "Ba Na")."""
+    wanted = fold(text)
+    if key in ("province", "ward"):
+        return wanted, _place_key(text)
+    if key == "ethnicity":
+        return wanted, wanted.replace("-", "").replace(" ", "")
+    return (wanted,)
+
+
+@lru_cache(maxsize=128)
+def _kept_words(key: str, province: str | None) -> dict[str, str]:
+    """Code, and every matching form of each name, → code, for a list kept in the code."""
+    words: dict[str, str] = {}
+    for code, name in reversed(_pairs(key, province)):  # the first listed wins
+        words.update(dict.fromkeys(_words_of(key, name), code))
+    if key == "ethnicity":
+        words.setdefault("khmer", "05")
+    words.update({code: code for code, _name in _pairs(key, province)})
+    return words
+
+
+def _find(key: str, raw: str, pairs: list[tuple[str, str]]) -> str | None:
+    """``to_code`` over ``pairs`` read now (the priority groups an administrator edits)."""
+    if raw.upper() in {code for code, _name in pairs}:
         return raw.upper()
     wanted = fold(raw)
-    if key == "nationality":
-        return _country_words().get(wanted)
     for code, name in pairs:
-        if wanted == fold(name) or (key in ("province", "ward")
-                                    and _place_key(raw) == _place_key(name)):
+        if wanted in _words_of(key, name) or (key == "priority_group"
+                                              and wanted == fold(name.split(":")[0])):
             return code
-        if key == "priority_group" and wanted == fold(name.split(":")[0]):
-            return code
-    if key == "ethnicity":  # "Khmer", "Hmong", "Ba Na": hyphens and spaces vary
-        squeezed = wanted.replace("-", "").replace(" ", "")
-        for code, name in pairs:
-            if squeezed == fold(name).replace("-", "").replace(" ", ""):
-                return code
-        if squeezed == "khmer":
-            return "05"
     return None
 
 

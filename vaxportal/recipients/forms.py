@@ -131,25 +131,8 @@ _RecipientFields = type("_RecipientFields", (Form,), {
 })
 
 
-class CodedChoices:
-    """Fills the coded fields' options (the communes of the chosen province) and checks
-    that a value is one of them."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        province = self._fields.get("province")
-        for key in fields.CODED_KEYS:
-            if key not in self._fields:
-                continue
-            if key == "ward":
-                chosen = province.data if province is not None else None
-                if not chosen or not codes.is_valid("province", chosen):
-                    chosen = codes.ward_province(self.ward.data)
-                first = _l("— Chọn tỉnh/thành phố trước —") if not chosen else _l("— Chọn —")
-                pairs = codes.choices("ward", chosen)
-            else:
-                first, pairs = _l("— Chọn —"), codes.choices(key)
-            self._fields[key].choices = as_choices([("", first), *pairs])
+class CodedChecks:
+    """Checks that a coded field's value is one of its list (a commune: of the province)."""
 
     def _check(self, key: str, field, province=None):
         if field.data and not codes.is_valid(key, field.data, province):
@@ -176,8 +159,34 @@ class CodedChoices:
                                      "vui lòng chọn lại trong danh sách."))
 
 
+class CodedChoices(CodedChecks):
+    """A form shown to a person: the coded fields' options (the communes of the chosen
+    province), and the checks."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        province = self._fields.get("province")
+        for key in fields.CODED_KEYS:
+            if key not in self._fields:
+                continue
+            if key == "ward":
+                chosen = province.data if province is not None else None
+                if not chosen or not codes.is_valid("province", chosen):
+                    chosen = codes.ward_province(self.ward.data)
+                first = _l("— Chọn tỉnh/thành phố trước —") if not chosen else _l("— Chọn —")
+                pairs = codes.choices("ward", chosen)
+            else:
+                first, pairs = _l("— Chọn —"), codes.choices(key)
+            self._fields[key].choices = as_choices([("", first), *pairs])
+
+
 class RecipientFields(CodedChoices, _RecipientFields):
     """Every rule of a recipient's data, in one place."""
+
+
+class RecipientChecks(CodedChecks, _RecipientFields):
+    """The same rules without the options of the drop-downs: a spreadsheet row checked
+    (``services.validate_recipient_data``), nothing rendered."""
 
 
 IDENTITY_FORM_FIELDS = fields.IDENTITY_KEYS

@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
-from vaxportal.recipients.forms import RecipientFields
+from vaxportal.recipients.forms import RecipientChecks
 from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
 from vaxportal.text import fold
 from vaxportal.validators import format_date_vn
@@ -68,7 +68,7 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
     Returns ``(clean, errors)``: ``clean`` holds the stored values of the valid fields;
     ``errors`` maps each invalid field to its Vietnamese message."""
     formdata = MultiDict({key: _as_form_text(data.get(key)) for key in FIELD_KEYS})
-    form = RecipientFields(formdata=formdata)
+    form = RecipientChecks(formdata=formdata)
     form.validate()
     errors = {key: str(form[key].errors[0]) for key in FIELD_KEYS if form[key].errors}
     valid = tuple(key for key in FIELD_KEYS if key not in errors)
