@@ -77,6 +77,8 @@ class Defaults:
     # Per account: national-ID checks of the register form, and registrations (P1)
     FIELD_CHECK_RATE_LIMIT = "30 per minute; 600 per hour"
     REGISTER_RATE_LIMIT = "30 per minute; 600 per hour"
+    # Per account: cross-facility look-ups by exact ID (P1), each with its reason
+    LOOKUP_RATE_LIMIT = "10 per minute; 100 per hour"
 
     # Accounts (P4.1)
     ONE_LIVE_ACCOUNT_PER_FACILITY = True

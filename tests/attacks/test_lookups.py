@@ -126,6 +126,7 @@ def test_p1_the_offered_look_up_needs_a_reason_and_is_audited(nurse, far, place)
 def config(config):
     config["FIELD_CHECK_RATE_LIMIT"] = "3 per minute"
     config["REGISTER_RATE_LIMIT"] = "3 per minute"
+    config["LOOKUP_RATE_LIMIT"] = "3 per minute"
     return config
 
 
@@ -196,3 +197,21 @@ def test_p2_4_import_dry_run_audits_keyed_hashes_of_ids_outside_scope(app, nurse
     assert event.details["sha256"] == job.file_sha256
     assert FAR_ID not in json.dumps(event.details)
     assert hashlib.sha256(FAR_ID.encode()).hexdigest() not in json.dumps(event.details)
+
+
+def test_p1_cross_facility_look_up_throttled_per_account_keeps_what_was_typed(nurse, far):
+    """The audited look-up by exact ID has its own allowance per account: a signed-in account
+    cannot walk the ID space through it, whatever address it comes from."""
+    since = last_audit_id()
+    typed = {"id_number": FAR_ID, "reason": "Tiêm mũi nhắc tại trạm"}
+    for n in range(3):
+        response = nurse.post("/recipients/lookup", data=typed,
+                              environ_base={"REMOTE_ADDR": f"10.3.0.{n + 1}"})
+        assert response.status_code == 200
+    throttled = nurse.post("/recipients/lookup", data=typed,
+                           environ_base={"REMOTE_ADDR": "10.3.0.9"})
+    body = html(throttled)
+    assert throttled.status_code == 429
+    assert "quá nhiều lượt" in body and f'value="{FAR_ID}"' in body
+    assert "Trần Văn Xa" not in body  # nothing was looked up
+    assert len(events_since(since, "cross_facility_lookup")) == 3

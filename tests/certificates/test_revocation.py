@@ -12,6 +12,7 @@ from tests.certificates.conftest import issue
 from tests.recipients.conftest import fresh_otp, hidden_inputs
 from vaxportal.certificates.models import Certificate
 from vaxportal.extensions import db
+from vaxportal.recipients.forms import IDENTITY_FORM_FIELDS
 from vaxportal.recipients.models import Dose
 
 
@@ -94,3 +95,33 @@ def test_revocation_list_holds_no_personal_data(nurse, vaccinated, client):
     assert set(response.get_json()) == {"hashType", "algorithm", "hashes"}
     for secret in (certificate.uvci, "Nguyễn", "Nguy\\u1ec5n", vaccinated.national_id):
         assert secret not in body
+
+
+def _identity_data(client, recipient, **changes) -> dict[str, str]:
+    """The identity form as the nurse would send it: the stored values, then the changes."""
+    fresh_otp(client)
+    page = client.get(f"/recipients/{recipient.id}/identity").get_data(as_text=True)
+    stored = {key: getattr(recipient, key) or "" for key in IDENTITY_FORM_FIELDS}
+    stored["date_of_birth"] = recipient.date_of_birth.strftime("%d/%m/%Y")
+    return hidden_inputs(page) | stored | changes
+
+
+def test_a_corrected_name_revokes_the_certificates_that_carry_the_old_one(nurse, vaccinated,
+                                                                         app):
+    certificate = issue(nurse, vaccinated)
+    data = _identity_data(nurse, vaccinated, full_name="Nguyễn Thị Đào Hoa")
+    response = nurse.post(f"/recipients/{vaccinated.id}/identity", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    db.session.expire_all()
+    certificate = db.session.get(Certificate, certificate.id)
+    assert certificate.revoked_reason == "identity_corrected"
+    assert _outcome(_verify_page(app.test_client(), certificate.hc1)) == "revoked"
+
+
+def test_a_corrected_phone_leaves_the_certificate_valid(nurse, vaccinated, app):
+    certificate = issue(nurse, vaccinated)
+    data = _identity_data(nurse, vaccinated, phone="0987654321")
+    assert nurse.post(f"/recipients/{vaccinated.id}/identity", data=data).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Certificate, certificate.id).revoked_at is None
+    assert _outcome(_verify_page(app.test_client(), certificate.hc1)) == "valid"

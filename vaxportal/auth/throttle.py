@@ -12,8 +12,9 @@ Use ``@otp_throttled`` (or ``@limited(otp_limits)``) under the route and permiss
 decorators. Each decorated function keeps its own counters per endpoint.
 
 Look-ups of people by what a user types are throttled per account too (P1): the register's
-national-ID field check (``field_check_limits``) and registration (``register_limits``), so a
-signed-in account cannot probe the platform for who is registered where.
+national-ID field check (``field_check_limits``), registration (``register_limits``) and the
+cross-facility look-up (``lookup_limits``), so a signed-in account cannot probe the platform
+for who is registered where.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def _field_check_limit() -> str:
 
 def _register_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+def _lookup_limit() -> str:
+    return current_app.config["LOOKUP_RATE_LIMIT"]
 
 
 def _username_key() -> str:
@@ -71,6 +76,8 @@ field_check_limits = (limiter.limit(_field_check_limit, key_func=_session_accoun
                                     methods=["POST"], exempt_when=_not_an_id_check),)
 register_limits = (limiter.limit(_register_limit, key_func=_session_account_key,
                                  methods=["POST"]),)
+lookup_limits = (limiter.limit(_lookup_limit, key_func=_session_account_key,
+                               methods=["POST"]),)
 
 
 def limited(limits):

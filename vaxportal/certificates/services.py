@@ -54,16 +54,30 @@ def issue(recipient: Recipient, account) -> Certificate:
 def revoke_for_dose(dose: Dose, *, reason: str) -> int:
     """Revoke every live certificate that carries ``dose`` (corrected or deleted), in the
     caller's transaction; returns how many."""
-    carrying = db.session.scalars(sa.select(Certificate).where(Certificate.dose_id == dose.id))
+    carrying = list(db.session.scalars(
+        sa.select(Certificate).where(Certificate.dose_id == dose.id)))
+    count = _revoke(carrying, reason)
+    if reason == "dose_deleted":
+        for certificate in carrying:
+            certificate.dose_id = None
+    return count
+
+
+def revoke_for_recipient(recipient: Recipient, *, reason: str) -> int:
+    """Revoke every live certificate of ``recipient`` (its name or birth date was corrected),
+    in the caller's transaction; returns how many."""
+    return _revoke(db.session.scalars(
+        sa.select(Certificate).where(Certificate.recipient_id == recipient.id)), reason)
+
+
+def _revoke(certificates, reason: str) -> int:
     count = 0
-    for certificate in carrying:
+    for certificate in certificates:
         if certificate.revoked_at is None:
             certificate.revoked_at = utcnow()
             certificate.revoked_reason = reason
             db.session.add(RevokedCertificate(uvci_hash=uvci_hash(certificate.uvci)))
             count += 1
-        if reason == "dose_deleted":
-            certificate.dose_id = None
     return count
 
 

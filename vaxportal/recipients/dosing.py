@@ -28,6 +28,11 @@ DOSE_FIELDS = ("vaccine_id", "dose_number", "given_on", "lot_number", "vaccinato
 #: committed; receivers add their own changes to the same transaction (certificates revoke)
 dose_changing = Namespace().signal("dose-changing")
 
+#: sent with (recipient, fields={changed keys}) before an edit of a recipient is committed;
+#: receivers add their own changes to the same transaction (certificates carrying the old
+#: name or birth date are revoked)
+recipient_changing = Namespace().signal("recipient-changing")
+
 
 def with_choices(form: DoseForm) -> DoseForm:
     form.vaccine_id.choices = as_choices(

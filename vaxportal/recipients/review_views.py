@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
+from vaxportal.auth import throttle
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, dosing, helpers
@@ -26,8 +27,18 @@ LOOKUP_GRANT = timedelta(minutes=30)
 # -- cross-facility look-up ----------------------------------------------------------------
 
 
+def _lookup_throttled():
+    """Too many look-ups by this account for now: the form comes back as typed, with the
+    reason, and nothing is looked up or recorded (P1)."""
+    form = LookupForm()
+    form.form_errors.append(_("Tài khoản đã tra cứu quá nhiều lượt trong thời gian ngắn. "
+                              "Những gì bạn đã nhập vẫn còn; vui lòng đợi một lúc rồi gửi lại."))
+    return render_template("recipients/lookup.html", form=form, results=None), 429
+
+
 @bp.route("/lookup", methods=["GET", "POST"])
 @permission_required(Perm.cross_facility_lookup)
+@throttle.limited_or(throttle.lookup_limits, _lookup_throttled)
 def lookup():
     """Exact national ID or insurance number across the platform, with a mandatory reason
     (an access event); the answer is a POST response, never a URL with the number in it."""

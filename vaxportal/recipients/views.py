@@ -12,7 +12,7 @@ from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, helpers
-from vaxportal.recipients.dosing import new_dose_form
+from vaxportal.recipients.dosing import new_dose_form, recipient_changing
 from vaxportal.recipients.duplicate_checks import (
     duplicate_checks,
     lookup_offer,
@@ -258,8 +258,12 @@ def _save(recipient: Recipient, form, fields, action: str):
     shows both values side by side and keeps what was typed."""
     if helpers.is_stale(recipient, form):
         return _conflict(recipient, form, fields, action)
-    for key, value in clean_fields(form, fields).items():
+    values = clean_fields(form, fields)
+    changed = {key for key, value in values.items() if getattr(recipient, key) != value}
+    for key, value in values.items():
         setattr(recipient, key, value)
+    if changed:
+        recipient_changing.send(recipient, fields=changed)
     if not helpers.commit_or_stale():
         return _conflict(db.session.get(Recipient, recipient.id), form, fields, action)
     flash(_("Đã lưu thay đổi."), "success")
