@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # The suite runs on every core (pytest-xdist); PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint gates suite translations extract browser-deps screenshots bench clean
+.PHONY: run test lint gates suite translations extract browser-deps screenshots bench bench-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,10 @@ node_modules/.installed: package.json package-lock.json
 gates: node_modules/.installed
 	bash tools/ie11-gates.sh
 
+# Byte-code caching on even where the shell turns it off: each worker would otherwise rewrite
+# the asserts of every test module again (about 6 s of CPU per worker and run).
 suite: $(VENV)/.installed translations
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Chromium for the browser journeys (Debian's package; browsers cannot be downloaded here).
 browser-deps:
@@ -56,8 +58,20 @@ extract: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs="node_modules .* _*" -o vaxportal/translations/messages.pot .
 	$(BIN)/pybabel update -i vaxportal/translations/messages.pot -d vaxportal/translations
 
-bench: $(VENV)/.installed
-	$(BIN)/python bench/run.py
+# Benchmarks (not part of `make test`): reduced scale by default, under 15 minutes on a quiet
+# machine of two cores; `make bench SCALE=full` builds a province (2 M recipients, 6 M doses).
+SCALE ?= reduced
+bench: $(VENV)/.installed translations bench-deps
+	$(BIN)/python bench/run.py $(if $(filter full,$(SCALE)),--full) $(BENCH_ARGS)
+
+# gunicorn (the `deploy` extra) and wrk (Debian's package) for the throughput benchmark.
+bench-deps: $(VENV)/.deploy-installed
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+$(VENV)/.deploy-installed: $(VENV)/.installed setup.cfg
+	$(BIN)/python -m pip install -q -e '.[test,deploy]'
+	@touch $@
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache

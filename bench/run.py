@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                      # SQLite, throw-away files
     .venv/bin/python bench/run.py --uri postgresql+psycopg://postgres@127.0.0.1:5432/vax_bench
     .venv/bin/python bench/run.py --only search        # some of them, by name
+    .venv/bin/python bench/run.py --full               # scale.py at a province's size
 
 ``--uri`` goes to the benchmarks that use a database; they drop and create every table in
 it, so give them a database of their own, never one that tests or people use.
@@ -22,8 +23,11 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     ("subtree", "subtree.py", True),
     ("search", "search.py", True),
+    ("coverage", "coverage.py", True),
     ("export_memory", "export_memory.py", False),
     ("wire", "wire.py", False),
+    ("scale", "scale.py", True),
+    ("audit_verify", "audit_verify.py", True),
 )
 
 
@@ -31,6 +35,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uri", help="database URI for the benchmarks that use one")
     parser.add_argument("--only", nargs="+", choices=[name for name, _s, _d in BENCHMARKS])
+    parser.add_argument("--full", action="store_true",
+                        help="scale.py from 100,000 to 2,000,000 recipients (a province)")
     args = parser.parse_args()
     failed = []
     for name, script, uses_db in BENCHMARKS:
@@ -39,6 +45,8 @@ def main() -> int:
         command = [sys.executable, str(HERE / script)]
         if uses_db and args.uri:
             command += ["--uri", args.uri]
+        if name == "scale" and args.full:
+            command += ["--full"]
         print(f"== {name}: {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
         code = subprocess.run(command, check=False).returncode

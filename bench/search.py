@@ -7,7 +7,7 @@ key, same run, same data.
 
 Each measured call is what one request of the register does: ``register_page`` (the capped
 count for the header, one page of 25 rows, their facility names and dose counts), with the
-per-request cache of the scope's width cleared before every call. Each line's ratio is
+per-request caches of the scope cleared before every call. Each line's ratio is
 against the baseline called alternately with it (``common.paired``), so that the tests
 other people run on the same machine weigh on both alike.
 """
@@ -26,7 +26,7 @@ import sqlalchemy as sa  # noqa: E402
 from flask import g  # noqa: E402
 
 from bench.common import bench_app, paired, report, timed  # noqa: E402
-from vaxportal import demo  # noqa: E402
+from vaxportal import demo, policy  # noqa: E402
 from vaxportal.auth.models import Account, AccountStatus  # noqa: E402
 from vaxportal.extensions import db  # noqa: E402
 from vaxportal.facilities import tree  # noqa: E402
@@ -107,9 +107,12 @@ def analyze() -> None:
 
 
 def request(account, fn):
-    """A call as one request makes it: the per-request cache of the scope's width empty."""
+    """A call as one request makes it: no scope kept from an earlier call (``policy.scope``)
+    and the search box's choices not read yet."""
     def call():
-        g.pop(f"_recipients_wide_scope_{account.id}", None)
+        policy.forget_scopes()
+        g.pop(f"_recipients_search_choices_{account.id}", None)
+        g.pop("_facility_paths", None)
         return fn()
     return call
 

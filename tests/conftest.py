@@ -1,4 +1,5 @@
-"""Fixtures: ``app``, ``client``, ``runner``, ``db``, factories and a signed-in client.
+"""Fixtures: ``app``, ``client``, ``runner``, ``db``; the factories (places, accounts,
+recipients, doses) are the plugin ``tests/fixtures.py``.
 
 The suite runs on SQLite by default and on PostgreSQL when VAXPORTAL_TEST_DATABASE_URI is
 set (Redis for the rate limiter when VAXPORTAL_TEST_REDIS_URL is set). Each test gets a clean
@@ -18,53 +19,13 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from tests.helpers import Factory, VaxClient, read_outbox, sign_in
+from tests.helpers import VaxClient
+from tests.settings import PG_URI, base_config
 from vaxportal import create_app
 from vaxportal.extensions import db as _db
 from vaxportal.extensions import limiter
 
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1" ... under xdist
-
-
-def _per_worker_pg(uri: str | None) -> str | None:
-    if not uri or not WORKER:
-        return uri
-    url = sa.engine.make_url(uri)
-    return url.set(database=f"{url.database}_{WORKER}").render_as_string(hide_password=False)
-
-
-def _per_worker_redis(uri: str | None) -> str | None:
-    if not uri or not WORKER:
-        return uri
-    base, _, number = uri.rstrip("/").rpartition("/")
-    if not number.isdigit():
-        base, number = uri.rstrip("/"), "0"
-    return f"{base}/{int(number) + 1 + int(WORKER.removeprefix('gw'))}"
-
-
-PG_URI = _per_worker_pg(os.environ.get("VAXPORTAL_TEST_DATABASE_URI"))
-REDIS_URL = _per_worker_redis(os.environ.get("VAXPORTAL_TEST_REDIS_URL"))
-
-
-def base_config(uri: str, tmp_path) -> dict:
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "OTP_ENCRYPTION_KEY": "test-otp-key",
-        "AUDIT_KEY": "test-audit-key",
-        "AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
-        "SQLALCHEMY_DATABASE_URI": uri,
-        "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
-        "SMS_BACKEND": f"file:{tmp_path / 'sms.jsonl'}",
-        "JOBS_MODE": "sync",
-        "EXPORT_DIR": str(tmp_path / "exports"),
-        # the certificate signer's key of a test lives with the test, never under instance/
-        "CERT_SIGNING_KEY_FILE": str(tmp_path / "dsc" / "key.pem"),
-        "CERT_SIGNING_CERT_FILE": str(tmp_path / "dsc" / "cert.pem"),
-        "SERVER_NAME": None,
-        "SESSION_COOKIE_SECURE": False,  # the test client and the browser suite use http
-    }
-
+pytest_plugins = ["tests.fixtures"]
 
 def build_schema(app) -> None:
     from vaxportal.dbsetup import install_database_objects
@@ -147,8 +108,11 @@ def app(config):
 def _fresh_g() -> None:
     """The test keeps one app context open, so ``g`` would carry one request's cached state
     (the signed-in account, the session row, the locale) into the next request, even of
-    another client: every request starts with an empty ``g``, as it does in production."""
+    another client: every request starts with an empty ``g``, as it does in production.
+    Likewise the one session would hand a request rows read before it: every request reads
+    the database afresh, as a request's own session does in production."""
     g.__dict__.clear()
+    _db.session.expire_all()
 
 
 @pytest.fixture
@@ -165,32 +129,6 @@ def client(app) -> VaxClient:
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-@pytest.fixture
-def factory(app) -> Factory:
-    return Factory(app)
-
-
-@pytest.fixture
-def outbox(app):
-    """The SMS messages sent so far (list of dicts), read fresh on each call."""
-    return lambda: read_outbox(app)
-
-
-@pytest.fixture
-def signed_in(app, factory):
-    """``signed_in(role, facility=None)`` → a client already past password and OTP."""
-
-    def make(role: str = "data_entry", facility=None, **kwargs):
-        account = factory.account(role=role, facility=facility, **kwargs)
-        c = app.test_client()
-        sign_in(c, account)
-        c.account = account
-        return c
-
-    app.test_client_class = VaxClient
-    return make
 
 
 def pytest_collection_modifyitems(config, items):

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
-from tests.conftest import PG_URI, base_config
+from tests.settings import PG_URI, base_config
 from vaxportal import create_app
 from vaxportal.extensions import db
 
@@ -96,3 +96,44 @@ def test_words_migration_fills_the_name_words_of_existing_recipients(empty_uri, 
                 "SELECT word_key FROM recipient_word WHERE recipient_id = 7")).scalars().all()
         db.engine.dispose()
     assert sorted(words) == ["dao", "hong", "nguyen", "thi"]
+
+
+def test_codes_migration_turns_older_text_into_codes_and_keeps_the_rest_for_review(
+        empty_uri, tmp_path):
+    """Issue 14: a database of the revision before, with free text in the coded fields, has
+    codes where the text matches after the upgrade, the rest listed for review, and every
+    change in the audit trail (P2.4)."""
+    app = create_app(base_config(empty_uri, tmp_path))
+    with app.app_context():
+        upgrade(revision="entry01")
+        bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
+        with bare.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
+                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+            for rid, ethnicity, group, province, ward in (
+                    (7, "Tày", "Nhóm 8", "Tỉnh An Giang", "phuong long xuyen"),
+                    (8, "Kinh Bắc", "người mắc các bệnh mạn tính, người trên 65 tuổi",
+                     "An Giang", "Mỹ Bình")):
+                conn.execute(sa.text(
+                    "INSERT INTO recipient (id, full_name, name_key, date_of_birth, gender, "
+                    "facility_id, created_at, updated_at, version_id, ethnicity, "
+                    "priority_group, province, ward) VALUES (:id, 'Nguyễn Văn An', "
+                    "'nguyen van an', '1990-01-02', 'male', 1, '2026-01-01', '2026-01-01', 1, "
+                    ":ethnicity, :group, :province, :ward)"),
+                    {"id": rid, "ethnicity": ethnicity, "group": group, "province": province,
+                     "ward": ward})
+        bare.dispose()
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT id, ethnicity, priority_group, province, ward FROM recipient "
+                "ORDER BY id")).all()
+            audited = conn.execute(sa.text(
+                "SELECT count(*) FROM audit_event WHERE entity = 'recipient'")).scalar()
+        listed = app.test_cli_runner().invoke(args=["codes", "unmatched"]).output
+        db.engine.dispose()
+    assert [tuple(row) for row in rows] == [(7, "02", "N08", "91", "30307"),
+                                            (8, None, "N08", "91", None)]
+    assert "ethnicity\tKinh Bắc\t1\t8" in listed and "ward\tMỹ Bình\t1\t8" in listed
+    assert audited == 2

@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    # not at the top: every vaxportal module runs this file first (a cycle through each)
     from vaxportal import (
         assets,
         audit,
@@ -28,26 +29,34 @@ def create_app(config: dict | None = None) -> Flask:
         facilities,
         i18n,
         jobs,
+        policy,
         recipients,
+        renderguard,
+        reports,
         sms,
         web,
     )
     from vaxportal import (
         config as settings,
     )
+    from vaxportal.audit import views as audit_views
 
     settings.load(app, config)
     extensions.init_app(app)
+    policy.init_app(app)
     i18n.init_app(app)
     sms.init_app(app)
     web.init_app(app)
+    renderguard.init_app(app)
     assets.init_app(app)
     jobs.init_app(app)
-    audit.init_app(app)
+    audit.init_app(app)  # the trail: the session hook, its guards, its commands
+    audit_views.init_app(app)  # reading the trail (above the domains), refused requests
     auth.init_app(app)
     facilities.init_app(app)
     recipients.init_app(app)
     exports.init_app(app)
     certificates.init_app(app)
+    reports.init_app(app)
     core.init_app(app)
     return app

@@ -92,12 +92,15 @@ class Defaults:
     PAGE_SIZE = 25
     REVIEWER_SEES_FULL_IDS = False
     EXPORT_JOB_THRESHOLD = 20_000
+    # Reports: a next dose due more than this many days ago is overdue
+    OVERDUE_DAYS = 14
     EXPORT_SHEET_MAX_ROWS = 1_048_576
     EXPORT_FILE_HOURS = 24
     IMPORT_MAX_BYTES = 10 * 1024 * 1024
     IMPORT_BATCH_SIZE = 500
     EXPORT_DIR: str | None = None  # None: instance/exports
     JOB_STALE_MINUTES = 30
+    CLEANUP_EVERY_MINUTES = 15  # the expired-file sweep's period (0: only `vaxportal cleanup`)
     JOBS_MODE: str | None = None  # None: "rq" when REDIS_URL is set, else "thread"
     RQ_QUEUE = "vaxportal"
 
@@ -121,12 +124,16 @@ class Defaults:
     ACCOUNT_CONTACT: str | None = None
 
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # The cookie is set at sign-in and whenever its content changes, not on every answer:
+    # its lifetime is the absolute limit above, and idle time-outs are the row's (sessions)
+    SESSION_REFRESH_EACH_REQUEST = False
 
     # A slow line: static files under content-hashed names, precompressed, served by
     # WhiteNoise from this folder (None: instance/static; the app must be able to write it);
     # dynamic answers compressed by Flask-Compress, brotli when asked, else gzip (IE11)
     STATIC_BUILD_DIR: str | None = None
     COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_BR_LEVEL = 5  # ~6% smaller pages than the default 4 for well under 1 ms more
     COMPRESS_REGISTER = False  # extensions._compress decides (no compression open to BREACH)
     COMPRESS_STREAMS = False  # streamed answers (downloads) go out as they are made
     COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False  # no ETag on no-store pages

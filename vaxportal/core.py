@@ -6,12 +6,14 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
+from vaxportal import demo
+from vaxportal.auth.current import current_account
 from vaxportal.extensions import db, limiter
+from vaxportal.facilities.approvals import count_waiting_for
 from vaxportal.i18n import LANG_COOKIE
-from vaxportal.policy import Perm, has_perm
+from vaxportal.policy import Perm, may
 from vaxportal.urls import safe_next
 
 bp = Blueprint("core", __name__)
@@ -37,7 +39,7 @@ def favicon():
 
 @bp.get("/")
 def home():
-    if not current_user.is_authenticated:
+    if current_account() is None:
         return redirect(url_for("auth.login"))
     return render_template("home.html")
 
@@ -58,6 +60,7 @@ NAV = (
     ("recipients.index", _l("Đối tượng tiêm"), Perm.read_recipients),
     ("recipients.lots_index", _l("Sổ lô vắc xin"), Perm.record_doses),
     ("recipients.duplicates", _l("Nghi trùng"), Perm.resolve_duplicates),
+    ("reports.index", _l("Báo cáo"), Perm.read_reports),
     ("exports.index", _l("Xuất / nhập Excel"), Perm.export_recipients),
     ("facilities.index", _l("Cơ sở và tài khoản"), Perm.manage_facilities),
     ("facilities.approvals_list", _l("Chờ phê duyệt"), Perm.decide_account_actions),
@@ -71,7 +74,7 @@ def nav_links() -> list[tuple[str, str]]:
     for endpoint, label, perm in NAV:
         if endpoint in seen or endpoint not in current_app.view_functions:
             continue
-        if has_perm(current_user, perm):
+        if may(perm):
             links.append((endpoint, _counted(endpoint, label)))
             seen.add(endpoint)
     return links
@@ -81,15 +84,11 @@ def _counted(endpoint: str, label):
     """The approvals link carries how many requests wait for this account (P2.1)."""
     if endpoint != "facilities.approvals_list":
         return label
-    from vaxportal.facilities.approvals import count_waiting_for
-
-    count = count_waiting_for(current_user)
+    count = count_waiting_for(current_account())
     return _("%(label)s (%(n)s)", label=label, n=count) if count else label
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.context_processor(lambda: {"nav_links": nav_links})
-    from vaxportal import demo
-
     app.cli.add_command(demo.seed_demo_command)

@@ -12,6 +12,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from vaxportal import ROOT
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -35,7 +37,8 @@ compress = Compress()
 
 
 def init_app(app) -> None:
-    from vaxportal import models  # noqa: F401  (every table known before migrations run)
+    # every table known before migrations run; here, as the models import db from this module
+    from vaxportal import models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR") or _migrations()))
@@ -62,6 +65,4 @@ def _compress(response):
 
 
 def _migrations() -> str:
-    from vaxportal import ROOT
-
     return str(ROOT / "migrations")

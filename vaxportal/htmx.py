@@ -1,4 +1,5 @@
-"""The one place that knows htmx's headers."""
+"""The one place that knows htmx's headers: no other module reads or writes an ``HX-``
+header (``tests/test_structure.py`` checks it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,24 @@ def is_htmx() -> bool:
 
 
 def target() -> str | None:
+    """The id of the element htmx will swap the answer into."""
     return request.headers.get("HX-Target")
+
+
+def trigger() -> str | None:
+    """The id of the element that made the request (a form, a button)."""
+    return request.headers.get("HX-Trigger")
+
+
+def current_url() -> str | None:
+    """The URL shown in the browser when htmx made the request."""
+    return request.headers.get("HX-Current-URL")
+
+
+def vary(response):
+    """The answer differs for htmx (a fragment) and for a page: caches must tell them apart."""
+    response.vary.add("HX-Request")
+    return response
 
 
 def render(page: str, partial: str | None = None, status: int = 200, **context):
@@ -23,12 +41,16 @@ def render(page: str, partial: str | None = None, status: int = 200, **context):
 
 
 def redirect_to(url: str):
-    """Post/Redirect/Get that also works for htmx (a full navigation via HX-Redirect)."""
+    """Post/Redirect/Get that also works for htmx (a full navigation via HX-Redirect). The
+    303 carries no body: every browser follows Location, and a slow line pays for no note."""
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = url
         return response
-    return redirect(url, 303)
+    response = redirect(url, 303)
+    response.set_data(b"")
+    del response.headers["Content-Type"]
+    return response
 
 
 def retarget(response, selector: str, swap: str = "outerHTML"):

@@ -10,3 +10,4 @@ from vaxportal.certificates.models import *  # noqa: F401,F403
 from vaxportal.exports.models import *  # noqa: F401,F403
 from vaxportal.facilities.models import *  # noqa: F401,F403
 from vaxportal.recipients.models import *  # noqa: F401,F403
+from vaxportal.reports.models import *  # noqa: F401,F403

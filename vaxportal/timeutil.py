@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def local_today() -> date:
+    """Today in Vietnam (delegation days, date-of-birth checks), not on the server's clock."""
+    return datetime.now(LOCAL_TZ).date()
+
+
 def local(dt: datetime) -> datetime:
     return dt.astimezone(LOCAL_TZ)
 

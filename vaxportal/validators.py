@@ -7,7 +7,7 @@ The pure ``normalize_*`` / ``parse_date_vn`` functions return the normalized val
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import phonenumbers
@@ -17,7 +17,7 @@ from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
 from vaxportal import text
-from vaxportal.timeutil import LOCAL_TZ
+from vaxportal.timeutil import local_today
 
 DATE_PLACEHOLDER = "dd/mm/yyyy"
 _DATE_RE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})")
@@ -116,10 +116,6 @@ def parse_date_vn(s: str) -> date:
 
 def format_date_vn(d: date) -> str:
     return d.strftime("%d/%m/%Y")
-
-
-def local_today() -> date:
-    return datetime.now(LOCAL_TZ).date()
 
 
 class DateVNField(StringField):

@@ -2,10 +2,10 @@
  * vaxportal: the little JavaScript the pages use, on top of htmx 1.9.12.
  *
  * Strict ES5 for Internet Explorer 11 (checked by tools/ie11-gates.sh with es-check).
- * Every page works without it: it only adds the CSRF header to htmx requests, guards
- * against double submits, moves focus to [data-autofocus] fields, asks [data-confirm]
- * questions, shows the server's error messages for htmx requests and drops a field
- * check's answer that a newer value of the field has made stale.
+ * Every page works without it: it only sets htmx's options, adds the CSRF header to htmx
+ * requests, guards against double submits, moves focus to [data-autofocus] fields, asks
+ * [data-confirm] questions, shows the server's error messages for htmx requests and drops
+ * a field check's answer that a newer value of the field has made stale.
  */
 (function (window, document) {
   "use strict";
@@ -13,6 +13,15 @@
   var BUTTON_LOCK_MS = 5000;
   var LOCK_ATTR = "data-vx-locked";
   var SUBMIT_BUTTONS = 'button[type="submit"], button:not([type]), input[type="submit"], input[type="image"]';
+
+  /* ---- htmx's options: here, cached with the script, not in a <meta> of every page ------ */
+
+  // htmx reads them when the document is parsed; this deferred script runs before that.
+  if (window.htmx) {
+    window.htmx.config.includeIndicatorStyles = false; // an inline <style>: CSP refuses it
+    window.htmx.config.historyCacheSize = 0; // pages with personal data stay out of storage
+    window.htmx.config.getCacheBusterParam = true; // IE11 caches XHR GETs
+  }
 
   /* ---- polyfills for IE11 ------------------------------------------------------------- */
 

@@ -1,9 +1,9 @@
-"""Fixtures of the attack suite: a small province, accounts of every role, recipients on both
-sides of a facility boundary, and a clock that can be moved forward."""
+"""Fixtures of the attack suite: the province with the ministry (home of admins), an admin, each
+account's holdings on both sides of a facility boundary, and a clock that can be moved
+forward. Places, the nurse and recipients come from ``tests/fixtures.py``."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
 from datetime import date, timedelta
@@ -12,9 +12,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from tests.auth.conftest import new_client  # noqa: F401  (another browser)
-from tests.auth.flows import html
-from tests.exports.conftest import last_import, request_export, spreadsheet, upload
+from tests.helpers import html, last_import, next_nid, request_export, spreadsheet, upload
 from vaxportal import timeutil
 from vaxportal.auth import otp
 from vaxportal.extensions import db
@@ -25,44 +23,18 @@ from vaxportal.recipients.models import (
     DuplicateCandidate,
     Vaccine,
 )
-from vaxportal.recipients.services import create_recipient
-
-_nid = itertools.count(200_001)
 
 
 @pytest.fixture
-def place(factory):
-    """MIN (the ministry's IT department, home of admins); DOH → D1 → S1, S1B;
-    DOH → D2 → S2."""
-    return factory.place(ministry=True)
-
-
-@pytest.fixture
-def nurse(signed_in, place):
-    """Station S1's data-entry account, signed in (not fresh for step-up)."""
-    return signed_in("data_entry", facility=place["s1"], username="tyt.mybinh",
-                     full_name="Trần Thị Nhập")
+def ministry_in_place() -> bool:
+    """The attack suite's ``place`` has MIN (the ministry's IT department, home of admins)."""
+    return True
 
 
 @pytest.fixture
 def admin(signed_in, place):
     return signed_in("admin", facility=place["min"], username="admin.cntt",
                      full_name="Lê Minh Quản")
-
-
-@pytest.fixture
-def person(place):
-    """``person("s2", full_name=...)`` → a committed recipient of that facility."""
-
-    def make(facility: str = "s1", **fields):
-        values = {"full_name": "Nguyễn Văn An", "date_of_birth": date(1980, 9, 5),
-                  "gender": "male", "national_id": f"089080{next(_nid):06d}"}
-        values.update(fields)
-        recipient = create_recipient(values, place[facility].id)
-        db.session.commit()
-        return recipient
-
-    return make
 
 
 @pytest.fixture
@@ -94,7 +66,7 @@ def holdings(person, place):
         export = request_export(client)
         response = upload(client, spreadsheet([{
             "full_name": f"Phạm Thị Nhập {facility.upper()}", "date_of_birth": "02/03/1990",
-            "gender": "Nữ", "national_id": f"089080{next(_nid):06d}"}]))
+            "gender": "Nữ", "national_id": next_nid()}]))
         assert response.status_code == 303, html(response)
         return SimpleNamespace(
             recipient=first, other=second, dose=dose, candidate=pair, grant=grant.id, lot=lot,

@@ -1,5 +1,5 @@
 """Helpers of the attack suite. Signing in and the CSRF-sending client come from
-``tests/helpers.py`` and ``tests/auth/flows.py``; these only add what attacks need: a picture
+``tests/helpers.py``; these only add what attacks need: a picture
 of the whole database (to prove a refused request changed nothing), the same-site test of a
 redirect, a step-up through the real prompt, and a stolen cookie."""
 
@@ -11,9 +11,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from tests.auth.flows import html
-from tests.exports.conftest import spreadsheet
-from tests.helpers import PASSWORD, RECENT
+from tests.helpers import PASSWORD, RECENT, html, spreadsheet
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 

@@ -11,9 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.attacks.support import CUSTODIAN, step_up
-from tests.auth.flows import html
-from tests.facilities.conftest import field_error, input_value
-from tests.helpers import RECENT
+from tests.helpers import RECENT, field_error, html, input_value
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, WrittenRequest
 from vaxportal.extensions import db

@@ -21,13 +21,14 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from tests.audit.conftest import raw_execute, triggers_off
-from tests.auth.flows import html
-from tests.exports.conftest import (
+from tests.helpers import (
     all_values,
     code_for,
     confirm,
+    html,
+    raw_execute,
     request_export,
+    triggers_off,
     workbook,
 )
 from vaxportal import create_app

@@ -8,10 +8,19 @@ import pyotp
 import pytest
 
 from tests.attacks.support import audit_actions, changed_tables, db_state, last_audit_id
-from tests.auth.conftest import reload, session_row, sid
-from tests.auth.flows import html, login_through_forms, sent_code, submit_password
-from tests.exports.conftest import code_for, confirm, request_export
-from tests.helpers import PASSWORD
+from tests.helpers import (
+    PASSWORD,
+    code_for,
+    confirm,
+    html,
+    login_through_forms,
+    reload,
+    request_export,
+    sent_code,
+    session_row,
+    sid,
+    submit_password,
+)
 from vaxportal.auth import totp
 from vaxportal.exports.models import JobStatus
 from vaxportal.extensions import db

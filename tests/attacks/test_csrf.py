@@ -12,7 +12,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from tests.attacks.support import DATA, changed_tables, db_state, post_form, step_up
-from tests.auth.flows import html
+from tests.helpers import html
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, PendingAction
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Blueprint
 
 from tests.attacks.support import DATA, leaks_traceback, step_up
-from tests.auth.flows import html
+from tests.helpers import html
 from vaxportal.extensions import db
 
 NATIONAL_ID = "089080123499"

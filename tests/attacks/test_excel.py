@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from openpyxl.utils.escape import unescape
 
 from tests.attacks.support import leaks_traceback
-from tests.auth.flows import html
-from tests.exports.conftest import export_now, sheet_xml, spreadsheet, upload, workbook
+from tests.helpers import export_now, html, sheet_xml, spreadsheet, upload, workbook
 from vaxportal.exports.models import ImportJob, JobStatus
 from vaxportal.exports.reader import MAX_INFLATE_RATIO
 from vaxportal.extensions import db

@@ -13,9 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.attacks.support import REQUEST, step_up
-from tests.auth.flows import html, login_through_forms
-from tests.exports.conftest import spreadsheet, upload
-from tests.helpers import PASSWORD, approve_pending
+from tests.helpers import PASSWORD, approve_pending, html, login_through_forms, spreadsheet, upload
 from vaxportal.auth.models import Account
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility

@@ -11,9 +11,15 @@ from datetime import timedelta
 import pytest
 
 from tests.attacks.support import REQUEST, step_up
-from tests.auth.conftest import reload, session_row
-from tests.auth.flows import html, login_through_forms, sent_code, submit_password
-from tests.helpers import PASSWORD
+from tests.helpers import (
+    PASSWORD,
+    html,
+    login_through_forms,
+    reload,
+    sent_code,
+    session_row,
+    submit_password,
+)
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
 

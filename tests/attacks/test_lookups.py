@@ -15,8 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.attacks.support import last_audit_id
-from tests.auth.flows import html
-from tests.exports.conftest import last_import, spreadsheet, upload
+from tests.helpers import html, last_import, spreadsheet, upload
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient

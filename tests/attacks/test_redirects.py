@@ -12,8 +12,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from tests.attacks.support import is_same_site, redirect_target, step_up_code
-from tests.auth.flows import html, login_through_forms
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, html, login_through_forms
 from vaxportal.auth import totp
 from vaxportal.extensions import db
 

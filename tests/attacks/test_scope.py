@@ -16,8 +16,7 @@ from tests.attacks.support import (
     post_form,
     step_up,
 )
-from tests.auth.flows import html
-from tests.exports.conftest import spreadsheet, upload
+from tests.helpers import html, spreadsheet, upload
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports.models import ExportJob, ImportJob
 from vaxportal.extensions import db
@@ -83,7 +82,7 @@ def fill(rule, things) -> str:
     values = {"recipient_id": things.recipient.id, "dose_id": things.dose.id,
               "lot_id": things.lot.id,
               "candidate_id": things.candidate.id, "token": things.grant, "name": "full_name",
-              "certificate_id": things.certificate,
+              "certificate_id": things.certificate, "facility_id": things.facility.id,
               "job_id": things.import_job.id if rule.endpoint.startswith("exports.import")
               else things.export.id}
     return rule.build({name: values[name] for name in rule.arguments})[1]
@@ -97,8 +96,10 @@ def walk(app, things, keep) -> list[tuple[str, str, str]]:
 
 
 def id_routes(app, things) -> list[tuple[str, str, str]]:
-    """Every rule taking an id of recipient data, a job or a look-up grant."""
-    return walk(app, things, lambda rule: rule.arguments & ID_ARGS)
+    """Every rule taking an id of recipient data, a job or a look-up grant, and the reports
+    of a facility (its figures and the people due there are recipient data)."""
+    return walk(app, things, lambda rule: rule.arguments & ID_ARGS or (
+        "facility_id" in rule.arguments and rule.endpoint.startswith("reports.")))
 
 
 def test_every_url_argument_is_known_to_the_walk(app):

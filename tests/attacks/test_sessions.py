@@ -16,9 +16,16 @@ from tests.attacks.support import (
     step_up,
     stolen_cookie,
 )
-from tests.auth.conftest import session_row, sid
-from tests.auth.flows import html, login_through_forms, sent_code, submit_password
-from tests.helpers import PASSWORD, approve_pending
+from tests.helpers import (
+    PASSWORD,
+    approve_pending,
+    html,
+    login_through_forms,
+    sent_code,
+    session_row,
+    sid,
+    submit_password,
+)
 from vaxportal.auth.models import AccountStatus
 from vaxportal.extensions import db
 

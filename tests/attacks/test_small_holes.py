@@ -17,19 +17,19 @@ import pytest
 import sqlalchemy as sa
 
 from tests.attacks.support import step_up
-from tests.auth.flows import html
-from tests.exports.conftest import (
+from tests.helpers import (
     all_values,
     code_for,
     confirm,
+    html,
     last_import,
     request_export,
     search_id,
+    sign_in,
     spreadsheet,
     upload,
     workbook,
 )
-from tests.helpers import sign_in
 from vaxportal import create_app
 from vaxportal.auth.models import UserSession
 from vaxportal.exports.models import ExportJob

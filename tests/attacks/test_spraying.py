@@ -12,9 +12,7 @@ import sys
 import pytest
 
 from tests.attacks.support import db_state
-from tests.auth.conftest import audit, reload, session_row
-from tests.auth.flows import html, submit_password
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, audit, html, reload, session_row, submit_password
 from vaxportal import ROOT
 from vaxportal.auth import lockout
 from vaxportal.auth.models import AccountStatus

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.attacks.support import DATA
-from tests.auth.flows import html
+from tests.helpers import html
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 

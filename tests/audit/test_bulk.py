@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.audit.conftest import audit_rows, new_dose
+from tests.helpers import audit_rows, new_dose
 from vaxportal.audit import chain
 from vaxportal.audit.hook import AuditBypassError
 from vaxportal.auth import sessions

@@ -3,6 +3,7 @@ guard and the database triggers."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import re
 
@@ -10,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from tests.audit.conftest import audit_rows, raw_cursor, raw_execute, triggers_off
-from tests.conftest import PG_URI
+from tests.helpers import audit_rows, raw_cursor, raw_execute, triggers_off
+from tests.settings import PG_URI
 from vaxportal.audit import chain, events
 from vaxportal.audit.hook import AuditAppendOnlyError
 from vaxportal.audit.models import AuditEvent
@@ -205,3 +206,53 @@ def test_p2_4_chain_stays_intact_under_two_concurrent_writer_processes(
     result = verify(runner)
     assert result.exit_code == 0, result.output
     assert str(len(rows)) in result.output
+
+
+# -- verify reads the stored text (issue 13) -------------------------------------------------
+
+def test_p2_4_verify_hashes_each_stored_row_without_decoding_it(app, trail):
+    """Rows are stored in the chain's canonical JSON, so verify's fast form of every row is
+    exactly the form the row was hashed over (no row takes the slow way)."""
+    events.record("lookup", category="access", entity="recipient", entity_id=trail[0].id,
+                  details={"reason": "Khám \"lại\" — đợt 2", "n": [1, None, 2.5]})
+    db.session.commit()
+    rows = {row.id: row for row in audit_rows()}
+    with db.engine.connect() as conn:
+        raw = list(chain._raw_rows(conn, 7))
+    assert [r[chain._ID] for r in raw] == sorted(rows)
+    assert any(r[chain._CHANGES] for r in raw) and any(r[chain._DETAILS] for r in raw)
+    for r in raw:
+        assert chain._stored_form(r) == chain.canonical(rows[r[chain._ID]])
+
+
+def test_p2_4_a_row_stored_in_another_json_spelling_still_verifies(runner, trail):
+    """A trail written before the canonical storage (same values, other spelling) verifies;
+    a changed value in that spelling does not."""
+    target = next(row for row in trail if row.changes)
+    spelled = json.dumps(target.changes)  # spaces, sorted as given, \\u escapes
+    assert spelled != chain._ENCODER.encode(target.changes)
+    with triggers_off():
+        raw_execute("UPDATE audit_event SET changes = ? WHERE id = ?", (spelled, target.id))
+    result = verify(runner)
+    assert result.exit_code == 0, result.output
+    changed = json.dumps({**target.changes, "extra": {"old": None, "new": "x"}})
+    with triggers_off():
+        raw_execute("UPDATE audit_event SET changes = ? WHERE id = ?", (changed, target.id))
+    result = verify(runner)
+    assert result.exit_code == 1 and _broken_id(result.output) == target.id
+
+
+def test_p2_4_a_row_whose_json_is_no_json_is_named_not_a_crash(runner, trail):
+    """SQLite stores any text in the JSON column; PostgreSQL's json type refuses it."""
+    target = trail[len(trail) // 2]
+    with triggers_off():
+        if db.engine.dialect.name == "postgresql":
+            with pytest.raises(Exception, match="type json"):  # the driver's own error
+                raw_execute("UPDATE audit_event SET details = ? WHERE id = ?",
+                            ("{not json", target.id))
+            raw_execute("UPDATE audit_event SET details = ? WHERE id = ?", ("[]", target.id))
+        else:
+            raw_execute("UPDATE audit_event SET details = ? WHERE id = ?",
+                        ("{not json", target.id))
+    result = verify(runner)
+    assert result.exit_code == 1 and _broken_id(result.output) == target.id

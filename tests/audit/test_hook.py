@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.audit.conftest import audit_rows, new_dose, new_recipient
+from tests.helpers import audit_rows, new_dose, new_recipient
 from vaxportal.audit import chain
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian

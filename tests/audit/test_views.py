@@ -9,7 +9,7 @@ from html import unescape
 
 import pytest
 
-from tests.audit.conftest import audit_rows
+from tests.helpers import audit_rows
 from vaxportal.audit import events
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
@@ -153,7 +153,7 @@ def test_recipient_page_links_to_its_history(signed_in, place, two):
 
 def test_filters_by_account_person_facility_action(readers, two, factory, place, acting,
                                                    session_of):
-    from tests.audit.conftest import new_recipient
+    from tests.helpers import new_recipient
 
     nurse = factory.account("data_entry", place["s1"], full_name="Hồ Thị Lọc",
                             username="loc.nurse")
@@ -236,3 +236,19 @@ def test_p2_4_secrets_never_shown(readers, factory, place):
     body = html(readers["admin"].get(f"/audit/{row.id}"))
     assert "password_hash" in body and "đã thay đổi" in body
     assert secret_hash not in body
+
+
+def test_coded_fields_read_as_their_labels_with_the_code(readers, person):
+    """Issue 14: a supervisor reading a change sees "Tày (02)", not a bare "02"; the labels
+    are the register's own (recipients/codes.py)."""
+    from vaxportal.recipients import codes
+
+    recipient = person("s1", full_name="Võ Thị Mười")
+    recipient.ethnicity, recipient.priority_group = "02", "N03"
+    recipient.province, recipient.ward = "91", "30307"
+    db.session.commit()
+    body = html(readers["supervisor"].get(f"/audit/{data_row(recipient, 'update').id}"))
+    assert "Tày (02)" in body
+    assert f"{codes.label('priority_group', 'N03')} (N03)" in body
+    assert f"{codes.label('province', '91')} (91)" in body and "An Giang" in body
+    assert f"{codes.label('ward', '30307')} (30307)" in body and "Long Xuyên" in body

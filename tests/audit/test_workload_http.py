@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import fresh_otp, hidden_inputs, html
+from tests.helpers import fresh_otp, hidden_inputs, html
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Custodian
 from vaxportal.extensions import db

@@ -14,7 +14,7 @@ ROWS_PER_WORKER = ROUNDS * ROWS_PER_ROUND
 
 
 def write_many(uri: str, tmp: str, facility_id: int, worker: int, start) -> None:
-    from tests.conftest import base_config
+    from tests.settings import base_config
     from vaxportal import create_app
     from vaxportal.audit import events
     from vaxportal.extensions import db

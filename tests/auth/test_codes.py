@@ -9,9 +9,16 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from tests.auth.conftest import audit, reload, session_row
-from tests.auth.flows import html, login_through_forms, sent_code, submit_password
-from tests.helpers import PASSWORD
+from tests.helpers import (
+    PASSWORD,
+    audit,
+    html,
+    login_through_forms,
+    reload,
+    sent_code,
+    session_row,
+    submit_password,
+)
 from vaxportal import create_app
 from vaxportal.auth import totp
 from vaxportal.auth.models import OtpChallenge
@@ -30,10 +37,10 @@ def _other(code: str) -> str:
 
 
 @pytest.fixture
-def at_code_step(client, nurse, outbox):
+def at_code_step(client, nurse_account, outbox):
     """The nurse past the password; returns the SMS code sent."""
     before = len(outbox())
-    submit_password(client, nurse.username, PASSWORD)
+    submit_password(client, nurse_account.username, PASSWORD)
     return sent_code(outbox, before)
 
 
@@ -43,12 +50,12 @@ def test_p3_4_sms_code_is_stored_only_as_a_hash(at_code_step):
     assert challenge.purpose == "login" and challenge.action_ref == str(challenge.session_id)
 
 
-def test_p3_4_sms_code_is_single_use(client, new_client, nurse, at_code_step):
+def test_p3_4_sms_code_is_single_use(client, new_client, nurse_account, at_code_step):
     row = session_row(client)
     assert client.post("/auth/otp", data={"code": at_code_step}).status_code == 303
-    assert verify_action_code(nurse, "login", row.id, at_code_step) is False
+    assert verify_action_code(nurse_account, "login", row.id, at_code_step) is False
     from vaxportal.auth.codes import Outcome, verify
-    assert verify(nurse, "login", row.id, at_code_step) is Outcome.void
+    assert verify(nurse_account, "login", row.id, at_code_step) is Outcome.void
 
 
 def test_p3_4_sms_code_expires_after_five_minutes(client, at_code_step):
@@ -97,38 +104,40 @@ def test_p3_4_resend_at_most_once_a_minute_and_five_times_an_hour(client, at_cod
 
 
 @pytest.fixture
-def with_app(nurse):
+def with_app(nurse_account):
     secret = pyotp.random_base32()
-    nurse.totp_secret = totp.encrypt(secret)
+    nurse_account.totp_secret = totp.encrypt(secret)
     db.session.commit()
     return pyotp.TOTP(secret)
 
 
 def test_p3_4_a_replayed_authenticator_code_is_refused_recorded_and_told(
-        client, new_client, nurse, with_app, outbox):
+        client, new_client, nurse_account, with_app, outbox):
     code = with_app.now()
-    assert login_through_forms(client, nurse.username, PASSWORD, outbox,
+    assert login_through_forms(client, nurse_account.username, PASSWORD, outbox,
                                code=code).status_code == 303
     thief = new_client()
-    response = login_through_forms(thief, nurse.username, PASSWORD, outbox, code=code)
+    response = login_through_forms(thief, nurse_account.username, PASSWORD, outbox, code=code)
     assert response.status_code == 200 and "đã được dùng rồi" in html(response)
     assert session_row(thief).stage == "otp"
-    assert [e.entity_id for e in audit("otp_replayed")] == [str(nurse.id)]
+    assert [e.entity_id for e in audit("otp_replayed")] == [str(nurse_account.id)]
     notice = [m for m in outbox() if m["kind"] == "security_notice"]
-    assert len(notice) == 1 and notice[0]["to"] == nurse.phone and notice[0]["secret"] is None
+    assert len(notice) == 1 and notice[0]["to"] == nurse_account.phone
+    assert notice[0]["secret"] is None
 
 
-def test_p3_4_an_authenticator_step_is_taken_once_across_processes(app, config, nurse, with_app):
+def test_p3_4_an_authenticator_step_is_taken_once_across_processes(app, config, nurse_account,
+                                                                     with_app):
     """Two app instances on one database: the conditional UPDATE lets only one win."""
     step = int(utcnow().timestamp()) // 30
     other = create_app(dict(config))
     with other.app_context():
         from vaxportal.auth.models import Account
-        theirs = db.session.get(Account, nurse.id)
+        theirs = db.session.get(Account, nurse_account.id)
         assert totp.claim_step(theirs, step)
         db.session.commit()
         db.session.remove()
-    mine = reload(nurse)
+    mine = reload(nurse_account)
     assert mine.totp_last_step == step
     assert not totp.claim_step(mine, step)
     assert not totp.claim_step(mine, step - 1)
@@ -138,30 +147,31 @@ def test_p3_4_an_authenticator_step_is_taken_once_across_processes(app, config, 
 # -- codes bound to one action ------------------------------------------------------------
 
 
-def test_p3_4_a_login_code_is_refused_for_an_export(client, nurse, at_code_step):
-    issue_action_code(nurse, "export", "job-a", "xuất 3 đối tượng của Trạm Y tế Mỹ Bình")
+def test_p3_4_a_login_code_is_refused_for_an_export(client, nurse_account, at_code_step):
+    issue_action_code(nurse_account, "export", "job-a", "xuất 3 đối tượng của Trạm Y tế Mỹ Bình")
     db.session.commit()
-    assert verify_action_code(nurse, "export", "job-a", at_code_step) is False
+    assert verify_action_code(nurse_account, "export", "job-a", at_code_step) is False
     row = session_row(client)
-    assert verify_action_code(nurse, "login", row.id, at_code_step) is False
+    assert verify_action_code(nurse_account, "login", row.id, at_code_step) is False
     # and it still signs in: refusing it for the export did not use it up
     assert client.post("/auth/otp", data={"code": at_code_step}).status_code == 303
 
 
-def test_p3_4_a_code_for_export_a_is_refused_for_export_b(nurse, outbox):
-    issue_action_code(nurse, "export", "job-a", "xuất 1.234 đối tượng của Trạm Y tế Mỹ Bình")
-    issue_action_code(nurse, "export", "job-b", "xuất 5 đối tượng của Trạm Y tế Mỹ Long")
+def test_p3_4_a_code_for_export_a_is_refused_for_export_b(nurse_account, outbox):
+    issue_action_code(nurse_account, "export", "job-a",
+                      "xuất 1.234 đối tượng của Trạm Y tế Mỹ Bình")
+    issue_action_code(nurse_account, "export", "job-b", "xuất 5 đối tượng của Trạm Y tế Mỹ Long")
     db.session.commit()
     sms_a, sms_b = outbox()
     assert sms_a["kind"] == "export" and "xuất 1.234 đối tượng của Trạm Y tế Mỹ Bình" in \
         sms_a["body"]
-    assert verify_action_code(nurse, "export", "job-b", sms_a["secret"]) is False
-    assert verify_action_code(nurse, "import", "job-a", sms_a["secret"]) is False
-    assert verify_action_code(nurse, "export", "job-b", sms_b["secret"]) is True
-    assert verify_action_code(nurse, "export", "job-b", sms_b["secret"]) is False  # once
-    assert verify_action_code(nurse, "export", "job-a", sms_a["secret"]) is True
+    assert verify_action_code(nurse_account, "export", "job-b", sms_a["secret"]) is False
+    assert verify_action_code(nurse_account, "import", "job-a", sms_a["secret"]) is False
+    assert verify_action_code(nurse_account, "export", "job-b", sms_b["secret"]) is True
+    assert verify_action_code(nurse_account, "export", "job-b", sms_b["secret"]) is False  # once
+    assert verify_action_code(nurse_account, "export", "job-a", sms_a["secret"]) is True
     db.session.commit()
-    assert reload(nurse).failed_code_count == 3  # failures count toward the lock-out
+    assert reload(nurse_account).failed_code_count == 3  # failures count toward the lock-out
 
 
 def test_p3_4_step_up_freshness_never_confirms_an_action(signed_in):
@@ -174,7 +184,7 @@ def test_p3_4_step_up_freshness_never_confirms_an_action(signed_in):
     assert verify_action_code(client.account, "step_up", row.id, "000000") is False
 
 
-def test_p3_4_a_fresh_authenticator_code_confirms_an_action_once(nurse, with_app):
+def test_p3_4_a_fresh_authenticator_code_confirms_an_action_once(nurse_account, with_app):
     code = with_app.now()
-    assert verify_action_code(nurse, "export", "job-a", code) is True
-    assert verify_action_code(nurse, "export", "job-b", code) is False
+    assert verify_action_code(nurse_account, "export", "job-a", code) is True
+    assert verify_action_code(nurse_account, "export", "job-b", code) is False

@@ -14,9 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from tests.auth.conftest import session_row
-from tests.auth.flows import html, login_through_forms
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, html, login_through_forms, session_row
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
 from vaxportal.timeutil import utcnow

@@ -9,9 +9,16 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from tests.auth.conftest import audit, reload, session_row
-from tests.auth.flows import first_sign_in, html, initial_password, login_through_forms
-from tests.helpers import PASSWORD
+from tests.helpers import (
+    PASSWORD,
+    audit,
+    first_sign_in,
+    html,
+    initial_password,
+    login_through_forms,
+    reload,
+    session_row,
+)
 from vaxportal.auth import otp, passwords
 from vaxportal.auth.models import AccountStatus, PasswordHistory, UserSession
 from vaxportal.extensions import db

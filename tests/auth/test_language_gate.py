@@ -3,8 +3,7 @@ language switch (the forced change must be readable in the language the user rea
 
 from __future__ import annotations
 
-from tests.auth.flows import html, login_through_forms
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, html, login_through_forms
 from vaxportal.i18n import LANG_COOKIE
 
 

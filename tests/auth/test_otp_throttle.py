@@ -11,8 +11,7 @@ from datetime import date, timedelta
 import pyotp
 import pytest
 
-from tests.auth.conftest import reload, session_row
-from tests.auth.flows import html
+from tests.helpers import html, reload, session_row
 from vaxportal.auth import totp
 from vaxportal.exports.models import ExportJob, JobStatus
 from vaxportal.extensions import db

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.auth.conftest import audit
-from tests.auth.flows import html, submit_password
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, audit, html, submit_password
 
 WRONG = "Wrong#Pass99"
 
@@ -44,8 +42,8 @@ def test_p3_4_login_throttled_per_address(new_client, factory):
     assert client.get("/auth/login").status_code == 200  # the page itself still opens
 
 
-def test_p3_4_code_step_throttled(client, nurse, outbox):
-    submit_password(client, nurse.username, PASSWORD)
+def test_p3_4_code_step_throttled(client, nurse_account, outbox):
+    submit_password(client, nurse_account.username, PASSWORD)
     for _ in range(4):
         assert client.post("/auth/otp", data={"code": "000000"}).status_code in (200, 303)
     assert client.post("/auth/otp", data={"code": "000000"}).status_code == 429

@@ -9,8 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.auth.conftest import audit, session_row
-from tests.helpers import RECENT
+from tests.helpers import RECENT, audit, session_row
 from vaxportal.auth.models import AccountStatus
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow

@@ -7,9 +7,17 @@ import time
 import pyotp
 import pytest
 
-from tests.auth.conftest import audit, reload, session_row, sid
-from tests.auth.flows import html, login_through_forms, sent_code, submit_password
-from tests.helpers import PASSWORD
+from tests.helpers import (
+    PASSWORD,
+    audit,
+    html,
+    login_through_forms,
+    reload,
+    sent_code,
+    session_row,
+    sid,
+    submit_password,
+)
 from vaxportal.auth import totp
 from vaxportal.auth.models import AccountStatus
 from vaxportal.extensions import db
@@ -39,12 +47,12 @@ def test_p3_4_every_role_passes_an_otp_after_the_password(client, factory, outbo
     assert [e.account_id for e in audit("login_ok")] == [account.id]
 
 
-def test_p3_4_a_new_session_id_at_each_step_none_set_before_survives(client, nurse, outbox):
+def test_p3_4_a_new_session_id_at_each_step_none_set_before_survives(client, nurse_account, outbox):
     client.get("/auth/login")
     with client.session_transaction() as sess:
         sess["sid"] = "planted-by-an-attacker"
     before = len(outbox())
-    submit_password(client, nurse.username, PASSWORD)
+    submit_password(client, nurse_account.username, PASSWORD)
     after_password = sid(client)
     assert after_password and after_password != "planted-by-an-attacker"
     client.post("/auth/otp", data={"code": sent_code(outbox, before)})
@@ -56,16 +64,16 @@ def test_p3_4_a_new_session_id_at_each_step_none_set_before_survives(client, nur
     assert client.get("/").status_code == 302
 
 
-def test_p3_4_a_wrong_code_does_not_sign_in(client, nurse, outbox):
+def test_p3_4_a_wrong_code_does_not_sign_in(client, nurse_account, outbox):
     before = len(outbox())
-    submit_password(client, nurse.username, PASSWORD)
+    submit_password(client, nurse_account.username, PASSWORD)
     code = sent_code(outbox, before)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     response = client.post("/auth/otp", data={"code": wrong})
     assert response.status_code == 200 and "Mã không đúng" in html(response)
     assert session_row(client).stage == "otp"
     assert [e.details["purpose"] for e in audit("otp_failed")] == ["login"]
-    assert reload(nurse).failed_code_count == 1
+    assert reload(nurse_account).failed_code_count == 1
 
 
 def _refusal(response) -> str:
@@ -74,6 +82,7 @@ def _refusal(response) -> str:
     return body[start:body.index("</p>", start)]
 
 
+@pytest.mark.real_password_hashing  # the dummy hash costs what a real one costs
 def test_p3_4_unknown_user_wrong_password_and_locked_get_the_same_answer(client, factory):
     factory.account(username="known1")
     locked = factory.account(username="locked1")
@@ -94,12 +103,12 @@ def test_p3_4_unknown_user_wrong_password_and_locked_get_the_same_answer(client,
     assert reasons == ["unknown_account", "wrong_password", "wrong_password"]
 
 
-def test_p2_4_failed_sign_in_audit_names_no_unknown_username_and_no_password(client, nurse):
+def test_p2_4_failed_sign_in_audit_names_no_unknown_username_and_no_password(client, nurse_account):
     submit_password(client, "ghost-user", "Secret#Typed1")
-    submit_password(client, nurse.username, "Secret#Typed2")
+    submit_password(client, nurse_account.username, "Secret#Typed2")
     unknown, known = audit("login_failed")
     assert unknown.account_id is None and unknown.entity_id is None
-    assert known.entity_id == str(nurse.id)
+    assert known.entity_id == str(nurse_account.id)
     for event in (unknown, known):
         text = repr(event.details) + (event.actor or "")
         assert "ghost-user" not in text and "Secret#Typed" not in text
@@ -128,34 +137,35 @@ def test_p4_3c_an_expired_unused_initial_password_is_refused(client, factory, ou
     ("https://evil.example/x", "/"),
     ("//evil.example/x", "/"),
 ])
-def test_next_is_honoured_only_when_it_is_a_local_path(client, nurse, outbox, given, lands_on):
-    response = login_through_forms(client, nurse.username, PASSWORD, outbox, next_url=given)
+def test_next_is_honoured_only_when_it_is_a_local_path(client, nurse_account, outbox, given,
+                                                        lands_on):
+    response = login_through_forms(client, nurse_account.username, PASSWORD, outbox, next_url=given)
     assert response.status_code == 303 and response.headers["Location"] == lands_on
 
 
-def test_a_page_that_needs_sign_in_sends_to_login_and_back(client, nurse, outbox):
+def test_a_page_that_needs_sign_in_sends_to_login_and_back(client, nurse_account, outbox):
     response = client.get("/auth/sessions")
     assert response.status_code == 302
     login_page = client.get(response.headers["Location"])
     assert 'name="next" type="hidden" value="/auth/sessions"' in html(login_page)
-    response = login_through_forms(client, nurse.username, PASSWORD, outbox,
+    response = login_through_forms(client, nurse_account.username, PASSWORD, outbox,
                                    next_url="/auth/sessions")
     assert response.headers["Location"] == "/auth/sessions"
 
 
-def test_p3_4_authenticator_app_at_sign_in_with_an_sms_fallback(client, nurse, outbox):
+def test_p3_4_authenticator_app_at_sign_in_with_an_sms_fallback(client, nurse_account, outbox):
     secret = pyotp.random_base32()
-    nurse.totp_secret = totp.encrypt(secret)
+    nurse_account.totp_secret = totp.encrypt(secret)
     db.session.commit()
     before = len(outbox())
-    submit_password(client, nurse.username, PASSWORD)
+    submit_password(client, nurse_account.username, PASSWORD)
     assert outbox()[before:] == []  # no SMS: the app gives the code
     assert "ứng dụng xác thực" in html(client.get("/auth/otp"))
     client.post("/auth/otp/resend")  # "send by SMS instead"
     code = sent_code(outbox, before)
     assert client.post("/auth/otp", data={"code": code}).status_code == 303
     client.post("/auth/logout")
-    response = login_through_forms(client, nurse.username, PASSWORD, outbox,
+    response = login_through_forms(client, nurse_account.username, PASSWORD, outbox,
                                    code=pyotp.TOTP(secret).now())
     assert response.status_code == 303 and response.headers["Location"] == "/"
 
@@ -165,7 +175,7 @@ def test_the_code_page_needs_the_password_first(client):
     assert response.status_code == 303 and "/auth/login" in response.headers["Location"]
 
 
-def test_a_post_without_its_csrf_token_is_refused(client, nurse):
-    response = client.post("/auth/login", data={"username": nurse.username,
+def test_a_post_without_its_csrf_token_is_refused(client, nurse_account):
+    response = client.post("/auth/login", data={"username": nurse_account.username,
                                                 "password": PASSWORD}, csrf=False)
     assert response.status_code == 400 and sid(client) is None

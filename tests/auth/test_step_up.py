@@ -12,9 +12,7 @@ from flask import Blueprint, jsonify, request
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
-from tests.auth.conftest import audit, reload, session_row
-from tests.auth.flows import html, login_through_forms
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, audit, html, login_through_forms, reload, session_row
 from vaxportal.auth import totp
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
@@ -143,13 +141,13 @@ def test_step_up_next_must_be_local(user, outbox):
     assert response.headers["Location"] == "/"
 
 
-def test_p3_4_the_login_otp_counts_as_fresh(client, nurse, outbox):
-    login_through_forms(client, nurse.username, PASSWORD, outbox)
+def test_p3_4_the_login_otp_counts_as_fresh(client, nurse_account, outbox):
+    login_through_forms(client, nurse_account.username, PASSWORD, outbox)
     assert client.post("/probe/notes", data={"title": "t"}).json == {"title": "t", "tags": []}
 
 
-def test_p3_4_freshness_ends_with_the_window(client, nurse, outbox):
-    login_through_forms(client, nurse.username, PASSWORD, outbox)
+def test_p3_4_freshness_ends_with_the_window(client, nurse_account, outbox):
+    login_through_forms(client, nurse_account.username, PASSWORD, outbox)
     row = session_row(client)
     row.step_up_at = utcnow() - timedelta(seconds=301)
     db.session.commit()

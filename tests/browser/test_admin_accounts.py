@@ -17,8 +17,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.auth.flows import initial_password
-from tests.helpers import PASSWORD, RECENT, RECENT_DATE, approve_pending
+from tests.helpers import PASSWORD, RECENT, RECENT_DATE, approve_pending, initial_password
 from vaxportal.auth.models import Account, AccountStatus, UserSession, WrittenRequest
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
@@ -31,13 +30,10 @@ STATION = "Trạm Y tế Mỹ Bình"
 @pytest.fixture
 def province(factory):
     """MIN (ministry IT, the admin's unit) → DOH → D1 → S1 (the station, 4th level)."""
-    ministry = factory.facility("MIN", "ministry", name="Cục Công nghệ thông tin")
-    doh = factory.facility("DOH", "provincial_doh", parent=ministry, name="Sở Y tế An Giang")
-    d1 = factory.facility("D1", "district_health_centre", parent=doh, name="TTYT Long Xuyên")
-    s1 = factory.facility("S1", "commune_station", parent=d1, name=STATION)
-    admin = factory.account("admin", facility=ministry, username=ADMIN, phone="+84901000111",
+    made = factory.tree(row for row in factory.PROVINCE if row[0] in ("min", "doh", "d1", "s1"))
+    admin = factory.account("admin", facility=made["min"], username=ADMIN, phone="+84901000111",
                             full_name="Lê Minh Quản")
-    return {"station": s1.id, "admin": admin.id}
+    return {"station": made["s1"].id, "admin": admin.id}
 
 
 def account_named(username: str) -> Account | None:

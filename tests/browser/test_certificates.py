@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import zxingcpp
 from PIL import Image
 
-from tests.browser.conftest import SCREENSHOTS, SERIOUS
+from tests.browser.ui import SCREENSHOTS, SERIOUS
 from tests.helpers import PASSWORD
 from vaxportal.certificates.models import Certificate
 from vaxportal.extensions import db

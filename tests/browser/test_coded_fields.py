@@ -1,6 +1,7 @@
-"""Browser journey of the coded fields (issue 14): a nurse registers a person choosing
+"""Browser journeys of the coded fields (issue 14): a nurse registers a person choosing
 ethnicity, province and commune from plain selects, with JavaScript (the commune list is
-swapped when the province changes) and without (a button re-renders the form)."""
+swapped when the province changes) and without (a button re-renders the form); a supervisor
+reads the codes in the audit trail as their labels."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import time
 
 import sqlalchemy as sa
 from flask import request
+from playwright.sync_api import expect
 
-from tests.browser.test_recipients import nurse, station  # noqa: F401  (fixtures)
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, add_person
 from vaxportal.extensions import db
+from vaxportal.recipients import codes
 from vaxportal.recipients.models import Recipient
 
 
-def test_register_with_coded_pickers_typed_without_diacritics(ui, nurse):  # noqa: F811
-    ui.sign_in(nurse.username, PASSWORD)
+def test_register_with_coded_pickers_typed_without_diacritics(ui, nurse_account):
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto("/recipients/new")
     page = ui.page
     page.fill("input[name=full_name]", "Lê Văn Tư")
@@ -47,7 +49,7 @@ def test_register_with_coded_pickers_typed_without_diacritics(ui, nurse):  # noq
     assert "Phường Long Xuyên" in ui.text() and "Tày" in ui.text()
 
 
-def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse, app, monkeypatch):  # noqa: F811
+def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse_account, app, monkeypatch):
     """The class of the province race: a field changed again while its first check is on
     the way (a select's type-ahead on a slow line) keeps the newer value; the older answer is
     dropped and the newer one brings the newer commune list."""
@@ -60,7 +62,7 @@ def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse, app, mon
 
     monkeypatch.setitem(app.view_functions, "recipients.validate_field",
                         slow_for_the_first_choice)
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto("/recipients/new")
     page = ui.page
     page.select_option("select[name=province]", "66")
@@ -75,3 +77,38 @@ def test_a_stale_field_check_never_puts_an_older_choice_back(ui, nurse, app, mon
         ui.submit("button[name=pick_province]")
     assert page.eval_on_selector("select[name=province]", "e => e.value") == "91"
     assert page.locator("select[name=ward] option[value='30307']").count() == 1
+
+
+def test_the_audit_trail_reads_coded_fields_as_their_labels(ui, station, factory):
+    """Issue 14: the district supervisor filters the trail to changed recipients and opens
+    the change: the codes read as the register's labels, the code beside each."""
+    person = add_person(station, "Lê Văn Tư", "089075000123")
+    person.ethnicity, person.priority_group, person.province, person.ward = (
+        "02", "N03", "91", "30307")
+    db.session.commit()
+    supervisor = factory.account("supervisor", facility=station.parent,
+                                 full_name="Phan Văn Giám")
+    ui.sign_in(supervisor.username, PASSWORD)
+    ui.goto("/audit/")
+    page = ui.page
+    page.select_option("select[name=entity]", "recipient")
+    page.fill("input[name=action]", "update")
+    button = page.locator("main form[role=search] button[type=submit]")
+    if ui.js:  # the rows swapped in place
+        with page.expect_response(lambda r: "/audit/?" in r.url):
+            button.click()
+        ui.settle()
+    else:
+        with page.expect_navigation():
+            button.click()
+    rows = page.locator("#audit-rows tbody tr")
+    expect(rows).to_have_count(1)
+    ui.check()
+    with page.expect_navigation():
+        rows.first.locator("a").click()
+    changes = page.locator("main table")
+    expect(changes).to_contain_text("Tày (02)")
+    expect(changes).to_contain_text(f"{codes.label('priority_group', 'N03')} (N03)")
+    expect(changes).to_contain_text("An Giang (91)")
+    expect(changes).to_contain_text("Phường Long Xuyên (30307)")
+    ui.check()

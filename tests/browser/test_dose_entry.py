@@ -10,8 +10,7 @@ from datetime import date
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.browser.test_recipients import add_person, nurse, station  # noqa: F401
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, add_person
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, DoseLot, Vaccine
 
@@ -35,13 +34,13 @@ def saved_doses(recipient_id: int) -> list[tuple]:
         sa.select(Dose).where(Dose.recipient_id == recipient_id).order_by(Dose.id))]
 
 
-def test_dose_suggestion_follows_the_person_and_a_foreign_lot_warns(ui, station, nurse):  # noqa: F811
+def test_dose_suggestion_follows_the_person_and_a_foreign_lot_warns(ui, station, nurse_account):
     anh = add_person(station, "Nguyễn Văn Anh", "089080000101")
     binh = add_person(station, "Trần Thị Bình", "089080000102", gender="female")
     give(anh, "PFIZER", 1, date(2021, 7, 1), "FF-1")
     give(anh, "PFIZER", 2, date(2021, 8, 1), "FF-2")
     give(binh, "MODERNA", 1, date(2021, 9, 1), "MD-7")  # the facility's last entry
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto(f"/recipients/{anh.id}")
     page = ui.page
     form = page.locator(FORM)
@@ -65,14 +64,14 @@ def test_dose_suggestion_follows_the_person_and_a_foreign_lot_warns(ui, station,
     assert saved_doses(anh.id)[-1] == (3, "MODERNA", "FF-2")
 
 
-def test_lot_register_sets_an_expiry_and_a_later_dose_is_refused(ui, station, nurse):  # noqa: F811
+def test_lot_register_sets_an_expiry_and_a_later_dose_is_refused(ui, station, nurse_account):
     anh = add_person(station, "Nguyễn Văn Anh", "089080000101")
     give(anh, "PFIZER", 1, date(2021, 7, 1), "FF-1")
     db.session.add(DoseLot(facility_id=station.id, lot_number="FF-1",
                            vaccine_id=vaccine_id("PFIZER"), first_used_on=date(2021, 7, 1),
                            last_used_on=date(2021, 7, 1)))
     db.session.commit()
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto("/recipients/")
     ui.page.get_by_role("link", name="Sổ lô vắc xin").click()
     ui.arrive("/recipients/lots")

@@ -15,36 +15,14 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, add_person
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports import exporting
 from vaxportal.exports.models import ExportJob, ImportJob, JobStatus
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
-from vaxportal.recipients.services import create_recipient
 
 MARKER = "vx-journey"  # set on window: survives htmx swaps, not a page load
-
-
-@pytest.fixture
-def place(factory):
-    district = factory.facility("D1", "district_health_centre", name="TTYT Long Xuyên")
-    station = factory.facility("S1", "commune_station", parent=district,
-                               name="Trạm Y tế Mỹ Bình")
-    other = factory.facility("S2", "commune_station", parent=district,
-                             name="Trạm Y tế Mỹ Long")
-    return {"station": station, "other": other}
-
-
-@pytest.fixture
-def nurse(factory, place):
-    return factory.account("data_entry", facility=place["station"], full_name="Trần Thị Nhập")
-
-
-def add_person(facility, full_name: str, national_id: str, born: date, gender="male") -> None:
-    create_recipient({"full_name": full_name, "date_of_birth": born, "gender": gender,
-                      "national_id": national_id}, facility.id)
-    db.session.commit()
 
 
 def set_marker(ui) -> None:
@@ -94,13 +72,13 @@ def slow_export(app, monkeypatch):
     gate.release.set()
 
 
-def test_p3_4_export_with_its_own_otp_and_progress_bar(ui, place, nurse, slow_export,
+def test_p3_4_export_with_its_own_otp_and_progress_bar(ui, place, nurse_account, slow_export,
                                                        tmp_path):
-    add_person(place["station"], "Trần Văn Bảo", "089080111222", date(1980, 9, 5))
-    add_person(place["station"], "Trần Thị Hoa", "089185222333", date(1985, 3, 2), "female")
-    add_person(place["station"], "Lê Văn Cường", "089090444555", date(1990, 1, 1))
-    add_person(place["other"], "Trần Văn Khác", "089070666777", date(1970, 6, 6))
-    username = nurse.username
+    add_person(place["s1"], "Trần Văn Bảo", "089080111222", date(1980, 9, 5))
+    add_person(place["s1"], "Trần Thị Hoa", "089185222333", date(1985, 3, 2), "female")
+    add_person(place["s1"], "Lê Văn Cường", "089090444555", date(1990, 1, 1))
+    add_person(place["s1b"], "Trần Văn Khác", "089070666777", date(1970, 6, 6))
+    username = nurse_account.username
     ui.sign_in(username, PASSWORD)
     page = ui.page
 
@@ -207,9 +185,9 @@ def fill_template(source, target) -> None:
     book.save(target)
 
 
-def test_import_from_the_template_dry_run_then_confirm(ui, place, nurse, tmp_path):
-    station_id = place["station"].id
-    ui.sign_in(nurse.username, PASSWORD)
+def test_import_from_the_template_dry_run_then_confirm(ui, place, nurse_account, tmp_path):
+    station_id = place["s1"].id
+    ui.sign_in(nurse_account.username, PASSWORD)
     page = ui.page
 
     ui.goto("/exports/")

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.auth.flows import initial_password
+from tests.helpers import initial_password
 from vaxportal.auth import otp
 from vaxportal.auth.models import Account, AccountStatus, UserSession
 from vaxportal.extensions import db

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.browser.test_recipients import add_person, nurse, station  # noqa: F401
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, add_person
 
 FAR_ID = "089075300301"
 
 
-def test_p1_register_offers_the_look_up_beside_the_form(ui, factory, station, nurse):  # noqa: F811
+def test_p1_register_offers_the_look_up_beside_the_form(ui, factory, station, nurse_account):
     far = factory.facility("X9", "commune_station", name="Trạm Y tế Xa")
     add_person(far, "Trần Văn Xa", FAR_ID, born=date(1975, 3, 4))
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto("/recipients/new")
     ui.page.fill("input[name=full_name]", "Ai Đó")
     ui.page.fill("input[name=national_id]", FAR_ID)

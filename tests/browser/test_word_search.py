@@ -5,28 +5,9 @@ off, through the ``ui`` fixture."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_recipients import add_person, enter_navigates
-from tests.helpers import PASSWORD
-from vaxportal.extensions import db
-from vaxportal.recipients.vaccines import seed_vaccines
-
-
-@pytest.fixture
-def station(factory):
-    district = factory.facility("D1", "district_health_centre", name="TTYT Long Xuyên")
-    station = factory.facility("S1", "commune_station", parent=district,
-                               name="Trạm Y tế Mỹ Bình")
-    seed_vaccines()
-    db.session.commit()
-    return station
-
-
-@pytest.fixture
-def nurse(factory, station):
-    return factory.account("data_entry", facility=station, full_name="Trần Thị Nhập")
+from tests.helpers import PASSWORD, add_person, enter_navigates
 
 
 def search_for(ui, text: str) -> None:
@@ -45,12 +26,12 @@ def search_for(ui, text: str) -> None:
 
 
 def test_p1_a_part_of_a_name_finds_the_person_and_an_id_elsewhere_offers_the_lookup(
-        ui, station, nurse, factory):
+        ui, station, nurse_account, factory):
     add_person(station, "Nguyễn Thị Hồng Đào", "089190555666", gender="female")
     add_person(station, "Trần Văn Bảo", "089080111222")
     other = factory.facility("S9", "commune_station", name="Trạm Y tế Bình Đức")
     add_person(other, "Lê Văn Xa", "089080777888")
-    ui.sign_in(nurse.username, PASSWORD)
+    ui.sign_in(nurse_account.username, PASSWORD)
     ui.goto("/recipients/")
     page = ui.page
     results = page.locator("#results")

@@ -3,9 +3,11 @@ audited), the printable page, and the record's list of certificates."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
-from tests.certificates.conftest import add_dose, issue
+from tests.helpers import add_dose, issue
 from vaxportal.audit.models import AuditEvent
 from vaxportal.certificates.models import Certificate
 from vaxportal.extensions import db
@@ -64,7 +66,7 @@ def test_p2_2_admin_and_other_roles_cannot_issue(signed_in, place, vaccinated):
 
 def test_p1_another_facilitys_recipient_answers_404(nurse, person):
     stranger = person("s2")
-    add_dose(stranger)
+    add_dose(stranger, "PFIZER", date(2021, 8, 2), lot="PFIZER-1")
     assert nurse.post(f"/certificates/recipients/{stranger.id}/issue").status_code == 404
     assert _certificates() == []
 

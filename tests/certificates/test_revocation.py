@@ -8,8 +8,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.certificates.conftest import issue
-from tests.recipients.conftest import fresh_otp, hidden_inputs
+from tests.helpers import fresh_otp, hidden_inputs, issue
 from vaxportal.certificates.models import Certificate
 from vaxportal.extensions import db
 from vaxportal.recipients.forms import IDENTITY_FORM_FIELDS

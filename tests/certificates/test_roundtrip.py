@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from tests.certificates.conftest import issue
+from tests.helpers import issue
 from vaxportal.certificates import payload
 
 DCC = Path(__file__).parent / "dcc"

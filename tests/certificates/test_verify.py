@@ -10,7 +10,7 @@ from datetime import timedelta
 import segno
 import sqlalchemy as sa
 
-from tests.certificates.conftest import issue
+from tests.helpers import issue
 from vaxportal.audit.models import AuditEvent
 from vaxportal.certificates import hcert, keys, payload
 from vaxportal.extensions import db

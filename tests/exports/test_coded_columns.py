@@ -7,7 +7,7 @@ import io
 
 import openpyxl
 
-from tests.exports.conftest import all_values, export_now, workbook
+from tests.helpers import all_values, export_now, workbook
 
 
 def test_export_shows_labels_of_coded_fields(nurse, person, outbox):

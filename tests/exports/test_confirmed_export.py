@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.exports.conftest import code_for, confirm, html, request_export
+from tests.helpers import code_for, confirm, html, request_export
 from vaxportal.exports.models import ExportJob
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow

@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.exports.conftest import (
-    code_for,
-    confirm,
-    export_now,
-    html,
-    request_export,
-    search_id,
-)
+from tests.helpers import code_for, confirm, export_now, html, request_export, search_id
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports.models import ExportJob, JobStatus
 from vaxportal.extensions import db

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from tests.exports.conftest import (
+from tests.helpers import (
     HEADERS,
     all_values,
     export_now,

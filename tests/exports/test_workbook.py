@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from tests.exports.conftest import all_values, export_now, search_id, sheet_xml, workbook
+from tests.helpers import all_values, export_now, search_id, sheet_xml, workbook
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1)", "-2+3", "=1+1"]
 

@@ -16,8 +16,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import REDIS_URL
-from tests.exports.conftest import code_for, confirm, html, request_export
+from tests.helpers import code_for, confirm, html, request_export
+from tests.settings import REDIS_URL
 from vaxportal import jobs
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports.models import ExportJob, JobStatus

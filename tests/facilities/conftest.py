@@ -1,42 +1,29 @@
-"""Fixtures of the facilities tests: a small province, a signed-in admin, request fields."""
+"""Fixtures of the facilities tests: their province (a support unit under the DOH, two stations
+under one district: the tree pages are checked row by row), a signed-in admin with a fresh
+OTP and a station's account. Written-request fields and page readers are in
+``tests/helpers.py``."""
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 import pytest
-import sqlalchemy as sa
 
-from tests.helpers import RECENT
-from vaxportal.auth.models import Account, UserSession, WrittenRequest
-from vaxportal.extensions import db
-from vaxportal.timeutil import utcnow
+from tests.helpers import fresh_otp
 
-REQUEST = {"ref_number": "123/SYT-NVY", "ref_date": RECENT,
-           "reason": "Theo công văn đề nghị của đơn vị"}
+#: MIN (ministry IT) → DOH → D1 → S1, S2; DOH → VT (support unit)
+PROVINCE = (
+    ("MIN", "MIN", "ministry", None, "Cục Công nghệ thông tin"),
+    ("DOH", "DOH", "provincial_doh", "MIN", "Sở Y tế An Giang"),
+    ("D1", "D1", "district_health_centre", "DOH", "TTYT Long Xuyên"),
+    ("S1", "S1", "commune_station", "D1", "Trạm Y tế Mỹ Bình"),
+    ("S2", "S2", "commune_station", "D1", "Trạm Y tế Mỹ Xuyên"),
+    ("VT", "VT", "support_unit", "DOH", "Viettel An Giang"),
+)
 
 
 @pytest.fixture
 def province(factory):
     """MIN (ministry IT) → DOH → D1 → S1, S2; DOH → VT (support unit)."""
-    ministry = factory.facility("MIN", "ministry", name="Cục Công nghệ thông tin")
-    doh = factory.facility("DOH", "provincial_doh", parent=ministry, name="Sở Y tế An Giang")
-    d1 = factory.facility("D1", "district_health_centre", parent=doh, name="TTYT Long Xuyên")
-    s1 = factory.facility("S1", "commune_station", parent=d1, name="Trạm Y tế Mỹ Bình")
-    s2 = factory.facility("S2", "commune_station", parent=d1, name="Trạm Y tế Mỹ Xuyên")
-    vt = factory.facility("VT", "support_unit", parent=doh, name="Viettel An Giang")
-    return {"MIN": ministry, "DOH": doh, "D1": d1, "S1": s1, "S2": s2, "VT": vt}
-
-
-def fresh(client) -> None:
-    """The client's session passed an OTP just now (the admin's own step-up, P3.4)."""
-    row = db.session.scalar(
-        sa.select(UserSession).where(UserSession.account_id == client.account.id)
-        .order_by(UserSession.id.desc())
-    )
-    row.step_up_at = utcnow()
-    db.session.commit()
+    return factory.tree(PROVINCE)
 
 
 @pytest.fixture
@@ -44,7 +31,7 @@ def admin(signed_in, province):
     """An admin of the ministry IT department, with a fresh OTP."""
     client = signed_in("admin", facility=province["MIN"], username="admin.cntt",
                        full_name="Lê Minh Quản")
-    fresh(client)
+    fresh_otp(client)
     return client
 
 
@@ -52,35 +39,3 @@ def admin(signed_in, province):
 def holder(signed_in, province):
     """Station S1's account, signed in (its custodian's own browser)."""
     return signed_in("data_entry", facility=province["S1"], username="tyt.mybinh")
-
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def field_error(page: str, name: str) -> str:
-    """The message shown beside field ``name`` ('' when none)."""
-    match = re.search(rf'<p class="field-error" id="{re.escape(name)}-error">(.*?)</p>', page, re.S)
-    return unescape(match.group(1)) if match else ""
-
-
-def input_value(page: str, name: str) -> str | None:
-    for tag in re.findall(r"<(?:input|textarea)[^>]*>(?:[^<]*</textarea>)?", page):
-        if f'name="{name}"' in tag:
-            if tag.startswith("<textarea"):
-                return unescape(re.sub(r"^<textarea[^>]*>|</textarea>$", "", tag)).strip()
-            value = re.search(r'value="([^"]*)"', tag)
-            return unescape(value.group(1)) if value else ""
-    return None
-
-
-def reload(obj):
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
-
-
-def written(account: Account) -> list[WrittenRequest]:
-    return list(db.session.scalars(
-        sa.select(WrittenRequest).where(WrittenRequest.account_id == account.id)
-        .order_by(WrittenRequest.id)
-    ))

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.facilities.conftest import REQUEST, html
+from tests.helpers import REQUEST, html
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian, WrittenRequest
 from vaxportal.extensions import db
@@ -124,12 +124,12 @@ def test_p3_4_every_change_needs_the_admins_fresh_otp(app, signed_in, province, 
 
 
 def test_p3_4_change_goes_through_once_the_otp_is_fresh(app, signed_in, province, objects):
-    from tests.facilities.conftest import fresh
+    from tests.helpers import fresh_otp
 
     admin = signed_in("admin", facility=province["MIN"])
     url = _url(app, "facilities.revoke", objects)
     assert admin.post(url, data=REQUEST).status_code == 200
-    fresh(admin)
+    fresh_otp(admin)
     assert admin.post(url, data=REQUEST).status_code == 303
 
 

@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.facilities.conftest import REQUEST, field_error, html, input_value, reload, written
-from tests.helpers import approve_pending
+from tests.helpers import REQUEST, approve_pending, field_error, html, input_value, reload, written
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation
 from vaxportal.policy import in_scope

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.facilities.conftest import field_error, html, input_value
-from tests.helpers import approve_pending
+from tests.helpers import approve_pending, field_error, html, input_value
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, AccountStatus
 from vaxportal.auth.passwords import verify_password

@@ -10,8 +10,18 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.facilities.conftest import REQUEST, field_error, html, input_value, reload, written
-from tests.helpers import PASSWORD, RECENT, RECENT_DATE, approve_pending
+from tests.helpers import (
+    PASSWORD,
+    RECENT,
+    RECENT_DATE,
+    REQUEST,
+    approve_pending,
+    field_error,
+    html,
+    input_value,
+    reload,
+    written,
+)
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import AccountStatus, UserSession
 from vaxportal.auth.passwords import verify_password

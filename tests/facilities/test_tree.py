@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tests.facilities.conftest import field_error, html, input_value
+from tests.helpers import field_error, html, input_value
 from vaxportal.auth.models import AccountStatus
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility

@@ -85,6 +85,23 @@ def _dosed(ctx: Ctx) -> None:
     ctx.world.dose(ctx.world.recipient_id)
 
 
+def _home(ctx: Ctx) -> None:
+    """The reports of the account's own facility (their form sends to it)."""
+    ctx.objects["home"] = ctx.account.facility_id
+
+
+def _overdue(ctx: Ctx) -> None:
+    """S1 has a person overdue for dose 2 (made once): its due list shows the export form."""
+    import sqlalchemy as sa
+
+    from vaxportal.recipients.models import Recipient
+
+    name = "Trễ Hẹn Mũi Hai"
+    if db.session.scalar(sa.select(Recipient.id).where(Recipient.full_name == name)) is None:
+        ctx.world.dose(ctx.world.recipient("S1", full_name=name).id)
+    ctx.objects["s1"] = ctx.world.facility_ids["S1"]
+
+
 def _pair(ctx: Ctx) -> None:
     ctx.objects["candidate"] = ctx.world.duplicate_pair().id
 
@@ -276,6 +293,13 @@ CASES: dict[str, Case] = {
                                 setup=_export),
     "exports.cancel": Case("data_entry", "/exports/{job}", "/exports/{job}/cancel",
                            setup=_export),
+    # reports: targets (supervisors), the due list's export request
+    "reports.target_save": Case("supervisor", "/reports/targets", "/reports/targets"),
+    "reports.target_import": Case("supervisor", "/reports/targets", "/reports/targets/import",
+                                  upload=True),
+    "reports.due_export": Case(("data_entry", "supervisor", "reviewer"),
+                               "/reports/f/{s1}/due?status=overdue",
+                               "/reports/f/{s1}/due/export", setup=_overdue),
     "exports.import_upload": Case("data_entry", "/exports/import", "/exports/import",
                                   upload=True),
     "exports.import_confirm": Case("data_entry", "/exports/import/{job}",
@@ -318,7 +342,13 @@ GET_CASES: dict[str, Case] = {
     "audit.index": Case(("supervisor", "reviewer", "admin"), "/audit/", "/audit/",
                         method="get"),
     "facilities.index": Case("admin", "/facilities/", "/facilities/", method="get"),
+    "reports.facility": Case(("data_entry", "supervisor", "reviewer"), "/reports/",
+                             "/reports/f/{home}", method="get", setup=_home),
+    "reports.due_list": Case(("data_entry", "supervisor", "reviewer"), "/reports/f/{s1}/due",
+                             "/reports/f/{s1}/due", method="get", setup=_overdue),
 }
 #: the template of each GET form → its case (a new GET form must be added to both)
 GET_FORM_TEMPLATES = {"audit/index.html": "audit.index",
-                      "facilities/index.html": "facilities.index"}
+                      "facilities/index.html": "facilities.index",
+                      "reports/index.html": "reports.facility",
+                      "reports/due.html": "reports.due_list"}

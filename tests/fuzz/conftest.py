@@ -1,77 +1,21 @@
-"""Fixtures and Hypothesis profiles of the form fuzzer.
-
-Profiles (``VAXPORTAL_FUZZ_PROFILE``): ``fuzz`` (default, CI) runs the same examples on
-every run (derandomized, no example database, no deadline); ``fuzz-deep`` draws many more,
-at random, for a local hunt (it keeps found failures under .hypothesis/, not in git)."""
+"""Fixtures of the form fuzzer: its world and the collector of unhandled errors; the
+profiles are in ``tests/fuzz/profiles.py``."""
 
 from __future__ import annotations
 
 import logging
-import os
-from collections import Counter, defaultdict
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
-from werkzeug.security import generate_password_hash
 
-from tests.fuzz.world import CHEAP_METHOD, World, cheap_hash
-from vaxportal.auth import passwords, signin
-
-_QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-          HealthCheck.data_too_large, HealthCheck.large_base_example]
-
-settings.register_profile(
-    "fuzz", max_examples=int(os.environ.get("VAXPORTAL_FUZZ_EXAMPLES", "30")),
-    derandomize=True, database=None, deadline=None, suppress_health_check=_QUIET,
-    print_blob=False,
-    # no shrinking: each example is a few requests against a live app, and a 500 reports
-    # its frames (the log of the app's error handler) in the failure message anyway
-    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-)
-settings.register_profile(
-    "fuzz-deep", max_examples=int(os.environ.get("VAXPORTAL_FUZZ_EXAMPLES", "300")),
-    derandomize=False, deadline=None,
-    suppress_health_check=_QUIET, print_blob=True,
-)
-PROFILE = os.environ.get("VAXPORTAL_FUZZ_PROFILE", "fuzz")
+from tests.fuzz.profiles import STATUSES, Unhandled
+from tests.fuzz.world import World
 
 
 @pytest.fixture
-def cheap_passwords(monkeypatch):
-    """Hashing at full cost (a quarter of a second) would leave no time to fuzz."""
-    monkeypatch.setattr(passwords, "generate_password_hash", cheap_hash)
-    dummy = generate_password_hash("no-such-account", CHEAP_METHOD)
-    monkeypatch.setattr(signin, "_dummy_hash", lambda: dummy)
-
-
-@pytest.fixture
-def world(app, cheap_passwords) -> World:
+def world(app) -> World:
+    # passwords are hashed cheaply (tests/fixtures.py): hashing at full cost would leave no
+    # time to fuzz
     return World(app)
-
-
-class Unhandled(logging.Handler):
-    """Collects what the app's last-resort error handler logs: the type of an unhandled
-    error and its frames, of which ``report()`` keeps the app's own."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[str] = []
-
-    def emit(self, record) -> None:
-        self.records.append(record.getMessage())
-
-    def report(self) -> str:
-        lines = []
-        for record in self.records:
-            first, *frames = record.splitlines()
-            lines.append(first)
-            for i, line in enumerate(frames):
-                if "/vaxportal/" in line and line.lstrip().startswith("File"):
-                    lines += frames[i:i + 2]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return f"<{len(self.records)} unhandled error(s)>"
 
 
 @pytest.fixture
@@ -81,10 +25,6 @@ def unhandled():
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
-
-
-#: endpoint → Counter of the statuses answered (full page and htmx), for the run's summary
-STATUSES: defaultdict[str, Counter] = defaultdict(Counter)
 
 
 def pytest_terminal_summary(terminalreporter):

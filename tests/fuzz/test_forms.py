@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from tests.fuzz.cases import CASES, GET_CASES, GET_FORM_TEMPLATES, ROLE_HOME, Case, Ctx
-from tests.fuzz.conftest import PROFILE, STATUSES, Unhandled
 from tests.fuzz.forms import Field, Form, form_for
+from tests.fuzz.profiles import PROFILE, STATUSES, Unhandled
 from tests.fuzz.strategies import (
     extra_fields,
     good_uploads,

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from tests.helpers import PASSWORD, VaxClient, read_outbox
+from tests.helpers import CHEAP_METHOD, PASSWORD, VaxClient, read_outbox
 from vaxportal.auth import otp, totp
 from vaxportal.auth.models import Account, AccountStatus, Custodian, UserSession
 from vaxportal.extensions import db, limiter
@@ -23,15 +23,10 @@ from vaxportal.recipients.services import create_recipient
 from vaxportal.recipients.vaccines import seed_vaccines
 from vaxportal.timeutil import utcnow
 
-#: passwords are hashed cheaply here: the fuzzer is after crashes, not after hashing cost
-CHEAP_METHOD = "pbkdf2:sha256:1"
+#: passwords are hashed cheaply here, as in every test (tests/fixtures.py, cheap_passwords)
 CHEAP_HASH = generate_password_hash(PASSWORD, CHEAP_METHOD)
 
 _seq = itertools.count(1)
-
-
-def cheap_hash(password: str, method: str = "scrypt") -> str:
-    return generate_password_hash(password, CHEAP_METHOD)
 
 
 class World:

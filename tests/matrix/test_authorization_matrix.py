@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from flask import url_for
 from werkzeug.exceptions import HTTPException
 
-from tests.matrix.conftest import PRINCIPALS, ROLES, World
+from tests.matrix.world import PRINCIPALS, ROLES, World
 from vaxportal.extensions import db
 from vaxportal.policy import DATA_PERMS, ROLE_PERMS
 from vaxportal.recipients.models import Dose, Recipient
@@ -155,6 +155,17 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exports.import_confirm": {"POST": "L 403 303>exports.import_show/404 "
                                        "303>exports.import_show/404 403"},
     "exports.import_discard": {"POST": "L 403 303>exports.index/404 303>exports.index/404 403"},
+    # -- reports (issue 15): data_entry its own facility, supervisors and reviewers their
+    #    subtree, never an admin (P2.1); another scope's facility answers 404; targets are
+    #    entered by supervisors only (an empty form: 400)
+    "reports.index": {"GET": "L 403 200 200 200"},
+    "reports.facility": {"GET": "L 403 200/404 200/404 200/404"},
+    "reports.due_list": {"GET": "L 403 200/404 200/404 200/404"},
+    "reports.due_export": {"POST": "L 403 303>exports.new/404 303>exports.new/404 "
+                                   "303>exports.new/404"},
+    "reports.targets_index": {"GET": "L 403 403 200 403"},
+    "reports.target_save": {"POST": "L 403 403 400 403"},
+    "reports.target_import": {"POST": "L 403 403 400 403"},
     # -- vaccination certificates: issued and printed by the data-entry account of the
     #    recipient's facility only; the revocation list and /verify are public ----------------
     "certificates.issue": {"POST": "L 403 303>certificates.show/404 403 403"},

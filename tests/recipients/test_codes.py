@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.recipients.conftest import fresh_otp, hidden_inputs, html
-from tests.recipients.test_register import GOOD
+from tests.helpers import PERSON_FORM, fresh_otp, hidden_inputs, html
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.services import validate_recipient_data
@@ -19,7 +18,7 @@ def only_recipient() -> Recipient | None:
 
 
 def test_register_stores_codes_and_page_shows_labels(nurse):
-    response = nurse.post("/recipients/new", data=GOOD)
+    response = nurse.post("/recipients/new", data=PERSON_FORM)
     assert response.status_code == 303
     recipient = only_recipient()
     assert (recipient.ethnicity, recipient.nationality, recipient.priority_group,
@@ -29,7 +28,7 @@ def test_register_stores_codes_and_page_shows_labels(nurse):
 
 
 def test_free_text_refused_with_a_message_nothing_typed_lost(nurse):
-    bad = dict(GOOD, ethnicity="Người Kinh", priority_group="Nhóm chín")
+    bad = dict(PERSON_FORM, ethnicity="Người Kinh", priority_group="Nhóm chín")
     body = html(nurse.post("/recipients/new", data=bad))
     assert only_recipient() is None
     assert body.count("Không có trong danh mục") == 2
@@ -38,13 +37,13 @@ def test_free_text_refused_with_a_message_nothing_typed_lost(nurse):
 
 
 def test_commune_of_another_province_refused(nurse):
-    body = html(nurse.post("/recipients/new", data=dict(GOOD, ward=HOAN_KIEM)))
+    body = html(nurse.post("/recipients/new", data=dict(PERSON_FORM, ward=HOAN_KIEM)))
     assert only_recipient() is None
     assert "không thuộc tỉnh/thành phố đã chọn" in body
 
 
 def test_without_javascript_choosing_the_province_lists_its_communes(nurse):
-    typed = dict(GOOD, ward="", province="01", pick_province="1")
+    typed = dict(PERSON_FORM, ward="", province="01", pick_province="1")
     response = nurse.post("/recipients/new", data=typed)
     body = html(response)
     assert response.status_code == 200 and only_recipient() is None
@@ -68,7 +67,7 @@ def test_identity_edit_choosing_the_province_lists_its_communes_saves_nothing(nu
 
 def test_with_htmx_a_province_change_swaps_the_commune_list(nurse):
     response = nurse.hx("POST", "/recipients/new/validate/province",
-                        data=dict(GOOD, province="01"))
+                        data=dict(PERSON_FORM, province="01"))
     body = html(response)
     assert 'id="v-ward" hx-swap-oob="true"' in body
     assert f'value="{HOAN_KIEM}"' in body and LONG_XUYEN not in body
@@ -82,16 +81,16 @@ def test_option_labels_start_without_diacritics_for_type_ahead(nurse):
 
 
 def test_import_accepts_codes_and_labels(app):
-    by_label = dict(GOOD, ethnicity="Tày", nationality="Việt Nam", priority_group="Nhóm 7",
+    by_label = dict(PERSON_FORM, ethnicity="Tày", nationality="Việt Nam", priority_group="Nhóm 7",
                     province="An Giang", ward="Long Xuyên")
-    by_code = dict(GOOD, ethnicity=2, nationality="vn", priority_group="N07",
+    by_code = dict(PERSON_FORM, ethnicity=2, nationality="vn", priority_group="N07",
                    province=91, ward=30307)
     for data in (by_label, by_code):
         clean, errors = validate_recipient_data(data)
         assert errors == {}
         assert (clean["ethnicity"], clean["nationality"], clean["priority_group"],
                 clean["province"], clean["ward"]) == ("02", "VN", "N07", AN_GIANG, LONG_XUYEN)
-    _clean, errors = validate_recipient_data(dict(GOOD, ethnicity="Sao Hỏa"))
+    _clean, errors = validate_recipient_data(dict(PERSON_FORM, ethnicity="Sao Hỏa"))
     assert "danh mục" in errors["ethnicity"]
 
 
@@ -119,7 +118,7 @@ def test_admin_adds_a_priority_group_offered_at_entry(runner, nurse):
     assert result.exit_code == 0
     assert '<option value="T01">Nhóm bổ sung: tài xế</option>' in html(
         nurse.get("/recipients/new"))
-    assert nurse.post("/recipients/new", data=dict(GOOD, priority_group="T01")
+    assert nurse.post("/recipients/new", data=dict(PERSON_FORM, priority_group="T01")
                       ).status_code == 303
     runner.invoke(args=["priority-groups", "withdraw", "T01"])
     assert "T01" not in html(nurse.get("/recipients/new"))
@@ -130,7 +129,32 @@ def test_enter_in_any_field_saves_the_form_without_javascript(nurse):
     its communes were listed for, that is the form's ordinary submission."""
     form = html(nurse.get("/recipients/new"))
     assert 'name="province_shown"' in form
-    typed = dict(GOOD, pick_province="1", province_shown=GOOD["province"])
+    typed = dict(PERSON_FORM, pick_province="1", province_shown=PERSON_FORM["province"])
     response = nurse.post("/recipients/new", data=typed)
     assert response.status_code == 303, html(response)
     assert only_recipient() is not None
+
+
+def test_priority_groups_are_the_resolutions_twelve_then_six_more(app):
+    """Nghị quyết 21/NQ-CP: nine items, the first of four front-line groups (N01-N04);
+    each label is "Nhóm n: " and the group in the resolution's words."""
+    from vaxportal.recipients.codes import labelled
+
+    groups = labelled("priority_group")
+    assert [code for code, _label in groups] == [f"N{n:02d}" for n in range(1, 19)]
+    for n, (_code, label) in enumerate(groups, start=1):
+        assert label.startswith(f"Nhóm {n}: ")
+    words = {code: label.partition(": ")[2] for code, label in groups}
+    assert (words["N03"], words["N04"]) == ("Quân đội", "Công an")
+    assert words["N08"] == "Người mắc các bệnh mạn tính, người trên 65 tuổi"
+    assert "học sinh" not in words["N07"]  # teachers and school staff, not pupils
+
+
+def test_an_older_record_in_the_resolutions_words_gets_its_group(app):
+    from vaxportal.recipients.codes import to_code
+
+    assert to_code("priority_group", "người mắc các bệnh mạn tính, người trên 65 tuổi") == "N08"
+    assert to_code("priority_group", "quan doi") == "N03"
+    assert to_code("priority_group", "Người nghèo, các đối tượng chính sách xã hội") == "N10"
+    assert to_code("priority_group", "Nhóm 12") == "N12"
+    assert to_code("priority_group", "người già") is None

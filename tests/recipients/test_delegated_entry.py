@@ -11,8 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import RECENT, approve_pending
-from tests.recipients.conftest import fresh_otp, hidden_inputs, html, vaccine
+from tests.helpers import RECENT, approve_pending, fresh_otp, hidden_inputs, html, vaccine
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation

@@ -10,39 +10,22 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import (
+from tests.helpers import (
     add_dose,
     assert_no_personal_data_in_urls,
+    dose_correction,
+    dose_data,
+    doses,
     fresh_otp,
     hidden_inputs,
     html,
+    input_value,
     vaccine,
 )
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, RecipientSearch
 from vaxportal.validators import local_today
-
-
-def dose_data(page: str, **overrides) -> dict:
-    """The dose form as the browser would send it (hidden fields from the page)."""
-    data = hidden_inputs(page)
-    data.update({"vaccine_id": str(vaccine("PFIZER").id), "dose_number": "1",
-                 "given_on": "01/08/2021", "lot_number": "FF1234", "vaccinator": "Lê Thị Tiêm",
-                 "aefi": "none", "aefi_note": ""})
-    data.update(overrides)
-    return data
-
-
-def input_value(page: str, name: str) -> str | None:
-    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
-    value = tag and re.search(r'value="([^"]*)"', tag.group(0))
-    return value.group(1) if value else None
-
-
-def doses() -> list[Dose]:
-    db.session.expire_all()
-    return list(db.session.scalars(sa.select(Dose).order_by(Dose.id)))
 
 
 def test_dose_form_on_the_page_suggests_next_number_and_last_entry(nurse, person):
@@ -93,7 +76,28 @@ def test_record_dose_plain_from_a_search_result_goes_back_to_the_search(nurse, p
     page = html(nurse.get(f"/recipients/{recipient.id}/doses/new?s={sid}"))
     assert "<html" in page
     response = nurse.post(f"/recipients/{recipient.id}/doses", data=dose_data(page))
-    assert response.headers["Location"].endswith(f"/recipients/?s={sid}")
+    [dose] = doses()
+    assert response.headers["Location"].endswith(f"/recipients/?s={sid}&saved={dose.id}")
+    # a slow line pays for no note in the 303 and for no cookie set now and cleared next
+    assert response.get_data() == b"" and "Set-Cookie" not in response.headers
+    after = nurse.get(response.headers["Location"])
+    assert "Set-Cookie" not in after.headers
+    slot = html(after).split('id="dose-slot"')[1].split('id="results"')[0]
+    assert "Đã ghi nhận mũi 1." in slot and "Mũi 1: Nguyễn Văn An." in slot
+    assert f'href="/recipients/{recipient.id}"' in slot
+
+
+@pytest.mark.parametrize("saved", ["other", "0", "-1", "99999999999", "abc"])
+def test_p1_the_register_shows_no_saved_dose_outside_scope_or_of_a_bad_id(nurse, person,
+                                                                           saved):
+    """P1: ``saved`` names a dose by id; another facility's dose says nothing of its person."""
+    other = add_dose(person(facility="s2", full_name="Lê Thị Khác"), "PFIZER")
+    nurse.post("/recipients/", data={"q": "nguyen"})
+    sid = db.session.scalar(sa.select(RecipientSearch.id))
+    response = nurse.get(f"/recipients/?s={sid}&saved={other.id if saved == 'other' else saved}")
+    body = html(response)
+    assert response.status_code == 200
+    assert "Lê Thị Khác" not in body and "Đã ghi nhận" not in body
 
 
 @pytest.mark.parametrize("hx", [False, True])
@@ -154,18 +158,9 @@ def test_reviewer_may_not_record(signed_in, place, person):
 # -- corrections and deletions (P3.4) ------------------------------------------------------
 
 
-def _correction(nurse, dose, **overrides) -> dict:
-    page = html(nurse.get(f"/recipients/doses/{dose.id}/edit"))
-    data = hidden_inputs(page) | {
-        "vaccine_id": str(dose.vaccine_id), "dose_number": "1", "given_on": "02/06/2021",
-        "lot_number": "AZ-2", "vaccinator": "Lê Thị Tiêm", "aefi": "none", "aefi_note": "",
-        "reason": "Nhập nhầm ngày tiêm"}
-    return data | overrides
-
-
 def test_p3_4_dose_correction_needs_fresh_otp_and_a_reason(nurse, person):
     dose = add_dose(person())
-    data = _correction(nurse, dose)
+    data = dose_correction(nurse, dose)
     prompt = nurse.post(f"/recipients/doses/{dose.id}/edit", data=data)
     assert "stepup_code" in html(prompt)
     assert hidden_inputs(html(prompt))["reason"] == "Nhập nhầm ngày tiêm"
@@ -201,7 +196,7 @@ def test_p3_4_dose_deletion_needs_fresh_otp_and_a_reason(nurse, person):
 def test_stale_dose_correction_shows_the_conflict(nurse, person):
     dose = add_dose(person())
     fresh_otp(nurse)
-    data = _correction(nurse, dose, lot_number="MINE-1")
+    data = dose_correction(nurse, dose, lot_number="MINE-1")
     db.session.get(Dose, dose.id).lot_number = "THEIRS-1"
     db.session.commit()
     response = nurse.post(f"/recipients/doses/{dose.id}/edit", data=data)
@@ -290,7 +285,7 @@ def test_stale_dose_correction_by_htmx_replaces_the_page_and_keeps_the_typing(nu
     conflict page (with what was typed) replaces the form instead of vanishing."""
     dose = add_dose(person())
     fresh_otp(nurse)
-    data = _correction(nurse, dose, lot_number="MINE-2")
+    data = dose_correction(nurse, dose, lot_number="MINE-2")
     db.session.get(Dose, dose.id).lot_number = "THEIRS-2"
     db.session.commit()
     response = nurse.hx("POST", f"/recipients/doses/{dose.id}/edit", data=data)

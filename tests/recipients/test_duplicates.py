@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import add_dose, html
+from tests.helpers import add_dose, html
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.recipients.models import DuplicateCandidate, Recipient
@@ -25,11 +25,6 @@ def pair(person):
     db.session.add(candidate)
     db.session.commit()
     return old, new, candidate
-
-
-@pytest.fixture
-def supervisor(signed_in, place):
-    return signed_in("supervisor", facility=place["d1"])
 
 
 def test_queue_lists_open_pairs_in_scope(supervisor, pair):

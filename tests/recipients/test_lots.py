@@ -11,8 +11,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import add_dose, hidden_inputs, html, vaccine
-from tests.recipients.test_doses import dose_data, doses, input_value
+from tests.helpers import add_dose, dose_data, doses, hidden_inputs, html, input_value, vaccine
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.recipients.models import DoseLot
@@ -165,8 +164,7 @@ def test_setting_an_expiry_needs_the_csrf_token(nurse, person):
 
 
 def test_a_correction_cannot_move_a_dose_past_its_lots_expiry(nurse, person):
-    from tests.recipients.conftest import fresh_otp
-    from tests.recipients.test_doses import _correction
+    from tests.helpers import dose_correction, fresh_otp
 
     dose = add_dose(person(), "AZ", date(2021, 6, 1), lot="AZ-2")
     db.session.add(DoseLot(facility_id=dose.facility_id, lot_number="AZ-2",
@@ -174,11 +172,11 @@ def test_a_correction_cannot_move_a_dose_past_its_lots_expiry(nurse, person):
     db.session.commit()
     fresh_otp(nurse)
     body = html(nurse.post(f"/recipients/doses/{dose.id}/edit",
-                           data=_correction(nurse, dose, given_on="02/07/2021")))
+                           data=dose_correction(nurse, dose, given_on="02/07/2021")))
     assert "30/06/2021" in body and "hết hạn" in body
     assert doses()[0].given_on == date(2021, 6, 1)
     done = nurse.post(f"/recipients/doses/{dose.id}/edit",
-                      data=_correction(nurse, dose, given_on="20/06/2021"))
+                      data=dose_correction(nurse, dose, given_on="20/06/2021"))
     assert done.status_code == 303
     [lot] = lots()
     assert lot.first_used_on == lot.last_used_on == date(2021, 6, 20)

@@ -7,13 +7,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import (
-    add_dose,
-    assert_no_personal_data_in_urls,
-    fresh_otp,
-    hidden_inputs,
-    html,
-)
+from tests.helpers import add_dose, assert_no_personal_data_in_urls, fresh_otp, hidden_inputs, html
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
@@ -230,3 +224,33 @@ def test_p3_4_wrong_code_changes_nothing(nurse, person):
     assert hidden_inputs(html(again))["full_name"] == "Nguyễn Văn Bảo"
     db.session.expire_all()
     assert db.session.get(Recipient, recipient.id).full_name == "Nguyễn Văn An"
+
+
+def _scope_questions(client, url: str) -> int:
+    """How many statements the page sends that ask which facilities lie in a subtree scope."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    return len([s for s in sent if "facility.path >=" in s])
+
+
+def test_p1_doses_of_many_facilities_cost_one_scope_question(signed_in, place, person):
+    """Which doses the account may correct is asked once for all their facilities
+    (``Scope.contains_many``), not once per facility."""
+    supervisor = signed_in("supervisor", facility=place["d1"])
+    here, spread = person("s1"), person("s1", full_name="Trần Văn Bình")
+    for number, key in enumerate(("s1", "s1b", "d1", "s2", "d2"), start=1):
+        given_on = date(2021, number, 1)
+        add_dose(here, number=number, given_on=given_on)
+        add_dose(spread, number=number, given_on=given_on, facility_id=place[key].id)
+    one_facility = _scope_questions(supervisor, f"/recipients/{here.id}")
+    five_facilities = _scope_questions(supervisor, f"/recipients/{spread.id}")
+    assert five_facilities <= one_facility + 1

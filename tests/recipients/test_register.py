@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import assert_no_personal_data_in_urls, html
+from tests.helpers import PERSON_FORM, assert_no_personal_data_in_urls, html
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 from vaxportal.recipients.models import DuplicateCandidate, Recipient
@@ -19,14 +19,6 @@ from vaxportal.recipients.services import (
     find_possible_duplicates,
     validate_recipient_data,
 )
-
-GOOD = {
-    "full_name": "Lê Thị Hồng", "date_of_birth": "05/09/1980", "gender": "female",
-    "national_id": "089180123456", "insurance_number": "gd4890123456789",
-    "phone": "0912 345 678", "occupation": "Giáo viên", "ethnicity": "01",
-    "nationality": "VN", "priority_group": "N07", "province": "91",
-    "district": "", "ward": "30307", "street": "12 Trần Hưng Đạo",
-}
 
 
 def count_recipients() -> int:
@@ -42,7 +34,7 @@ def test_form_page_renders_fields_with_check_as_you_leave(nurse):
 
 
 def test_plain_post_registers_and_redirects_to_the_page(nurse, place):
-    response = nurse.post("/recipients/new", data=GOOD)
+    response = nurse.post("/recipients/new", data=PERSON_FORM)
     assert response.status_code == 303
     recipient = db.session.scalar(sa.select(Recipient))
     assert response.headers["Location"].endswith(f"/recipients/{recipient.id}")
@@ -56,7 +48,7 @@ def test_plain_post_registers_and_redirects_to_the_page(nurse, place):
 
 
 def test_htmx_post_registers_with_hx_redirect(nurse):
-    response = nurse.hx("POST", "/recipients/new", data=GOOD)
+    response = nurse.hx("POST", "/recipients/new", data=PERSON_FORM)
     assert response.status_code == 204
     recipient = db.session.scalar(sa.select(Recipient))
     assert response.headers["HX-Redirect"].endswith(f"/recipients/{recipient.id}")
@@ -64,7 +56,7 @@ def test_htmx_post_registers_with_hx_redirect(nurse):
 
 @pytest.mark.parametrize("hx", [False, True])
 def test_errors_in_vietnamese_beside_fields_nothing_typed_lost(nurse, hx):
-    bad = dict(GOOD, date_of_birth="31/02/1980", national_id="12345", phone="0123",
+    bad = dict(PERSON_FORM, date_of_birth="31/02/1980", national_id="12345", phone="0123",
                insurance_number="XX9")
     response = (nurse.hx("POST", "/recipients/new", data=bad) if hx
                 else nurse.post("/recipients/new", data=bad))
@@ -81,28 +73,28 @@ def test_errors_in_vietnamese_beside_fields_nothing_typed_lost(nurse, hx):
 
 
 def test_date_in_the_future_refused(nurse):
-    body = html(nurse.post("/recipients/new", data=dict(GOOD, date_of_birth="01/01/2999")))
+    body = html(nurse.post("/recipients/new", data=dict(PERSON_FORM, date_of_birth="01/01/2999")))
     assert "Ngày không được sau hôm nay" in body
     assert count_recipients() == 0
 
 
 def test_validate_endpoint_returns_the_field_fragment(nurse):
     response = nurse.hx("POST", "/recipients/new/validate/national_id",
-                        data=dict(GOOD, national_id="999"))
+                        data=dict(PERSON_FORM, national_id="999"))
     body = html(response)
     assert response.status_code == 200 and "<html" not in body
     assert body.strip().startswith('<div class="vfield" id="v-national_id">')
     assert 'id="field-national_id"' in body and "Số CCCD gồm 12 chữ số" in body
     assert 'value="999"' in body
     assert "Họ và tên" not in body  # only the field left
-    ok = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=GOOD))
+    ok = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=PERSON_FORM))
     assert "field-error" not in ok
-    assert nurse.hx("POST", "/recipients/new/validate/nope", data=GOOD).status_code == 404
+    assert nurse.hx("POST", "/recipients/new/validate/nope", data=PERSON_FORM).status_code == 404
 
 
 def test_duplicate_national_id_refused_points_to_the_record(nurse, person):
     existing = person(full_name="Võ Văn Cũ", national_id="089180123456")
-    response = nurse.post("/recipients/new", data=GOOD)
+    response = nurse.post("/recipients/new", data=PERSON_FORM)
     body = html(response)
     assert response.status_code == 200
     assert "Số CCCD/CMND này đã được đăng ký" in body
@@ -113,7 +105,7 @@ def test_duplicate_national_id_refused_points_to_the_record(nurse, person):
 def test_duplicate_national_id_at_another_facility_minimal_fields_only(nurse, person):
     other = person("s2", full_name="Võ Văn Xa", national_id="089180123456",
                    phone="+84987654321", street="99 Đường Bí Mật")
-    body = html(nurse.post("/recipients/new", data=GOOD))
+    body = html(nurse.post("/recipients/new", data=PERSON_FORM))
     assert "Số CCCD/CMND này đã được đăng ký" in body
     assert "Trạm Y tế Vĩnh Mỹ" in body  # the facility only (P1): no name, no birth date
     assert "Võ Văn Xa" not in body and "05/09/1980" in body  # the date typed stays typed
@@ -127,7 +119,7 @@ def test_duplicate_national_id_at_another_facility_minimal_fields_only(nurse, pe
 
 def test_duplicate_national_id_as_you_leave_the_field(nurse, person):
     existing = person(national_id="089180123456")
-    body = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=GOOD))
+    body = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=PERSON_FORM))
     assert "Số CCCD/CMND này đã được đăng ký" in body
     assert f'href="/recipients/{existing.id}"' in body
 
@@ -138,14 +130,14 @@ def test_same_name_dob_gender_warns_then_register_anyway_queues_the_pair(nurse, 
                       date_of_birth=date(1980, 9, 5))
     post = (lambda data: nurse.hx("POST", "/recipients/new", data=data)) if hx else (
         lambda data: nurse.post("/recipients/new", data=data))
-    warned = post(GOOD)
+    warned = post(PERSON_FORM)
     body = html(warned)
     assert warned.status_code == 200
     assert "Có thể trùng" in body and "Trạm Y tế Vĩnh Mỹ" in body
     assert "LE THI HONG" not in body  # another facility's spelling is not echoed (P1)
     assert 'name="confirm_duplicate" value="1"' in body
     assert count_recipients() == 1
-    done = post(dict(GOOD, confirm_duplicate="1"))
+    done = post(dict(PERSON_FORM, confirm_duplicate="1"))
     assert done.status_code == (204 if hx else 303)
     assert count_recipients() == 2
     pair = db.session.scalar(sa.select(DuplicateCandidate))
@@ -155,14 +147,14 @@ def test_same_name_dob_gender_warns_then_register_anyway_queues_the_pair(nurse, 
 
 def test_no_personal_data_in_any_url_of_the_form(nurse, person):
     person(national_id="089180123456")
-    response = nurse.post("/recipients/new", data=GOOD)
+    response = nurse.post("/recipients/new", data=PERSON_FORM)
     assert_no_personal_data_in_urls(response, "Lê Thị Hồng", "089180123456", "912345678")
 
 
 def test_reviewer_and_admin_may_not_register(signed_in, place):
     reviewer = signed_in("reviewer", facility=place["doh"])
     assert reviewer.get("/recipients/new").status_code == 403
-    assert reviewer.post("/recipients/new", data=GOOD).status_code == 403
+    assert reviewer.post("/recipients/new", data=PERSON_FORM).status_code == 403
     admin = signed_in("admin", facility=place["doh"])
     assert admin.get("/recipients/").status_code == 403  # P2.1, P2.2
     assert count_recipients() == 0
@@ -172,9 +164,9 @@ def test_supervisor_chooses_a_facility_of_its_subtree(signed_in, place):
     supervisor = signed_in("supervisor", facility=place["d1"])
     body = html(supervisor.get("/recipients/new"))
     assert "Trạm Y tế Mỹ Long" in body and "Trạm Y tế Vĩnh Mỹ" not in body
-    refused = supervisor.post("/recipients/new", data=dict(GOOD, facility_id=place["s2"].id))
+    refused = supervisor.post("/recipients/new", data=dict(PERSON_FORM, facility_id=place["s2"].id))
     assert "Vui lòng chọn cơ sở quản lý" in html(refused)
-    supervisor.post("/recipients/new", data=dict(GOOD, facility_id=place["s1b"].id))
+    supervisor.post("/recipients/new", data=dict(PERSON_FORM, facility_id=place["s1b"].id))
     assert db.session.scalar(sa.select(Recipient.facility_id)) == place["s1b"].id
 
 
@@ -183,7 +175,7 @@ def test_supervisor_chooses_a_facility_of_its_subtree(signed_in, place):
 
 def test_validate_recipient_data_uses_the_form_rules(app):
     clean, errors = validate_recipient_data(
-        dict(GOOD, date_of_birth=date(1980, 9, 5), gender="Nữ", national_id=89180123456.0)
+        dict(PERSON_FORM, date_of_birth=date(1980, 9, 5), gender="Nữ", national_id=89180123456.0)
     )
     assert errors == {"national_id": "Số CCCD gồm 12 chữ số, hoặc số CMND cũ gồm 9 chữ số."}
     assert clean["gender"] == "female" and clean["date_of_birth"] == date(1980, 9, 5)
@@ -197,7 +189,7 @@ def test_validate_recipient_data_uses_the_form_rules(app):
 
 
 def test_services_find_and_create(place):
-    clean, errors = validate_recipient_data(GOOD)
+    clean, errors = validate_recipient_data(PERSON_FORM)
     assert not errors
     recipient = create_recipient(clean, place["s2"].id)
     assert recipient.id and recipient.name_key == "le thi hong"
@@ -208,7 +200,8 @@ def test_services_find_and_create(place):
     assert find_by_id_number("000") == [] and find_by_id_number(None) == []
     assert find_possible_duplicates("LÊ THỊ HỒNG", date(1980, 9, 5), "female") == [recipient]
     # a spreadsheet's words are normalised once, by the form's rules, before the look-up
-    typed, _errors = validate_recipient_data(dict(GOOD, full_name="Le Thi Hong", gender="Nữ"))
+    typed, _errors = validate_recipient_data(
+        dict(PERSON_FORM, full_name="Le Thi Hong", gender="Nữ"))
     assert find_possible_duplicates(typed["full_name"], typed["date_of_birth"],
                                     typed["gender"]) == [recipient]
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "female",

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import add_dose, assert_no_personal_data_in_urls, html, vaccine
+from tests.helpers import add_dose, assert_no_personal_data_in_urls, html, vaccine
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient, RecipientSearch
 from vaxportal.recipients.search import RegisterFilter

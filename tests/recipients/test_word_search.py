@@ -9,7 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.recipients.conftest import fresh_otp, hidden_inputs, html
+from tests.helpers import fresh_otp, hidden_inputs, html
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient, RecipientWord
 from vaxportal.recipients.search import RegisterFilter

@@ -29,7 +29,8 @@ def problems(password: str, **kwargs) -> list[str]:
     return password_problems(password, **kwargs)
 
 
-def test_hash_and_verify():
+@pytest.mark.real_password_hashing
+def test_p4_3b_hash_is_scrypt_and_verifies():
     h = hash_password(GOOD)
     assert h.startswith("scrypt:") and GOOD not in h
     assert verify_password(h, GOOD)

@@ -9,6 +9,10 @@ checkpointed outside the table (``audit.checkpoint``); ``verify`` also checks th
 still holds every checkpointed prefix, so a cut tail or a chain recomputed with the key is
 found too.
 
+``changes`` and ``details`` are stored as that canonical JSON text itself, so ``verify`` hashes
+the stored text as it is, without decoding and encoding it again (a row written before, or
+stored otherwise, is decoded and checked the slow way: no weaker, only slower).
+
 Appends are serialized: on PostgreSQL by a transaction-level advisory lock taken before the
 last hash is read; on SQLite by taking the database's write lock first (a write that changes
 nothing). Both locks are held until the transaction ends, so two writers never chain onto the
@@ -26,6 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -85,6 +90,17 @@ def canonical(row) -> bytes:
     return _ENCODER.encode(data).encode("utf-8")
 
 
+def _json_text(value) -> str | None:
+    """How ``changes`` and ``details`` are stored: their canonical JSON (None: SQL NULL)."""
+    return None if value is None else _ENCODER.encode(value)
+
+
+#: the JSON columns, whose stored text is spliced into the canonical form by ``verify``
+_JSON_FIELDS = ("changes", "details")
+#: the other fields, read as they are
+_PLAIN_FIELDS = tuple(key for key in FIELDS if key not in _JSON_FIELDS and key != "at")
+
+
 def chain_key() -> bytes:
     return checkpoint.derived_key(b"chain")
 
@@ -134,9 +150,25 @@ def append(conn: Connection, rows: list[dict]) -> list[dict]:
         full["at"] = full["at"].astimezone(UTC)
         full["row_hash"] = prev_hash = digest(full, key)
         written.append(full)
+    stored = [{f"v_{key}": _json_text(value) if key in _JSON_FIELDS else value
+               for key, value in row.items()} for row in written]
     with writing():
-        conn.execute(sa.insert(TABLE), written)
+        conn.execute(_insert(conn.dialect.name), stored)
     return written
+
+
+def _insert(dialect: str) -> sa.Insert:
+    """The chain's INSERT (run for many rows at once), the JSON columns bound as the
+    canonical text."""
+    values = {}
+    for column in TABLE.columns:
+        if column.key not in _JSON_FIELDS:
+            values[column.key] = sa.bindparam(f"v_{column.key}", type_=column.type)
+            continue
+        value = sa.bindparam(f"v_{column.key}", type_=sa.Text())
+        # text to json keeps the text as it is (SQLite stores JSON as text already)
+        values[column.key] = sa.cast(value, column.type) if dialect == "postgresql" else value
+    return sa.insert(TABLE).values(values)
 
 
 @dataclass
@@ -189,28 +221,127 @@ def _rows(conn: Connection, chunk: int) -> Iterator:
         prev_id = rows[-1]["id"]
 
 
+#: what ``verify`` reads: plain values, the time as the driver gives it (SQLite: the stored
+#: text; PostgreSQL: a naive UTC datetime), the JSON columns as their stored text
+_RAW = sa.select(
+    *(TABLE.c[key] for key in _PLAIN_FIELDS), sa.type_coerce(TABLE.c.at, sa.String()),
+    *(sa.cast(TABLE.c[key], sa.Text()) for key in _JSON_FIELDS), TABLE.c.row_hash,
+)
+
+
+def _raw_rows(conn: Connection, chunk: int) -> Iterator[tuple]:
+    """Every row in id order as a tuple (``_PLAIN_FIELDS``, at, changes text, details text,
+    row_hash), read in keyset chunks on the primary key: each chunk is one index range, and
+    a long check never holds SQLite's lock."""
+    prev_id = 0
+    while True:
+        rows = conn.execute(_RAW.where(TABLE.c.id > prev_id).order_by(TABLE.c.id)
+                            .limit(chunk)).all()
+        if not rows:
+            return
+        yield from rows
+        prev_id = rows[-1][0]
+
+
+def _stored_form(row: tuple) -> bytes:
+    """The canonical bytes of a row read by ``_raw_rows``, written out field by field in
+    ``canonical``'s key order, the stored JSON text spliced in as it is. It assumes the
+    columns' own types (ids int, the rest text); a row that breaks that assumption gives
+    other bytes or a TypeError, and is then checked by ``_decoded_form``."""
+    (id_, category, action, entity, entity_id, facility_id, account_id, custodian_id,
+     session_id, actor, ip, request_id, prev_hash, at, changes, details, _row_hash) = row
+    js = encode_basestring
+    return (
+        f'{{"account_id":{"null" if account_id is None else account_id},'
+        f'"action":{js(action)},"actor":{js(actor)},"at":"{_stored_time(at)}",'
+        f'"category":{js(category)},"changes":{"null" if changes is None else changes},'
+        f'"custodian_id":{"null" if custodian_id is None else custodian_id},'
+        f'"details":{"null" if details is None else details},'
+        f'"entity":{"null" if entity is None else js(entity)},'
+        f'"entity_id":{"null" if entity_id is None else js(entity_id)},'
+        f'"facility_id":{"null" if facility_id is None else facility_id},"id":{id_},'
+        f'"ip":{"null" if ip is None else js(ip)},'
+        f'"prev_hash":{"null" if prev_hash is None else js(prev_hash)},'
+        f'"request_id":{"null" if request_id is None else js(request_id)},'
+        f'"session_id":{"null" if session_id is None else session_id}}}'
+    ).encode()
+
+
+def _stored_time(at) -> str:
+    """``_iso`` of a stored time, by string surgery on SQLite's own spelling of naive UTC
+    ("2026-12-03 08:15:00.000000")."""
+    if type(at) is str and len(at) == 26 and at[10] == " ":
+        return f"{at[:10]}T{at[11:]}+00:00"
+    if type(at) is datetime and at.tzinfo is None:
+        return at.isoformat(timespec="microseconds") + "+00:00"
+    return _iso(_as_time(at))
+
+
+def _as_time(at) -> datetime:
+    return datetime.fromisoformat(at) if isinstance(at, str) else at
+
+
+def _decoded_form(row: tuple) -> bytes:
+    """The canonical bytes of the same row with its JSON decoded (rows stored otherwise)."""
+    data = dict(zip(_PLAIN_FIELDS, row, strict=False))
+    data.update(at=_as_time(row[_AT]), changes=_loads(row[_CHANGES]),
+                details=_loads(row[_DETAILS]))
+    return canonical(data)
+
+
+def _loads(text: str | None):
+    return None if text is None else json.loads(text)
+
+
+_AT = len(_PLAIN_FIELDS)
+_CHANGES, _DETAILS, _ROW_HASH = _AT + 1, _AT + 2, _AT + 3
+
+
 def _walk(conn: Connection, marks: dict[int, list[dict]], chunk: int,
           unkeyed_until: int) -> Verdict:
-    key = chain_key()
+    keyed = hmac.new(chain_key(), digestmod=hashlib.sha256)
     prev_id, prev_hash, checked = 0, None, 0
     for record in marks.get(0, []):
         if record["count"] != 0:
             return Verdict(0, 0, "checkpoint")
-    for row in _rows(conn, chunk):
-        if row["id"] != prev_id + 1:
-            return Verdict(checked, row["id"], "missing", prev_id + 1)
-        if row["prev_hash"] != prev_hash:
-            return Verdict(checked, row["id"], "link")
-        expected = unkeyed_digest(row) if row["id"] <= unkeyed_until else digest(row, key)
-        if expected != row["row_hash"]:
-            return Verdict(checked, row["id"], "content")
-        prev_id, prev_hash = row["id"], row["row_hash"]
+    for row in _raw_rows(conn, chunk):
+        row_id, row_hash = row[_ID], row[_ROW_HASH]
+        if row_id != prev_id + 1:
+            return Verdict(checked, row_id, "missing", prev_id + 1)
+        if row[_PREV_HASH] != prev_hash:
+            return Verdict(checked, row_id, "link")
+        if not _hash_matches(row, row_hash, keyed, row_id <= unkeyed_until):
+            return Verdict(checked, row_id, "content")
+        prev_id, prev_hash = row_id, row_hash
         checked += 1
-        for record in marks.get(prev_id, ()):
-            if record["last_hash"] != prev_hash or record["count"] != checked:
-                return Verdict(checked, prev_id, "checkpoint")
+        if prev_id in marks:
+            for record in marks[prev_id]:
+                if record["last_hash"] != prev_hash or record["count"] != checked:
+                    return Verdict(checked, prev_id, "checkpoint")
     beyond = [i for i in marks if i > prev_id]
     return Verdict(checked, max(beyond), "truncated") if beyond else Verdict(checked)
+
+
+def _hash_matches(row: tuple, row_hash: str | None, keyed, unkeyed: bool) -> bool:
+    """The stored text first; if it is not the canonical form, the decoded values (a value
+    that is not JSON, or not a time, matches nothing)."""
+    for form in (_stored_form, _decoded_form):
+        try:
+            body = form(row)
+        except (TypeError, ValueError):
+            continue
+        if unkeyed:
+            expected = hashlib.sha256(body).hexdigest()
+        else:
+            mac = keyed.copy()
+            mac.update(body)
+            expected = mac.hexdigest()
+        if expected == row_hash:
+            return True
+    return False
+
+
+_ID, _PREV_HASH = _PLAIN_FIELDS.index("id"), _PLAIN_FIELDS.index("prev_hash")
 
 
 def unkeyed_prefix(conn: Connection, chunk: int = 5000) -> tuple[int, str | None]:

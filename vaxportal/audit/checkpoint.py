@@ -33,7 +33,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.engine import Connection
 
+from vaxportal import jobs
 from vaxportal.audit.models import AuditEvent
+from vaxportal.sms import send_sms
 from vaxportal.timeutil import local, utcnow
 
 log = logging.getLogger(__name__)
@@ -130,8 +132,6 @@ def write(state: dict, *, send_now: bool = True) -> dict:
 def _send_later(record: dict) -> None:
     """From inside an audit write: the gateway's latency (or a queue that is down) must
     never hold the append lock or fail the user's change."""
-    from vaxportal import jobs
-
     try:
         jobs.enqueue("vaxportal.audit.checkpoint.send", record)
     except Exception:  # noqa: BLE001
@@ -153,8 +153,6 @@ def send(record: dict) -> None:
     """Send a checkpoint to the configured recipients; failures are logged, never raised."""
     config = current_app.config
     if config.get("AUDIT_CHECKPOINT_SMS"):
-        from vaxportal.sms import send_sms
-
         with force_locale("vi"):
             body = _("Điểm kiểm soát nhật ký %(at)s: %(count)s bản ghi, #%(id)s, mã băm "
                      "%(hash)s, chữ ký %(sig)s", at=record["at"], count=record["count"],

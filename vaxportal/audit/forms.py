@@ -23,6 +23,7 @@ ENTITY_LABELS = {
     "recipient": _l("Đối tượng tiêm"),
     "dose": _l("Mũi tiêm"),
     "vaccine": _l("Vắc xin"),
+    "priority_group": _l("Nhóm ưu tiên"),
     "duplicate_candidate": _l("Nghi trùng"),
     "facility": _l("Cơ sở"),
     "delegation": _l("Ủy quyền"),

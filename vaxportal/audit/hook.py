@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from vaxportal.audit import chain, events, registry
+from vaxportal.audit import actors, chain, registry
 from vaxportal.audit.models import AuditEvent
 from vaxportal.extensions import db
 
@@ -50,8 +50,6 @@ class AuditAppendOnlyError(RuntimeError):
 
 def install(app) -> None:
     """Bind the hook to the session class and the guard to this app's engine(s)."""
-    registry.register_defaults()
-    registry.discover(m.class_ for m in db.Model.registry.mappers)
     registry.on_register(_keep_old_values)
     for name, listener in (("before_flush", _before_flush), ("after_flush", _after_flush),
                            ("after_flush_postexec", _flush_done),
@@ -130,7 +128,7 @@ def _after_flush(session: Session, flush_context) -> None:
                        if v is not None}
             rows.append(_data_row(spec, obj, "delete", changes))
     if rows:
-        actor = events.actor_context(load_user=False)
+        actor = actors.columns(load=False)
         chain.append(session.connection(), [{**row, **actor} for row in rows])
 
 
@@ -241,7 +239,7 @@ def _audited_statement(state, mapper, spec: registry.AuditSpec):
             for key, old in before.items()]
     rows = [row for row in rows if row is not None]
     if rows:
-        actor = events.actor_context(load_user=False)
+        actor = actors.columns(load=False)
         chain.append(conn, [{**row, **actor} for row in rows])
     return result
 

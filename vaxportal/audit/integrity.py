@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 
+from vaxportal import jobs
 from vaxportal.audit import chain, checkpoint
 from vaxportal.extensions import db
 from vaxportal.timeutil import format_datetime, utcnow
@@ -92,8 +93,6 @@ def last_checkpoint_text(at=None) -> str:
 def start(account_id: int) -> bool:
     """Record that ``account_id`` asked for a verification, and run it in the background.
     False when one is running already (one full scan at a time is enough)."""
-    from vaxportal import jobs
-
     if status()["running"]:
         return False
     run_id = secrets.token_hex(8)

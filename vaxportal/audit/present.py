@@ -1,8 +1,8 @@
 """How audit rows read on the page: names for ids, a recipient's fields by their labels
 (``recipients/fields.py``), values as text (always escaped by Jinja), identifiers and the
 search terms holding them masked for accounts that do not see them in the register either
-(``policy.sees_full_identity``; the fields the spec marks as masked, through their mask,
-``policy.mask_identifier``: the same rule as the register and the export)."""
+(``policy.sees_full_identity`` and ``policy.mask_field``: the same rule and the same masked
+form as the register and the export)."""
 
 from __future__ import annotations
 
@@ -13,23 +13,17 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from vaxportal.audit import registry, scope
+from vaxportal.audit import registry
+from vaxportal.audit.forms import ENTITY_LABELS
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Delegation, Facility
-from vaxportal.policy import (
-    Perm,
-    has_perm,
-    mask_identifier,
-    scope_facility_ids,
-    sees_full_identity,
-)
-from vaxportal.recipients import fields
+from vaxportal.facilities.models import Facility
+from vaxportal.policy import audit_scope as scope
+from vaxportal.policy import mask_field, sees_full_identity
+from vaxportal.recipients import codes, fields
 from vaxportal.timeutil import format_date, format_datetime
 
-#: keys of stored search terms and filters (``details["filter"]["q"]``): personal data
-SEARCH_TERM_KEYS = frozenset({"q"})
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
@@ -47,10 +41,7 @@ def person_choices(account) -> list[tuple[int, str]]:
     stmt = (sa.select(Custodian.id, Custodian.full_name, Account.username)
             .join(Account, Account.id == Custodian.account_id)
             .order_by(Custodian.full_name, Custodian.id))
-    if not has_perm(account, Perm.read_security_audit):
-        ids = scope_facility_ids(account)
-        delegated = sa.select(Delegation.account_id).where(Delegation.facility_id.in_(ids))
-        stmt = stmt.where(sa.or_(Account.facility_id.in_(ids), Account.id.in_(delegated)))
+    stmt = scope.visible_people(stmt, account)
     return [(row.id, f"{row.full_name} ({row.username})") for row in db.session.execute(stmt)]
 
 
@@ -110,10 +101,12 @@ def text(event: AuditEvent, key: str, value) -> str:
     if value is None:
         return ""
     if not sees_full_identity() and event.entity not in registry.SECURITY_ENTITIES:
-        value = masked(key, value)
+        value = mask_field(key, value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     value = str(value)
+    if key in codes.CODED_FIELDS:
+        return coded(key, value)
     if _ISO_DATE.match(value):
         return format_date(date.fromisoformat(value))
     if _ISO_DATETIME.match(value):
@@ -124,20 +117,11 @@ def text(event: AuditEvent, key: str, value) -> str:
     return value
 
 
-def masked(key: str, value):
-    """``value`` with a recipient's identifiers, and search terms that hold digits (an
-    identifier or part of one), masked; nested filters included."""
-    if isinstance(value, dict):
-        return {k: masked(k, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(key, v) for v in value]
-    if not isinstance(value, str):
-        return value
-    if key in fields.MASKED_KEYS:
-        return fields.mask(key, value)
-    if key in SEARCH_TERM_KEYS and any(c.isdigit() for c in value):
-        return mask_identifier(value)
-    return value
+def coded(key: str, value: str) -> str:
+    """A coded field as its label, the stored code beside it: "Tày (02)"; older free text
+    (no code) as it was."""
+    shown = codes.label(key, value)
+    return value if shown in ("", value) else f"{shown} ({value})"
 
 
 def field_names(event: AuditEvent) -> str:
@@ -145,8 +129,6 @@ def field_names(event: AuditEvent) -> str:
 
 
 def template_helpers() -> dict:
-    from vaxportal.audit.forms import ENTITY_LABELS
-
     return {"audit_action": lambda a: ACTION_LABELS.get(a, a),
             "audit_entity": lambda e: ENTITY_LABELS.get(e, e or ""),
             "audit_category": lambda c: CATEGORY_LABELS.get(c, c),

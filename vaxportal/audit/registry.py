@@ -1,12 +1,9 @@
 """Which models the audit hook follows (P2.4), and how their values are written down.
 
-A domain marks a model audited in one of two ways:
-
-* ``audited(Model, category="data")`` (also usable as a class decorator), or
-* the class attribute ``__audited__ = True`` (optionally ``__audit_category__``), read by the
-  hook when the app starts.
-
-Never audit ``UserSession``, ``OtpChallenge``, ``PasswordHistory`` or ``AuditEvent`` itself.
+Each domain marks its own models where it defines them, with the class decorator
+``@audit.audited(category=..., facility=..., ignore=..., shared=...)``; this module lists no
+model of its own and imports no domain. Never audit ``UserSession``, ``OtpChallenge``,
+``PasswordHistory`` or ``AuditEvent`` itself.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import object_session
 
 #: shown only as "changed", never with a value (P3.4: no passwords, codes or secrets)
 SECRET_COLUMNS = frozenset({"password_hash", "totp_secret", "code_hash", "token_hash"})
@@ -94,17 +90,7 @@ def on_register(watcher: Callable[[type, AuditSpec], None]) -> None:
 
 
 def spec_for(cls: type) -> AuditSpec | None:
-    spec = _specs.get(cls)
-    if spec is None and getattr(cls, "__audited__", False) and hasattr(cls, "__tablename__"):
-        audited(cls, category=getattr(cls, "__audit_category__", "data"))
-        spec = _specs[cls]
-    return spec
-
-
-def discover(mapped_classes) -> None:
-    """Register classes that carry ``__audited__ = True``."""
-    for cls in mapped_classes:
-        spec_for(cls)
+    return _specs.get(cls)
 
 
 def specs() -> dict[type, AuditSpec]:
@@ -173,33 +159,3 @@ def audited_columns(mapper, spec: AuditSpec) -> list[tuple[str, sa.Column]]:
         pairs.append((prop.key, column))
     return pairs
 
-
-# -- the default list ---------------------------------------------------------------------
-
-def _account_facility(obj) -> int | None:
-    from vaxportal.auth.models import Account
-
-    session = object_session(obj)
-    account = obj.__dict__.get("account")  # only if already loaded: no lazy load in a flush
-    if account is None and session is not None and obj.account_id is not None:
-        account = session.get(Account, obj.account_id)
-    return account.facility_id if account is not None else None
-
-
-def register_defaults() -> None:
-    """The models of the other domains that hold data or accounts."""
-    from vaxportal.auth.models import Account, Custodian, WrittenRequest
-    from vaxportal.facilities.models import Delegation, Facility
-    from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient, Vaccine
-
-    if Recipient in _specs:
-        return
-    audited(Facility, category="account", facility=lambda f: f.id)
-    audited(Delegation, category="account")
-    audited(Account, category="account")
-    audited(Custodian, category="account", facility=_account_facility)
-    audited(WrittenRequest, category="account", facility=_account_facility)
-    audited(Recipient)
-    audited(Dose)
-    audited(DuplicateCandidate)
-    audited(Vaccine, facility=lambda _v: None, shared=True)

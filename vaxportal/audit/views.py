@@ -1,5 +1,6 @@
-"""Reading the trail at /audit (P2.4): filters, pages of rows, a row's before/after view,
-and the integrity check (chain and checkpoints) that data-audit readers may run.
+"""Reading the trail at /audit (P2.4), above the domains: filters, pages of rows, a row's
+before/after view, and the integrity check (chain and checkpoints) that data-audit readers
+may run.
 
 Every query passes through ``scope.visible``: supervisors and reviewers read the data events
 of their subtree, admins the account and security events only (P2.1).
@@ -8,18 +9,27 @@ of their subtree, admins the account and security events only (P2.1).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from vaxportal import htmx, validators
-from vaxportal.audit import bp, integrity, present, scope
+from vaxportal.audit import integrity, present, refusals
 from vaxportal.audit.forms import AuditFilterForm
 from vaxportal.audit.models import AuditEvent
+from vaxportal.auth.current import current_account
 from vaxportal.auth.models import Account
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm, any_permission_required, permission_required
+from vaxportal.policy import audit_scope as scope
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+def init_app(app) -> None:
+    """The pages at /audit, and the trace of refused requests."""
+    app.register_blueprint(bp)
+    refusals.connect(app)
 
 
 @bp.context_processor
@@ -30,7 +40,7 @@ def _template_helpers():
 @bp.get("/")
 @any_permission_required(*scope.READ_PERMS)
 def index():
-    account = current_user._get_current_object()
+    account = current_account()
     form = AuditFilterForm(formdata=request.args)
     form.set_choices(present.entity_choices(), present.person_choices(account))
     form.validate()
@@ -49,7 +59,7 @@ def index():
 def verify():
     """Check the whole chain against the signed checkpoints in the background; the audit
     page shows the result and the time of the last checkpoint."""
-    if integrity.start(current_user.id):
+    if integrity.start(current_account().id):
         flash(_("Đã bắt đầu kiểm tra chuỗi nhật ký; kết quả hiện ở mục «Tính toàn vẹn của "
                 "nhật ký» khi xong."), "info")
     else:
@@ -60,12 +70,10 @@ def verify():
 @bp.get("/<int:event_id>")
 @any_permission_required(*scope.READ_PERMS)
 def show(event_id: int):
-    account = current_user._get_current_object()
-    event = db.session.scalar(
+    account = current_account()
+    event = db.first_or_404(
         sa.select(AuditEvent).where(AuditEvent.id == event_id, scope.visible(account))
     )
-    if event is None:
-        abort(404)
     return htmx.render("audit/show.html", event=event, names=present.names([event]),
                        changes=present.change_rows(event), details=present.detail_rows(event))
 

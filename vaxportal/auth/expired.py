@@ -35,7 +35,7 @@ def unauthorized():
 
 
 def _htmx_answer():
-    url = _login_url(_page_of(request.headers.get("HX-Current-URL")))
+    url = _login_url(_page_of(htmx.current_url()))
     response = make_response(render_template("auth/_session_expired.html", login_url=url), 401)
     return htmx.retarget(response, "#flashes", "innerHTML")
 

@@ -6,8 +6,9 @@ import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
+from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.timeutil import UTCDateTime, utcnow
@@ -26,6 +27,7 @@ class AccountStatus(enum.StrEnum):
     revoked = "revoked"
 
 
+@audit.audited(category="account")
 class Account(db.Model):
     """ONE account per unit (P4.1), bound to the unit's registered phone."""
 
@@ -86,6 +88,17 @@ class Account(db.Model):
         return f"<Account {self.username}>"
 
 
+
+def _account_facility(row) -> int | None:
+    """The facility of the account a row belongs to (read without a lazy load in a flush)."""
+    session = object_session(row)
+    account = row.__dict__.get("account")
+    if account is None and session is not None and row.account_id is not None:
+        account = session.get(Account, row.account_id)
+    return account.facility_id if account is not None else None
+
+
+@audit.audited(category="account", facility=_account_facility)
 class Custodian(db.Model):
     """The person holding an account for a period (P3.3, P4.3a). History is never deleted,
     so every audit row can name who held the account at that moment."""
@@ -106,6 +119,7 @@ class Custodian(db.Model):
     account: Mapped[Account] = relationship(back_populates="custodians")
 
 
+@audit.audited(category="account", facility=_account_facility)
 class WrittenRequest(db.Model):
     """The written request behind an account-lifecycle action (P4.2, P4.3c)."""
 

@@ -25,18 +25,19 @@ from flask import current_app, flash, make_response, render_template, request, u
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from vaxportal import htmx
 from vaxportal.audit import events
 from vaxportal.auth import codes, sessions, totp
 from vaxportal.auth.codes import SESSION_PURPOSES, Outcome
+from vaxportal.auth.current import current_account
 from vaxportal.auth.forms import StepUpForm
 from vaxportal.auth.models import Account
 from vaxportal.auth.throttle import otp_throttled
 from vaxportal.auth.verification import check_code
 from vaxportal.extensions import db, login_manager
+from vaxportal.policy.identity import phone_hint
 from vaxportal.sms import SmsError
 from vaxportal.timeutil import utcnow
 from vaxportal.urls import safe_next
@@ -96,7 +97,7 @@ def fresh_otp_required(view=None, *, load=None):
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        if not current_user.is_authenticated:
+        if current_account() is None:
             return login_manager.unauthorized()
         if load is not None:
             load(**kwargs)
@@ -125,13 +126,15 @@ def _posted_prompt(view, args, kwargs):
         if outcome is Outcome.ok:
             return view(*args, **kwargs)
         return refused(outcome)
-    return prompt(send=not totp.enrolled(current_user))
+    return prompt(send=not totp.enrolled(current_account()))
 
 
 def verify_step_up(code: str) -> Outcome:
     """Check a step-up code of the signed-in session; on success the session is fresh.
-    Commits, so that the freshness (or the failure count) holds whatever the view does."""
-    account, row = current_user._get_current_object(), sessions.current()
+    Commits before the view runs, the one commit outside a view kept on purpose: a spent code
+    must stay spent (and a failure counted) even when the view then refuses and rolls back,
+    or the same code could be replayed (P3.4)."""
+    account, row = current_account(), sessions.current()
     outcome = check_code(account, PURPOSE, action_ref(row), code)
     if outcome is Outcome.ok:
         mark_fresh(row)
@@ -144,7 +147,7 @@ def verify_step_up(code: str) -> Outcome:
 
 def refused(outcome: Outcome, **context):
     """The prompt again with why the code was refused, or the sign-in page after a lock."""
-    account = current_user._get_current_object()
+    account = current_account()
     db.session.refresh(account)
     if account.is_locked():
         sessions.forget()
@@ -214,9 +217,9 @@ def send_code(account: Account) -> str | None:
 def prompt(*, send: bool = False, error: str | None = None, action: str | None = None,
            carried: list[tuple[str, str]] | None = None):
     """The OTP prompt: a fragment swapped in place of the form for htmx, else a full page."""
-    account = current_user._get_current_object()
+    account = current_account()
     notice = send_code(account) if send else None
-    target_id = (htmx.target() or request.headers.get("HX-Trigger")) if htmx.is_htmx() else None
+    target_id = (htmx.target() or htmx.trigger()) if htmx.is_htmx() else None
     context = {
         "form": StepUpForm(formdata=None), "error": error, "notice": notice,
         "action": action or request.full_path.rstrip("?"),
@@ -234,7 +237,7 @@ def prompt(*, send: bool = False, error: str | None = None, action: str | None =
 
 
 def masked_phone(phone: str) -> str:
-    return "•••" + (phone or "")[-3:]
+    return phone_hint(phone)
 
 
 def outcome_message(outcome: Outcome) -> str:

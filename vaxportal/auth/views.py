@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from vaxportal import htmx
 from vaxportal.auth import bp, codes, sessions, signin, stepup
 from vaxportal.auth.codes import Outcome
+from vaxportal.auth.current import current_account
 from vaxportal.auth.forms import LoginForm, OtpForm, PasswordChangeForm
 from vaxportal.auth.throttle import limited, login_limits, otp_limits
 from vaxportal.auth.verification import check_code
@@ -26,9 +27,9 @@ GATE_OPEN = frozenset({"auth.password", "auth.logout", "core.set_language", "sta
 @bp.before_app_request
 def _initial_password_gate():
     """Nothing but the password change is reachable until the initial password is changed."""
-    if request.endpoint in GATE_OPEN or not current_user.is_authenticated:
+    if request.endpoint in GATE_OPEN or current_account() is None:
         return None
-    if current_user.must_change_password:
+    if current_account().must_change_password:
         return htmx.redirect_to(url_for("auth.password"))
     return None
 
@@ -39,7 +40,7 @@ def _initial_password_gate():
 @bp.route("/login", methods=["GET", "POST"])
 @limited(login_limits)
 def login():
-    if current_user.is_authenticated:
+    if current_account() is not None:
         return redirect(url_for("core.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
@@ -106,7 +107,7 @@ def _otp_row():
 
 
 def _back_to_login(message: str | None = None):
-    if current_user.is_authenticated:
+    if current_account() is not None:
         # Signed in already (the Back button to the code step): go home, as the sign-in page
         # does; dropping only the cookie would leave the session open on the server.
         return redirect(url_for("core.home"))
@@ -180,7 +181,7 @@ def resend():
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def password():
-    account = current_user._get_current_object()
+    account = current_account()
     forced = account.must_change_password
     form = PasswordChangeForm()
     if forced:

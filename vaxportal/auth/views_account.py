@@ -7,11 +7,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup
 
 from vaxportal.audit import events
 from vaxportal.auth import bp, otp, sessions, totp
+from vaxportal.auth.current import current_account
 from vaxportal.auth.forms import TotpForm
 from vaxportal.auth.models import UserSession
 from vaxportal.auth.stepup import fresh_otp_required
@@ -35,7 +36,7 @@ def _pending_secret() -> str:
 
 
 def _totp_page(form: TotpForm, status: int = 200):
-    account = current_user._get_current_object()
+    account = current_account()
     if totp.enrolled(account):
         return render_template("auth/totp.html", enrolled=True, form=form), status
     secret = _pending_secret()
@@ -57,7 +58,7 @@ def totp_page():
 
 @fresh_otp_required
 def _confirm_totp():
-    account = current_user._get_current_object()
+    account = current_account()
     form = TotpForm()
     if totp.enrolled(account) or not form.validate_on_submit():
         return _totp_page(form)
@@ -79,7 +80,7 @@ def _confirm_totp():
 @login_required
 @fresh_otp_required
 def totp_remove():
-    account = current_user._get_current_object()
+    account = current_account()
     if totp.enrolled(account):
         totp.remove(account)
         events.record("totp_removed", category="access", entity="account",
@@ -124,7 +125,7 @@ def browser_name(user_agent: str | None) -> str:
 @login_required
 def sessions_page():
     current = sessions.current()
-    rows = _open_sessions(current_user.id)
+    rows = _open_sessions(current_account().id)
     return render_template("auth/sessions.html", rows=rows, current_id=current.id,
                            browser_name=browser_name)
 
@@ -145,11 +146,11 @@ def end_sessions():
     if wanted is not None:
         row = db.session.get(UserSession, wanted)
         ended = 0
-        if row is not None and row.account_id == current_user.id and row.ended_at is None:
+        if row is not None and row.account_id == current_account().id and row.ended_at is None:
             sessions.close(row, "ended_by_user")  # recorded, as end_all records
             ended = 1
     else:
-        ended = sessions.end_all(current_user.id, "ended_by_user", except_id=current.id)
+        ended = sessions.end_all(current_account().id, "ended_by_user", except_id=current.id)
     db.session.commit()
     flash(_("Đã kết thúc %(n)s phiên đăng nhập khác.", n=ended), "success")
     return redirect(url_for("auth.sessions"), 303)

@@ -7,14 +7,16 @@ a corrected or deleted dose revokes the certificates that carry it, in the same 
 
 from flask import Blueprint
 
+from vaxportal.certificates.listeners import connect
+from vaxportal.certificates.present import OUTCOME_LABELS, both
+
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 verify_bp = Blueprint("verify", __name__)
 
 
 def init_app(app) -> None:
+    # the routes import bp from this module: importing them at the top would be a cycle
     from vaxportal.certificates import cli, verify_views, views  # noqa: F401
-    from vaxportal.certificates.listeners import connect
-    from vaxportal.certificates.present import OUTCOME_LABELS, both
 
     app.register_blueprint(bp)
     app.register_blueprint(verify_bp)

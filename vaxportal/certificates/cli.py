@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
 from vaxportal.certificates import keys, services
+from vaxportal.certificates.present import OUTCOME_LABELS
 
 
 @click.group("certificates")
@@ -60,6 +61,4 @@ def verify(hc1: str | None) -> None:
 
 
 def outcome_label(outcome) -> str:
-    from vaxportal.certificates.present import OUTCOME_LABELS
-
     return str(OUTCOME_LABELS[outcome])

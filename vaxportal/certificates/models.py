@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vaxportal.audit.registry import audited
+from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.timeutil import UTCDateTime, utcnow
@@ -19,7 +19,7 @@ def uvci_hash(uvci: str) -> str:
     return hashlib.sha256(uvci.encode("utf-8")).hexdigest()
 
 
-@audited(ignore=("hc1",))
+@audit.audited(ignore=("hc1",))
 class Certificate(db.Model):
     __tablename__ = "certificate"
 
@@ -42,7 +42,7 @@ class Certificate(db.Model):
     dose: Mapped[Dose | None] = relationship()
 
 
-@audited(facility=lambda _row: None, shared=True)
+@audit.audited(facility=lambda _row: None, shared=True)
 class RevokedCertificate(db.Model):
     """One row per revoked UVCI: its SHA-256 only (no link to a person)."""
 

@@ -6,10 +6,10 @@ import segno
 import sqlalchemy as sa
 from flask import abort, current_app, flash, jsonify, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from markupsafe import Markup
 
 from vaxportal import htmx, policy
+from vaxportal.auth.current import current_account
 from vaxportal.certificates import bp, keys, services
 from vaxportal.certificates.forms import IssueForm
 from vaxportal.certificates.models import Certificate
@@ -26,7 +26,7 @@ def issue(recipient_id: int):
         abort(400)
     back = url_for("recipients.show", recipient_id=recipient.id)
     try:
-        certificate = services.issue(recipient, current_user)
+        certificate = services.issue(recipient, current_account())
     except services.NotIssuable:
         flash(_("Chưa thể cấp chứng nhận: đối tượng chưa có mũi tiêm của vắc xin có mã "
                 "trong danh mục chứng nhận."), "warning")

@@ -2,10 +2,10 @@
 
 The recipient's columns are its fields (``recipients/fields.py``), then the facility and
 the doses. Identity columns follow the account's needs: accounts that write recipient data
-get them in full; read-only accounts (reviewers) get the fields the spec marks as masked
-(national ID, insurance number, phone) through their mask, ``policy.mask_identifier`` (as on
-the register's screen), and not the fields kept for full identity (the street address),
-unless REVIEWER_SEES_FULL_IDS is set (P1).
+get them in full; read-only accounts (reviewers) get national ID, insurance number and phone
+masked by ``policy.mask_field`` (as on the register's screen and in the audit trail) and not
+the fields kept for full identity (the street address), unless REVIEWER_SEES_FULL_IDS is
+set (P1).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from vaxportal import gender
 from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.policy import sees_full_identity
+from vaxportal.policy import mask_field, sees_contact_phone, sees_full_identity
 from vaxportal.recipients import fields
 from vaxportal.recipients.codes import label
 from vaxportal.recipients.models import Dose, Recipient
@@ -43,9 +43,12 @@ def _definitions() -> dict[str, tuple[Any, str, int]]:
     return {**recipient, **{key: (header, kind, width) for key, header, kind, width in _EXTRA}}
 
 
-def plan_for(account) -> tuple[list[str], bool]:
-    """(column keys, masked) for an export by ``account``."""
+def plan_for(account, register_filter: RegisterFilter | None = None) -> tuple[list[str], bool]:
+    """(column keys, masked) for an export by ``account``. A due list's phones are for the
+    data-entry account of the facility only (``policy.sees_contact_phone``)."""
     full = sees_full_identity(account)
+    if register_filter is not None and register_filter.due:
+        full = full and sees_contact_phone(register_filter.facility_id, account)
     keys = [key for key in _definitions() if full or key not in fields.FULL_IDENTITY_KEYS]
     return keys, not full
 
@@ -79,23 +82,34 @@ def iter_rows(register_filter: RegisterFilter, account, keys: list[str], masked:
     order. Each chunk is one short query, so memory stays flat and no transaction stays
     open for the length of an export (on SQLite a long read would block every writer).
     With ``upto``, no recipient above that id (registered after the export's code)."""
-    base = (register_filter.statement(account, *_select_columns())
-            .join(Facility, Facility.id == Recipient.facility_id))
-    if upto is not None:
-        base = base.where(Recipient.id <= upto)
     genders = {code: str(word) for code, word in gender.LABELS.items()}  # once
+    base = export_statement(register_filter, account, upto)  # the scope read once
     after = None
     while True:
-        stmt = base if after is None else base.where(sa.or_(
-            Recipient.name_key > after[0],
-            sa.and_(Recipient.name_key == after[0], Recipient.id > after[1]),
-        ))
-        rows = db.session.execute(stmt.limit(chunk)).all()
+        rows = db.session.execute(chunk_statement(base, after).limit(chunk)).all()
         for row in rows:
             yield _values(row, keys, masked, genders)
         if len(rows) < chunk:
             return
         after = (rows[-1].name_key, rows[-1].id)
+
+
+def export_statement(register_filter: RegisterFilter, account,
+                     upto: int | None = None) -> sa.Select:
+    """Every row of the export, in the register's order (name_key, id)."""
+    stmt = (register_filter.statement(account, *_select_columns())
+            .join(Facility, Facility.id == Recipient.facility_id))
+    return stmt if upto is None else stmt.where(Recipient.id <= upto)
+
+
+def chunk_statement(base: sa.Select, after: tuple[str, int] | None) -> sa.Select:
+    """The rows of ``base`` after ``after``, the (name_key, id) of the last row read. A
+    row-value comparison, which both databases answer by seeking the (name_key, id) index
+    to that row (an OR of the two columns was a filter on PostgreSQL: each chunk re-read
+    the range from its start)."""
+    if after is None:
+        return base
+    return base.where(sa.tuple_(Recipient.name_key, Recipient.id) > sa.tuple_(*after))
 
 
 def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict:
@@ -108,5 +122,5 @@ def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict
     if masked:
         for key in fields.MASKED_KEYS:
             if values.get(key):
-                values[key] = fields.mask(key, values[key])
+                values[key] = mask_field(key, values[key])
     return values

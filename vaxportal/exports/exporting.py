@@ -32,7 +32,7 @@ from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.search import RegisterFilter
 from vaxportal.sms import SmsError
-from vaxportal.timeutil import utcnow
+from vaxportal.timeutil import local, utcnow
 
 log = logging.getLogger(__name__)
 PURPOSE = "export"
@@ -85,8 +85,7 @@ def _send_code(job: ExportJob, account: Account, *, resend: bool) -> None:
 
 def scope_label(account: Account) -> str:
     """The account's facility, and how many facilities below it the export may cover."""
-    ids = policy.scope_facility_ids(account).subquery()
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(ids)) or 0
+    count = policy.scope(account).facility_count()
     name = account.facility.name
     if count > 1:
         return _("%(name)s và %(n)s cơ sở khác trong phạm vi", name=name, n=count - 1)
@@ -96,7 +95,7 @@ def scope_label(account: Account) -> str:
 def request_export(account: Account, register_filter: RegisterFilter) -> ExportJob:
     """A pending export of the filter's rows, and an SMS code issued for exactly it.
     Raises ``CodeNotSent`` (the caller rolls back)."""
-    keys, masked = columns.plan_for(account)
+    keys, masked = columns.plan_for(account, register_filter)
     custodian = account.current_custodian
     count, total, top = row_set(register_filter, account)
     job = ExportJob(
@@ -307,8 +306,6 @@ def downloads(job: ExportJob) -> list[tuple]:
 
 
 def download_name(job: ExportJob) -> str:
-    from vaxportal.timeutil import local
-
     stamp = local(job.finished_at or job.created_at).strftime("%Y%m%d-%H%M")
     return f"vaxportal-danh-sach-{stamp}-{job.short_ref}.xlsx"
 

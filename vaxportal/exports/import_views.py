@@ -7,22 +7,16 @@ from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from vaxportal import htmx, jobs, policy
-from vaxportal.exports import bp, cleanup, importing
+from vaxportal.auth.current import current_account
+from vaxportal.exports import bp, importing
 from vaxportal.exports.forms import ActionForm, ImportForm
 from vaxportal.exports.models import ImportJob
 from vaxportal.exports.views import JOB_ID, XLSX
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients.forms import as_choices
-
-
-def _account():
-    return current_user._get_current_object()
-
 
 # -- import: template, upload and dry run, confirm ---------------------------------------
 
@@ -42,16 +36,12 @@ def _import_form() -> ImportForm:
     choices = _writable_facilities()
     form.facility_id.choices = as_choices(choices)
     if not form.is_submitted():
-        form.facility_id.data = _account().facility_id
+        form.facility_id.data = current_account().facility_id
     return form
 
 
 def _writable_facilities() -> list[tuple[int, str]]:
-    ids = policy.scope_facility_ids(_account(), write=True)
-    rows = db.session.execute(
-        db.select(Facility.id, Facility.name).where(Facility.id.in_(ids)).order_by(Facility.name)
-    )
-    return [(row.id, row.name) for row in rows]
+    return policy.scope().writable.facility_choices()
 
 
 @bp.get("/import")
@@ -67,7 +57,7 @@ def import_upload():
     if not form.validate():
         return _upload_page(form, 400)
     try:
-        job = importing.accept_upload(form.file.data, _account(), form.facility_id.data)
+        job = importing.accept_upload(form.file.data, current_account(), form.facility_id.data)
     except importing.UploadRefused as refused:
         db.session.rollback()
         form.file.errors.append(str(refused))
@@ -87,7 +77,6 @@ def _upload_page(form: ImportForm, status: int = 200):
 @bp.get(f"/import/{JOB_ID}")
 @permission_required(Perm.import_recipients)
 def import_show(job_id: str):
-    cleanup.cleanup()
     job = policy.get_own_or_404(ImportJob, job_id)
     return htmx.render("exports/import_show.html", "exports/_import_progress.html", job=job,
                        action_form=ActionForm(), has_report=importing.has_report(job))
@@ -99,7 +88,7 @@ def import_confirm(job_id: str):
     job = policy.get_own_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
-    refusal = importing.confirm_import(job, _account())
+    refusal = importing.confirm_import(job, current_account())
     db.session.commit()
     if refusal:
         flash(refusal, "error")
@@ -114,7 +103,7 @@ def import_discard(job_id: str):
     job = policy.get_own_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
-    importing.discard_import(job, _account())
+    importing.discard_import(job, current_account())
     db.session.commit()
     flash(_("Đã huỷ lượt nhập %(ref)s; tệp đã được xoá.", ref=job.short_ref), "info")
     return redirect(url_for("exports.index"), 303)

@@ -231,7 +231,7 @@ class Summary:
 
 def _dry_run(job_id: str, report, account: Account) -> Summary:
     summary = Summary()
-    scope = set(db.session.scalars(policy.scope_facility_ids(account)))
+    scope = policy.scope(account).facility_ids()
     write_error_report(str(storage.create_private(report)), import_columns(),
                        _reported_rows(job_id, summary, scope))
     return summary
@@ -294,9 +294,8 @@ def run_import(job_id: str) -> None:
         return
     account = db.session.get(Account, job.account_id)
     with acting_as(account):
-        if account.status != AccountStatus.active or not policy.in_scope(
-            job.facility_id, account, write=True
-        ):
+        if (account.status != AccountStatus.active
+                or not policy.scope(account).writable.contains(job.facility_id)):
             _finish(job, JobStatus.failed, "not allowed")
         else:
             job.status = JobStatus.running

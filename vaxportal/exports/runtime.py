@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-from flask import g
+from vaxportal import audit
 
 
-@contextmanager
-def acting_as(account) -> Iterator[None]:
-    """Audit rows written by the job name the account that started it (``job:<username>``);
-    restored afterwards, as a job run at once shares the request's ``g``."""
-    missing = object()
-    previous = g.get("audit_actor", missing)
-    g.audit_actor = f"job:{account.username}"
-    try:
-        yield
-    finally:
-        if previous is missing:
-            g.pop("audit_actor", None)
-        else:
-            g.audit_actor = previous
+def acting_as(account) -> AbstractContextManager[None]:
+    """Audit rows written by the job name the account that started it (``job:<username>``)."""
+    return audit.acting_as(f"job:{account.username}")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from vaxportal import htmx, jobs, policy
 from vaxportal.auth import sessions
+from vaxportal.auth.current import current_account
 from vaxportal.auth.throttle import otp_throttled
-from vaxportal.exports import bp, cleanup, columns, exporting
+from vaxportal.exports import bp, columns, exporting
 from vaxportal.exports.forms import ActionForm, ExportCodeForm, RequestExportForm
 from vaxportal.exports.models import ExportJob, ImportJob, JobStatus
 from vaxportal.extensions import db
@@ -23,14 +23,9 @@ JOB_ID = "<string(length=32):job_id>"
 LIST_LIMIT = 50
 
 
-def _account():
-    return current_user._get_current_object()
-
-
 @bp.context_processor
 def _helpers():
-    return {"number": format_decimal, "status_label": status_label, "Perm": Perm,
-            "has_perm": lambda p: policy.has_perm(current_user, p), "JobStatus": JobStatus}
+    return {"number": format_decimal, "status_label": status_label, "JobStatus": JobStatus}
 
 
 def status_label(status: str) -> str:
@@ -50,8 +45,7 @@ def status_label(status: str) -> str:
 @bp.get("/")
 @permission_required(Perm.export_recipients)
 def index():
-    cleanup.cleanup()
-    account_id = _account().id
+    account_id = current_account().id
     exports = db.session.scalars(
         db.select(ExportJob).where(ExportJob.account_id == account_id)
         .order_by(ExportJob.created_at.desc()).limit(LIST_LIMIT)
@@ -71,11 +65,11 @@ def index():
 def new():
     """What would be exported: scope, filter, row count, columns. Nothing is created yet."""
     sid = request.args.get("s")
-    account = _account()
+    account = current_account()
     if get_search(sid, account) is None:
         sid = None
     register_filter = RegisterFilter.load(sid, account)
-    keys, masked = columns.plan_for(account)
+    keys, masked = columns.plan_for(account, register_filter)
     return render_template(
         "exports/new.html", form=RequestExportForm(s=sid), description=register_filter.describe(),
         scope=exporting.scope_label(account), row_count=register_filter.count(account),
@@ -91,7 +85,7 @@ def request_code():
     form = RequestExportForm()
     if not form.validate():
         abort(400)
-    account = _account()
+    account = current_account()
     register_filter = RegisterFilter.load(form.s.data, account)
     if register_filter.count(account) == 0:
         flash(_("Không có đối tượng nào để xuất."), "warning")
@@ -112,7 +106,6 @@ def request_code():
 def show(job_id: str):
     """A pending export asks for its code; a running one shows its progress (the fragment
     alone for htmx polling); a finished one, its downloads and the file until it expires."""
-    cleanup.cleanup()
     job = policy.get_own_or_404(ExportJob, job_id)
     return _show(job, ExportCodeForm(formdata=None))
 
@@ -135,7 +128,7 @@ def confirm(job_id: str):
     if not form.validate():
         return _show(job, form, 400)
     try:
-        confirmed = exporting.confirm_export(job, _account(), form.code.data)
+        confirmed = exporting.confirm_export(job, current_account(), form.code.data)
     except exporting.RowsChanged as changed:
         db.session.commit()  # the export cancelled, and why, in the trail
         flash(str(changed), "error")
@@ -165,7 +158,7 @@ def resend_code(job_id: str):
     if not ActionForm().validate() or job.status != JobStatus.pending:
         abort(400)
     try:
-        exporting.resend_code(job, _account())
+        exporting.resend_code(job, current_account())
     except exporting.CodeNotSent as error:
         flash(str(error), "error")
     else:
@@ -180,7 +173,7 @@ def cancel(job_id: str):
     job = policy.get_own_or_404(ExportJob, job_id)
     if not ActionForm().validate():
         abort(400)
-    exporting.request_cancel(job, _account())
+    exporting.request_cancel(job, current_account())
     db.session.commit()
     flash(_("Đã huỷ lượt xuất %(ref)s.", ref=job.short_ref), "info")
     return htmx.redirect_to(url_for("exports.show", job_id=job.id))
@@ -190,13 +183,12 @@ def cancel(job_id: str):
 @permission_required(Perm.export_recipients)
 def download(job_id: str):
     """Only the account that made the export, only until it expires (then it is deleted)."""
-    cleanup.cleanup()
     job = policy.get_own_or_404(ExportJob, job_id)
     if not exporting.downloadable(job):
         flash(_("Tệp của lượt xuất %(ref)s không còn để tải (đã hết hạn, bị huỷ hoặc chưa "
                 "xong).", ref=job.short_ref), "warning")
         return redirect(url_for("exports.show", job_id=job.id), 303)
-    exporting.record_download(job, _account())
+    exporting.record_download(job, current_account())
     db.session.commit()
     return send_file(exporting.file_path(job), mimetype=XLSX, as_attachment=True,
                      download_name=exporting.download_name(job), max_age=0)
@@ -204,7 +196,7 @@ def download(job_id: str):
 
 def _locked_out() -> bool:
     """Too many wrong codes lock the account (auth's lock-out): the session ends."""
-    account = _account()
+    account = current_account()
     db.session.refresh(account)
     if not account.is_locked():
         return False
@@ -215,8 +207,7 @@ def _locked_out() -> bool:
 
 
 def _phone_tail() -> str:
-    phone = _account().phone or ""
-    return "•••" + phone[-3:]
+    return policy.phone_hint(current_account().phone)
 
 
 def _threshold() -> int:

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from flask import flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
-from vaxportal import htmx
-from vaxportal.auth.models import Account, Role
+from vaxportal import htmx, policy
+from vaxportal.auth.current import current_account
+from vaxportal.auth.models import Account
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.facilities import approvals, bp, browse, lifecycle, tree
@@ -28,13 +30,13 @@ from vaxportal.facilities.forms import (
     RequestForm,
 )
 from vaxportal.facilities.lifecycle import LifecycleError, RequestRef
-from vaxportal.facilities.models import Delegation, Facility, FacilityKind, PendingAction
-from vaxportal.facilities.views import Attempt, get_or_404
+from vaxportal.facilities.models import Delegation, Facility, PendingAction
+from vaxportal.facilities.views import Attempt
 from vaxportal.policy import Perm, permission_required
 
 
 def _admin() -> Account:
-    return current_user._get_current_object()
+    return current_account()
 
 
 # -- the account page and issuing ----------------------------------------------------------
@@ -43,31 +45,28 @@ def _admin() -> Account:
 @bp.get("/accounts/<int:account_id>")
 @permission_required(Perm.manage_accounts)
 def account(account_id: int):
-    account = get_or_404(Account, account_id)
+    account = db.one_or_404(sa.select(Account).where(Account.id == account_id)
+                            .options(*browse.ACCOUNT_PAGE))
     return htmx.render(
         "facilities/account.html", account=account, own=account.id == _admin().id,
         open_sessions=browse.open_sessions(account.id),
         requests=browse.written_requests(account.id),
-        delegations=browse.delegations(account.id), can_delegate=_can_delegate(account),
+        delegations=browse.delegations(account.id),
+        can_delegate=policy.delegation.may_receive_delegation(account),
         pending=approvals.open_for_account(account.id),
     )
-
-
-def _can_delegate(account: Account) -> bool:
-    return (account.role == Role.data_entry
-            and account.facility.kind == FacilityKind.support_unit)
 
 
 @bp.get("/<int:facility_id>/accounts/new")
 @permission_required(Perm.manage_accounts)
 def issue_form(facility_id: int):
-    facility = get_or_404(Facility, facility_id)
+    facility = db.get_or_404(Facility, facility_id)
     form = IssueForm(formdata=None, data={"unit": facility.name})
     return htmx.render("facilities/issue.html", form=form, facility=facility)
 
 
 def _facility(facility_id: int) -> Facility:
-    return get_or_404(Facility, facility_id)
+    return db.get_or_404(Facility, facility_id)
 
 
 @bp.post("/<int:facility_id>/accounts/new")
@@ -159,7 +158,7 @@ REQUESTED = _l("Đã gửi yêu cầu cho tài khoản %(username)s. Thao tác c
 
 
 def _account(account_id: int) -> Account:
-    return get_or_404(Account, account_id)
+    return db.get_or_404(Account, account_id)
 
 
 def _page(action: Action, account: Account, form: RequestForm | None = None,
@@ -167,6 +166,9 @@ def _page(action: Action, account: Account, form: RequestForm | None = None,
     if form is None:
         form = action.form(formdata=None, data=action.prefill(account))
     post_url = post_url or url_for(action.endpoint, account_id=account.id)
+    browse.reload(account, *browse.ACCOUNT_PAGE)
+    if context.get("delegation") is not None:
+        browse.reload(context["delegation"], joinedload(Delegation.facility))
     return htmx.render("facilities/action.html", action=action, account=account, form=form,
                        own=account.id == _admin().id, post_url=post_url, **context)
 
@@ -290,7 +292,7 @@ END_DELEGATION = Action(
 
 
 def _delegation(delegation_id: int) -> tuple[Delegation, Account]:
-    delegation = get_or_404(Delegation, delegation_id)
+    delegation = db.get_or_404(Delegation, delegation_id)
     return delegation, db.session.get(Account, delegation.account_id)
 
 

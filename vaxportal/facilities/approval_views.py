@@ -7,10 +7,10 @@ from __future__ import annotations
 from flask import flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from vaxportal import htmx
+from vaxportal.auth.current import current_account
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.facilities import approvals, bp
@@ -41,7 +41,7 @@ class DecisionForm(FlaskForm):
 
 
 def _page(form: DecisionForm | None = None):
-    me = current_user._get_current_object()
+    me = current_account()
     waiting = approvals.waiting_for(me)
     mine = approvals.requested_by(me)
     return htmx.render(
@@ -63,7 +63,7 @@ def _decide(pending_id: int, decide) -> object:
     form = DecisionForm()
     if form.validate_on_submit():
         with Attempt(form) as done:
-            status = decide(pending, current_user._get_current_object())
+            status = decide(pending, current_account())
             db.session.commit()
         if done:
             flash(DONE[status], "success" if status != "expired" else "error")

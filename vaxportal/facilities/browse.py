@@ -11,13 +11,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from vaxportal.auth.models import Account, AccountStatus, UserSession, WrittenRequest
 from vaxportal.extensions import db
 from vaxportal.facilities import tree
 from vaxportal.facilities.models import Delegation, Facility
-from vaxportal.text import fold
+from vaxportal.text import fold, prefix_range
 from vaxportal.timeutil import utcnow
 
 DEFAULT_LEVELS = 2
@@ -40,8 +40,8 @@ class TreeQuery:
         ``DEFAULT_LEVELS`` levels below the root show; a row's link opens its own subtree."""
         stmt = sa.select(Facility).order_by(Facility.path)
         if self.root is not None:
-            stmt = stmt.where(Facility.path >= self.root.path,
-                              Facility.path < self.root.path + "\uffff")
+            low, high = prefix_range(self.root.path)
+            stmt = stmt.where(Facility.path >= low, Facility.path < high)
         if self.q:
             code = tree.normalize_code(self.q)
             stmt = stmt.where(sa.or_(
@@ -86,12 +86,26 @@ def child_counts(ids: list[int]) -> dict[int, int]:
     return dict(rows.all())
 
 
+#: what a page of one account shows with it
+ACCOUNT_PAGE = (joinedload(Account.facility), selectinload(Account.custodians))
+
+
+def reload(obj, *options):
+    """``obj`` loaded again with what its page shows (a commit or a rollback expired it)."""
+    model = type(obj)
+    return db.session.scalars(
+        sa.select(model).where(model.id == obj.id).options(*options)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def shown_accounts(ids: list[int]) -> dict[int, list[Account]]:
     """Per facility: its live accounts or, when it has none, its last revoked one."""
     if not ids:
         return {}
     rows = db.session.scalars(
         sa.select(Account).where(Account.facility_id.in_(ids))
+        .options(selectinload(Account.custodians))
         .order_by(Account.facility_id, Account.id.desc())
     )
     grouped: dict[int, list[Account]] = {}
@@ -104,6 +118,7 @@ def shown_accounts(ids: list[int]) -> dict[int, list[Account]]:
 def facility_accounts(facility_id: int) -> list[Account]:
     return list(db.session.scalars(
         sa.select(Account).where(Account.facility_id == facility_id)
+        .options(selectinload(Account.custodians))
         .order_by(Account.id.desc())
     ))
 
@@ -133,5 +148,6 @@ def written_requests(account_id: int) -> list[sa.Row]:
 def delegations(account_id: int) -> list[Delegation]:
     return list(db.session.scalars(
         sa.select(Delegation).where(Delegation.account_id == account_id)
+        .options(joinedload(Delegation.facility))
         .order_by(Delegation.ends_on.desc(), Delegation.id.desc())
     ))

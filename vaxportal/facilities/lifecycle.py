@@ -21,14 +21,16 @@ from flask_babel import gettext as _
 
 from vaxportal.audit import events
 from vaxportal.auth import lockout, sessions
-from vaxportal.auth.models import Account, AccountStatus, Custodian, Role, WrittenRequest
+from vaxportal.auth.models import Account, AccountStatus, Custodian, WrittenRequest
 from vaxportal.auth.passwords import generate_initial_password, hash_password
 from vaxportal.extensions import db
 from vaxportal.facilities import tree
 from vaxportal.facilities.models import Delegation, Facility, FacilityKind
+from vaxportal.policy import delegation as delegations
+from vaxportal.policy import is_role, role_fits_facility
 from vaxportal.sms import send_sms
-from vaxportal.timeutil import utcnow
-from vaxportal.validators import format_date_vn, local_today, normalize_phone
+from vaxportal.timeutil import local_today, utcnow
+from vaxportal.validators import format_date_vn, normalize_phone
 
 CUSTODIAN_FIELDS = ("full_name", "gender", "unit", "position", "email", "phone")
 CUSTODIAN_MAX = {"full_name": 120, "gender": 16, "unit": 200, "position": 120, "email": 200}
@@ -46,8 +48,6 @@ REASON_MIN = 10
 #: an official letter's number: ``123/SYT-NVY``, ``997/CNTT-DLYT``, ``45/QĐ-UBND``,
 #: ``12/2024/TT-BYT`` (digits, an optional year, then upper-case groups joined by hyphens)
 REF_NUMBER_RE = re.compile(r"[0-9]{1,6}(?:/[0-9]{4})?/[^\W\d_]+(?:-[^\W\d_]+)*")
-#: the kinds of facility whose IT unit may hold an administrator account (P4.1)
-ADMIN_KINDS = frozenset({FacilityKind.ministry, FacilityKind.provincial_doh})
 
 
 class LifecycleError(ValueError):
@@ -114,7 +114,7 @@ def check_issue(facility: Facility, username: str, role: str, phone: str, custod
     """Every rule of an issue, nothing changed: the checked values, ready to store while the
     issue waits for its approval."""
     username = _check_username(username)
-    if role not in Role.__members__:
+    if not is_role(role):
         raise LifecycleError(_("Vai trò không hợp lệ: %(role)s.", role=role), field="role")
     _check_role_for(facility, role)
     phone = _phone(phone)
@@ -296,10 +296,9 @@ def check_delegate(support_account: Account, facility: Facility, starts_on: date
                    ends_on: date, request: RequestRef) -> None:
     """Every rule of a delegation, nothing changed."""
     _check_actionable(support_account, request)
-    if (support_account.role != Role.data_entry
-            or support_account.facility.kind != FacilityKind.support_unit):
+    if not delegations.may_receive_delegation(support_account):
         raise LifecycleError(_("Chỉ tài khoản nhập liệu của đơn vị hỗ trợ mới được uỷ quyền."))
-    if facility.id == support_account.facility_id or facility.kind == FacilityKind.support_unit:
+    if not delegations.may_be_delegated(support_account, facility):
         raise LifecycleError(_("Không uỷ quyền được cho chính đơn vị hỗ trợ."),
                              field="facility_code")
     _check_period(starts_on, ends_on)
@@ -337,7 +336,7 @@ def end_delegation(delegation: Delegation, request: RequestRef) -> None:
     """End a delegation before its last day."""
     account = db.session.get(Account, delegation.account_id)
     _check_request(request)
-    if delegation.state(local_today()) in ("ended", "expired"):
+    if delegations.state(delegation) in ("ended", "expired"):
         raise LifecycleError(_("Uỷ quyền này đã kết thúc."))
     delegation.ended_at = utcnow()
     _record(account, "end_delegation", request, delegation_id=delegation.id,
@@ -428,7 +427,7 @@ def _check_request(request: RequestRef) -> None:
 def _check_role_for(facility: Facility, role: str) -> None:
     """The administrator role only on the IT unit of the Ministry or of a Department of
     Health (P4.1: the Ministry's IT Department issues accounts), never on a station."""
-    if role == Role.admin and facility.kind not in ADMIN_KINDS:
+    if not role_fits_facility(role, facility):
         raise LifecycleError(_("Vai trò quản trị chỉ dành cho đơn vị công nghệ thông tin của Bộ "
                                "Y tế hoặc Sở Y tế."), field="role")
 
@@ -484,7 +483,7 @@ def _clean_changes(changes: dict) -> dict:
         if not wanted["phone"]:
             raise LifecycleError(_("Cần số điện thoại đăng ký."), field="phone")
         wanted["phone"] = _phone(wanted["phone"])
-    if "role" in wanted and wanted["role"] not in Role.__members__:
+    if "role" in wanted and not is_role(wanted["role"]):
         raise LifecycleError(_("Vai trò không hợp lệ: %(role)s.", role=wanted["role"]),
                              field="role")
     if wanted.get("custodian_phone"):
@@ -518,17 +517,12 @@ def _apply_custodian_changes(account: Account, wanted: dict) -> list[str]:
 
 def _open_delegations(account_id: int) -> list[Delegation]:
     return list(db.session.scalars(sa.select(Delegation).where(
-        Delegation.account_id == account_id, Delegation.ended_at.is_(None),
-        Delegation.ends_on >= local_today(),
-    )))
+        Delegation.account_id == account_id, delegations.is_open())))
 
 
 def _overlapping(account_id: int, facility_id: int, starts_on: date, ends_on: date) -> bool:
     return db.session.scalar(sa.select(sa.func.count(Delegation.id)).where(
-        Delegation.account_id == account_id, Delegation.facility_id == facility_id,
-        Delegation.ended_at.is_(None), Delegation.starts_on <= ends_on,
-        Delegation.ends_on >= starts_on,
-    )) > 0
+        delegations.overlaps(account_id, facility_id, starts_on, ends_on))) > 0
 
 
 def _check_period(starts_on: date, ends_on: date) -> None:

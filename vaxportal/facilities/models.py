@@ -8,6 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.text import fold
 from vaxportal.timeutil import UTCDateTime, utcnow
@@ -27,6 +28,7 @@ class FacilityKind(enum.StrEnum):
     support_unit = "support_unit"
 
 
+@audit.audited(category="account", facility=lambda facility: facility.id)
 class Facility(db.Model):
     """A unit in the hierarchy. ``path`` is a materialized path ("/1/4/17/") so that a
     subtree is one indexed range scan, however deep and wide the tree grows."""
@@ -63,9 +65,11 @@ class Facility(db.Model):
         return f"<Facility {self.code}>"
 
 
+@audit.audited(category="account")
 class Delegation(db.Model):
     """Time-bounded data-entry scope of a support unit's account over a named facility
-    (letter item 3), granted against a written request."""
+    (letter item 3), granted against a written request. Who may receive one and when it is
+    active: ``policy.delegation``."""
 
     __tablename__ = "delegation"
 
@@ -83,14 +87,6 @@ class Delegation(db.Model):
 
     facility: Mapped[Facility] = relationship()
 
-    def state(self, today: date) -> str:
-        """scheduled | active | expired | ended (ended early by an admin)."""
-        if self.ended_at is not None:
-            return "ended"
-        if today < self.starts_on:
-            return "scheduled"
-        return "active" if today <= self.ends_on else "expired"
-
 
 class PendingStatus(enum.StrEnum):
     pending = "pending"
@@ -99,6 +95,7 @@ class PendingStatus(enum.StrEnum):
     expired = "expired"
 
 
+@audit.audited(category="account")
 class PendingAction(db.Model):
     """An account action that gives a person access to recipient data (issue, hand-over,
     role or phone change, delegation), waiting for a second person's approval. ``params``
@@ -106,8 +103,6 @@ class PendingAction(db.Model):
     when the action takes effect."""
 
     __tablename__ = "pending_action"
-    __audited__ = True
-    __audit_category__ = "account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(32))  # issue|hand_over|change_details|delegate

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.text import prefix_range
 
 
 def add_facility(code: str, name: str, kind: str, parent: Facility | None = None) -> Facility:
@@ -23,11 +25,25 @@ def normalize_code(code: str | None) -> str:
 
 
 def subtree_ids(facility_id: int) -> sa.Select:
-    """``SELECT id`` of a facility and every facility below it."""
-    own_path = sa.select(Facility.path).where(Facility.id == facility_id).scalar_subquery()
-    return sa.select(Facility.id).where(
-        Facility.path >= own_path, Facility.path < own_path + "\uffff"
-    )
+    """``SELECT id`` of a facility and every facility below it: a range of literal paths,
+    so that the planner sees the bounds (a sub-select of the path made PostgreSQL guess a
+    province's subtree at one row)."""
+    path = _path_of(facility_id)
+    if path is None:
+        return sa.select(Facility.id).where(sa.false())
+    low, high = prefix_range(path)
+    return sa.select(Facility.id).where(Facility.path >= low, Facility.path < high)
+
+
+def _path_of(facility_id: int) -> str | None:
+    """A facility's path, read once per request or job (a path is set when the facility
+    is created and never changes); the signed-in account's own facility comes with its
+    session (``auth.sessions``), so a request usually reads none."""
+    paths = g.setdefault("_facility_paths", {}) if has_app_context() else {}
+    if facility_id not in paths:
+        facility = db.session.get(Facility, facility_id)
+        paths[facility_id] = facility.path if facility else None
+    return paths[facility_id]
 
 
 def depth_column():

@@ -2,11 +2,14 @@
 
 from flask import Blueprint
 
+from vaxportal.demo import EXTRA_SEEDERS
+from vaxportal.recipients.demo import seed_recipients
+
 bp = Blueprint("recipients", __name__, url_prefix="/recipients")
 
 
 def init_app(app) -> None:
-    from vaxportal import demo
+    # the routes import bp from this module: importing them at the top would be a cycle
     from vaxportal.recipients import (  # noqa: F401  (routes attach to bp)
         codes_cli,
         dose_views,
@@ -15,11 +18,10 @@ def init_app(app) -> None:
         vaccines,
         views,
     )
-    from vaxportal.recipients.demo import seed_recipients
 
     app.register_blueprint(bp)
     app.cli.add_command(vaccines.seed_vaccines_command)
     app.cli.add_command(codes_cli.priority_cli)
     app.cli.add_command(codes_cli.codes_cli)
-    if seed_recipients not in demo.EXTRA_SEEDERS:
-        demo.EXTRA_SEEDERS.append(seed_recipients)
+    if seed_recipients not in EXTRA_SEEDERS:
+        EXTRA_SEEDERS.append(seed_recipients)

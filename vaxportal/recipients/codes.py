@@ -23,35 +23,65 @@ from functools import lru_cache
 
 import babel
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from flask import g, has_app_context
 from vietnam_provinces import Province, Ward
 
+from vaxportal.extensions import db
+from vaxportal.recipients.models import PriorityGroup, Recipient
 from vaxportal.text import fold
 
 CODED_FIELDS = ("ethnicity", "nationality", "priority_group", "province", "ward")
 
-#: Nghị quyết 21/NQ-CP (26/02/2021, as amended): the priority groups for vaccination.
+#: The priority groups for vaccination. N01-N12 are the groups of Nghị quyết 21/NQ-CP
+#: (26/02/2021) on buying and using COVID-19 vaccines (nine items, the first with four
+#: front-line groups), worded as the resolution; checked against the text as published by
+#: the Hà Tĩnh Department of Justice ("Đối tượng được ưu tiên tiêm vắc xin Covid-19 miễn
+#: phí", tuphap.hatinh.gov.vn/huong-dan-nghiep-vu/van-ban-phap-luat-moi/seo/
+#: doi-tuong-duoc-uu-tien-tiem-vac-xin-covid19-mien-phi-8484). English after each.
+#: N13-N18 are NOT in that text (later lists of the Ministry of Health added groups; no
+#: source for them was found): unverified, kept as they were entered.
 PRIORITY_GROUPS: list[tuple[str, str]] = [
-    ("N01", "Nhóm 1: người làm việc trong các cơ sở y tế, ngành y tế"),
-    ("N02", "Nhóm 2: người tham gia phòng, chống dịch (ban chỉ đạo, cách ly, truy vết, "
-            "tổ COVID cộng đồng, tình nguyện viên, phóng viên)"),
-    ("N03", "Nhóm 3: lực lượng Quân đội"),
-    ("N04", "Nhóm 4: lực lượng Công an"),
-    ("N05", "Nhóm 5: cán bộ ngoại giao được cử đi nước ngoài; hải quan, xuất nhập cảnh"),
-    ("N06", "Nhóm 6: người cung cấp dịch vụ thiết yếu (hàng không, vận tải, du lịch, "
-            "điện, nước)"),
-    ("N07", "Nhóm 7: giáo viên, người làm việc, học sinh, sinh viên tại cơ sở giáo dục, "
-            "đào tạo; người làm việc tại cơ quan hành chính thường xuyên tiếp xúc nhiều người"),
-    ("N08", "Nhóm 8: người mắc bệnh mạn tính; người trên 65 tuổi"),
-    ("N09", "Nhóm 9: người sinh sống tại vùng có dịch"),
-    ("N10", "Nhóm 10: người nghèo, đối tượng chính sách xã hội"),
-    ("N11", "Nhóm 11: người được cử đi công tác, học tập, lao động ở nước ngoài"),
-    ("N12", "Nhóm 12: đối tượng khác do Bộ Y tế quyết định theo tình hình dịch"),
-    ("N13", "Nhóm 13: chức sắc, chức việc các tôn giáo"),
-    ("N14", "Nhóm 14: người lao động tự do"),
+    # Health-facility workers
+    ("N01", "Nhóm 1: Người làm việc trong các cơ sở y tế"),
+    # People taking part in epidemic prevention and control (steering committees at every
+    # level, quarantine-area staff, contact tracing, epidemiological investigation,
+    # community COVID teams, volunteers, reporters...)
+    ("N02", "Nhóm 2: Người tham gia phòng chống dịch (Thành viên Ban chỉ đạo phòng, chống "
+            "dịch các cấp, người làm việc ở các khu cách ly, làm nhiệm vụ truy vết, điều tra "
+            "dịch tễ, tổ covid dựa vào cộng đồng, tình nguyện viên, phóng viên...)"),
+    ("N03", "Nhóm 3: Quân đội"),  # The army
+    ("N04", "Nhóm 4: Công an"),  # The police
+    # Vietnamese diplomatic staff posted abroad; customs; immigration officers
+    ("N05", "Nhóm 5: Nhân viên, cán bộ ngoại giao của Việt Nam được cử đi nước ngoài; hải "
+            "quan, cán bộ làm công tác xuất nhập cảnh"),
+    # Providers of essential services: aviation, transport, tourism; electricity, water...
+    ("N06", "Nhóm 6: Người cung cấp dịch vụ thiết yếu: hàng không, vận tải, du lịch; cung "
+            "cấp dịch vụ điện, nước..."),
+    # Teachers and staff of education and training institutions; staff of administrative
+    # agencies and units in frequent contact with many people
+    ("N07", "Nhóm 7: Giáo viên, người làm việc tại các cơ sở giáo dục, đào tạo; người làm "
+            "việc tại các cơ quan, đơn vị hành chính thường xuyên tiếp xúc với nhiều người"),
+    # People with chronic diseases; people over 65
+    ("N08", "Nhóm 8: Người mắc các bệnh mạn tính, người trên 65 tuổi"),
+    ("N09", "Nhóm 9: Người sinh sống tại các vùng có dịch"),  # living in outbreak areas
+    # The poor; beneficiaries of social policies
+    ("N10", "Nhóm 10: Người nghèo, các đối tượng chính sách xã hội"),
+    # People sent abroad by a competent state agency for work, study or labour
+    ("N11", "Nhóm 11: Người được cơ quan nhà nước có thẩm quyền cử đi công tác, học tập, "
+            "lao động ở nước ngoài"),
+    # Other groups decided by the Ministry of Health as epidemic control requires
+    ("N12", "Nhóm 12: Các đối tượng khác do Bộ Y tế quyết định căn cứ yêu cầu phòng chống "
+            "dịch"),
+    # -- unverified (see above) --
+    ("N13", "Nhóm 13: chức sắc, chức việc các tôn giáo"),  # religious dignitaries
+    ("N14", "Nhóm 14: người lao động tự do"),  # self-employed workers
+    # workers of enterprises, industrial zones, markets, supermarkets
     ("N15", "Nhóm 15: người lao động tại doanh nghiệp, khu công nghiệp, chợ, siêu thị"),
+    # relatives of health-facility workers
     ("N16", "Nhóm 16: thân nhân của người làm việc trong cơ sở y tế"),
+    # members of diplomatic missions and international organisations in Viet Nam
     ("N17", "Nhóm 17: thành viên cơ quan đại diện ngoại giao, tổ chức quốc tế tại Việt Nam"),
+    # other residents under the local plan
     ("N18", "Nhóm 18: người dân khác theo kế hoạch của địa phương"),
 ]
 
@@ -146,40 +176,18 @@ def _country_words() -> dict[str, str]:
     return words
 
 
-def priority_groups(active_only: bool = True) -> list[tuple[str, str]]:
+def priority_groups(active_only: bool = True, session=None) -> list[tuple[str, str]]:
     """The resolution's groups and those an administrator added; a row with a built-in
     code overrides it (a new label, or withdrawn)."""
     groups = dict(PRIORITY_GROUPS)
     withdrawn = set()
-    for code, label, active in _priority_rows():
-        groups[code] = label
-        if not active:
-            withdrawn.add(code)
+    rows = (session or db.session).scalars(sa.select(PriorityGroup).order_by(PriorityGroup.code))
+    for row in rows:
+        groups[row.code] = row.label
+        if not row.active:
+            withdrawn.add(row.code)
     return [(code, name) for code, name in groups.items()
             if not (active_only and code in withdrawn)]
-
-
-_PRIORITY_ROWS = "vaxportal.priority_group_rows"
-
-
-def _priority_rows() -> list[tuple[str, str, bool]]:
-    """The administrator's rows, read once per transaction of the session (an import's batch
-    checks hundreds of rows against them); any flush, commit or rollback reads them anew."""
-    from vaxportal.extensions import db
-    from vaxportal.recipients.models import PriorityGroup
-
-    info = db.session.info
-    if _PRIORITY_ROWS not in info:
-        stmt = sa.select(PriorityGroup.code, PriorityGroup.label, PriorityGroup.active)
-        info[_PRIORITY_ROWS] = [tuple(row) for row in db.session.execute(
-            stmt.order_by(PriorityGroup.code))]
-    return info[_PRIORITY_ROWS]
-
-
-@sa.event.listens_for(Session, "after_flush")
-@sa.event.listens_for(Session, "after_transaction_end")
-def _forget_priority_rows(session, *_args) -> None:
-    session.info.pop(_PRIORITY_ROWS, None)
 
 
 def _pairs(key: str, province: str | None = None) -> list[tuple[str, str]]:
@@ -211,14 +219,42 @@ def choices(key: str, province: str | None = None) -> list[tuple[str, str]]:
     return [(code, _option(name)) for code, name in pairs]
 
 
+def _group_names(label: str) -> tuple[str, ...]:
+    """A priority group as older records wrote it: "Nhóm 5", or the group's own words."""
+    number, _colon, words = label.partition(":")
+    return fold(number), fold(words)
+
+
 def label(key: str, code: str | None) -> str:
     if not code:
         return ""
     if key == "ward":
         return _ward_names().get(code, ("", code))[1]
-    if key == "priority_group":
-        return dict(priority_groups(active_only=False)).get(code, code)
-    return dict(_pairs(key)).get(code, code)
+    return _labels(key).get(code, code)
+
+
+def _labels(key: str) -> dict[str, str]:
+    """code -> label, built once: the fixed lists once per process; the priority groups,
+    which an administrator may change, once per request or job (an export labels every
+    row's group: one read of the table, not one per row)."""
+    if key != "priority_group":
+        return _fixed_labels(key)
+    if not has_app_context():
+        return dict(priority_groups(active_only=False))
+    if "_codes_priority_labels" not in g:
+        g._codes_priority_labels = dict(priority_groups(active_only=False))
+    return g._codes_priority_labels
+
+
+def forget_labels() -> None:
+    """After a priority group changed: the next label reads the table again."""
+    if has_app_context():
+        g.pop("_codes_priority_labels", None)
+
+
+@lru_cache(maxsize=8)
+def _fixed_labels(key: str) -> dict[str, str]:
+    return dict(_pairs(key))
 
 
 def ward_province(code: str | None) -> str | None:
@@ -243,69 +279,47 @@ def to_code(key: str, text, province: str | None = None,
         raw = str(int(text))
     if not raw:
         return None
+    pairs = pairs if pairs is not None else _pairs(key, province)
+    codes = {code for code, _name in pairs}
     if key in ("ethnicity", "province") and raw.isdigit():
         raw = raw.zfill(2)
     if key == "ward" and raw.isdigit():
         raw = raw.zfill(5)
-    if key == "nationality":
-        return raw.upper() if raw.upper() in dict(_countries()) else \
-            _country_words().get(fold(raw))
-    if pairs is None and key != "priority_group":  # kept lists: their words read once
-        words = _kept_words(key, province)
-        return next((words[w] for w in (raw.upper(), *_words_of(key, raw)) if w in words),
-                    None)
-    return _find(key, raw, pairs if pairs is not None else _pairs(key, province))
-
-
-def _words_of(key: str, text: str) -> tuple[str, ...]:
-    """The forms a name is matched by: folded; a place also without its type ("phuong");
-    an ethnic group also without hyphens and spaces ("Khmer", "Ba Na")."""
-    wanted = fold(text)
-    if key in ("province", "ward"):
-        return wanted, _place_key(text)
-    if key == "ethnicity":
-        return wanted, wanted.replace("-", "").replace(" ", "")
-    return (wanted,)
-
-
-@lru_cache(maxsize=128)
-def _kept_words(key: str, province: str | None) -> dict[str, str]:
-    """Code, and every matching form of each name, → code, for a list kept in the code."""
-    words: dict[str, str] = {}
-    for code, name in reversed(_pairs(key, province)):  # the first listed wins
-        words.update(dict.fromkeys(_words_of(key, name), code))
-    if key == "ethnicity":
-        words.setdefault("khmer", "05")
-    words.update({code: code for code, _name in _pairs(key, province)})
-    return words
-
-
-def _find(key: str, raw: str, pairs: list[tuple[str, str]]) -> str | None:
-    """``to_code`` over ``pairs`` read now (the priority groups an administrator edits)."""
-    if raw.upper() in {code for code, _name in pairs}:
+    if raw.upper() in codes:
         return raw.upper()
     wanted = fold(raw)
+    if key == "nationality":
+        return _country_words().get(wanted)
     for code, name in pairs:
-        if wanted in _words_of(key, name) or (key == "priority_group"
-                                              and wanted == fold(name.split(":")[0])):
+        if wanted == fold(name) or (key in ("province", "ward")
+                                    and _place_key(raw) == _place_key(name)):
             return code
+        if key == "priority_group" and wanted in _group_names(name):
+            return code
+    if key == "ethnicity":  # "Khmer", "Hmong", "Ba Na": hyphens and spaces vary
+        squeezed = wanted.replace("-", "").replace(" ", "")
+        for code, name in pairs:
+            if squeezed == fold(name).replace("-", "").replace(" ", ""):
+                return code
+        if squeezed == "khmer":
+            return "05"
     return None
 
 
-def match_older_values() -> int:
+def match_older_values(session=None) -> int:
     """Older free text becomes a code where it matches (folded); what does not is kept in
-    ``recipient.uncoded`` for review and the field left empty. Run once after the upgrade
-    (``vaxportal codes match``; again is harmless). Statements go through the session, so
-    the audit trail records each change; the caller commits. Returns the number of records
+    ``recipient.uncoded`` for review and the field left empty. The migration ``codes02``
+    runs it in the upgrade's own transaction; ``vaxportal codes match`` again at any time
+    (harmless). Statements go through the session (``db.session`` unless given), so the
+    audit trail records each change; the caller commits. Returns the number of records
     that kept unmatched text."""
-    from vaxportal.extensions import db
-    from vaxportal.recipients.models import Recipient
+    session = session or db.session
 
     fields = [getattr(Recipient, key) for key in CODED_FIELDS]
     stmt = (sa.select(Recipient).where(sa.or_(*[f.isnot(None) for f in fields]))
             .order_by(Recipient.id))
-    unmatched, groups = 0, priority_groups(active_only=False)
-    for recipient in db.session.scalars(stmt).all():
+    unmatched, groups = 0, priority_groups(active_only=False, session=session)
+    for recipient in session.scalars(stmt).all():
         older = dict(recipient.uncoded or {})
         province = None
         for key in CODED_FIELDS:
@@ -324,5 +338,5 @@ def match_older_values() -> int:
         if older and older != (recipient.uncoded or {}):
             recipient.uncoded = older
         unmatched += bool(older)
-    db.session.flush()
+    session.flush()
     return unmatched

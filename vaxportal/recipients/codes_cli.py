@@ -38,6 +38,7 @@ def add_group(code: str, label: str) -> None:
     row.label, row.active = label, True
     db.session.add(row)
     db.session.commit()
+    codes.forget_labels()
     click.echo(f"{code}\t{label}")
 
 
@@ -53,6 +54,7 @@ def withdraw_group(code: str) -> None:
     row.active = False
     db.session.add(row)
     db.session.commit()
+    codes.forget_labels()
     click.echo(f"{code}\t{_('[đã rút]')} {name}")
 
 

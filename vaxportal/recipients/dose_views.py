@@ -19,7 +19,8 @@ from vaxportal.recipients.search import get_search
 @bp.get("/<int:recipient_id>/doses/new")
 @permission_required(Perm.record_doses)
 def dose_new(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     back = _back(request.args.get("s"))
     form = dosing.new_dose_form(recipient, recipient.facility_id, back)
     return htmx.render("recipients/dose_new.html", "recipients/_dose_form.html",
@@ -29,7 +30,8 @@ def dose_new(recipient_id: int):
 @bp.post("/<int:recipient_id>/doses")
 @permission_required(Perm.record_doses)
 def record_dose(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, recipient, recipient.facility_id)
     if entry.dose is None:
@@ -37,12 +39,14 @@ def record_dose(recipient_id: int):
                            recipient=recipient, form=form, warning=entry.warning,
                            lot_warning=entry.lot_warning,
                            action=_record_url(recipient))
-    dose = dosing.commit_entry(entry, form)
+    entry = dosing.commit_entry(entry, form)
     back = _back(form.back.data)
     if back and htmx.is_htmx():
-        return render_template("recipients/_dose_saved.html", recipient=recipient, dose=dose)
-    if back:
-        return htmx.redirect_to(url_for("recipients.index", s=back))
+        return render_template("recipients/_dose_saved.html", dose=entry.dose,
+                               notice=entry.notice)
+    if back:  # the register again, the saved dose above it: no flash, so no cookie to set
+        return htmx.redirect_to(url_for("recipients.index", s=back, saved=entry.dose.id))
+    flash(*entry.notice)
     return htmx.redirect_to(url_for("recipients.show", recipient_id=recipient.id))
 
 
@@ -61,7 +65,8 @@ def _back(search_id: str | None) -> str | None:
 @bp.get("/doses/<int:dose_id>/edit")
 @permission_required(Perm.record_doses)
 def dose_edit(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = dosing.with_choices(DoseCorrectionForm(obj=dose))
     return render_template("recipients/dose_edit.html", dose=dose, form=form)
 
@@ -70,7 +75,8 @@ def dose_edit(dose_id: int):
 @permission_required(Perm.record_doses)
 @fresh_otp_required(load=policy.scope_loader(Dose, "dose_id", write=True))
 def dose_correct(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = dosing.with_choices(DoseCorrectionForm())
     if not (form.validate() and dosing.check_dose(form, dose.recipient)
             and dosing.check_lot(form, dose.facility_id)):
@@ -94,7 +100,8 @@ def dose_correct(dose_id: int):
 @bp.get("/doses/<int:dose_id>/delete")
 @permission_required(Perm.record_doses)
 def dose_delete_confirm(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = DoseDeleteForm(obj=dose)
     return render_template("recipients/dose_delete.html", dose=dose, form=form)
 
@@ -103,7 +110,8 @@ def dose_delete_confirm(dose_id: int):
 @permission_required(Perm.record_doses)
 @fresh_otp_required(load=policy.scope_loader(Dose, "dose_id", write=True))
 def dose_delete(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = DoseDeleteForm()
     stale = helpers.is_stale(dose, form)
     if not form.validate() or stale:
@@ -129,7 +137,7 @@ def dose_delete(dose_id: int):
 def _after_dose(dose: Dose) -> str:
     """The recipient's page when the account may read it, else the look-up page (a dose
     given here to a person of another facility)."""
-    if policy.in_scope(dose.recipient.facility_id):
+    if policy.scope().contains(dose.recipient.facility_id):
         return url_for("recipients.show", recipient_id=dose.recipient_id)
     return url_for("recipients.lookup")
 

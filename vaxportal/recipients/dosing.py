@@ -10,16 +10,16 @@ from datetime import date
 
 import sqlalchemy as sa
 from blinker import Namespace
-from flask import flash
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.recipients import helpers, lots
 from vaxportal.recipients.forms import DoseForm, as_choices
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.services import last_entry_at, previous_dose
-from vaxportal.validators import local_today
+from vaxportal.timeutil import local_today
 
 DOSE_FIELDS = ("vaccine_id", "dose_number", "given_on", "lot_number", "vaccinator", "aefi",
                "aefi_note")
@@ -69,6 +69,17 @@ class Entry:
     warning: IntervalWarning | None = None
     lot_warning: Vaccine | None = None  # the lot was recorded here with this other vaccine
     repeated: bool = False  # the same form was submitted twice: nothing new was written
+
+    @property
+    def notice(self) -> tuple[str, str]:
+        """(message, category), as ``flash`` takes them."""
+        if self.repeated:
+            return _("Mũi tiêm này đã được ghi nhận (biểu mẫu gửi hai lần)."), "info"
+        return saved_notice(self.dose)
+
+
+def saved_notice(dose: Dose) -> tuple[str, str]:
+    return _("Đã ghi nhận mũi %(n)s.", n=dose.dose_number), "success"
 
 
 def enter_dose(form: DoseForm, recipient: Recipient, facility_id: int) -> Entry:
@@ -138,17 +149,23 @@ def find_by_token(token: str | None) -> Dose | None:
     return db.session.scalar(sa.select(Dose).where(Dose.entry_token == token))
 
 
-def commit_entry(entry: Entry, form: DoseForm) -> Dose:
-    """Commit a new dose; the same form sent twice records it once."""
+def commit_entry(entry: Entry, form: DoseForm) -> Entry:
+    """Commit a new dose; the same form sent twice records it once (``repeated``). The
+    caller tells the nurse (``entry.notice``): a flash, or the saved dose's fragment."""
     if entry.repeated:
-        flash(_("Mũi tiêm này đã được ghi nhận (biểu mẫu gửi hai lần)."), "info")
-        return entry.dose
-    dose_number = entry.dose.dose_number
+        return entry
     try:
         db.session.commit()
     except IntegrityError:  # the same form raced itself: the first one won
         db.session.rollback()
-        flash(_("Mũi tiêm này đã được ghi nhận (biểu mẫu gửi hai lần)."), "info")
-        return find_by_token(form.entry_token.data)
-    flash(_("Đã ghi nhận mũi %(n)s.", n=dose_number), "success")
-    return entry.dose
+        return Entry(dose=find_by_token(form.entry_token.data), repeated=True)
+    return entry
+
+
+def saved_dose(dose_id: int | None) -> Dose | None:
+    """A dose the register may show as just saved: given, and to a person, in scope."""
+    dose = db.session.get(Dose, dose_id) if dose_id else None
+    if dose is None or not (policy.in_scope(dose.facility_id)
+                            and policy.in_scope(dose.recipient.facility_id)):
+        return None
+    return dose

@@ -48,7 +48,7 @@ def existing_summary(recipient: Recipient, record: bool = True) -> dict:
     """What a duplicate check may show of a record (P1). In the account's scope: name, birth
     date, facility and a link. Outside it: the facility only, so that nothing the user did not
     type is echoed (an access event records that it was shown)."""
-    readable = policy.in_scope(recipient.facility_id)
+    readable = policy.scope().contains(recipient.facility_id)
     summary = {"in_scope": readable, "facility": recipient.facility.name}
     if not readable:
         if record:

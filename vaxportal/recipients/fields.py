@@ -1,7 +1,7 @@
 """The recipient's fields, defined once: what each one is called, what kind of value it
 holds, the one function that normalises it, whether it is identity (changed only after a
 fresh OTP, P3.4), whether readers who do not see identifiers in full get it masked (P1, by
-``policy.mask_identifier``), and its column in spreadsheets.
+``policy.MASKED_FIELDS``, ``policy.mask_field``), and its column in spreadsheets.
 
 Everything that lists a recipient's fields reads them here: the register and edit forms
 (``recipients/forms.py``), the import's columns, template and checks (``exports/importing.py``,
@@ -54,8 +54,6 @@ class FieldSpec:
     normalise: Callable[..., Any]
     #: changed only after a fresh OTP (P3.4); the others are details, edited freely
     identity: bool = False
-    #: for readers who do not see identifiers in full (``policy.sees_full_identity``)
-    mask: Callable[[str | None], str] | None = None
     #: exported only to readers who see identity in full (the street address)
     full_identity_only: bool = False
     #: the spreadsheet column's header (import template, import, export); default: label
@@ -80,10 +78,10 @@ class FieldSpec:
 
     @property
     def masked(self) -> bool:
-        return self.mask is not None
+        """Masked for readers who do not see identifiers in full: the policy's list
+        (``policy.MASKED_FIELDS``, by ``policy.mask_field``), not decided here."""
+        return self.key in policy.MASKED_FIELDS
 
-
-_MASK = policy.mask_identifier
 
 RECIPIENT: tuple[FieldSpec, ...] = (
     FieldSpec("full_name", _l("Họ và tên"), "name", validators.normalize_person_name,
@@ -95,13 +93,13 @@ RECIPIENT: tuple[FieldSpec, ...] = (
     FieldSpec("gender", _l("Giới tính"), "gender", gender.normalize, identity=True,
               required=_l("Vui lòng chọn giới tính."), width=9),
     FieldSpec("national_id", _l("Số CCCD/CMND"), "national_id",
-              validators.normalize_national_id, identity=True, mask=_MASK,
+              validators.normalize_national_id, identity=True,
               description=_l("CCCD 12 số hoặc CMND 9 số"), width=16),
     FieldSpec("insurance_number", _l("Số thẻ BHYT / mã số BHXH"), "insurance_number",
-              validators.normalize_insurance_number, identity=True, mask=_MASK,
+              validators.normalize_insurance_number, identity=True,
               description=_l("Thẻ BHYT 15 ký tự hoặc mã số BHXH 10 số")),
     FieldSpec("phone", _l("Số điện thoại"), "phone", validators.normalize_phone,
-              identity=True, mask=_MASK, width=15),
+              identity=True, width=15),
     FieldSpec("occupation", _l("Nghề nghiệp"), "text", tidy, max_length=120),
     FieldSpec("ethnicity", _l("Dân tộc"), "code", CodeOf("ethnicity"),
               description=_l("Gõ vài chữ cái đầu, không cần dấu")),
@@ -130,11 +128,3 @@ CODED_KEYS: tuple[str, ...] = tuple(f.key for f in RECIPIENT if f.kind == "code"
 
 def spec(key: str) -> FieldSpec:
     return _BY_KEY[key]
-
-
-def mask(key: str, value: str | None) -> str | None:
-    """``value`` as a reader who does not see identifiers in full sees field ``key``."""
-    field = _BY_KEY.get(key)
-    if field is None or field.mask is None or not value:
-        return value
-    return field.mask(value)

@@ -4,39 +4,51 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from vaxportal import gender, policy
+from vaxportal.auth.current import current_account
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Facility
 from vaxportal.recipients import codes, fields
 from vaxportal.recipients.forms import AEFI_CHOICES
-from vaxportal.recipients.models import Vaccine
+from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.vaccines import active_vaccines
 from vaxportal.timeutil import format_date
 
 AEFI_LABELS = dict(AEFI_CHOICES)
 
+#: what a page of one recipient shows with it: the history, each dose's vaccine and place
+WITH_DOSES = (selectinload(Recipient.doses).options(joinedload(Dose.vaccine),
+                                                    joinedload(Dose.facility)),
+              joinedload(Recipient.facility))
 
-def account():
-    return current_user._get_current_object()
+
+def with_doses(recipients: list) -> list:
+    """Load now (after a commit expired them) what a page shows of these recipients."""
+    ids = [recipient.id for recipient in recipients]
+    if ids:
+        db.session.scalars(sa.select(Recipient).where(Recipient.id.in_(ids))
+                           .options(*WITH_DOSES)
+                           .execution_options(populate_existing=True)).all()
+    return recipients
+
+
+#: what a page of one dose shows with it
+DOSE_PAGE = (joinedload(Dose.vaccine), joinedload(Dose.facility), joinedload(Dose.recipient))
+
+
+#: the signed-in account (the one reader is ``auth.current.current_account``)
+account = current_account
 
 
 def facility_choices(*, write: bool = False) -> list[tuple[int, str]]:
-    ids = policy.scope_facility_ids(account(), write=write)
-    rows = db.session.execute(
-        sa.select(Facility.id, Facility.name).where(Facility.id.in_(ids)).order_by(Facility.name)
-    )
-    return [(row.id, row.name) for row in rows]
+    scope = policy.scope()
+    return (scope.writable if write else scope).facility_choices()
 
 
 def vaccine_choices() -> list[tuple[int, str]]:
     return [(v.id, v.name) for v in active_vaccines()]
-
-
-def shown_id(value: str | None) -> str:
-    return policy.shown_identifier(value, current_user)
 
 
 def display(name: str, value) -> str:
@@ -60,8 +72,6 @@ def display(name: str, value) -> str:
 def template_helpers() -> dict:
     return {
         "gender_label": lambda v: display("gender", v), "aefi_label": AEFI_LABELS.get,
-        "shown_id": shown_id, "mask_id": policy.mask_identifier, "Perm": policy.Perm,
-        "has_perm": lambda p: policy.has_perm(current_user, p),
         "coded": coded,
     }
 

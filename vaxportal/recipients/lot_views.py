@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
-from vaxportal import htmx, policy
+from vaxportal import htmx, policy, validators
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, lots
@@ -43,14 +43,15 @@ def _expiry_fits(lot: DoseLot, form: LotExpiryForm) -> bool:
 
 
 def _register(failed: LotExpiryForm | None = None, failed_id: int | None = None):
-    stmt = policy.scoped(lots.register_stmt(), DoseLot.facility_id)
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int),
+    stmt = policy.scope().filter(lots.register_stmt(), DoseLot.facility_id)
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
     forms = {}
+    writable = policy.scope().writable.contains_many(lot.facility_id for lot in page.items)
     for lot in page.items:
         if lot.id == failed_id:
             forms[lot.id] = failed
-        elif policy.in_scope(lot.facility_id, write=True):
+        elif lot.facility_id in writable:
             forms[lot.id] = LotExpiryForm(formdata=None, prefix=_prefix(lot),
                                           expires_on=lot.expires_on)
     return render_template("recipients/lots.html", page=page, forms=forms)

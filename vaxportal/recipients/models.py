@@ -8,8 +8,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.text import fold, name_words
 from vaxportal.timeutil import UTCDateTime, utcnow
 
 
@@ -19,6 +21,7 @@ class Aefi(enum.StrEnum):
     severe = "severe"
 
 
+@audit.audited(facility=lambda _vaccine: None, shared=True)
 class Vaccine(db.Model):
     __tablename__ = "vaccine"
 
@@ -31,6 +34,7 @@ class Vaccine(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+@audit.audited(facility=lambda _group: None, shared=True)
 class PriorityGroup(db.Model):
     """A priority group added by an administrator, or a built-in group of the resolution
     (``codes.PRIORITY_GROUPS``) relabelled or withdrawn (``vaxportal priority-groups``)."""
@@ -42,10 +46,14 @@ class PriorityGroup(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+@audit.audited
 class Recipient(db.Model):
     __tablename__ = "recipient"
     __table_args__ = (
-        sa.Index("ix_recipient_facility_name_key", "facility_id", "name_key"),
+        # the register's order (name_key, id): walked in order for a wide scope and by the
+        # export's keyset, and within one facility for a commune station's register
+        sa.Index("ix_recipient_name_key_id", "name_key", "id"),
+        sa.Index("ix_recipient_facility_name_key_id", "facility_id", "name_key", "id"),
         # possible duplicates (register form and import) are looked up by these exact keys
         sa.Index("ix_recipient_person", "name_key", "date_of_birth", "gender"),
     )
@@ -54,7 +62,7 @@ class Recipient(db.Model):
     full_name: Mapped[str] = mapped_column(sa.String(120))
     # Folded (no diacritics) name; byte order on PostgreSQL so a prefix range uses the index.
     name_key: Mapped[str] = mapped_column(
-        sa.String(120).with_variant(sa.String(120, collation="C"), "postgresql"), index=True
+        sa.String(120).with_variant(sa.String(120, collation="C"), "postgresql")
     )
     date_of_birth: Mapped[date] = mapped_column(sa.Date)
     gender: Mapped[str] = mapped_column(sa.String(8))
@@ -94,8 +102,6 @@ class Recipient(db.Model):
         the folded name and its words, written in the same transaction as the name. The name
         comes in its one normal form (NFC, no invisible format characters), made by its
         normaliser (``fields.RECIPIENT``, ``validators.normalize_person_name``)."""
-        from vaxportal.text import fold, name_words
-
         self.name_key = fold(value or "")
         kept = {word.word_key: word for word in self.words}
         self.words = [kept.get(key) or RecipientWord(word_key=key)
@@ -127,6 +133,7 @@ class RecipientWord(db.Model):
     )
 
 
+@audit.audited
 class Dose(db.Model):
     __tablename__ = "dose"
 
@@ -152,12 +159,12 @@ class Dose(db.Model):
     __mapper_args__ = {"version_id_col": version_id}
 
 
+@audit.audited
 class DoseLot(db.Model):
     """A lot of a vaccine as used at a facility (issue 14): built from the doses entered
     there, its expiry date typed by the nurse; no dose is recorded after that date."""
 
     __tablename__ = "dose_lot"
-    __audited__ = True
     __table_args__ = (sa.UniqueConstraint("facility_id", "lot_number", "vaccine_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,6 +180,7 @@ class DoseLot(db.Model):
     facility: Mapped[Facility] = relationship()
 
 
+@audit.audited
 class DuplicateCandidate(db.Model):
     """A pair registered anyway despite the same folded name, birth date and gender;
     waits in a supervisor's queue."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload
 
 from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
@@ -52,6 +53,7 @@ def lookup():
                       details={"reason": form.reason.data, "found": [r.id for r in found]})
         results = [_grant(recipient, form.reason.data) for recipient in found]
         db.session.commit()
+        helpers.with_doses(found)
     return render_template("recipients/lookup.html", form=form, results=results)
 
 
@@ -65,15 +67,15 @@ def _grant(recipient: Recipient, reason: str) -> dict:
 def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warning=None,
             lot_warning=None):
     own = helpers.account().facility_id
-    may_record = policy.has_perm(helpers.account(), Perm.record_doses) and policy.in_scope(
-        own, write=True)
+    may_record = (policy.has_perm(helpers.account(), Perm.record_doses)
+                  and policy.scope().writable.contains(own))
     if may_record and form is None:
         form = dosing.new_dose_form(recipient, own)
     return {
         "recipient": recipient, "token": token, "form": form if may_record else None,
         "warning": warning, "lot_warning": lot_warning,
         "url": url_for("recipients.show", recipient_id=recipient.id)
-        if policy.in_scope(recipient.facility_id) else None,
+        if policy.scope().contains(recipient.facility_id) else None,
     }
 
 
@@ -86,15 +88,16 @@ def lookup_dose(token: str):
             or utcnow() - grant.created_at > LOOKUP_GRANT):
         abort(404)
     own = helpers.account().facility_id
-    if not policy.in_scope(own, write=True):
+    if not policy.scope().writable.contains(own):
         abort(404)
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, grant.recipient, own)
     if entry.dose is None:
+        helpers.with_doses([grant.recipient])
         results = [_result(grant.recipient, token, form, entry.warning, entry.lot_warning)]
         return render_template("recipients/lookup.html", form=LookupForm(formdata=None),
                                results=results)
-    dosing.commit_entry(entry, form)
+    flash(*dosing.commit_entry(entry, form).notice)
     return htmx.redirect_to(url_for("recipients.lookup"))
 
 
@@ -104,20 +107,24 @@ def lookup_dose(token: str):
 @bp.get("/duplicates")
 @permission_required(Perm.resolve_duplicates)
 def duplicates():
-    stmt = policy.scoped(
+    scope = policy.scope()
+    stmt = scope.filter(
         sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
         DuplicateCandidate.facility_id,
+    ).options(*(joinedload(side).options(joinedload(Recipient.facility),
+                                         selectinload(Recipient.doses))
+                for side in (DuplicateCandidate.recipient, DuplicateCandidate.other))
     ).order_by(DuplicateCandidate.created_at, DuplicateCandidate.id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
+    shown = _facilities(page.items)
     return render_template("recipients/duplicates.html", page=page, form=ResolveForm(),
-                           writable=_in_scope(page.items, write=True),
-                           readable=_in_scope(page.items))
+                           writable=scope.writable.contains_many(shown),
+                           readable=scope.contains_many(shown))
 
 
-def _in_scope(candidates, write: bool = False) -> set[int]:
-    ids = {r.facility_id for c in candidates for r in (c.recipient, c.other)}
-    return {fid for fid in ids if policy.in_scope(fid, write=write)}
+def _facilities(candidates) -> set[int]:
+    return {r.facility_id for c in candidates for r in (c.recipient, c.other)}
 
 
 @bp.post("/duplicates/<int:candidate_id>")

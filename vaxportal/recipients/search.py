@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import g, has_app_context, has_request_context, session
 from flask_babel import gettext as _
 
 from vaxportal import policy
@@ -35,8 +35,9 @@ from vaxportal.recipients.models import (
     RecipientWord,
     Vaccine,
 )
-from vaxportal.text import prefix_range
+from vaxportal.text import clean, fold, name_words, prefix_range
 from vaxportal.timeutil import utcnow
+from vaxportal.validators import normalize_insurance_number, normalize_national_id, normalize_phone
 
 #: searches older than this are removed when the same account searches again
 SEARCH_TTL = timedelta(hours=12)
@@ -57,13 +58,6 @@ class Term:
 def classify(q: str) -> Term:
     """Read the search box: exact national ID, insurance number or phone; else words, each
     the start of a word of the name (search by any part of a name)."""
-    from vaxportal.text import clean, fold, name_words
-    from vaxportal.validators import (
-        normalize_insurance_number,
-        normalize_national_id,
-        normalize_phone,
-    )
-
     text = clean(q or "")  # as names are stored: NFC, no invisible characters
     if not text:
         return Term("")
@@ -98,6 +92,10 @@ class RegisterFilter:
     q: str = ""
     facility_id: int | None = None
     vaccine_id: int | None = None
+    #: the people of the facility due (or overdue) for their next dose on ``due_on``
+    #: (ISO date): the reports' due list, exported like any register filter
+    due: str = ""
+    due_on: str = ""
 
     # -- persistence --------------------------------------------------------------------
 
@@ -108,7 +106,10 @@ class RegisterFilter:
         return cls.from_dict(row.query) if row else cls()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.due:  # a register search stores what it always stored
+            del data["due"], data["due_on"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> RegisterFilter:
@@ -117,11 +118,12 @@ class RegisterFilter:
             q=str(data.get("q") or "")[:200],
             facility_id=_int_or_none(data.get("facility_id")),
             vaccine_id=_int_or_none(data.get("vaccine_id")),
+            **_due_fields(data),
         )
 
     @property
     def is_empty(self) -> bool:
-        return not (self.q.strip() or self.facility_id or self.vaccine_id)
+        return not (self.q.strip() or self.facility_id or self.vaccine_id or self.due)
 
     @property
     def term(self) -> Term:
@@ -140,6 +142,10 @@ class RegisterFilter:
                 Dose.recipient_id == Recipient.id, Dose.vaccine_id == self.vaccine_id
             )
             clauses.append(given.exists())
+        if self.due:
+            from vaxportal.reports import due
+
+            clauses.append(due.recipient_condition(self.due, date.fromisoformat(self.due_on)))
         return clauses
 
     def statement(self, account, *columns) -> sa.Select:
@@ -178,39 +184,52 @@ class RegisterFilter:
             parts.append(_("cơ sở: %(name)s", name=facility.name))
         if self.vaccine_id and (vaccine := db.session.get(Vaccine, self.vaccine_id)):
             parts.append(_("đã tiêm vắc xin: %(name)s", name=vaccine.name))
+        if self.due and self.due_on:
+            parts.append(_("quá hạn mũi tiếp theo ngày %(date)s", date=_vn(self.due_on))
+                         if self.due == "overdue" else
+                         _("đến hạn mũi tiếp theo ngày %(date)s", date=_vn(self.due_on)))
         if not parts:
             return _("Tất cả đối tượng trong phạm vi của tài khoản")
         return "; ".join(parts)
 
 
     def _scoped(self, stmt: sa.Select, account) -> sa.Select:
-        """The filter and the account's scope. Over a wide scope (a district, a province)
-        SQLite should walk the name index in order and test the facility of each row,
+        """The filter and the account's scope, shaped so that SQLite reads rows in the
+        register's order from an index, with no sort. A scope of one facility (a commune
+        station) also names that facility: the ``(facility_id, name_key, id)`` index then
+        yields its rows in name order. Over a wide scope (a district, a province) SQLite
+        walks the ``(name_key, id)`` index in order and tests the facility of each row,
         stopping after one page, rather than gather the whole scope through the facility
         index and sort it (300k rows: 750 ms → a few ms); ``+ 0`` keeps it off the facility
         index. PostgreSQL's planner chooses well from its statistics."""
+        scope = policy.scope(account)
         column = Recipient.facility_id
-        if db.session.get_bind().dialect.name == "sqlite" and _wide_scope(account):
-            column = Recipient.facility_id + 0
-        return policy.scoped(stmt.where(*self.conditions()), column, account)
+        if db.session.get_bind().dialect.name == "sqlite":
+            search_choices(account)  # the scope learns its facilities in that round trip
+            if scope.is_wide:
+                column = Recipient.facility_id + 0
+        return scope.filter(stmt.where(*self.conditions()), column)
 
 
-#: more facilities than this in scope: walk the name index (see ``RegisterFilter._scoped``)
-WIDE_SCOPE = 3
-
-
-def _wide_scope(account) -> bool:
-    key = f"_recipients_wide_scope_{account.id}"
+def search_choices(account) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The search box's choices: (facilities in the account's read scope, active vaccines),
+    each by name, in one round trip, once per request; the scope keeps its facilities
+    (``Scope.remember_choices``), so the register's plan asks nothing more about it."""
+    key = f"_recipients_search_choices_{account.id}"
     if has_app_context() and key in g:
         return g.get(key)
-    ids = policy.scope_facility_ids(account).subquery()
-    count = db.session.scalar(
-        sa.select(sa.func.count()).select_from(sa.select(ids).limit(WIDE_SCOPE + 1).subquery())
-    )
-    wide = (count or 0) > WIDE_SCOPE
+    scope = policy.scope(account)
+    facilities = scope.choices_statement().add_columns(sa.literal_column("0").label("kind"))
+    vaccines = sa.select(Vaccine.id, Vaccine.name, sa.literal_column("1")).where(
+        Vaccine.active.is_(True))
+    rows = db.session.execute(sa.union_all(facilities, vaccines).order_by("kind", "name"))
+    found: tuple[list, list] = ([], [])
+    for row_id, name, kind in rows:
+        found[kind].append((row_id, name))
+    scope.remember_choices(found[0])
     if has_app_context():
-        setattr(g, key, wide)
-    return wide
+        setattr(g, key, found)
+    return found
 
 
 def _term_conditions(term: Term) -> list:
@@ -237,7 +256,7 @@ def _word_conditions(words: tuple[str, ...]) -> list:
     from the ``(word_key, recipient_id)`` index; each other word is checked per candidate on
     the ``(recipient_id, word_key)`` primary key. A range on the folded key, not LIKE, so
     that both databases keep to the index."""
-    first, *others = sorted(words, key=_word_frequency)
+    first, *others = _rarest_first(words)
     clauses = [Recipient.id.in_(sa.select(RecipientWord.recipient_id).where(*_word_range(first)))]
     for word in others:
         clauses.append(sa.select(RecipientWord.recipient_id).where(
@@ -250,23 +269,47 @@ def _word_conditions(words: tuple[str, ...]) -> list:
 WORD_COUNT_CAP = 5_000
 
 
-def _word_frequency(word: str) -> tuple[int, int]:
-    """How many names hold a word starting with ``word`` (capped; a short walk of the
-    covering index), longer words first on a tie. Remembered for the request."""
-    key = f"_recipients_word_count_{word}"
+def _rarest_first(words: tuple[str, ...]) -> list[str]:
+    """The words by how many names hold a word starting with each (capped: a short walk of
+    the covering index), longer words first on a tie. One word needs no count; several are
+    counted in one round trip, once per request."""
+    if len(set(words)) < 2:
+        return list(words)
+    key = f"_recipients_word_order_{'|'.join(words)}"
     if has_app_context() and key in g:
         return g.get(key)
-    keys = sa.select(RecipientWord.recipient_id).where(*_word_range(word)).limit(WORD_COUNT_CAP)
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(keys.subquery())) or 0
-    frequency = (int(count), -len(word))
+    counts = [
+        sa.select(sa.func.count()).select_from(
+            sa.select(RecipientWord.recipient_id).where(*_word_range(word))
+            .limit(WORD_COUNT_CAP).subquery()
+        ).scalar_subquery()
+        for word in words
+    ]
+    found = db.session.execute(sa.select(*counts)).one()
+    frequency = dict(zip(words, found, strict=True))
+    ordered = sorted(words, key=lambda word: (int(frequency[word] or 0), -len(word)))
     if has_app_context():
-        setattr(g, key, frequency)
-    return frequency
+        setattr(g, key, ordered)
+    return ordered
 
 
 def _word_range(word: str) -> tuple:
     low, high = prefix_range(word)
     return RecipientWord.word_key >= low, RecipientWord.word_key < high
+
+
+def _due_fields(data: dict[str, Any]) -> dict[str, str]:
+    """``due`` and ``due_on`` of a stored filter, both or neither."""
+    due, due_on = str(data.get("due") or ""), str(data.get("due_on") or "")
+    try:
+        date.fromisoformat(due_on)
+    except ValueError:
+        return {}
+    return {"due": due, "due_on": due_on} if due in ("due", "overdue") else {}
+
+
+def _vn(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
 def _int_or_none(value) -> int | None:
@@ -295,16 +338,34 @@ def save_search(register_filter: RegisterFilter, account, session_id: int | None
     current = get_search(reuse, account)
     if current is not None and current.query == data:
         return current.id
-    db.session.execute(
-        sa.delete(RecipientSearch).where(
-            RecipientSearch.account_id == account.id,
-            RecipientSearch.created_at < utcnow() - SEARCH_TTL,
-        )
-    )
+    _sweep_expired(account)
     row = RecipientSearch(id=secrets.token_urlsafe(16), account_id=account.id,
                           session_id=session_id, query=data)
     db.session.add(row)
     return row.id
+
+
+#: expired searches of an account are removed at most this often per browser session (a
+#: search typed letter by letter is not one DELETE per letter); ``get_search`` never
+#: answers an expired one meanwhile
+SWEEP_EVERY = timedelta(hours=1)
+
+
+def _sweep_expired(account) -> None:
+    """Remove the account's searches older than ``SEARCH_TTL`` (search terms are personal
+    data): on its first search of a browser session, then once per ``SWEEP_EVERY``."""
+    now = utcnow()
+    if has_request_context():
+        swept = session.get("searches_swept", 0)
+        if now.timestamp() - swept < SWEEP_EVERY.total_seconds():
+            return
+        session["searches_swept"] = int(now.timestamp())
+    db.session.execute(
+        sa.delete(RecipientSearch).where(
+            RecipientSearch.account_id == account.id,
+            RecipientSearch.created_at < now - SEARCH_TTL,
+        )
+    )
 
 
 # -- the register page's rows ------------------------------------------------------------
@@ -340,32 +401,44 @@ class Page:
     def has_next(self) -> bool:
         return self.page < self.pages
 
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
 
 def register_page(register_filter: RegisterFilter, account, page: int, per_page: int) -> Page:
+    """One page of the register. A first page shorter than a page is the whole match, so
+    it needs no count (the usual answer to a name or an ID typed in the search box)."""
+    page = max(1, page)
+    rows = _page_rows(register_filter, account, page, per_page)
+    if page == 1 and len(rows) < per_page and len(rows) <= COUNT_CAP:
+        return Page(rows=rows, page=1, per_page=per_page, total=len(rows))
     total = register_filter.count(account, cap=COUNT_CAP)
     capped = total > COUNT_CAP
     total = min(total, COUNT_CAP)
-    page = min(max(1, page), max(1, -(-total // per_page)))
-    rows = []
-    if total:
-        stmt = register_filter.ranked_statement(account, *ROW_COLUMNS)
-        rows = [dict(row._mapping) for row in
-                db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))]
-        _add_page_details(rows)
+    last = max(1, -(-total // per_page))
+    if page > last:
+        page = last
+        rows = _page_rows(register_filter, account, page, per_page)
     return Page(rows=rows, page=page, per_page=per_page, total=total, capped=capped)
 
 
-def _add_page_details(rows: list[dict]) -> None:
-    """Facility names and dose counts for one page only (never for the whole match)."""
-    ids = [row["id"] for row in rows]
-    counts = dict(db.session.execute(
-        sa.select(Dose.recipient_id, sa.func.count(Dose.id))
-        .where(Dose.recipient_id.in_(ids)).group_by(Dose.recipient_id)
-    ).all())
-    names = dict(db.session.execute(
-        sa.select(Facility.id, Facility.name)
-        .where(Facility.id.in_({row["facility_id"] for row in rows}))
-    ).all())
-    for row in rows:
-        row["dose_count"] = counts.get(row["id"], 0)
-        row["facility_name"] = names.get(row["facility_id"], "")
+def _page_rows(register_filter: RegisterFilter, account, page: int,
+               per_page: int) -> list[dict]:
+    """The rows of one page with their facility's name and dose count, in one query (the
+    two sub-selects run for the page's rows only, never for the whole match)."""
+    stmt = register_filter.ranked_statement(account, *ROW_COLUMNS, *_page_details())
+    return [dict(row._mapping) for row in
+            db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))]
+
+
+def _page_details() -> tuple:
+    dose_count = (sa.select(sa.func.count(Dose.id)).where(Dose.recipient_id == Recipient.id)
+                  .correlate(Recipient).scalar_subquery())
+    facility_name = (sa.select(Facility.name).where(Facility.id == Recipient.facility_id)
+                     .correlate(Recipient).scalar_subquery())
+    return dose_count.label("dose_count"), facility_name.label("facility_name")

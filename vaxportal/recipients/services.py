@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from vaxportal.audit import events
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
@@ -187,8 +188,6 @@ def merge_recipients(kept: Recipient, gone: Recipient) -> int:
     """Merge ``gone`` into ``kept``: both histories stay (the doses move to ``kept``); ``gone``
     remains, marked as merged, so nothing is lost. Audited by the session hook, plus one
     event naming the pair. Returns the number of doses moved."""
-    from vaxportal.audit import events
-
     moved = list(gone.doses)
     for dose in moved:
         dose.recipient_id = kept.id

@@ -12,7 +12,12 @@ from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, helpers
-from vaxportal.recipients.dosing import new_dose_form, recipient_changing
+from vaxportal.recipients.dosing import (
+    new_dose_form,
+    recipient_changing,
+    saved_dose,
+    saved_notice,
+)
 from vaxportal.recipients.duplicate_checks import (
     duplicate_checks,
     lookup_offer,
@@ -28,8 +33,14 @@ from vaxportal.recipients.forms import (
     SearchForm,
     as_choices,
 )
-from vaxportal.recipients.models import Recipient
-from vaxportal.recipients.search import RegisterFilter, get_search, register_page, save_search
+from vaxportal.recipients.models import Dose, Recipient
+from vaxportal.recipients.search import (
+    RegisterFilter,
+    get_search,
+    register_page,
+    save_search,
+    search_choices,
+)
 from vaxportal.recipients.services import (
     FIELD_KEYS,
     clean_fields,
@@ -53,14 +64,18 @@ def index():
     if get_search(sid, helpers.account()) is None:
         sid = None
     register_filter = RegisterFilter.load(sid, helpers.account())
-    return _register(register_filter, sid, request.args.get("page", 1, type=validators.page_number))
+    saved = saved_dose(request.args.get("saved", type=validators.db_id))
+    return _register(register_filter, sid, request.args.get("page", 1, type=validators.page_number),
+                     saved=saved)
 
 
 @bp.post("/")
 @permission_required(Perm.read_recipients)
 def search():
-    """The search box POSTs (terms never in a URL); the answer links to ``?s=<random id>``."""
-    form = _search_form()
+    """The search box POSTs (terms never in a URL); the answer links to ``?s=<random id>``.
+    One commit, after the answer is rendered: a commit in between would expire the
+    signed-in account and cost a round trip to read it again."""
+    form = SearchForm()  # its drop-downs accept any id (validate_choice=False): no choices
     form.validate()
     register_filter = RegisterFilter(q=(form.q.data or "")[:200],
                                      facility_id=form.facility_id.data,
@@ -68,24 +83,26 @@ def search():
     session_row = sessions.current()
     sid = save_search(register_filter, helpers.account(), session_row and session_row.id,
                       reuse=form.s.data)
-    db.session.commit()
     url = url_for("recipients.index", s=sid)
-    if not htmx.is_htmx():
-        return htmx.redirect_to(url)
-    return htmx.replace_url(_register(register_filter, sid, 1, oob=True), url)
+    if htmx.is_htmx():
+        response = htmx.replace_url(_register(register_filter, sid, 1, oob=True), url)
+    else:
+        response = htmx.redirect_to(url)
+    db.session.commit()
+    return response
 
 
 def _search_form(**data) -> SearchForm:
     form = SearchForm(**data)
-    facilities = helpers.facility_choices()
+    facilities, vaccines = search_choices(helpers.account())
     form.facility_id.choices = as_choices([("", _("Tất cả cơ sở"))] + facilities)
-    form.vaccine_id.choices = as_choices([("", _("Mọi vắc xin"))] + helpers.vaccine_choices())
+    form.vaccine_id.choices = as_choices([("", _("Mọi vắc xin"))] + vaccines)
     form.show_facilities = len(facilities) > 1
     return form
 
 
 def _register(register_filter: RegisterFilter, sid: str | None, page_number: int,
-              oob: bool = False):
+              oob: bool = False, saved: Dose | None = None):
     page = register_page(register_filter, helpers.account(), page_number,
                          int(current_app.config["PAGE_SIZE"]))
     form = _search_form(formdata=None, q=register_filter.q, s=sid,
@@ -102,7 +119,7 @@ def _register(register_filter: RegisterFilter, sid: str | None, page_number: int
     return htmx.render(
         "recipients/index.html", "recipients/_results.html", form=form, hits=page, sid=sid,
         term=term, export_url=export_url, oob=oob, id_not_in_scope=id_not_in_scope,
-        offer=offer,
+        offer=offer, saved=saved, notice=saved and saved_notice(saved),
     )
 
 
@@ -188,11 +205,13 @@ def validate_field(name: str):
 @bp.get("/<int:recipient_id>")
 @permission_required(Perm.read_recipients)
 def show(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id,
+                                            options=helpers.WITH_DOSES)
     events.record("view_identity", category="access", entity="recipient",
                   entity_id=recipient.id, facility_id=recipient.facility_id)
     db.session.commit()
-    can_write = policy.in_scope(recipient.facility_id, write=True)
+    writable = policy.scope().writable
+    can_write = writable.contains(recipient.facility_id)
     dose_form = None
     if can_write and policy.has_perm(helpers.account(), Perm.record_doses):
         dose_form = new_dose_form(recipient, recipient.facility_id)
@@ -203,20 +222,17 @@ def show(recipient_id: int):
         history_url = url_for("audit.index", entity="recipient", entity_id=recipient.id)
     return render_template(
         "recipients/show.html", recipient=recipient, can_write=can_write, dose_form=dose_form,
-        history_url=history_url, writable_dose=_writable_facilities(recipient),
+        history_url=history_url,
+        writable_dose=writable.contains_many(dose.facility_id for dose in recipient.doses),
     )
-
-
-def _writable_facilities(recipient: Recipient) -> set[int]:
-    ids = {dose.facility_id for dose in recipient.doses}
-    return {fid for fid in ids if policy.in_scope(fid, write=True)}
 
 
 @bp.route("/<int:recipient_id>/edit", methods=["GET", "POST"])
 @permission_required(Perm.write_recipients)
 def edit(recipient_id: int):
     """Fields outside the identity: edited freely within the write scope."""
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = DetailsForm(obj=recipient)
     if form.validate_on_submit():
         return _save(recipient, form, DETAIL_FIELDS, "recipients.edit")
@@ -227,7 +243,8 @@ def edit(recipient_id: int):
 @bp.get("/<int:recipient_id>/identity")
 @permission_required(Perm.write_recipients)
 def edit_identity(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = IdentityForm(obj=recipient)
     return render_template("recipients/edit.html", recipient=recipient, form=form,
                            fields=IDENTITY_FORM_FIELDS, identity=True)
@@ -239,7 +256,8 @@ def edit_identity(recipient_id: int):
 def save_identity(recipient_id: int):
     """Identity fields change only after a fresh OTP (P3.4); the typed values survive the
     prompt (it re-posts them here)."""
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = IdentityForm()
     if _picks_province():  # without JavaScript: the province's communes
         return render_template("recipients/edit.html", recipient=recipient, form=form,

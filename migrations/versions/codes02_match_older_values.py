@@ -1,0 +1,37 @@
+"""older free text of the coded fields becomes codes where it matches; the rest is kept in
+`recipient.uncoded` for review (`vaxportal codes unmatched` lists it)
+
+Revision ID: codes02
+Revises: entry01
+Create Date: 2026-12-03 15:30:00
+
+"""
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = 'codes02'
+down_revision = "entry01"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    """The application's own rule (`codes.match_older_values`), through an ORM session of
+    the application on the upgrade's connection: the audit trail records each change in
+    the same transaction (P2.4). It loads `Recipient` as the models are at this revision:
+    a later migration that adds columns to `recipient` must come after this one."""
+    from vaxportal.extensions import db
+    from vaxportal.recipients.codes import match_older_values
+
+    bind = op.get_bind()
+    session = db.session.session_factory()
+    session.get_bind = lambda *args, **kwargs: bind  # the upgrade's transaction, not a new one
+    try:
+        match_older_values(session)
+    finally:
+        session.close()
+
+
+def downgrade():
+    """Codes stay codes: the text they replaced is in the audit trail."""

@@ -1,0 +1,210 @@
+"""Which facilities' recipient data an account reads or writes: one ``Scope`` per account
+and request (``scope()``, kept on ``g``), and the thin functions the views call.
+
+A scope is its own facility, plus for supervisors and reviewers everything below it (the
+facility tree's materialized path: one range scan), plus for a support unit's account its
+active delegations. Reviewers write nothing; admins read nothing (P2.1, P2.2). Another
+scope's object answers 404, never 403, so ids of other facilities reveal nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import sqlalchemy as sa
+from flask import abort, g, has_app_context
+
+from vaxportal.auth.current import current_account
+from vaxportal.auth.models import Account
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
+from vaxportal.facilities.tree import subtree_ids
+from vaxportal.policy.delegation import delegated_facility_ids
+from vaxportal.policy.roles import Perm, has_perm, has_subtree_scope
+
+#: more facilities than this in scope and the scope is "wide" (a district, a province):
+#: searches walk the name index instead of gathering the scope (``RegisterFilter._scoped``)
+WIDE_SCOPE = 3
+_CACHE = "_policy_scopes"
+
+
+class Scope:
+    """The facilities whose recipient data one account reads (or, for ``writable``, writes).
+
+    Nothing is queried when it is made: ``filter`` adds a condition to a statement, and
+    ``contains`` / ``contains_many`` ask once for a set of facility ids and remember the
+    answers for the rest of the request."""
+
+    def __init__(self, account: Account | None, *, write: bool = False) -> None:
+        need = Perm.write_recipients if write else Perm.read_recipients
+        self.account = account
+        self.write = write
+        self.allowed = has_perm(account, need)
+        self.facility_id = account.facility_id if self.allowed else None
+        self.subtree = self.allowed and has_subtree_scope(account)
+        self._known: dict[int, bool] = {}
+        self._wide: bool | None = None
+        self._choices: list[tuple[int, str]] | None = None
+        self._writable: Scope | None = self if write else None
+
+    @property
+    def ids(self) -> sa.Select:
+        """``SELECT id`` of the facilities in scope (none without the permission)."""
+        if not self.allowed:
+            return sa.select(Facility.id).where(sa.false())
+        if self.subtree:
+            return subtree_ids(self.facility_id)
+        own = sa.select(sa.literal(self.facility_id).label("id"))
+        return sa.union(own, delegated_facility_ids(self.account.id))
+
+    def condition(self, facility_column) -> sa.ColumnElement[bool]:
+        """The WHERE clause "``facility_column`` lies in the scope"."""
+        if not self.allowed:
+            return sa.false()
+        return facility_column.in_(self.ids)
+
+    def filter(self, stmt: sa.Select, facility_column) -> sa.Select:
+        """``stmt`` restricted to rows whose ``facility_column`` lies in the scope. Once the
+        scope knows it is one facility (``remember_choices``), an equality the facility
+        index can seek (and serve the ORDER BY from), not a sub-select."""
+        if self._choices is not None and len(self._choices) == 1:
+            return stmt.where(facility_column == self._choices[0][0])
+        return stmt.where(self.condition(facility_column))
+
+    def filter_below(self, stmt: sa.Select, facility_column, node_id: int) -> sa.Select:
+        """``stmt`` restricted to the scope and, within it, to the facilities at or below
+        ``node_id`` (a report drilled down to one branch of the tree)."""
+        return self.filter(stmt.where(facility_column.in_(subtree_ids(node_id))),
+                           facility_column)
+
+    def contains(self, facility_id: int | None) -> bool:
+        return facility_id is not None and facility_id in self.contains_many([facility_id])
+
+    def contains_many(self, facility_ids: Iterable[int | None]) -> set[int]:
+        """Those of ``facility_ids`` that lie in the scope, in at most one query."""
+        asked = {fid for fid in facility_ids if fid is not None}
+        if not self.allowed:
+            return set()
+        if self._choices is not None:  # the whole scope is known
+            return asked & {fid for fid, _name in self._choices}
+        unknown = asked - self._known.keys()
+        if self.facility_id in unknown:
+            self._known[self.facility_id] = True  # one's own facility is always in scope
+            unknown.discard(self.facility_id)
+        if unknown:
+            found = set(db.session.scalars(sa.select(Facility.id).where(
+                Facility.id.in_(sorted(unknown)), self.condition(Facility.id))))
+            self._known.update({fid: fid in found for fid in unknown})
+        return {fid for fid in asked if self._known.get(fid)}
+
+    @property
+    def is_wide(self) -> bool:
+        """More than a few facilities (``WIDE_SCOPE``) lie in the scope."""
+        if self._wide is None:
+            self._wide = self.allowed and self._count(limit=WIDE_SCOPE + 1) > WIDE_SCOPE
+        return self._wide
+
+    @property
+    def writable(self) -> Scope:
+        """The facilities whose data the same account may change."""
+        if self._writable is None:
+            self._writable = Scope(self.account, write=True)
+        return self._writable
+
+    def facility_choices(self) -> list[tuple[int, str]]:
+        """(id, name) of the facilities in scope, by name: a form's choices."""
+        if self._choices is None:
+            rows = db.session.execute(self.choices_statement().order_by(Facility.name))
+            self.remember_choices([(row.id, row.name) for row in rows])
+        return list(self._choices)
+
+    def choices_statement(self) -> sa.Select:
+        """``SELECT id, name`` of the facilities in scope, to run alone or in a caller's
+        union (then hand the rows back with ``remember_choices``)."""
+        return self.filter(sa.select(Facility.id, Facility.name), Facility.id)
+
+    def remember_choices(self, choices: Iterable[tuple[int, str]]) -> None:
+        """The rows ``choices_statement`` gave: from now on the scope answers ``is_wide``,
+        ``contains`` and one-facility filters without asking the database again."""
+        self._choices = sorted(choices, key=lambda choice: choice[1])
+        self._wide = len(self._choices) > WIDE_SCOPE
+
+    def facility_ids(self) -> set[int]:
+        return set(db.session.scalars(self.ids)) if self.allowed else set()
+
+    def facility_count(self) -> int:
+        return self._count() if self.allowed else 0
+
+    def _count(self, limit: int | None = None) -> int:
+        ids = self.ids if limit is None else sa.select(self.ids.subquery()).limit(limit)
+        return db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
+
+
+def scope(account: Account | None = None) -> Scope:
+    """The read scope of ``account`` (default: the signed-in one), made once per request;
+    its write scope is ``scope().writable``."""
+    account = current_account() if account is None else account
+    if not has_app_context():
+        return Scope(account)
+    cache = g.setdefault(_CACHE, {})
+    key = getattr(account, "id", None)
+    if key not in cache:
+        cache[key] = Scope(account)
+    return cache[key]
+
+
+def forget_scopes() -> None:
+    """Drop the scopes kept for this request (a benchmark's "new request")."""
+    if has_app_context():
+        g.pop(_CACHE, None)
+
+
+def _chosen(account: Account | None, write: bool) -> Scope:
+    read = scope(account)
+    return read.writable if write else read
+
+
+def scope_facility_ids(account: Account, *, write: bool = False) -> sa.Select:
+    """``SELECT id`` of the facilities whose recipient data the account may read (or write)."""
+    return _chosen(account, write).ids
+
+
+def scoped(stmt: sa.Select, facility_column, account: Account | None = None,
+           *, write: bool = False) -> sa.Select:
+    """Restrict a query on recipient data to the account's scope."""
+    return _chosen(account, write).filter(stmt, facility_column)
+
+
+def in_scope(facility_id: int, account: Account | None = None, *, write: bool = False) -> bool:
+    return _chosen(account, write).contains(facility_id)
+
+
+def get_in_scope_or_404(model, object_id: int, *, write: bool = False, account=None,
+                        options=()):
+    """Load one object of recipient data; another scope's object answers 404, not 403, so
+    ids of other facilities reveal nothing. ``options``: what the page shows with it
+    (``selectinload`` ...), loaded now, since a template loads nothing."""
+    obj = db.session.get(model, object_id, options=options, populate_existing=bool(options))
+    if obj is None or not _chosen(account, write).contains(obj.facility_id):
+        abort(404)
+    return obj
+
+
+def scope_loader(model, arg: str, *, write: bool = False) -> Callable[..., object]:
+    """A loader for ``fresh_otp_required(load=...)``: ``model`` by the view's URL argument
+    ``arg``, through ``get_in_scope_or_404`` (404 outside the account's scope)."""
+
+    def load(**view_args):
+        return get_in_scope_or_404(model, view_args[arg], write=write)
+
+    return load
+
+
+def get_own_or_404(model, object_id, account: Account | None = None):
+    """Load an object that only the account that made it may use (an export or import job,
+    by its ``account_id``); anyone else's answers 404."""
+    account = current_account() if account is None else account
+    obj = db.session.get(model, object_id)
+    if obj is None or obj.account_id != getattr(account, "id", None):
+        abort(404)
+    return obj
