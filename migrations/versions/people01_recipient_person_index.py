@@ -1,7 +1,7 @@
 """possible duplicates by exact keys: an index on folded name, date of birth and gender
 
 Revision ID: people01
-Revises: entry01
+Revises: reports01
 Create Date: 2026-12-03 15:20:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'people01'
-down_revision = "entry01"
+down_revision = "reports01"
 branch_labels = None
 depends_on = None
 
