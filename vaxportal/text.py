@@ -14,12 +14,11 @@ import unicodedata
 _HIGHEST = "\uffff"
 
 
-def clean(s: str, *, spaces: bool = True) -> str:
-    """NFC, without format characters (Cf), whitespace collapsed and stripped (unless
-    ``spaces`` is false: the stored value keeps what the forms already tidied)."""
+def clean(s: str) -> str:
+    """NFC, without format characters (Cf), whitespace collapsed and stripped."""
     kept = "".join(c for c in unicodedata.normalize("NFC", s)
                    if unicodedata.category(c) != "Cf")
-    return " ".join(kept.split()) if spaces else kept
+    return " ".join(kept.split())
 
 
 def scripts(s: str) -> set[str]:

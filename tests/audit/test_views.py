@@ -58,7 +58,7 @@ def test_p2_4_supervisor_reads_only_its_subtree(readers, two):
     assert data_row(far).id not in ids and data_row(far, "update").id not in ids
     assert client.get(f"/audit/{data_row(far).id}").status_code == 404
     body = html(client.get(f"/audit/{data_row(mine, 'update').id}"))
-    assert "Giáo viên" in body and "occupation" in body
+    assert "Giáo viên" in body and "Nghề nghiệp" in body  # the field's label (fields.py)
 
 
 def test_p2_4_reviewer_reads_the_whole_province_with_masked_identifiers(readers, two):

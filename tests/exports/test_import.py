@@ -232,16 +232,16 @@ def test_a_job_killed_halfway_leaves_no_partial_batch_and_is_failed(nurse, monke
     data = spreadsheet([_row(full_name=f"Người {i}") for i in range(10)])
     upload(nurse, data)
     job = last_import()
-    real = importing.create_recipient
+    real = importing.register_recipient
     calls = []
 
-    def dies_on_the_sixth_row(clean, facility_id):
+    def dies_on_the_sixth_row(clean, facility_id, **kwargs):
         calls.append(1)
         if len(calls) == 6:
             raise RuntimeError("worker killed")
-        return real(clean, facility_id)
+        return real(clean, facility_id, **kwargs)
 
-    monkeypatch.setattr(importing, "create_recipient", dies_on_the_sixth_row)
+    monkeypatch.setattr(importing, "register_recipient", dies_on_the_sixth_row)
     assert _confirm(nurse, job).status_code == 303
     job = last_import()
     assert job.status == JobStatus.failed
@@ -252,7 +252,7 @@ def test_a_job_killed_halfway_leaves_no_partial_batch_and_is_failed(nurse, monke
     assert "nhóm đang ghi dở không được lưu" in html(nurse.get(f"/exports/import/{job.id}"))
 
     # the same file again: what was written is skipped, the rest is imported
-    monkeypatch.setattr(importing, "create_recipient", real)
+    monkeypatch.setattr(importing, "register_recipient", real)
     assert upload(nurse, data).status_code == 303
     retry = last_import()
     assert (retry.valid_rows, retry.duplicate_rows) == (6, 4)
@@ -278,16 +278,16 @@ def test_p2_4_a_killed_import_is_swept_failed_audited_and_keeps_whole_batches_on
     assert _confirm(nurse, job).status_code == 303
     assert held[-1] == "vaxportal.exports.jobs.run_import"
 
-    real = importing.create_recipient
+    real = importing.register_recipient
     calls = []
 
-    def killed_on_the_sixth_row(clean, facility_id):
+    def killed_on_the_sixth_row(clean, facility_id, **kwargs):
         calls.append(1)
         if len(calls) == 6:
             raise WorkerKilled
-        return real(clean, facility_id)
+        return real(clean, facility_id, **kwargs)
 
-    monkeypatch.setattr(importing, "create_recipient", killed_on_the_sixth_row)
+    monkeypatch.setattr(importing, "register_recipient", killed_on_the_sixth_row)
     with pytest.raises(WorkerKilled):
         importing.run_import(job.id)  # the worker runs the job and dies halfway
     db.session.rollback()  # its open transaction dies with it

@@ -14,6 +14,7 @@ from vaxportal.recipients.models import DuplicateCandidate, Recipient
 from vaxportal.recipients.services import (
     RECIPIENT_FIELDS,
     create_recipient,
+    find_by_id_number,
     find_by_national_id,
     find_possible_duplicates,
     validate_recipient_data,
@@ -193,10 +194,16 @@ def test_services_find_and_create(place):
     recipient = create_recipient(clean, place["s2"].id)
     assert recipient.id and recipient.name_key == "le thi hong"
     db.session.commit()
-    assert find_by_national_id("0891 8012 3456") == recipient
-    assert find_by_national_id("000") is None and find_by_national_id(None) is None
+    assert find_by_national_id("089180123456") == recipient  # the stored form
+    assert find_by_national_id("089180000000") is None and find_by_national_id(None) is None
+    assert find_by_id_number("0891 8012 3456") == [recipient]  # as typed in a look-up
+    assert find_by_id_number("000") == [] and find_by_id_number(None) == []
     assert find_possible_duplicates("LÊ THỊ HỒNG", date(1980, 9, 5), "female") == [recipient]
-    assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "Nữ") == [recipient]
+    # a spreadsheet's words are normalised once, by the form's rules, before the look-up
+    typed, _errors = validate_recipient_data(
+        dict(PERSON_FORM, full_name="Le Thi Hong", gender="Nữ"))
+    assert find_possible_duplicates(typed["full_name"], typed["date_of_birth"],
+                                    typed["gender"]) == [recipient]
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "female",
                                     exclude_id=recipient.id) == []
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "male") == []

@@ -1,7 +1,8 @@
-"""How audit rows read on the page: names for ids, values as text (always escaped by Jinja),
-identifiers and the search terms holding them masked for accounts that do not see them in
-the register either (``policy.sees_full_identity`` and ``policy.mask_field``: the same
-rule and the same masked form as the register and the export)."""
+"""How audit rows read on the page: names for ids, a recipient's fields by their labels
+(``recipients/fields.py``), values as text (always escaped by Jinja), identifiers and the
+search terms holding them masked for accounts that do not see them in the register either
+(``policy.sees_full_identity`` and ``policy.mask_field``: the same rule and the same masked
+form as the register and the export)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.policy import audit_scope as scope
 from vaxportal.policy import mask_field, sees_full_identity
-from vaxportal.recipients import codes
+from vaxportal.recipients import codes, fields
 from vaxportal.timeutil import format_date, format_datetime
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -65,15 +66,29 @@ def names(events: list[AuditEvent]) -> dict[str, dict]:
     }
 
 
+#: entities whose changed fields are a recipient's (``fields.RECIPIENT``)
+RECIPIENT_ENTITIES = frozenset({"recipient"})
+
+
+def field_label(entity: str | None, key: str) -> str:
+    """A changed field as the page names it: a recipient's field by its label, as on the
+    register's form; any other by its key."""
+    if entity in RECIPIENT_ENTITIES and key in fields.FIELD_KEYS:
+        return str(fields.spec(key).label)
+    return key
+
+
 def change_rows(event: AuditEvent) -> list[tuple[str, str, str]]:
     """(field, before, after) as text; secrets only as "changed"."""
     rows = []
     for key, value in sorted((event.changes or {}).items()):
+        name = field_label(event.entity, key)
         if value == registry.CHANGED or not isinstance(value, dict):
             marker = str(_l("(đã thay đổi, không hiển thị)"))
-            rows.append((key, "", marker))
+            rows.append((name, "", marker))
             continue
-        rows.append((key, text(event, key, value.get("old")), text(event, key, value.get("new"))))
+        rows.append((name, text(event, key, value.get("old")),
+                     text(event, key, value.get("new"))))
     return rows
 
 
@@ -110,7 +125,7 @@ def coded(key: str, value: str) -> str:
 
 
 def field_names(event: AuditEvent) -> str:
-    return ", ".join(sorted(event.changes or {}))
+    return ", ".join(field_label(event.entity, key) for key in sorted(event.changes or {}))
 
 
 def template_helpers() -> dict:

@@ -25,12 +25,12 @@ from flask_babel import gettext as _
 
 from vaxportal.audit import checkpoint
 from vaxportal.extensions import db
+from vaxportal.recipients import fields
 from vaxportal.recipients.models import Recipient
-from vaxportal.recipients.services import RECIPIENT_FIELDS, validate_recipient_data
+from vaxportal.recipients.services import validate_recipient_data
 from vaxportal.text import fold
 
 OK, WARNING, ERROR, DUPLICATE = "ok", "warning", "error", "duplicate"
-_LABELS = {key: label for key, label, _kind in RECIPIENT_FIELDS}
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Checker:
         check = RowCheck(row, data, clean=clean)
         if errors:
             check.status = ERROR
-            check.messages = [f"{_LABELS.get(key, key)}: {message}"
+            check.messages = [f"{fields.spec(key).column_header}: {message}"
                               for key, message in errors.items()]
         return check
 
@@ -139,10 +139,12 @@ def keyed_id_hash(national_id: str) -> str:
 
 def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:
     """Which (folded name, date of birth, gender) are held by live records: the criteria of
-    ``recipients.services.find_possible_duplicates``, asked once per chunk."""
+    ``recipients.services.find_possible_duplicates``, asked once per chunk by the exact keys
+    (the ``ix_recipient_person`` index), so only the matches are read."""
     if not keys:
         return set()
+    person = sa.tuple_(Recipient.name_key, Recipient.date_of_birth, Recipient.gender)
     stmt = sa.select(Recipient.name_key, Recipient.date_of_birth, Recipient.gender).where(
-        Recipient.name_key.in_({k[0] for k in keys}), Recipient.merged_into_id.is_(None),
-    )
-    return {tuple(row) for row in db.session.execute(stmt)} & keys
+        person.in_(sorted(keys)), Recipient.merged_into_id.is_(None),
+    ).distinct()
+    return {tuple(row) for row in db.session.execute(stmt)}

@@ -1,9 +1,11 @@
 """Which columns an export holds, and how a database row becomes a spreadsheet row.
 
-Identity columns follow the account's needs: accounts that write recipient data get them in
-full; read-only accounts (reviewers) get national ID, insurance number and phone masked by
-``policy.mask_field`` (as on the register's screen and in the audit trail) and no street
-address, unless REVIEWER_SEES_FULL_IDS is set (P1).
+The recipient's columns are its fields (``recipients/fields.py``), then the facility and
+the doses. Identity columns follow the account's needs: accounts that write recipient data
+get them in full; read-only accounts (reviewers) get national ID, insurance number and phone
+masked by ``policy.mask_field`` (as on the register's screen and in the audit trail) and not
+the fields kept for full identity (the street address), unless REVIEWER_SEES_FULL_IDS is
+set (P1).
 """
 
 from __future__ import annotations
@@ -14,34 +16,31 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from vaxportal import gender
 from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.policy import MASKED_FIELDS, mask_field, sees_contact_phone, sees_full_identity
-from vaxportal.recipients.codes import CODED_FIELDS, label
-from vaxportal.recipients.forms import GENDER_CHOICES
+from vaxportal.policy import mask_field, sees_contact_phone, sees_full_identity
+from vaxportal.recipients import fields
+from vaxportal.recipients.codes import label
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.search import RegisterFilter
-from vaxportal.recipients.services import RECIPIENT_FIELDS
 
-MASKED_KEYS = MASKED_FIELDS
-FULL_ONLY_KEYS = ("street",)
 CHUNK_ROWS = 2_000
 
-_WIDTHS = {
-    "full_name": 28, "date_of_birth": 12, "gender": 9, "national_id": 16,
-    "insurance_number": 18, "phone": 15, "street": 30, "facility": 30, "dose_count": 10,
-    "last_dose_on": 14,
-}
+#: (key, header, kind, width) of the columns after the recipient's fields
 _EXTRA = [
-    ("facility", _l("Cơ sở quản lý"), "text"),
-    ("dose_count", _l("Số mũi đã tiêm"), "int"),
-    ("last_dose_on", _l("Ngày tiêm mũi gần nhất"), "date"),
+    ("facility", _l("Cơ sở quản lý"), "text", 30),
+    ("dose_count", _l("Số mũi đã tiêm"), "int", 10),
+    ("last_dose_on", _l("Ngày tiêm mũi gần nhất"), "date", 14),
 ]
 
 
-def _definitions() -> dict[str, tuple[Any, str]]:
-    return {key: (label, kind) for key, label, kind in [*RECIPIENT_FIELDS, *_EXTRA]}
+def _definitions() -> dict[str, tuple[Any, str, int]]:
+    """key → (header, kind, width): the recipient's fields, then the extra columns."""
+    recipient = {field.key: (field.column_header, field.column_kind, field.width)
+                 for field in fields.RECIPIENT}
+    return {**recipient, **{key: (header, kind, width) for key, header, kind, width in _EXTRA}}
 
 
 def plan_for(account, register_filter: RegisterFilter | None = None) -> tuple[list[str], bool]:
@@ -50,22 +49,20 @@ def plan_for(account, register_filter: RegisterFilter | None = None) -> tuple[li
     full = sees_full_identity(account)
     if register_filter is not None and register_filter.due:
         full = full and sees_contact_phone(register_filter.facility_id, account)
-    keys = [key for key in _definitions() if full or key not in FULL_ONLY_KEYS]
+    keys = [key for key in _definitions() if full or key not in fields.FULL_IDENTITY_KEYS]
     return keys, not full
 
 
 def build_columns(keys: list[str]) -> list[Column]:
     definitions = _definitions()
-    return [
-        Column(key, str(definitions[key][0]), kind=definitions[key][1],
-               width=_WIDTHS.get(key, 18))
-        for key in keys if key in definitions
-    ]
+    return [Column(key, str(definitions[key][0]), kind=definitions[key][1],
+                   width=definitions[key][2])
+            for key in keys if key in definitions]
 
 
 def headers(keys: list[str], masked: bool) -> list[tuple[str, bool]]:
     """(header, masked?) for the confirmation page."""
-    return [(column.header, masked and column.key in MASKED_KEYS)
+    return [(column.header, masked and column.key in fields.MASKED_KEYS)
             for column in build_columns(keys)]
 
 
@@ -74,8 +71,8 @@ def _select_columns() -> tuple:
              .correlate(Recipient).scalar_subquery())
     last = (sa.select(sa.func.max(Dose.given_on)).where(Dose.recipient_id == Recipient.id)
             .correlate(Recipient).scalar_subquery())
-    fields = [getattr(Recipient, key) for key, _label, _kind in RECIPIENT_FIELDS]
-    return (Recipient.id, Recipient.name_key, *fields, Facility.name.label("facility"),
+    stored = [getattr(Recipient, key) for key in fields.FIELD_KEYS]
+    return (Recipient.id, Recipient.name_key, *stored, Facility.name.label("facility"),
             doses.label("dose_count"), last.label("last_dose_on"))
 
 
@@ -85,7 +82,7 @@ def iter_rows(register_filter: RegisterFilter, account, keys: list[str], masked:
     order. Each chunk is one short query, so memory stays flat and no transaction stays
     open for the length of an export (on SQLite a long read would block every writer).
     With ``upto``, no recipient above that id (registered after the export's code)."""
-    genders = {value: str(label) for value, label in GENDER_CHOICES if value}  # once
+    genders = {code: str(word) for code, word in gender.LABELS.items()}  # once
     base = export_statement(register_filter, account, upto)  # the scope read once
     after = None
     while True:
@@ -119,11 +116,11 @@ def _values(row, keys: list[str], masked: bool, genders: dict[str, str]) -> dict
     values = {key: getattr(row, key) for key in keys}
     if "gender" in values:
         values["gender"] = genders.get(values["gender"], values["gender"])
-    for key in CODED_FIELDS:  # labels, as an import reads them back
+    for key in fields.CODED_KEYS:  # labels, as an import reads them back
         if values.get(key):
             values[key] = label(key, values[key])
     if masked:
-        for key in MASKED_KEYS:
+        for key in fields.MASKED_KEYS:
             if values.get(key):
                 values[key] = mask_field(key, values[key])
     return values

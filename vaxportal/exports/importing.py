@@ -19,7 +19,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from vaxportal import policy
+from vaxportal import gender, policy
 from vaxportal.audit import events
 from vaxportal.auth.models import Account, AccountStatus
 from vaxportal.exports import checks, storage
@@ -34,14 +34,8 @@ from vaxportal.exports.reader import (
 from vaxportal.exports.runtime import acting_as
 from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
-from vaxportal.recipients import codes
-from vaxportal.recipients.forms import GENDER_CHOICES
-from vaxportal.recipients.models import DuplicateCandidate
-from vaxportal.recipients.services import (
-    RECIPIENT_FIELDS,
-    create_recipient,
-    find_possible_duplicates,
-)
+from vaxportal.recipients import codes, fields
+from vaxportal.recipients.services import register_recipient
 from vaxportal.timeutil import format_date, utcnow
 
 log = logging.getLogger(__name__)
@@ -56,23 +50,32 @@ class UploadRefused(ValueError):
 
 
 def import_columns() -> list[Column]:
-    """The import's columns with their Vietnamese headers (what the template and the error
-    report show); the same headers in the interface's other languages are read too, so a
-    template downloaded earlier in English still imports."""
-    aliases: dict[str, list[str]] = {key: [] for key, _label, _kind in RECIPIENT_FIELDS}
+    """The import's columns (``fields.RECIPIENT``) with their Vietnamese headers (what the
+    template and the error report show); the same headers in the interface's other
+    languages, and the form's label where it differs, are read too, so a template
+    downloaded earlier in English still imports."""
+    aliases: dict[str, set[str]] = {field.key: set() for field in fields.RECIPIENT}
     for language in current_app.config["LANGUAGES"]:
-        if language != TEMPLATE_LOCALE:
-            with force_locale(language):
-                for key, label, _kind in RECIPIENT_FIELDS:
-                    aliases[key].append(str(label))
+        with force_locale(language):
+            for field in fields.RECIPIENT:
+                aliases[field.key].update((str(field.column_header), str(field.label)))
     with force_locale(TEMPLATE_LOCALE):
-        return [Column(key, str(label), kind=kind, width=30 if key == "street" else 18,
-                       aliases=tuple(aliases[key]))
-                for key, label, kind in RECIPIENT_FIELDS]
+        headers = {field.key: str(field.column_header) for field in fields.RECIPIENT}
+    return [Column(field.key, headers[field.key], kind=field.column_kind, width=field.width,
+                   aliases=tuple(sorted(aliases[field.key] - {headers[field.key]})))
+            for field in fields.RECIPIENT]
 
 
 def gender_words() -> list[str]:
-    return [str(label) for value, label in GENDER_CHOICES if value]
+    return [str(label) for label in gender.LABELS.values()]
+
+
+def _template_lists() -> dict[str, list[str]]:
+    """Drop-downs of the template: gender and every coded field whose list stands alone
+    (a commune's list depends on the province: typed, and checked on import)."""
+    coded = {field.key: [name for _code, name in codes.labelled(field.key)]
+             for field in fields.RECIPIENT if field.kind == "code" and not field.within}
+    return {"gender": gender_words(), **coded}
 
 
 #: the template's example row; if left in a list it is skipped (``checks.EXAMPLE_KEY``)
@@ -91,10 +94,7 @@ def template(target) -> None:
     with force_locale(TEMPLATE_LOCALE):
         example = {**EXAMPLE, "gender": gender_words()[0],
                    "priority_group": codes.label("priority_group", "N05")}
-        coded = {key: [name for _code, name in codes.labelled(key)]
-                 for key in ("ethnicity", "nationality", "priority_group", "province")}
-        write_template(target, import_columns(),
-                       choices={"gender": gender_words(), **coded}, example=example)
+        write_template(target, import_columns(), choices=_template_lists(), example=example)
 
 
 # -- upload ------------------------------------------------------------------------------
@@ -338,15 +338,9 @@ def _write_batches(job_id: str) -> None:
 
 
 def _create(check: checks.RowCheck, facility_id: int) -> None:
-    clean = check.clean
-    matches = []
-    if check.status == checks.WARNING:
-        matches = find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
-                                           clean["gender"])
-    recipient = create_recipient(clean, facility_id)
-    for other in matches:
-        db.session.add(DuplicateCandidate(recipient_id=recipient.id, other_id=other.id,
-                                          facility_id=facility_id))
+    """The register's one way in; a row without a warning has no possible duplicate."""
+    register_recipient(check.clean, facility_id,
+                       duplicates=None if check.status == checks.WARNING else ())
 
 
 def _counts(job: ImportJob) -> dict:

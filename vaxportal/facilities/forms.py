@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
+from vaxportal import gender
 from vaxportal.auth.models import Role
 from vaxportal.facilities.lifecycle import EMAIL_RE, RequestRef
 from vaxportal.facilities.models import FacilityKind
@@ -34,7 +35,7 @@ KIND_LABELS = {
     FacilityKind.vaccination_centre: _l("Trung tâm tiêm chủng"),
     FacilityKind.support_unit: _l("Đơn vị hỗ trợ nhập liệu"),
 }
-GENDER_LABELS = {"male": _l("Nam"), "female": _l("Nữ"), "other": _l("Khác")}
+GENDER_LABELS = gender.LABELS
 STATUS_LABELS = {
     "pending": _l("Chờ kích hoạt"),
     "active": _l("Đang hoạt động"),

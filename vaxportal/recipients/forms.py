@@ -1,6 +1,8 @@
-"""Forms of the recipients domain. The recipient's field rules live in ``RecipientFields``
-(a plain WTForms form, usable without a request), so the register form, the edit forms and
-``services.validate_recipient_data`` (imports) apply the same rules."""
+"""Forms of the recipients domain. The recipient's fields are built from their one
+definition (``recipients/fields.py``) into ``RecipientFields`` (a plain WTForms form, usable
+without a request), so the register form, the edit forms and
+``services.validate_recipient_data`` (imports) check and normalise each value the same way,
+once."""
 
 from __future__ import annotations
 
@@ -21,20 +23,10 @@ try:
 except ImportError:  # WTForms before 3.3 takes (value, label) tuples
     SelectChoice = None
 
-from vaxportal.recipients import codes
-from vaxportal.recipients.codes import CODED_FIELDS
-from vaxportal.recipients.models import Aefi, Gender
-from vaxportal.validators import (
-    MAX_ID,
-    DateVNField,
-    InsuranceNumber,
-    NationalId,
-    NotBefore,
-    NotInFuture,
-    PersonName,
-    Phone,
-    db_id,
-)
+from vaxportal.gender import GENDERS
+from vaxportal.recipients import codes, fields
+from vaxportal.recipients.models import Aefi
+from vaxportal.validators import MAX_ID, DateVNField, NotBefore, NotInFuture, db_id
 
 
 def as_choices(pairs) -> list:
@@ -72,25 +64,13 @@ def _collapse(value):
     return " ".join(value.split()) if isinstance(value, str) else value
 
 
-GENDER_CHOICES = [
-    ("", _l("— Chọn —")),
-    (Gender.male.value, _l("Nam")),
-    (Gender.female.value, _l("Nữ")),
-    (Gender.other.value, _l("Khác")),
-]
+GENDER_CHOICES = [("", _l("— Chọn —")), *((g.value, label) for g, label, _w in GENDERS)]
 
 AEFI_CHOICES = [
     (Aefi.none.value, _l("Không có")),
     (Aefi.mild.value, _l("Nhẹ")),
     (Aefi.severe.value, _l("Nặng")),
 ]
-
-
-def _coded(label, description=None, default=None):
-    """A <select> of a kept code list (``recipients.codes``); options set per form."""
-    return SelectField(label, [Optional()], choices=[], validate_choice=False,
-                       description=description, default=default,
-                       filters=[lambda v: v or None])
 
 
 def _text(label, max_len: int, required: str | None = None, description=None, *more):
@@ -100,59 +80,59 @@ def _text(label, max_len: int, required: str | None = None, description=None, *m
     return StringField(label, checks, filters=[_strip, _collapse], description=description)
 
 
-class _RecipientFields(Form):
+class Normalised:
+    """Replaces ``field.data`` with the field's stored form (the spec's ``normalise``), or
+    fails with its message. A field whose list depends on another (ward → province) is
+    normalised with that field's value, which the form has checked first."""
 
-    full_name = _text(_l("Họ và tên"), 120, _l("Vui lòng nhập họ và tên."), None, PersonName())
-    date_of_birth = DateVNField(
-        _l("Ngày sinh"),
-        [InputRequired(_l("Vui lòng nhập ngày sinh.")), NotInFuture(), NotBefore(1900)],
-        description=_l("dd/mm/yyyy, ví dụ 05/09/1980"),
-    )
-    gender = SelectField(_l("Giới tính"), [InputRequired(_l("Vui lòng chọn giới tính."))],
-                         choices=as_choices(GENDER_CHOICES), validate_choice=False)
-    national_id = StringField(
-        _l("Số CCCD/CMND"), [Optional(), NationalId()], filters=[_strip],
-        description=_l("CCCD 12 số hoặc CMND 9 số"),
-    )
-    insurance_number = StringField(
-        _l("Số thẻ BHYT / mã số BHXH"), [Optional(), InsuranceNumber()], filters=[_strip],
-        description=_l("Thẻ BHYT 15 ký tự hoặc mã số BHXH 10 số"),
-    )
-    phone = StringField(_l("Số điện thoại"), [Optional(), Phone()], filters=[_strip])
-    occupation = _text(_l("Nghề nghiệp"), 120)
-    ethnicity = _coded(_l("Dân tộc"), _l("Gõ vài chữ cái đầu, không cần dấu"))
-    nationality = _coded(_l("Quốc tịch"), default="VN")
-    priority_group = _coded(_l("Nhóm ưu tiên"))
-    province = _coded(_l("Tỉnh/Thành phố"),
-                      _l("Địa giới hành chính từ 01/07/2025; gõ chữ cái đầu, không cần dấu"))
-    ward = _coded(_l("Phường/Xã/Đặc khu"), _l("Danh sách theo tỉnh/thành phố đã chọn"))
-    district = _text(_l("Quận/Huyện (địa chỉ trước 2025)"), 120)
-    street = _text(_l("Số nhà, đường, thôn/ấp"), 200)
+    def __init__(self, field_spec: fields.FieldSpec) -> None:
+        self.spec = field_spec
 
-    def validate_gender(self, field):
-        if field.data not in {g.value for g in Gender}:
-            raise ValidationError(_l("Vui lòng chọn giới tính."))
+    def __call__(self, form, field) -> None:
+        if field.data is None or field.data == "":
+            return
+        within = (form[self.spec.within].data,) if self.spec.within in form else ()
+        try:
+            field.data = self.spec.normalise(field.data, *within)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
 
-class CodedChoices:
-    """Fills the coded fields' options (the communes of the chosen province) and checks
-    that a value is one of them."""
+def _presence(spec: fields.FieldSpec) -> list:
+    if spec.required is None:
+        return [Optional()]
+    if spec.kind in ("name", "text"):
+        return [DataRequired(spec.required)]
+    return [InputRequired(spec.required)]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        province = self._fields.get("province")
-        for key in CODED_FIELDS:
-            if key not in self._fields:
-                continue
-            if key == "ward":
-                chosen = province.data if province is not None else None
-                if not chosen or not codes.is_valid("province", chosen):
-                    chosen = codes.ward_province(self.ward.data)
-                first = _l("— Chọn tỉnh/thành phố trước —") if not chosen else _l("— Chọn —")
-                pairs = codes.choices("ward", chosen)
-            else:
-                first, pairs = _l("— Chọn —"), codes.choices(key)
-            self._fields[key].choices = as_choices([("", first), *pairs])
+
+def form_field(spec: fields.FieldSpec):
+    """The WTForms field of a recipient field, from its spec."""
+    checks = [*_presence(spec), Normalised(spec)]
+    if spec.max_length:
+        checks.append(Length(max=spec.max_length,
+                             message=_l("Tối đa %(max)d ký tự.", max=spec.max_length)))
+    kwargs = {"description": spec.description, "default": spec.default}
+    if spec.kind == "date":
+        return DateVNField(spec.label, [*_presence(spec), NotInFuture(), NotBefore(1900)],
+                           **kwargs)
+    if spec.kind == "gender":
+        return SelectField(spec.label, checks, choices=as_choices(GENDER_CHOICES),
+                           validate_choice=False, **kwargs)
+    if spec.kind == "code":  # options set per form (``CodedChoices``)
+        return SelectField(spec.label, checks, choices=[], validate_choice=False,
+                           filters=[lambda v: v or None], **kwargs)
+    return StringField(spec.label, checks, **kwargs)
+
+
+_RecipientFields = type("_RecipientFields", (Form,), {
+    "__doc__": "Every field of ``fields.RECIPIENT``, each checked and normalised once.",
+    **{spec.key: form_field(spec) for spec in fields.RECIPIENT},
+})
+
+
+class CodedChecks:
+    """Checks that a coded field's value is one of its list (a commune: of the province)."""
 
     def _check(self, key: str, field, province=None):
         if field.data and not codes.is_valid(key, field.data, province):
@@ -179,15 +159,38 @@ class CodedChoices:
                                      "vui lòng chọn lại trong danh sách."))
 
 
+class CodedChoices(CodedChecks):
+    """A form shown to a person: the coded fields' options (the communes of the chosen
+    province), and the checks."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        province = self._fields.get("province")
+        for key in fields.CODED_KEYS:
+            if key not in self._fields:
+                continue
+            if key == "ward":
+                chosen = province.data if province is not None else None
+                if not chosen or not codes.is_valid("province", chosen):
+                    chosen = codes.ward_province(self.ward.data)
+                first = _l("— Chọn tỉnh/thành phố trước —") if not chosen else _l("— Chọn —")
+                pairs = codes.choices("ward", chosen)
+            else:
+                first, pairs = _l("— Chọn —"), codes.choices(key)
+            self._fields[key].choices = as_choices([("", first), *pairs])
+
+
 class RecipientFields(CodedChoices, _RecipientFields):
     """Every rule of a recipient's data, in one place."""
 
 
-IDENTITY_FORM_FIELDS = (
-    "full_name", "date_of_birth", "gender", "national_id", "insurance_number", "phone",
-    "province", "district", "ward", "street",
-)
-DETAIL_FIELDS = ("occupation", "ethnicity", "nationality", "priority_group")
+class RecipientChecks(CodedChecks, _RecipientFields):
+    """The same rules without the options of the drop-downs: a spreadsheet row checked
+    (``services.validate_recipient_data``), nothing rendered."""
+
+
+IDENTITY_FORM_FIELDS = fields.IDENTITY_KEYS
+DETAIL_FIELDS = fields.DETAIL_KEYS
 
 
 class RecipientForm(CodedChoices, _RecipientFields, FlaskForm):
@@ -202,12 +205,10 @@ class RecipientForm(CodedChoices, _RecipientFields, FlaskForm):
             raise ValidationError(_l("Vui lòng chọn cơ sở quản lý."))
 
 
-def _subset_form(name: str, fields: tuple[str, ...], doc: str) -> type[FlaskForm]:
-    attrs = {f: getattr(_RecipientFields, f) for f in fields}
+def _subset_form(name: str, keys: tuple[str, ...], doc: str) -> type[FlaskForm]:
+    attrs = {key: getattr(_RecipientFields, key) for key in keys}
     attrs["version_id"] = HiddenField()
     attrs["__doc__"] = doc
-    if "gender" in fields:
-        attrs["validate_gender"] = _RecipientFields.validate_gender
     return type(name, (CodedChoices, FlaskForm), attrs)
 
 

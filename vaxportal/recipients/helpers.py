@@ -7,16 +7,15 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from vaxportal import policy
+from vaxportal import gender, policy
 from vaxportal.auth.current import current_account
 from vaxportal.extensions import db
-from vaxportal.recipients import codes
-from vaxportal.recipients.forms import AEFI_CHOICES, GENDER_CHOICES
+from vaxportal.recipients import codes, fields
+from vaxportal.recipients.forms import AEFI_CHOICES
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.vaccines import active_vaccines
 from vaxportal.timeutil import format_date
 
-GENDER_LABELS = {value: label for value, label in GENDER_CHOICES if value}
 AEFI_LABELS = dict(AEFI_CHOICES)
 
 #: what a page of one recipient shows with it: the history, each dose's vaccine and place
@@ -57,10 +56,10 @@ def display(name: str, value) -> str:
     if value is None:
         return ""
     if name == "gender":
-        return str(GENDER_LABELS.get(value, value))
+        return gender.label(value)
     if name == "aefi":
         return str(AEFI_LABELS.get(value, value))
-    if name in codes.CODED_FIELDS:
+    if name in fields.CODED_KEYS:
         return codes.label(name, value)
     if name == "vaccine_id":
         vaccine = db.session.get(Vaccine, value) if value else None

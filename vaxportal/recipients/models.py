@@ -11,20 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.text import clean, fold, name_words
+from vaxportal.text import fold, name_words
 from vaxportal.timeutil import UTCDateTime, utcnow
-
-# Identity fields: changing any of them needs a fresh OTP (P3.4).
-IDENTITY_FIELDS = (
-    "full_name", "date_of_birth", "gender", "national_id", "insurance_number", "phone",
-    "province", "district", "ward", "street",
-)
-
-
-class Gender(enum.StrEnum):
-    male = "male"
-    female = "female"
-    other = "other"
 
 
 class Aefi(enum.StrEnum):
@@ -66,6 +54,8 @@ class Recipient(db.Model):
         # export's keyset, and within one facility for a commune station's register
         sa.Index("ix_recipient_name_key_id", "name_key", "id"),
         sa.Index("ix_recipient_facility_name_key_id", "facility_id", "name_key", "id"),
+        # possible duplicates (register form and import) are looked up by these exact keys
+        sa.Index("ix_recipient_person", "name_key", "date_of_birth", "gender"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,10 +99,9 @@ class Recipient(db.Model):
     @validates("full_name")
     def _keep_name_key(self, _key: str, value: str) -> str:
         """The search keys follow the name, however the name is set (register, edit, import):
-        the folded name and its words, written in the same transaction as the name; the name
-        is stored in its one normal form (NFC, no invisible format characters)."""
-        if isinstance(value, str):
-            value = clean(value, spaces=False)
+        the folded name and its words, written in the same transaction as the name. The name
+        comes in its one normal form (NFC, no invisible format characters), made by its
+        normaliser (``fields.RECIPIENT``, ``validators.normalize_person_name``)."""
         self.name_key = fold(value or "")
         kept = {word.word_key: word for word in self.words}
         self.words = [kept.get(key) or RecipientWord(word_key=key)

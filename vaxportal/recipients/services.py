@@ -2,72 +2,42 @@
 
 Contract::
 
-    RECIPIENT_FIELDS                                  # [(key, label, "text" | "date"), ...]
+    RECIPIENT_FIELDS                                  # [(key, column header, cell kind), ...]
     clean, errors = validate_recipient_data(data)     # the form's rules; errors in Vietnamese
     find_by_national_id(nid)                          # platform-wide, or None
     find_possible_duplicates(full_name, date_of_birth, gender, exclude_id=None)
-    create_recipient(clean, facility_id)              # adds and flushes; the caller commits
+    register_recipient(clean, facility_id)            # the register form and the import
+    create_recipient(values, facility_id)             # the row alone (demo data, tests)
 
+The fields themselves (labels, kinds, the one normaliser of each) are ``recipients/fields.py``.
 Field rules only: a national ID already registered is not an error of
 ``validate_recipient_data``; callers decide with ``find_by_national_id``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from vaxportal.audit import events
 from vaxportal.extensions import db
-from vaxportal.recipients import codes
-from vaxportal.recipients.forms import RecipientFields
-from vaxportal.recipients.models import Dose, Gender, Recipient
+from vaxportal.recipients import fields
+from vaxportal.recipients.forms import RecipientChecks
+from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
 from vaxportal.text import fold
-from vaxportal.validators import (
-    format_date_vn,
-    normalize_insurance_number,
-    normalize_national_id,
-    normalize_phone,
-)
+from vaxportal.validators import format_date_vn
 
-#: (key, Vietnamese label, kind): the order of the import template and export columns
+#: (key, column header, cell kind) of ``fields.RECIPIENT``: the order of spreadsheets
 RECIPIENT_FIELDS: list[tuple[str, Any, str]] = [
-    ("full_name", _l("Họ và tên"), "text"),
-    ("date_of_birth", _l("Ngày sinh"), "date"),
-    ("gender", _l("Giới tính"), "text"),
-    ("national_id", _l("Số CCCD/CMND"), "text"),
-    ("insurance_number", _l("Số thẻ BHYT / mã số BHXH"), "text"),
-    ("phone", _l("Số điện thoại"), "text"),
-    ("occupation", _l("Nghề nghiệp"), "text"),
-    ("ethnicity", _l("Dân tộc"), "text"),
-    ("nationality", _l("Quốc tịch"), "text"),
-    ("priority_group", _l("Nhóm ưu tiên"), "text"),
-    ("province", _l("Tỉnh/Thành phố"), "text"),
-    ("district", _l("Quận/Huyện (địa chỉ trước 2025)"), "text"),
-    ("ward", _l("Phường/Xã"), "text"),
-    ("street", _l("Số nhà, đường, thôn/ấp"), "text"),
-]
-FIELD_KEYS = tuple(key for key, _label, _kind in RECIPIENT_FIELDS)
-
-# Spreadsheets say "Nam"/"Nữ"; the form sends the codes. Both are accepted (folded).
-_GENDER_WORDS = {
-    "nam": Gender.male, "male": Gender.male, "m": Gender.male,
-    "nu": Gender.female, "female": Gender.female, "f": Gender.female,
-    "khac": Gender.other, "other": Gender.other,
-}
+    (field.key, field.column_header, field.column_kind) for field in fields.RECIPIENT]
+FIELD_KEYS = fields.FIELD_KEYS
 
 
-def gender_code(value: Any) -> str:
-    text = fold(str(value or ""))
-    return _GENDER_WORDS[text].value if text in _GENDER_WORDS else str(value or "")
-
-
-def _as_form_text(key: str, value: Any) -> str:
+def _as_form_text(value: Any) -> str:
     """A spreadsheet's cell as the text a person would have typed in the form."""
     if value is None:
         return ""
@@ -77,62 +47,50 @@ def _as_form_text(key: str, value: Any) -> str:
         return format_date_vn(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if key == "gender":
-        return gender_code(value)
     return str(value)
 
 
-def clean_fields(form, keys=FIELD_KEYS) -> dict[str, Any]:
-    """The validated form's values in their stored form (empty text → None, IDs normalized)."""
-    normalizers = {"national_id": normalize_national_id,
-                   "insurance_number": normalize_insurance_number, "phone": normalize_phone}
+def clean_fields(form, keys: Iterable[str] = FIELD_KEYS) -> dict[str, Any]:
+    """The validated form's values as stored: the form normalised each one already
+    (``forms.Normalised``); empty text is None."""
     clean: dict[str, Any] = {}
     for key in keys:
         value = form[key].data
-        if isinstance(value, str):
-            value = value.strip() or None
-        if value is not None and key in normalizers:
-            value = normalizers[key](value)
+        if isinstance(value, str) and not value.strip():
+            value = None
         clean[key] = value
     return clean
 
 
 def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, str]]:
-    """Check one recipient's data with the register form's rules.
+    """Check one recipient's data (a spreadsheet row) with the register form's rules: the
+    cells become the text a person would type, and the form checks and normalises them.
 
     Returns ``(clean, errors)``: ``clean`` holds the stored values of the valid fields;
     ``errors`` maps each invalid field to its Vietnamese message."""
-    formdata = MultiDict({key: _as_form_text(key, data.get(key)) for key in FIELD_KEYS})
-    _codes_for_labels(formdata, data)
-    form = RecipientFields(formdata=formdata)
+    formdata = MultiDict({key: _as_form_text(data.get(key)) for key in FIELD_KEYS})
+    form = RecipientChecks(formdata=formdata)
     form.validate()
     errors = {key: str(form[key].errors[0]) for key in FIELD_KEYS if form[key].errors}
     valid = tuple(key for key in FIELD_KEYS if key not in errors)
     return clean_fields(form, valid), errors
 
 
-def _codes_for_labels(formdata: MultiDict, data: Mapping[str, Any]) -> None:
-    """A spreadsheet may hold a code or its label ("An Giang", "91"): both become the code;
-    what matches nothing stays as typed, and the form's check names it."""
-    for key in codes.CODED_FIELDS:
-        text = formdata.get(key)
-        if not text:
-            continue
-        province = formdata.get("province") if key == "ward" else None
-        formdata[key] = codes.to_code(key, data.get(key), province) or text
-
-
 def find_by_national_id(nid: str | None) -> Recipient | None:
-    """The recipient holding this national ID, across the whole platform (merged records
-    answer with the record they were merged into)."""
-    try:
-        nid = normalize_national_id(nid) if nid else None
-    except (ValueError, TypeError):
-        nid = None
+    """The recipient holding this national ID (in its stored form), across the whole
+    platform (merged records answer with the record they were merged into)."""
     if not nid:
         return None
     recipient = db.session.scalar(sa.select(Recipient).where(Recipient.national_id == nid))
     return follow_merges(recipient)
+
+
+def _typed(normalise, value: str | None) -> str | None:
+    """A look-up's typed value in its stored form, or None when it is not one."""
+    try:
+        return normalise(value) if value else None
+    except (ValueError, TypeError):
+        return None
 
 
 def follow_merges(recipient: Recipient | None) -> Recipient | None:
@@ -145,11 +103,12 @@ def follow_merges(recipient: Recipient | None) -> Recipient | None:
 
 def find_possible_duplicates(full_name: str, date_of_birth: date, gender: str,
                              exclude_id: int | None = None) -> list[Recipient]:
-    """Live records with the same folded name, date of birth and gender (platform-wide)."""
+    """Live records with the same folded name, date of birth and gender (platform-wide);
+    the values as stored (``clean``)."""
     stmt = sa.select(Recipient).where(
         Recipient.name_key == fold(full_name or ""),
         Recipient.date_of_birth == date_of_birth,
-        Recipient.gender == gender_code(gender),
+        Recipient.gender == gender,
         Recipient.merged_into_id.is_(None),
     ).order_by(Recipient.id)
     if exclude_id is not None:
@@ -157,12 +116,33 @@ def find_possible_duplicates(full_name: str, date_of_birth: date, gender: str,
     return list(db.session.scalars(stmt))
 
 
-def create_recipient(clean: dict, facility_id: int) -> Recipient:
-    """A new recipient at ``facility_id`` (``name_key`` follows ``full_name``); flushed,
-    not committed."""
-    values = {key: clean.get(key) for key in FIELD_KEYS if key in clean}
-    recipient = Recipient(facility_id=facility_id, **values)
+def register_recipient(clean: dict, facility_id: int,
+                       duplicates: Iterable[Recipient] | None = None) -> Recipient:
+    """Register a person checked by the form's rules (``clean``), from the register form or
+    an import: the record, and each possible duplicate (same folded name, date of birth and
+    gender) queued for the supervisors. ``duplicates``: those already found by the caller.
+    Added to the session, not flushed: an import writes a whole batch in one flush."""
+    if duplicates is None:
+        duplicates = find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
+                                              clean["gender"])
+    recipient = _new_recipient(clean, facility_id)
+    for other in duplicates:
+        db.session.add(DuplicateCandidate(recipient=recipient, other_id=other.id,
+                                          facility_id=facility_id))
+    return recipient
+
+
+def _new_recipient(values: Mapping[str, Any], facility_id: int) -> Recipient:
+    recipient = Recipient(facility_id=facility_id,
+                          **{key: values[key] for key in FIELD_KEYS if key in values})
     db.session.add(recipient)
+    return recipient
+
+
+def create_recipient(values: dict, facility_id: int) -> Recipient:
+    """The record alone, for values already in their stored form (demo data, test
+    factories), without the duplicate queue; flushed, not committed."""
+    recipient = _new_recipient(values, facility_id)
     db.session.flush()
     return recipient
 
@@ -187,14 +167,11 @@ def previous_dose(recipient_id: int, before: date, exclude_id: int | None = None
 
 def find_by_id_number(value: str | None) -> list[Recipient]:
     """Exact look-up across the platform by national ID or insurance number (live records).
-    None when the value is neither."""
-    found = find_by_national_id(value)
+    Empty when the value is neither. ``value`` as typed: normalised here, once."""
+    found = find_by_national_id(_typed(fields.spec("national_id").normalise, value))
     if found is not None:
         return [found]
-    try:
-        number = normalize_insurance_number(value) if value else None
-    except (ValueError, TypeError):
-        number = None
+    number = _typed(fields.spec("insurance_number").normalise, value)
     if not number:
         return []
     rows = db.session.scalars(

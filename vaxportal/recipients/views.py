@@ -33,7 +33,7 @@ from vaxportal.recipients.forms import (
     SearchForm,
     as_choices,
 )
-from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
+from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.search import (
     RegisterFilter,
     get_search,
@@ -44,9 +44,8 @@ from vaxportal.recipients.search import (
 from vaxportal.recipients.services import (
     FIELD_KEYS,
     clean_fields,
-    create_recipient,
     find_by_national_id,
-    find_possible_duplicates,
+    register_recipient,
 )
 
 
@@ -172,22 +171,12 @@ def new():
         if form.national_id.errors:
             db.session.commit()  # the access event of showing another facility's record
         elif not context["duplicates"] or form.confirm_duplicate.data:
-            recipient = _register_recipient(clean, form.facility_id.data)
+            recipient = register_recipient(clean, form.facility_id.data)
+            db.session.commit()
             flash(_("Đã đăng ký đối tượng %(name)s.", name=recipient.full_name), "success")
             return htmx.redirect_to(url_for("recipients.show", recipient_id=recipient.id))
     return htmx.render("recipients/new.html", "recipients/_form.html", form=form,
                        fields=FIELD_KEYS, **context)
-
-
-def _register_recipient(clean: dict, facility_id: int) -> Recipient:
-    matches = find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
-                                       clean["gender"])
-    recipient = create_recipient(clean, facility_id)
-    for other in matches:
-        db.session.add(DuplicateCandidate(recipient_id=recipient.id, other_id=other.id,
-                                          facility_id=facility_id))
-    db.session.commit()
-    return recipient
 
 
 @bp.post("/new/validate/<name>")

@@ -1,0 +1,165 @@
+"""Import of a recipient list (issue 13): the app's whole import of N rows, the dry run and
+the writing (``exports.importing.check_import`` then ``run_import``, as their jobs run them:
+every row checked by the register form's rules, duplicates looked up per batch, one
+transaction per batch with its audit rows) against the floor of the stack on the same file:
+openpyxl read-only, each name folded, one ``executemany`` INSERT per batch into a copy of the
+recipient's columns, one commit per batch.
+
+    .venv/bin/python bench/import_speed.py [--rows 5000] [--uri postgresql+psycopg://…]
+
+The baseline runs before and after the app (the faster of the two is kept, so a busy moment
+of the machine does not flatter the ratio). Goal of issue 13: at most x3 of the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import openpyxl  # noqa: E402
+import xlsxwriter  # noqa: E402
+
+from bench.common import bench_app  # noqa: E402
+from vaxportal import gender  # noqa: E402
+from vaxportal.auth.models import Account, AccountStatus  # noqa: E402
+from vaxportal.exports import importing, storage  # noqa: E402
+from vaxportal.exports.models import ImportJob, JobStatus  # noqa: E402
+from vaxportal.extensions import db  # noqa: E402
+from vaxportal.facilities import tree  # noqa: E402
+from vaxportal.facilities.models import FacilityKind  # noqa: E402
+from vaxportal.recipients.demo import _person  # noqa: E402
+from vaxportal.recipients.fields import FIELD_KEYS  # noqa: E402
+from vaxportal.text import fold  # noqa: E402
+from vaxportal.timeutil import utcnow  # noqa: E402
+
+GOAL = 3.0
+BATCH = 500
+
+
+def write_list(path: Path, rows: int) -> None:
+    """``rows`` generated people under the import template's headers, as a person fills it
+    (gender as its word, codes as their labels, dates as dates)."""
+    rng, used = random.Random(13), set()
+    headers = [column.header for column in importing.import_columns()]
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as book:
+        sheet = book.add_worksheet()
+        dates = book.add_format({"num_format": "dd/mm/yyyy"})
+        sheet.write_row(0, 0, headers)
+        for number in range(1, rows + 1):
+            person = _person(rng, used)
+            person["gender"] = gender.label(person["gender"])
+            for col, key in enumerate(FIELD_KEYS):
+                value = person.get(key)
+                if isinstance(value, date):
+                    sheet.write_datetime(number, col, datetime.combine(value, datetime.min.time()),
+                                         dates)
+                elif value is not None:
+                    sheet.write_string(number, col, str(value))
+
+
+def app_import(path: Path) -> tuple[float, int]:
+    """Seconds of the dry run plus the writing, and the recipients created."""
+    station = tree.add_facility("BENCH", "Trạm Y tế đo", FacilityKind.commune_station)
+    account = Account(username="bench.import", role="data_entry", facility_id=station.id,
+                      phone="+84912000000", password_hash="-", status=AccountStatus.active)
+    db.session.add(account)
+    db.session.flush()
+    data = path.read_bytes()
+    job = ImportJob(account_id=account.id, facility_id=station.id, file_size=len(data),
+                    file_sha256=hashlib.sha256(data).hexdigest(),
+                    expires_at=utcnow() + timedelta(hours=1))
+    db.session.add(job)
+    db.session.flush()
+    with storage.open_private(storage.upload_path(job.id)) as out:
+        out.write(data)
+    db.session.commit()
+    job_id = job.id
+    start = time.perf_counter()
+    importing.check_import(job_id)
+    job = db.session.get(ImportJob, job_id)
+    assert job.status == JobStatus.checked, (job.status, job.error)
+    assert importing.confirm_import(job, db.session.get(Account, job.account_id)) is None
+    db.session.commit()
+    importing.run_import(job_id)
+    elapsed = time.perf_counter() - start
+    job = db.session.get(ImportJob, job_id)
+    assert job.status == JobStatus.done, (job.status, job.error)
+    return elapsed, job.created_count
+
+
+def baseline(path: Path, uri: str) -> tuple[float, int]:
+    """openpyxl read-only + fold + executemany per batch, on an engine of its own (the
+    app's engine refuses statements that skip the audit hook)."""
+    engine = sa.create_engine(uri)
+    table = sa.Table("bench_import_floor", sa.MetaData(),
+                     sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("name_key", sa.String(120)),
+                     sa.Column("facility_id", sa.Integer),
+                     *(sa.Column(key, sa.Date if key == "date_of_birth" else sa.String(200))
+                       for key in FIELD_KEYS))
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
+    words = {str(word): code for code, word in gender.LABELS.items()}
+    start = time.perf_counter()
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    rows = book.worksheets[0].iter_rows(min_row=2, values_only=True)
+    count, batch = 0, []
+    with engine.connect() as conn:
+        for values in rows:
+            row = dict(zip(FIELD_KEYS, values, strict=False))
+            if isinstance(row["date_of_birth"], datetime):
+                row["date_of_birth"] = row["date_of_birth"].date()
+            row["gender"] = words.get(row["gender"], row["gender"])
+            batch.append({**row, "name_key": fold(row["full_name"]), "facility_id": 1})
+            if len(batch) == BATCH:
+                count += _insert(conn, table, batch)
+                batch = []
+        count += _insert(conn, table, batch)
+    book.close()
+    elapsed = time.perf_counter() - start
+    table.drop(engine)
+    engine.dispose()
+    return elapsed, count
+
+
+def _insert(conn, table, batch: list[dict]) -> int:
+    if batch:
+        conn.execute(table.insert(), batch)
+        conn.commit()
+    return len(batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=5_000)
+    parser.add_argument("--uri", default=None)
+    args = parser.parse_args()
+    app = bench_app(args.uri)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    with tempfile.TemporaryDirectory(prefix="vaximport-") as tmp, app.test_request_context():
+        path = Path(tmp) / "danh-sach.xlsx"
+        write_list(path, args.rows)
+        floor, floor_rows = baseline(path, uri)
+        spent, created = app_import(path)
+        again, _rows = baseline(path, uri)
+    floor = min(floor, again)
+    assert created == floor_rows == args.rows, (created, floor_rows)
+    ratio = spent / floor
+    print(f"import of {args.rows:,} rows ({app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]})")
+    print(f"  app (dry run + write)        {spent:8.1f} s   {args.rows / spent:8.0f} rows/s")
+    print(f"  floor (openpyxl+executemany) {floor:8.1f} s   {args.rows / floor:8.0f} rows/s")
+    print(f"  x{ratio:.1f} of the floor, goal <= x{GOAL:g}: {'PASS' if ratio <= GOAL else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()
