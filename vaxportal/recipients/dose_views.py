@@ -41,9 +41,10 @@ def record_dose(recipient_id: int):
                            action=_record_url(recipient))
     entry = dosing.commit_entry(entry, form)
     back = _back(form.back.data)
-    if back and htmx.is_htmx():
-        return render_template("recipients/_dose_saved.html", dose=entry.dose,
-                               notice=entry.notice)
+    if back and htmx.is_htmx():  # the saved dose with its person, loaded again after the commit
+        dose = db.session.get(Dose, entry.dose.id, options=helpers.DOSE_PAGE,
+                              populate_existing=True)
+        return render_template("recipients/_dose_saved.html", dose=dose, notice=entry.notice)
     if back:  # the register again, the saved dose above it: no flash, so no cookie to set
         return htmx.redirect_to(url_for("recipients.index", s=back, saved=entry.dose.id))
     flash(*entry.notice)
