@@ -401,6 +401,14 @@ class Page:
     def has_next(self) -> bool:
         return self.page < self.pages
 
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
 
 def register_page(register_filter: RegisterFilter, account, page: int, per_page: int) -> Page:
     """One page of the register. A first page shorter than a page is the whole match, so
