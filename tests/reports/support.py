@@ -174,7 +174,7 @@ def brute_quality(account, node: Facility, today: date) -> dict[str, set[int]]:
         given = sorted(person.doses, key=lambda d: (d.given_on, d.dose_number, d.id))
         flags = {
             "interval": any((now.given_on - before.given_on).days
-                            < vaccines[before.vaccine_id].min_interval_days
+                            < vaccines[now.vaccine_id].min_interval_days
                             for before, now in zip(given, given[1:], strict=False)),
             "sequence": any(d.dose_number != i for i, d in enumerate(given, start=1)),
             "mixed": len({d.vaccine_id for d in given

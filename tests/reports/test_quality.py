@@ -103,6 +103,11 @@ def test_each_check_on_a_known_case(app, place, quality_readers):
     early = add_person(s1, name="Người Sớm")
     add_dose(early, "AZ", 1, TODAY - timedelta(days=30))
     add_dose(early, "AZ", 2, TODAY - timedelta(days=3))  # 27 days after dose 1
+    # the interval is the new dose's vaccine's (28 days for AZ), as at entry
+    early_booster = add_person(s1, name="Người Nhắc Sớm")
+    add_dose(early_booster, "PFIZER", 1, TODAY - timedelta(days=80))
+    add_dose(early_booster, "PFIZER", 2, TODAY - timedelta(days=50))
+    add_dose(early_booster, "AZ", 3, TODAY - timedelta(days=25))
     gap = add_person(s1, name="Người Nhảy Mũi")
     add_dose(gap, "PFIZER", 1, TODAY - timedelta(days=90))
     add_dose(gap, "PFIZER", 3, TODAY - timedelta(days=30))
@@ -126,8 +131,8 @@ def test_each_check_on_a_known_case(app, place, quality_readers):
     account, node = quality_readers["supervisor"]
     got = {c.key: set(db.session.scalars(quality.flagged(account, node, c.key, TODAY)))
            for c in quality.CHECKS}
-    assert got == {"interval": {early.id}, "sequence": {gap.id}, "mixed": {mixed.id},
-                   "national_id": {no_id.id}, "dates": {unborn.id, ahead.id},
+    assert got == {"interval": {early.id, early_booster.id}, "sequence": {gap.id},
+                   "mixed": {mixed.id}, "national_id": {no_id.id}, "dates": {unborn.id, ahead.id},
                    "uncoded": {old_text.id}, "twice": {twin_a.id, twin_b.id}}
     # the station's data-entry account does not see the twin at S1B, so no pair for it
     nurse, station = quality_readers["data_entry"]

@@ -72,11 +72,13 @@ def _window(column):
 
 
 def too_early(who: sa.Select, today: date) -> sa.Select:
-    """A dose given sooner after the previous one than that vaccine's minimum interval."""
+    """A dose given fewer days after the previous one than its vaccine's minimum interval:
+    the rule of the warning at entry (``recipients.dosing.interval_warning``), for every dose
+    already recorded."""
     ordered = _ordered_doses(
         who, Dose.given_on.label("given_on"),
         _window(sa.func.lag(Dose.given_on)).label("previous_on"),
-        _window(sa.func.lag(Vaccine.min_interval_days)).label("interval"))
+        Vaccine.min_interval_days.label("interval"))
     return sa.select(ordered.c.recipient_id).where(
         ordered.c.previous_on.isnot(None),
         days_between(ordered.c.given_on, ordered.c.previous_on) < ordered.c.interval)
