@@ -78,10 +78,10 @@ def too_early(who: sa.Select, today: date) -> sa.Select:
     ordered = _ordered_doses(
         who, Dose.given_on.label("given_on"),
         _window(sa.func.lag(Dose.given_on)).label("previous_on"),
-        Vaccine.min_interval_days.label("interval"))
+        Vaccine.min_interval_days.label("min_days"))
     return sa.select(ordered.c.recipient_id).where(
         ordered.c.previous_on.isnot(None),
-        days_between(ordered.c.given_on, ordered.c.previous_on) < ordered.c.interval)
+        days_between(ordered.c.given_on, ordered.c.previous_on) < ordered.c.min_days)
 
 
 def out_of_sequence(who: sa.Select, today: date) -> sa.Select:
@@ -103,9 +103,8 @@ def mixed_series(who: sa.Select, today: date) -> sa.Select:
 
 
 def no_national_id(who: sa.Select, today: date) -> sa.Select:
-    return sa.select(Recipient.id).where(
-        Recipient.id.in_(who),
-        sa.or_(Recipient.national_id.is_(None), Recipient.national_id == ""))
+    """No national ID number (``who`` selects from ``recipient``: narrowed in place)."""
+    return who.where(sa.or_(Recipient.national_id.is_(None), Recipient.national_id == ""))
 
 
 def impossible_date(who: sa.Select, today: date) -> sa.Select:
@@ -118,9 +117,8 @@ def impossible_date(who: sa.Select, today: date) -> sa.Select:
 
 def uncoded(who: sa.Select, today: date) -> sa.Select:
     """Free text of an older record that matched no code (``recipient.uncoded``)."""
-    return sa.select(Recipient.id).where(
-        Recipient.id.in_(who), Recipient.uncoded.isnot(None),
-        sa.cast(Recipient.uncoded, sa.String) != "null")
+    return who.where(Recipient.uncoded.isnot(None),
+                     sa.cast(Recipient.uncoded, sa.String) != "null")
 
 
 def entered_twice(who: sa.Select, today: date) -> sa.Select:
