@@ -108,8 +108,11 @@ def app(config):
 def _fresh_g() -> None:
     """The test keeps one app context open, so ``g`` would carry one request's cached state
     (the signed-in account, the session row, the locale) into the next request, even of
-    another client: every request starts with an empty ``g``, as it does in production."""
+    another client: every request starts with an empty ``g``, as it does in production.
+    Likewise the one session would hand a request rows read before it: every request reads
+    the database afresh, as a request's own session does in production."""
     g.__dict__.clear()
+    _db.session.expire_all()
 
 
 @pytest.fixture

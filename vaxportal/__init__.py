@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
         jobs,
         policy,
         recipients,
+        renderguard,
         reports,
         sms,
         web,
@@ -46,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     sms.init_app(app)
     web.init_app(app)
+    renderguard.init_app(app)
     assets.init_app(app)
     jobs.init_app(app)
     audit.init_app(app)  # the trail: the session hook, its guards, its commands

@@ -2,6 +2,11 @@
 
 ``JOBS_MODE``: ``thread`` (default), ``rq`` (default when ``REDIS_URL`` is set) or ``sync``
 (runs at once; tests). A job is named by its dotted path so that an RQ worker can import it.
+
+Scheduled jobs (``schedule``) are enqueued at most once per period where the jobs run: by
+``vaxportal worker`` (RQ; a Redis key claims each period, so several workers enqueue once),
+or after a request of the web process in ``thread`` mode (outside the request's transaction).
+In ``sync`` mode nothing is scheduled; run the job's command instead.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 
 import click
 from flask import Flask, current_app
@@ -18,12 +24,57 @@ from vaxportal import create_app
 
 log = logging.getLogger(__name__)
 _worker_app: Flask | None = None
+_claim_lock = threading.Lock()
+SCHEDULE = "vaxportal.jobs.schedule"
+DUE = "vaxportal.jobs.due"
+#: how often ``vaxportal worker`` looks for a scheduled job that is due
+WORKER_TICK_SECONDS = 60
 
 
 def init_app(app: Flask) -> None:
     if not app.config.get("JOBS_MODE"):
         app.config["JOBS_MODE"] = "rq" if app.config.get("REDIS_URL") else "thread"
+    app.extensions[SCHEDULE] = []
+    app.extensions[DUE] = {}
+    app.after_request(_enqueue_due_in_thread_mode)
     app.cli.add_command(worker_command)
+
+
+def schedule(app: Flask, func_path: str, *, every_minutes: int) -> None:
+    """Run ``func_path()`` in the background every ``every_minutes`` (0: never)."""
+    if every_minutes > 0:
+        app.extensions[SCHEDULE].append((func_path, every_minutes))
+
+
+def enqueue_due(app: Flask) -> list[str]:
+    """Enqueue each scheduled job whose period has passed; the ones enqueued."""
+    started = []
+    for func_path, minutes in app.extensions[SCHEDULE]:
+        if _claim(app, func_path, minutes):
+            enqueue(func_path)
+            started.append(func_path)
+    return started
+
+
+def _claim(app: Flask, func_path: str, minutes: int) -> bool:
+    """True once per period: across processes through Redis, else within this process."""
+    if app.config["JOBS_MODE"] == "rq":
+        key = f"{app.config.get('RQ_QUEUE') or 'vaxportal'}:due:{func_path}"
+        return bool(_queue(app).connection.set(key, "1", nx=True, ex=minutes * 60))
+    due, now = app.extensions[DUE], time.monotonic()
+    with _claim_lock:
+        if due.get(func_path, now) > now:
+            return False
+        due[func_path] = now + minutes * 60
+    return True
+
+
+def _enqueue_due_in_thread_mode(response):
+    """Without a worker the web process runs the schedule, in threads of its own: the
+    request's transaction is already closed by its view and nothing is added to it."""
+    if current_app.config["JOBS_MODE"] == "thread":
+        enqueue_due(current_app._get_current_object())
+    return response
 
 
 def enqueue(func_path: str, *args) -> None:
@@ -78,4 +129,21 @@ def worker_command() -> None:
         raise click.ClickException(_(
             "Chưa cấu hình VAXPORTAL_REDIS_URL; tác vụ nền chạy ngay trong tiến trình web."))
     queue = _queue(app)
-    Worker([queue], connection=queue.connection).work()
+    stop = threading.Event()
+    threading.Thread(target=_run_schedule, args=(app, stop), daemon=True).start()
+    try:
+        Worker([queue], connection=queue.connection).work()
+    finally:
+        stop.set()
+
+
+def _run_schedule(app: Flask, stop: threading.Event) -> None:
+    """The worker's clock: enqueue what is due, now and every ``WORKER_TICK_SECONDS``."""
+    while True:
+        with app.app_context():
+            try:
+                enqueue_due(app)
+            except Exception:  # Redis away for a moment: try again at the next tick
+                log.exception("could not enqueue the scheduled jobs")
+        if stop.wait(WORKER_TICK_SECONDS):
+            return

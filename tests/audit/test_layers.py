@@ -24,10 +24,10 @@ AUDIT = ROOT / "vaxportal" / "audit"
 CORE = ("actors", "chain", "checkpoint", "cli", "events", "hook", "integrity", "models",
         "registry")
 #: the reading side: above the domains (it may import them)
-READING = ("forms", "present", "refusals", "scope", "views")
+READING = ("forms", "present", "refusals", "views")
 #: packages and modules the core must never import
-DOMAINS = ("auth", "facilities", "recipients", "exports", "certificates", "policy", "core",
-           "demo", "models", "web")
+DOMAINS = ("auth", "facilities", "recipients", "exports", "certificates", "reports", "policy",
+           "core", "demo", "models", "web")
 
 #: what P2.4 ("every data edit ... tied to the account") requires the hook to follow, with
 #: the category its rows carry (data events: recipients and what hangs on them; account

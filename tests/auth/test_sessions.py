@@ -99,3 +99,53 @@ def test_a_session_at_the_password_step_signs_nobody_in(client, nurse_account):
     assert client.get("/auth/sessions").status_code == 302
     count = db.session.scalar(sa.select(sa.func.count(UserSession.id)))
     assert count == 1
+
+
+def _commits():
+    """The commits of the (one, shared) session from now on."""
+    seen = []
+    sa.event.listen(db.session(), "after_commit", seen.append)
+    return seen
+
+
+def test_the_loader_commits_nothing_when_nothing_is_due(signed_in):
+    client = signed_in("data_entry")
+    commits = _commits()
+    assert client.get("/auth/sessions").status_code == 200
+    assert commits == []
+
+
+def test_a_get_page_makes_one_commit_for_the_idle_time_out(signed_in):
+    """``last_seen_at`` is written once a minute, in the request's one commit, after the page
+    (the loader itself commits nothing)."""
+    client = signed_in("data_entry")
+    row = session_row(client)
+    row.last_seen_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    commits = _commits()
+    assert client.get("/auth/sessions").status_code == 200
+    assert len(commits) == 1
+    db.session.expire_all()
+    assert utcnow() - session_row(client).last_seen_at < timedelta(minutes=1)
+
+
+def test_a_view_that_commits_carries_the_touch_in_its_own_commit(signed_in):
+    client = signed_in("data_entry")
+    row = session_row(client)
+    row.last_seen_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    commits = _commits()
+    assert client.post("/auth/logout").status_code == 303
+    assert len(commits) == 1
+
+
+def test_an_idle_session_ends_in_the_requests_one_commit(signed_in):
+    client = signed_in("data_entry")
+    row = session_row(client)
+    row.last_seen_at = utcnow() - timedelta(minutes=31)
+    db.session.commit()
+    commits = _commits()
+    assert client.get("/auth/sessions").status_code == 302
+    assert len(commits) == 1
+    assert session_row(client).end_reason == "idle"
+    assert [e.details["reason"] for e in audit("session_ended")] == ["idle"]

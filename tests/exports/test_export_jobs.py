@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from tests.helpers import code_for, confirm, export_now, html, request_export, search_id
+from vaxportal import jobs
 from vaxportal.audit.models import AuditEvent
-from vaxportal.exports import exporting, views
+from vaxportal.exports import cleanup, exporting, views
 from vaxportal.exports.models import ExportJob, JobStatus
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
@@ -141,7 +142,8 @@ def _file(job) -> Path:
     return Path(current_app.config["EXPORT_DIR"]) / job.file_name
 
 
-def test_expired_export_file_is_deleted_on_access(nurse, person, outbox):
+def test_expired_export_file_is_refused_before_the_sweep_deletes_it(nurse, person, outbox,
+                                                                     runner):
     person()
     job, _data = export_now(nurse, outbox)
     path = _file(job)
@@ -151,10 +153,12 @@ def test_expired_export_file_is_deleted_on_access(nurse, person, outbox):
     db.session.commit()
     response = nurse.get(f"/exports/{job.id}/download")
     assert response.status_code == 303
+    assert "không còn để tải" in html(nurse.get(response.headers["Location"]))
+    assert path.exists()  # a GET changes nothing: the sweep deletes it
+    assert runner.invoke(args=["cleanup"]).exit_code == 0
     assert not path.exists()
     db.session.expire_all()
     assert db.session.get(ExportJob, job.id).status == JobStatus.expired
-    assert "không còn để tải" in html(nurse.get(response.headers["Location"]))
 
 
 def test_cleanup_cli_deletes_expired_files(nurse, person, outbox, runner):
@@ -163,10 +167,49 @@ def test_cleanup_cli_deletes_expired_files(nurse, person, outbox, runner):
     path = _file(job)
     job.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    result = runner.invoke(args=["exports", "cleanup"])
+    result = runner.invoke(args=["cleanup"])
     assert result.exit_code == 0, result.output
     assert "exports_expired: 1" in result.output
     assert not path.exists()
+
+
+def test_exports_pages_commit_nothing(app, nurse, person, outbox):
+    """A GET changes nothing: the exports pages run no clean-up of their own (counted by
+    the session's commits), even when a file is due for deletion."""
+    person()
+    job, _data = export_now(nurse, outbox)
+    job.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    commits = []
+    sa.event.listen(db.session(), "after_commit", commits.append)
+    for url in ("/exports/", f"/exports/{job.id}", f"/exports/{job.id}/download"):
+        assert nurse.get(url).status_code in (200, 303)
+    assert commits == []
+    assert _file(job).exists()
+
+
+def test_the_sweep_is_scheduled_at_most_once_per_period(app, nurse, person, outbox):
+    """``jobs.enqueue_due`` (the worker's clock, or the web process in thread mode) runs the
+    clean-up once, then not again within ``CLEANUP_EVERY_MINUTES``."""
+    person()
+    job, _data = export_now(nurse, outbox)
+    path = _file(job)
+    job.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert jobs.enqueue_due(app) == [cleanup.JOB]  # sync mode: ran at once
+    assert not path.exists()
+    assert jobs.enqueue_due(app) == []
+
+
+def test_in_thread_mode_a_request_starts_the_sweep_once(app, nurse, monkeypatch):
+    started = []
+    monkeypatch.setattr(jobs, "enqueue", started.append)
+    assert nurse.get("/exports/").status_code == 200
+    assert started == []  # sync mode (tests): nothing runs behind a request
+    monkeypatch.setitem(app.config, "JOBS_MODE", "thread")
+    nurse.get("/exports/")
+    nurse.get("/exports/")
+    assert started == [cleanup.JOB]
 
 
 def test_index_lists_own_jobs_with_status(nurse, signed_in, place, person, outbox):
@@ -178,8 +221,8 @@ def test_index_lists_own_jobs_with_status(nurse, signed_in, place, person, outbo
     assert job.short_ref not in html(other.get("/exports/"))
 
 
-def test_p2_4_dead_worker_leaves_a_failed_export_and_an_audit_event(nurse, signed_in, place,
-                                                                     person, outbox, queued):
+def test_p2_4_dead_worker_leaves_a_failed_export_and_an_audit_event(nurse, person, outbox,
+                                                                     queued):
     for _ in range(4):
         person()
     job = _confirmed_job(nurse, outbox)
@@ -188,8 +231,7 @@ def test_p2_4_dead_worker_leaves_a_failed_export_and_an_audit_event(nurse, signe
     db.session.execute(sa.update(ExportJob).where(ExportJob.id == job.id)
                        .values(updated_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
-    # whoever opens the exports pages next runs the sweep
-    signed_in("data_entry", facility=place["s1b"]).get("/exports/")
+    cleanup.run()  # the scheduled sweep
     db.session.expire_all()
     assert db.session.get(ExportJob, job.id).status == JobStatus.failed
     event = db.session.scalar(sa.select(AuditEvent).where(
@@ -207,7 +249,7 @@ def test_a_running_export_with_recent_progress_is_not_swept(nurse, person, outbo
     job = _confirmed_job(nurse, outbox)
     job.status = JobStatus.running
     db.session.commit()
-    nurse.get("/exports/")
+    cleanup.run()
     db.session.expire_all()
     assert db.session.get(ExportJob, job.id).status == JobStatus.running
     assert db.session.scalar(sa.select(AuditEvent).where(

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from tests.helpers import HEADERS, html, last_import, next_nid, spreadsheet, upload
 from vaxportal.audit.models import AuditEvent
-from vaxportal.exports import importing
+from vaxportal.exports import cleanup, importing
 from vaxportal.exports.models import ImportJob, JobStatus
 from vaxportal.extensions import db
 from vaxportal.recipients.models import DuplicateCandidate, Recipient
@@ -265,7 +265,7 @@ class WorkerKilled(BaseException):
 
 
 def test_p2_4_a_killed_import_is_swept_failed_audited_and_keeps_whole_batches_only(
-        nurse, signed_in, place, monkeypatch):
+        nurse, monkeypatch):
     from vaxportal.exports import import_views
     from vaxportal.timeutil import utcnow
 
@@ -295,12 +295,12 @@ def test_p2_4_a_killed_import_is_swept_failed_audited_and_keeps_whole_batches_on
     assert job.status == JobStatus.running and job.progress == 4  # left "running"
     assert _recipients() == 4
 
-    nurse.get("/exports/")  # a recent heartbeat: not yet taken as dead
+    cleanup.run()  # a recent heartbeat: not yet taken as dead
     assert last_import().status == JobStatus.running
     db.session.execute(sa.update(ImportJob).where(ImportJob.id == job.id)
                        .values(updated_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
-    signed_in("data_entry", facility=place["s1b"]).get("/exports/")  # anyone's visit sweeps
+    cleanup.run()  # the scheduled sweep
     job = last_import()
     assert job.status == JobStatus.failed and job.error == "abandoned"
     assert _recipients() == 4  # the first batch whole, nothing of the second

@@ -9,7 +9,7 @@ of their subtree, admins the account and security events only (P2.1).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from vaxportal import htmx, validators
@@ -71,11 +71,9 @@ def verify():
 @any_permission_required(*scope.READ_PERMS)
 def show(event_id: int):
     account = current_account()
-    event = db.session.scalar(
+    event = db.first_or_404(
         sa.select(AuditEvent).where(AuditEvent.id == event_id, scope.visible(account))
     )
-    if event is None:
-        abort(404)
     return htmx.render("audit/show.html", event=event, names=present.names([event]),
                        changes=present.change_rows(event), details=present.detail_rows(event))
 

@@ -2,6 +2,8 @@
 
 A row at stage ``otp`` has passed the password only; ``full`` has passed the OTP too. Idle and
 absolute time-outs are checked on every request; ending rows ends sessions in every process.
+The loader commits nothing: what it writes goes with the view's commit, or, when the view made
+none, with ``commit_written`` after the request.
 A lock-out never ends a session (``lockout``): revocation, a password change, a hand-over or
 the holder's own "end sessions" do.
 """
@@ -14,7 +16,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from vaxportal.audit import events
 from vaxportal.auth.models import Account, AccountStatus, UserSession
@@ -62,19 +64,34 @@ def _load() -> UserSession | None:
     # scope of a supervisor is the subtree below that facility)
     row = db.session.scalar(
         sa.select(UserSession).where(UserSession.token_hash == _digest(token))
-        .options(joinedload(UserSession.account).joinedload(Account.facility))
+        .options(joinedload(UserSession.account).options(
+            joinedload(Account.facility), selectinload(Account.custodians)))
     )
     if row is None or row.ended_at is not None:
         return None
     reason = _expiry_reason(row)
     if reason:
         close(row, reason, account=row.account)
-        db.session.commit()
+        g.session_written = db.session().get_transaction()
         return None
     if utcnow() - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = utcnow()
-        db.session.commit()
+        g.session_written = db.session().get_transaction()
     return row
+
+
+def commit_written(response):
+    """The request's one commit when its view made none (a GET page, a refusal): what the
+    loader wrote on the session row (``last_seen_at`` for the idle time-out, or its end and
+    the ``session_ended`` event). A view that commits carries it in its own commit; one that
+    rolls back drops it (the next request writes it again). Not on a 403 (``audit.events``
+    rolls a refused request back) nor a 500 (rolled back)."""
+    written = g.pop("session_written", None)
+    if written is None or written is not db.session().get_transaction():
+        return response
+    if response.status_code != 403 and response.status_code < 500:
+        db.session.commit()
+    return response
 
 
 def _expiry_reason(row: UserSession) -> str | None:

@@ -131,7 +131,9 @@ def _posted_prompt(view, args, kwargs):
 
 def verify_step_up(code: str) -> Outcome:
     """Check a step-up code of the signed-in session; on success the session is fresh.
-    Commits, so that the freshness (or the failure count) holds whatever the view does."""
+    Commits before the view runs, the one commit outside a view kept on purpose: a spent code
+    must stay spent (and a failure counted) even when the view then refuses and rolls back,
+    or the same code could be replayed (P3.4)."""
     account, row = current_account(), sessions.current()
     outcome = check_code(account, PURPOSE, action_ref(row), code)
     if outcome is Outcome.ok:

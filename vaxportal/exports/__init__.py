@@ -10,4 +10,5 @@ def init_app(app) -> None:
     from vaxportal.exports import cleanup, import_views, storage, views  # noqa: F401  (routes)
 
     storage.init_app(app)
+    cleanup.init_app(app)
     app.register_blueprint(bp)

@@ -1,6 +1,9 @@
 """Files of exports and imports are personal data at rest: deleted when their time is up.
 
-Run on access (the exports pages) and by ``vaxportal exports cleanup`` (cron / a timer).
+Never run by a page (a GET changes nothing). It runs as a scheduled background job
+(``jobs.schedule``: every ``CLEANUP_EVERY_MINUTES`` on the worker, or from the web process
+when jobs run in threads) and as ``vaxportal cleanup`` (cron / a systemd timer).
+Until it runs, an expired file is already refused (``exporting.downloadable``).
 """
 
 from __future__ import annotations
@@ -9,30 +12,45 @@ from datetime import timedelta
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
-from vaxportal.exports import bp, exporting, importing
+from vaxportal import jobs
+from vaxportal.exports import exporting, importing
 from vaxportal.extensions import db
 from vaxportal.timeutil import utcnow
 
 #: a running job that has not saved progress for this long is taken as dead
 STALE_MINUTES = 30
+JOB = "vaxportal.exports.cleanup.run"
 
 
-def cleanup(now=None) -> dict[str, int]:
+def init_app(app) -> None:
+    app.cli.add_command(cleanup_command)
+    jobs.schedule(app, JOB, every_minutes=int(app.config["CLEANUP_EVERY_MINUTES"]))
+
+
+def sweep(now=None) -> dict[str, int]:
+    """Expire files and mark dead jobs failed; changes the session, does not commit."""
     now = now or utcnow()
     stale = timedelta(minutes=int(current_app.config.get("JOB_STALE_MINUTES", STALE_MINUTES)))
-    done = {
+    return {
         "exports_expired": exporting.expire_exports(now),
         "exports_abandoned": exporting.fail_abandoned_exports(now, stale),
         "imports_expired": importing.expire_imports(now),
         "imports_abandoned": importing.fail_abandoned_imports(now, stale),
     }
+
+
+def run() -> dict[str, int]:
+    """The background job and the command: one sweep, one commit (not a request's)."""
+    done = sweep()
     db.session.commit()
     return done
 
 
-@bp.cli.command("cleanup")
+@click.command("cleanup")
+@with_appcontext
 def cleanup_command() -> None:
-    """Delete expired export files and import uploads; mark dead jobs failed."""
-    done = cleanup()
+    """Xoá tệp xuất và tệp nhập đã hết hạn; đánh dấu lỗi các tác vụ đã ngừng."""
+    done = run()
     click.echo(", ".join(f"{key}: {value}" for key, value in done.items()))

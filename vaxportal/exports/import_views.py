@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from vaxportal import htmx, jobs, policy
 from vaxportal.auth.current import current_account
-from vaxportal.exports import bp, cleanup, importing
+from vaxportal.exports import bp, importing
 from vaxportal.exports.forms import ActionForm, ImportForm
 from vaxportal.exports.models import ImportJob
 from vaxportal.exports.views import JOB_ID, XLSX
@@ -77,7 +77,6 @@ def _upload_page(form: ImportForm, status: int = 200):
 @bp.get(f"/import/{JOB_ID}")
 @permission_required(Perm.import_recipients)
 def import_show(job_id: str):
-    cleanup.cleanup()
     job = policy.get_own_or_404(ImportJob, job_id)
     return htmx.render("exports/import_show.html", "exports/_import_progress.html", job=job,
                        action_form=ActionForm(), has_report=importing.has_report(job))

@@ -11,7 +11,7 @@ from vaxportal import htmx, jobs, policy
 from vaxportal.auth import sessions
 from vaxportal.auth.current import current_account
 from vaxportal.auth.throttle import otp_throttled
-from vaxportal.exports import bp, cleanup, columns, exporting
+from vaxportal.exports import bp, columns, exporting
 from vaxportal.exports.forms import ActionForm, ExportCodeForm, RequestExportForm
 from vaxportal.exports.models import ExportJob, ImportJob, JobStatus
 from vaxportal.extensions import db
@@ -45,7 +45,6 @@ def status_label(status: str) -> str:
 @bp.get("/")
 @permission_required(Perm.export_recipients)
 def index():
-    cleanup.cleanup()
     account_id = current_account().id
     exports = db.session.scalars(
         db.select(ExportJob).where(ExportJob.account_id == account_id)
@@ -107,7 +106,6 @@ def request_code():
 def show(job_id: str):
     """A pending export asks for its code; a running one shows its progress (the fragment
     alone for htmx polling); a finished one, its downloads and the file until it expires."""
-    cleanup.cleanup()
     job = policy.get_own_or_404(ExportJob, job_id)
     return _show(job, ExportCodeForm(formdata=None))
 
@@ -185,7 +183,6 @@ def cancel(job_id: str):
 @permission_required(Perm.export_recipients)
 def download(job_id: str):
     """Only the account that made the export, only until it expires (then it is deleted)."""
-    cleanup.cleanup()
     job = policy.get_own_or_404(ExportJob, job_id)
     if not exporting.downloadable(job):
         flash(_("Tệp của lượt xuất %(ref)s không còn để tải (đã hết hạn, bị huỷ hoặc chưa "

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from flask import flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from vaxportal import htmx, policy
 from vaxportal.auth.current import current_account
@@ -29,7 +31,7 @@ from vaxportal.facilities.forms import (
 )
 from vaxportal.facilities.lifecycle import LifecycleError, RequestRef
 from vaxportal.facilities.models import Delegation, Facility, PendingAction
-from vaxportal.facilities.views import Attempt, get_or_404
+from vaxportal.facilities.views import Attempt
 from vaxportal.policy import Perm, permission_required
 
 
@@ -43,7 +45,8 @@ def _admin() -> Account:
 @bp.get("/accounts/<int:account_id>")
 @permission_required(Perm.manage_accounts)
 def account(account_id: int):
-    account = get_or_404(Account, account_id)
+    account = db.one_or_404(sa.select(Account).where(Account.id == account_id)
+                            .options(*browse.ACCOUNT_PAGE))
     return htmx.render(
         "facilities/account.html", account=account, own=account.id == _admin().id,
         open_sessions=browse.open_sessions(account.id),
@@ -57,13 +60,13 @@ def account(account_id: int):
 @bp.get("/<int:facility_id>/accounts/new")
 @permission_required(Perm.manage_accounts)
 def issue_form(facility_id: int):
-    facility = get_or_404(Facility, facility_id)
+    facility = db.get_or_404(Facility, facility_id)
     form = IssueForm(formdata=None, data={"unit": facility.name})
     return htmx.render("facilities/issue.html", form=form, facility=facility)
 
 
 def _facility(facility_id: int) -> Facility:
-    return get_or_404(Facility, facility_id)
+    return db.get_or_404(Facility, facility_id)
 
 
 @bp.post("/<int:facility_id>/accounts/new")
@@ -155,7 +158,7 @@ REQUESTED = _l("Đã gửi yêu cầu cho tài khoản %(username)s. Thao tác c
 
 
 def _account(account_id: int) -> Account:
-    return get_or_404(Account, account_id)
+    return db.get_or_404(Account, account_id)
 
 
 def _page(action: Action, account: Account, form: RequestForm | None = None,
@@ -163,6 +166,9 @@ def _page(action: Action, account: Account, form: RequestForm | None = None,
     if form is None:
         form = action.form(formdata=None, data=action.prefill(account))
     post_url = post_url or url_for(action.endpoint, account_id=account.id)
+    browse.reload(account, *browse.ACCOUNT_PAGE)
+    if context.get("delegation") is not None:
+        browse.reload(context["delegation"], joinedload(Delegation.facility))
     return htmx.render("facilities/action.html", action=action, account=account, form=form,
                        own=account.id == _admin().id, post_url=post_url, **context)
 
@@ -286,7 +292,7 @@ END_DELEGATION = Action(
 
 
 def _delegation(delegation_id: int) -> tuple[Delegation, Account]:
-    delegation = get_or_404(Delegation, delegation_id)
+    delegation = db.get_or_404(Delegation, delegation_id)
     return delegation, db.session.get(Account, delegation.account_id)
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from vaxportal.auth.models import Account, AccountStatus, UserSession, WrittenRequest
 from vaxportal.extensions import db
@@ -86,12 +86,26 @@ def child_counts(ids: list[int]) -> dict[int, int]:
     return dict(rows.all())
 
 
+#: what a page of one account shows with it
+ACCOUNT_PAGE = (joinedload(Account.facility), selectinload(Account.custodians))
+
+
+def reload(obj, *options):
+    """``obj`` loaded again with what its page shows (a commit or a rollback expired it)."""
+    model = type(obj)
+    return db.session.scalars(
+        sa.select(model).where(model.id == obj.id).options(*options)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def shown_accounts(ids: list[int]) -> dict[int, list[Account]]:
     """Per facility: its live accounts or, when it has none, its last revoked one."""
     if not ids:
         return {}
     rows = db.session.scalars(
         sa.select(Account).where(Account.facility_id.in_(ids))
+        .options(selectinload(Account.custodians))
         .order_by(Account.facility_id, Account.id.desc())
     )
     grouped: dict[int, list[Account]] = {}
@@ -104,6 +118,7 @@ def shown_accounts(ids: list[int]) -> dict[int, list[Account]]:
 def facility_accounts(facility_id: int) -> list[Account]:
     return list(db.session.scalars(
         sa.select(Account).where(Account.facility_id == facility_id)
+        .options(selectinload(Account.custodians))
         .order_by(Account.id.desc())
     ))
 
@@ -133,5 +148,6 @@ def written_requests(account_id: int) -> list[sa.Row]:
 def delegations(account_id: int) -> list[Delegation]:
     return list(db.session.scalars(
         sa.select(Delegation).where(Delegation.account_id == account_id)
+        .options(joinedload(Delegation.facility))
         .order_by(Delegation.ends_on.desc(), Delegation.id.desc())
     ))

@@ -6,7 +6,7 @@ a refusal beside the field it concerns.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, request, url_for
+from flask import current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -88,13 +88,6 @@ def show_error(form: FlaskForm, message: str, field: str | None = None) -> None:
         form.form_errors.append(message)
 
 
-def get_or_404(model, object_id: int):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
-
 # -- the tree -----------------------------------------------------------------------------
 
 
@@ -145,7 +138,7 @@ def create_facility():
 @bp.get("/<int:facility_id>")
 @permission_required(Perm.manage_facilities)
 def show(facility_id: int):
-    facility = get_or_404(Facility, facility_id)
+    facility = db.get_or_404(Facility, facility_id)
     accounts = browse.facility_accounts(facility.id)
     can_issue = not (current_app.config["ONE_LIVE_ACCOUNT_PER_FACILITY"]
                      and lifecycle.live_account(facility.id))

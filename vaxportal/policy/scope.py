@@ -179,10 +179,12 @@ def in_scope(facility_id: int, account: Account | None = None, *, write: bool = 
     return _chosen(account, write).contains(facility_id)
 
 
-def get_in_scope_or_404(model, object_id: int, *, write: bool = False, account=None):
+def get_in_scope_or_404(model, object_id: int, *, write: bool = False, account=None,
+                        options=()):
     """Load one object of recipient data; another scope's object answers 404, not 403, so
-    ids of other facilities reveal nothing."""
-    obj = db.session.get(model, object_id)
+    ids of other facilities reveal nothing. ``options``: what the page shows with it
+    (``selectinload`` ...), loaded now, since a template loads nothing."""
+    obj = db.session.get(model, object_id, options=options, populate_existing=bool(options))
     if obj is None or not _chosen(account, write).contains(obj.facility_id):
         abort(404)
     return obj

@@ -19,7 +19,8 @@ from vaxportal.recipients.search import get_search
 @bp.get("/<int:recipient_id>/doses/new")
 @permission_required(Perm.record_doses)
 def dose_new(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     back = _back(request.args.get("s"))
     form = dosing.new_dose_form(recipient, recipient.facility_id, back)
     return htmx.render("recipients/dose_new.html", "recipients/_dose_form.html",
@@ -29,7 +30,8 @@ def dose_new(recipient_id: int):
 @bp.post("/<int:recipient_id>/doses")
 @permission_required(Perm.record_doses)
 def record_dose(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, recipient, recipient.facility_id)
     if entry.dose is None:
@@ -63,7 +65,8 @@ def _back(search_id: str | None) -> str | None:
 @bp.get("/doses/<int:dose_id>/edit")
 @permission_required(Perm.record_doses)
 def dose_edit(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = dosing.with_choices(DoseCorrectionForm(obj=dose))
     return render_template("recipients/dose_edit.html", dose=dose, form=form)
 
@@ -72,7 +75,8 @@ def dose_edit(dose_id: int):
 @permission_required(Perm.record_doses)
 @fresh_otp_required(load=policy.scope_loader(Dose, "dose_id", write=True))
 def dose_correct(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = dosing.with_choices(DoseCorrectionForm())
     if not (form.validate() and dosing.check_dose(form, dose.recipient)
             and dosing.check_lot(form, dose.facility_id)):
@@ -96,7 +100,8 @@ def dose_correct(dose_id: int):
 @bp.get("/doses/<int:dose_id>/delete")
 @permission_required(Perm.record_doses)
 def dose_delete_confirm(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = DoseDeleteForm(obj=dose)
     return render_template("recipients/dose_delete.html", dose=dose, form=form)
 
@@ -105,7 +110,8 @@ def dose_delete_confirm(dose_id: int):
 @permission_required(Perm.record_doses)
 @fresh_otp_required(load=policy.scope_loader(Dose, "dose_id", write=True))
 def dose_delete(dose_id: int):
-    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True)
+    dose = policy.get_in_scope_or_404(Dose, dose_id, write=True,
+                                       options=helpers.DOSE_PAGE)
     form = DoseDeleteForm()
     stale = helpers.is_stale(dose, form)
     if not form.validate() or stale:

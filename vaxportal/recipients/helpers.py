@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from vaxportal import policy
@@ -10,12 +12,31 @@ from vaxportal.auth.current import current_account
 from vaxportal.extensions import db
 from vaxportal.recipients import codes
 from vaxportal.recipients.forms import AEFI_CHOICES, GENDER_CHOICES
-from vaxportal.recipients.models import Vaccine
+from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.vaccines import active_vaccines
 from vaxportal.timeutil import format_date
 
 GENDER_LABELS = {value: label for value, label in GENDER_CHOICES if value}
 AEFI_LABELS = dict(AEFI_CHOICES)
+
+#: what a page of one recipient shows with it: the history, each dose's vaccine and place
+WITH_DOSES = (selectinload(Recipient.doses).options(joinedload(Dose.vaccine),
+                                                    joinedload(Dose.facility)),
+              joinedload(Recipient.facility))
+
+
+def with_doses(recipients: list) -> list:
+    """Load now (after a commit expired them) what a page shows of these recipients."""
+    ids = [recipient.id for recipient in recipients]
+    if ids:
+        db.session.scalars(sa.select(Recipient).where(Recipient.id.in_(ids))
+                           .options(*WITH_DOSES)
+                           .execution_options(populate_existing=True)).all()
+    return recipients
+
+
+#: what a page of one dose shows with it
+DOSE_PAGE = (joinedload(Dose.vaccine), joinedload(Dose.facility), joinedload(Dose.recipient))
 
 
 #: the signed-in account (the one reader is ``auth.current.current_account``)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
-from vaxportal import htmx, policy
+from vaxportal import htmx, policy, validators
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, lots
@@ -44,7 +44,7 @@ def _expiry_fits(lot: DoseLot, form: LotExpiryForm) -> bool:
 
 def _register(failed: LotExpiryForm | None = None, failed_id: int | None = None):
     stmt = policy.scope().filter(lots.register_stmt(), DoseLot.facility_id)
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int),
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
     forms = {}
     writable = policy.scope().writable.contains_many(lot.facility_id for lot in page.items)

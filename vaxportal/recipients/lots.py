@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, DoseLot, Vaccine
@@ -85,5 +86,6 @@ def record_use(dose: Dose, expires_on: date | None) -> DoseLot:
 
 def register_stmt() -> sa.Select:
     """The lots, the most recently used first (the caller scopes it by facility)."""
-    return sa.select(DoseLot).order_by(DoseLot.last_used_on.desc().nulls_last(),
-                                       DoseLot.lot_number, DoseLot.id)
+    return (sa.select(DoseLot)
+            .options(joinedload(DoseLot.vaccine), joinedload(DoseLot.facility))
+            .order_by(DoseLot.last_used_on.desc().nulls_last(), DoseLot.lot_number, DoseLot.id))

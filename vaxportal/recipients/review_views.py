@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload
 
 from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
@@ -52,6 +53,7 @@ def lookup():
                       details={"reason": form.reason.data, "found": [r.id for r in found]})
         results = [_grant(recipient, form.reason.data) for recipient in found]
         db.session.commit()
+        helpers.with_doses(found)
     return render_template("recipients/lookup.html", form=form, results=results)
 
 
@@ -91,6 +93,7 @@ def lookup_dose(token: str):
     form = dosing.with_choices(DoseForm())
     entry = dosing.enter_dose(form, grant.recipient, own)
     if entry.dose is None:
+        helpers.with_doses([grant.recipient])
         results = [_result(grant.recipient, token, form, entry.warning, entry.lot_warning)]
         return render_template("recipients/lookup.html", form=LookupForm(formdata=None),
                                results=results)
@@ -108,6 +111,9 @@ def duplicates():
     stmt = scope.filter(
         sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
         DuplicateCandidate.facility_id,
+    ).options(*(joinedload(side).options(joinedload(Recipient.facility),
+                                         selectinload(Recipient.doses))
+                for side in (DuplicateCandidate.recipient, DuplicateCandidate.other))
     ).order_by(DuplicateCandidate.created_at, DuplicateCandidate.id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=validators.page_number),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)

@@ -216,7 +216,8 @@ def validate_field(name: str):
 @bp.get("/<int:recipient_id>")
 @permission_required(Perm.read_recipients)
 def show(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id,
+                                            options=helpers.WITH_DOSES)
     events.record("view_identity", category="access", entity="recipient",
                   entity_id=recipient.id, facility_id=recipient.facility_id)
     db.session.commit()
@@ -241,7 +242,8 @@ def show(recipient_id: int):
 @permission_required(Perm.write_recipients)
 def edit(recipient_id: int):
     """Fields outside the identity: edited freely within the write scope."""
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = DetailsForm(obj=recipient)
     if form.validate_on_submit():
         return _save(recipient, form, DETAIL_FIELDS, "recipients.edit")
@@ -252,7 +254,8 @@ def edit(recipient_id: int):
 @bp.get("/<int:recipient_id>/identity")
 @permission_required(Perm.write_recipients)
 def edit_identity(recipient_id: int):
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = IdentityForm(obj=recipient)
     return render_template("recipients/edit.html", recipient=recipient, form=form,
                            fields=IDENTITY_FORM_FIELDS, identity=True)
@@ -264,7 +267,8 @@ def edit_identity(recipient_id: int):
 def save_identity(recipient_id: int):
     """Identity fields change only after a fresh OTP (P3.4); the typed values survive the
     prompt (it re-posts them here)."""
-    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True)
+    recipient = policy.get_in_scope_or_404(Recipient, recipient_id, write=True,
+                                            options=helpers.WITH_DOSES)
     form = IdentityForm()
     if _picks_province():  # without JavaScript: the province's communes
         return render_template("recipients/edit.html", recipient=recipient, form=form,
