@@ -227,5 +227,7 @@ def test_quality_list_pages_without_javascript_and_swaps_with_htmx(app, signed_i
     fragment = client.hx("GET", url, query_string={"check": "national_id"})
     assert text(fragment).lstrip().startswith('<div id="quality-rows">')
     assert "<html" not in text(fragment)
+    assert 'check=national_id" hx-target="#quality-rows" hx-swap="outerHTML" ' \
+        'hx-push-url="true" aria-current="true"' in text(fragment)
     # an unknown check or page falls back instead of failing
     assert client.get(url, query_string={"check": "nope", "page": "x"}).status_code == 200
