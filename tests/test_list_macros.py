@@ -12,7 +12,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LISTS = ("audit/_rows.html", "auth/sessions.html", "certificates/_recipient.html",
          "exports/_import_progress.html", "exports/index.html", "facilities/_tree.html",
          "facilities/account.html", "facilities/approvals.html", "facilities/show.html",
-         "recipients/_results.html", "recipients/lots.html")
+         "recipients/_results.html", "recipients/lots.html", "reports/_quality_rows.html")
 
 
 def test_only_the_macro_builds_page_links():

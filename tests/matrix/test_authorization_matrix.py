@@ -161,6 +161,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "reports.index": {"GET": "L 403 200 200 200"},
     "reports.facility": {"GET": "L 403 200/404 200/404 200/404"},
     "reports.due_list": {"GET": "L 403 200/404 200/404 200/404"},
+    "reports.quality_list": {"GET": "L 403 200/404 200/404 200/404"},
     "reports.due_export": {"POST": "L 403 303>exports.new/404 303>exports.new/404 "
                                    "303>exports.new/404"},
     "reports.targets_index": {"GET": "L 403 403 200 403"},

@@ -156,3 +156,36 @@ def brute_due(account, facility_id: int, today: date, days_late: int) -> dict[st
             continue
         out["overdue" if (today - due_on).days > days_late else "due"].add(person.id)
     return out
+
+
+def brute_quality(account, node: Facility, today: date) -> dict[str, set[int]]:
+    """{check key: ids of the people it flags} for the subtree, from every row: each rule of
+    the data-quality lists written out again in plain Python."""
+    keep = _subtree(node) & _readable(account)
+    vaccines = {v.id: v for v in db.session.scalars(sa.select(Vaccine))}
+    people = [p for p in db.session.scalars(sa.select(Recipient))
+              if not p.merged_into_id and p.facility_id in keep]
+    twins = defaultdict(int)
+    for person in people:
+        twins[(person.name_key, person.date_of_birth)] += 1
+    out = {key: set() for key in ("interval", "sequence", "mixed", "national_id", "dates",
+                                  "uncoded", "twice")}
+    for person in people:
+        given = sorted(person.doses, key=lambda d: (d.given_on, d.dose_number, d.id))
+        flags = {
+            "interval": any((now.given_on - before.given_on).days
+                            < vaccines[now.vaccine_id].min_interval_days
+                            for before, now in zip(given, given[1:], strict=False)),
+            "sequence": any(d.dose_number != i for i, d in enumerate(given, start=1)),
+            "mixed": len({d.vaccine_id for d in given
+                          if d.dose_number <= vaccines[d.vaccine_id].doses_in_series}) > 1,
+            "national_id": not person.national_id,
+            "dates": any(d.given_on < person.date_of_birth or d.given_on > today
+                         for d in given),
+            "uncoded": bool(person.uncoded),
+            "twice": twins[(person.name_key, person.date_of_birth)] > 1,
+        }
+        for key, flag in flags.items():
+            if flag:
+                out[key].add(person.id)
+    return out

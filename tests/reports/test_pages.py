@@ -214,3 +214,17 @@ def test_p1_p3_4_due_list_file_holds_the_due_people_phones_as_on_screen(signed_i
     assert "Lê Thị Đủ" not in values and "Phạm Văn Ngoài" not in values
     values = _download_due(signed_in("data_entry", facility=place["s1"]), outbox, place["s1"])
     assert "Trần Văn Hẹn" in values and PHONE in values and "Lê Thị Đủ" not in values
+
+
+def test_due_list_pages_through_the_one_pager(app, signed_in, place, people):
+    second = add_person(place["s1"], name="Đỗ Văn Hai")
+    db.session.flush()
+    add_dose(second, "AZ", 1, TODAY - timedelta(days=30))
+    db.session.commit()
+    app.config["PAGE_SIZE"] = 1
+    client = signed_in("supervisor", facility=place["d1"])
+    url = f"/reports/f/{place['s1'].id}/due"
+    html = text(client.get(url, query_string={"status": "due"}))
+    assert f'href="{url}?status=due&amp;page=2" rel="next"' in html
+    assert 'hx-target="#due-rows"' in html
+    assert "Trang 2 / 2" in text(client.get(url, query_string={"status": "due", "page": "2"}))

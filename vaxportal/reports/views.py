@@ -19,7 +19,7 @@ from vaxportal.facilities.tree import ancestors
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.search import Page, RegisterFilter, save_search
-from vaxportal.reports import bp, charts, coverage, due
+from vaxportal.reports import bp, charts, coverage, due, quality
 from vaxportal.reports.forms import DashboardForm, DueExportForm, DueForm
 from vaxportal.validators import local_today, page_number
 
@@ -162,3 +162,34 @@ def due_export(facility_id: int):
     sid = save_search(_due_filter(node, status), _account(), session_row and session_row.id)
     db.session.commit()
     return htmx.redirect_to(url_for("exports.new", s=sid))
+
+
+# -- data quality ----------------------------------------------------------------------------
+
+
+@bp.get("/f/<int:facility_id>/quality")
+@permission_required(Perm.read_reports)
+def quality_list(facility_id: int):
+    """Counts per facility of every check, and one page of the people the chosen check flags
+    (links to their records by id only)."""
+    node = facility_in_scope_or_404(facility_id)
+    account = _account()
+    today = local_today()
+    check = request.args.get("check", "")
+    check = check if check in quality.BY_KEY else quality.CHECKS[0].key
+    try:
+        number = page_number(request.args.get("page", 1))
+    except ValueError:
+        number = 1
+    counts = quality.counts(account, node, today)
+    facility_ids = sorted({fid for per in counts.values() for fid in per})
+    names = dict(db.session.execute(
+        sa.select(Facility.id, Facility.name).where(Facility.id.in_(facility_ids))).all())
+    lines = sorted(facility_ids, key=lambda fid: (names.get(fid, ""), fid))
+    return htmx.render(
+        "reports/quality.html", "reports/_quality_rows.html", node=node, trail=_trail(node),
+        checks=quality.CHECKS, check=quality.BY_KEY[check], counts=counts, lines=lines,
+        names=names, totals={key: sum(per.values()) for key, per in counts.items()},
+        rows=quality.page(account, node, check, today, number,
+                          int(current_app.config["PAGE_SIZE"])),
+    )
