@@ -20,6 +20,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
 
 from vaxportal.audit import events
 from vaxportal.auth.models import Account
@@ -213,7 +214,8 @@ def _open(stmt: sa.Select) -> sa.Select:
 
 def waiting_for(account: Account) -> list[PendingAction]:
     """Open requests the account may decide, oldest first."""
-    stmt = _open(decidable(sa.select(PendingAction), account))
+    stmt = _open(decidable(sa.select(PendingAction).options(joinedload(PendingAction.facility)),
+                           account))
     return list(db.session.scalars(stmt.order_by(PendingAction.requested_at, PendingAction.id)))
 
 
@@ -226,6 +228,7 @@ def requested_by(account: Account, limit: int = 20) -> list[PendingAction]:
     """The account's own recent requests, newest first."""
     return list(db.session.scalars(
         sa.select(PendingAction).where(PendingAction.requested_by_id == account.id)
+        .options(joinedload(PendingAction.facility))
         .order_by(PendingAction.requested_at.desc(), PendingAction.id.desc()).limit(limit)))
 
 
