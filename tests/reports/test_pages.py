@@ -228,3 +228,18 @@ def test_due_list_pages_through_the_one_pager(app, signed_in, place, people):
     assert f'href="{url}?status=due&amp;page=2" rel="next"' in html
     assert 'hx-target="#due-rows"' in html
     assert "Trang 2 / 2" in text(client.get(url, query_string={"status": "due", "page": "2"}))
+
+
+def test_p1_a_district_due_list_covers_its_stations_and_nothing_outside(signed_in, place,
+                                                                        people):
+    """A supervisor opening the due list of its district sees the due people of every
+    station below it; the province's reviewer, the district's list holds no other
+    district's people."""
+    supervisor = signed_in("supervisor", facility=place["d1"])
+    html = text(supervisor.get(f"/reports/f/{place['d1'].id}/due"))
+    assert "Trần Văn Hẹn" in html and "Phạm Văn Ngoài" not in html
+    reviewer = signed_in("reviewer", facility=place["doh"])
+    html = text(reviewer.get(f"/reports/f/{place['doh'].id}/due"))
+    assert "Trần Văn Hẹn" in html and "Phạm Văn Ngoài" in html
+    html = text(reviewer.get(f"/reports/f/{place['d2'].id}/due"))
+    assert "Phạm Văn Ngoài" in html and "Trần Văn Hẹn" not in html

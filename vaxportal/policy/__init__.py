@@ -44,6 +44,7 @@ from vaxportal.policy.roles import (
 )
 from vaxportal.policy.scope import (
     Scope,
+    at_or_below,
     forget_scopes,
     get_in_scope_or_404,
     get_own_or_404,
@@ -59,7 +60,8 @@ IDENTITY_FIELDS = MASKED_FIELDS
 
 __all__ = [
     "ADMIN_KINDS", "DATA_PERMS", "DELEGATION", "IDENTITY_FIELDS", "MASKED_FIELDS", "ROLE_PERMS",
-    "SUBTREE_ROLES", "Perm", "Scope", "any_permission_required", "decidable", "delegation",
+    "SUBTREE_ROLES", "Perm", "Scope", "any_permission_required", "at_or_below", "decidable",
+    "delegation",
     "forget_scopes", "get_decidable_or_404", "get_in_scope_or_404", "get_own_or_404",
     "has_perm", "has_subtree_scope", "in_scope", "init_app", "is_admin", "is_role",
     "mask_field", "mask_identifier", "may", "permission_refused", "permission_required",

@@ -74,8 +74,7 @@ class Scope:
     def filter_below(self, stmt: sa.Select, facility_column, node_id: int) -> sa.Select:
         """``stmt`` restricted to the scope and, within it, to the facilities at or below
         ``node_id`` (a report drilled down to one branch of the tree)."""
-        return self.filter(stmt.where(facility_column.in_(subtree_ids(node_id))),
-                           facility_column)
+        return self.filter(stmt.where(at_or_below(facility_column, node_id)), facility_column)
 
     def contains(self, facility_id: int | None) -> bool:
         return facility_id is not None and facility_id in self.contains_many([facility_id])
@@ -138,6 +137,12 @@ class Scope:
     def _count(self, limit: int | None = None) -> int:
         ids = self.ids if limit is None else sa.select(self.ids.subquery()).limit(limit)
         return db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
+
+
+def at_or_below(facility_column, node_id: int) -> sa.ColumnElement[bool]:
+    """The WHERE clause "``facility_column`` is ``node_id`` or a facility below it" (a report
+    or a due list of one branch of the tree); the account's scope is applied apart."""
+    return facility_column.in_(subtree_ids(node_id))
 
 
 def scope(account: Account | None = None) -> Scope:

@@ -92,8 +92,9 @@ class RegisterFilter:
     q: str = ""
     facility_id: int | None = None
     vaccine_id: int | None = None
-    #: the people of the facility due (or overdue) for their next dose on ``due_on``
-    #: (ISO date): the reports' due list, exported like any register filter
+    #: the people of the facility (and of the facilities below it) due (or overdue) for
+    #: their next dose on ``due_on`` (ISO date): the reports' due list, exported like any
+    #: register filter
     due: str = ""
     due_on: str = ""
 
@@ -135,7 +136,9 @@ class RegisterFilter:
         """WHERE clauses of the filter (the scope is added by ``statement``)."""
         clauses = [Recipient.merged_into_id.is_(None)]
         clauses.extend(_term_conditions(self.term))
-        if self.facility_id:
+        if self.facility_id and self.due:  # a due list covers the branch of the tree
+            clauses.append(policy.at_or_below(Recipient.facility_id, self.facility_id))
+        elif self.facility_id:
             clauses.append(Recipient.facility_id == self.facility_id)
         if self.vaccine_id:
             given = sa.select(Dose.id).where(
