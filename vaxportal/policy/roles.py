@@ -113,20 +113,29 @@ def _refuse(permission: str):
     abort(403)
 
 
+def _guarded(view: Callable, refused: Callable[[Account], str | None]) -> Callable:
+    """``view`` behind the sign-in and ``refused(account)``: the permission it lacks (the
+    request answers 403 and the refusal is traced), or None to go on."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        account = current_account()
+        if account is None:
+            return login_manager.unauthorized()
+        missing = refused(account)
+        if missing is not None:
+            _refuse(missing)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def permission_required(*perms: Perm) -> Callable:
     """Refuse (403) unless the signed-in account holds every permission named."""
 
     def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            account = current_account()
-            if account is None:
-                return login_manager.unauthorized()
-            for perm in perms:
-                if not has_perm(account, perm):
-                    _refuse(perm)
-            return view(*args, **kwargs)
-
+        wrapped = _guarded(view, lambda account: next(
+            (perm for perm in perms if not has_perm(account, perm)), None))
         wrapped.required_perms = perms  # read by the authorization-matrix test
         return wrapped
 
@@ -138,15 +147,8 @@ def any_permission_required(*perms: Perm) -> Callable:
     (the audit trail: data-audit readers and security-audit readers share one page)."""
 
     def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            account = current_account()
-            if account is None:
-                return login_manager.unauthorized()
-            if not any(has_perm(account, perm) for perm in perms):
-                _refuse("|".join(perms))
-            return view(*args, **kwargs)
-
+        wrapped = _guarded(view, lambda account: None if any(
+            has_perm(account, perm) for perm in perms) else "|".join(perms))
         wrapped.any_of_perms = perms  # read by the authorization-matrix test
         return wrapped
 
