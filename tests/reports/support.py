@@ -5,6 +5,7 @@ is compared with)."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -189,3 +190,15 @@ def brute_quality(account, node: Facility, today: date) -> dict[str, set[int]]:
             if flag:
                 out[key].add(person.id)
     return out
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def table_row(html: str, key: str) -> list[str]:
+    """The cells of the table line ``<tr data-key="key">``, tags stripped."""
+    match = re.search(rf'<tr data-key="{re.escape(key)}">(.*?)</tr>', html, re.S)
+    assert match, key
+    cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", match.group(1), re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in cells]

@@ -4,7 +4,6 @@ the due list's phone numbers by role (P1), and its Excel export behind its own O
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from tests.helpers import (
     request_export,
     workbook,
 )
-from tests.reports.support import add_dose, add_person
+from tests.reports.support import add_dose, add_person, table_row, text
 from vaxportal.exports.models import ExportJob
 from vaxportal.extensions import db
 from vaxportal.reports.models import TargetPopulation
@@ -46,26 +45,14 @@ def people(place):
     return {"due": due, "done": done, "other": other}
 
 
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def row(html: str, key: str) -> list[str]:
-    """The cells of the coverage table's line ``key``, tags stripped."""
-    match = re.search(rf'<tr data-key="{re.escape(key)}">(.*?)</tr>', html, re.S)
-    assert match, key
-    cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", match.group(1), re.S)
-    return [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in cells]
-
-
 def test_p1_supervisor_sees_its_district_with_a_line_per_station(signed_in, place, people):
     client = signed_in("supervisor", facility=place["d1"])
     response = client.get("/reports/")
     assert response.status_code == 200
     html = text(response)
-    assert row(html, "total")[1:] == ["8", "2 (25,0%)", "1 (12,5%)", "0 (0,0%)"]
-    assert row(html, str(place["s1"].id))[1:] == ["8", "2 (25,0%)", "1 (12,5%)", "0 (0,0%)"]
-    assert row(html, str(place["s1b"].id))[1:] == ["—", "0 (—)", "0 (—)", "0 (—)"]
+    assert table_row(html, "total")[1:] == ["8", "2 (25,0%)", "1 (12,5%)", "0 (0,0%)"]
+    assert table_row(html, str(place["s1"].id))[1:] == ["8", "2 (25,0%)", "1 (12,5%)", "0 (0,0%)"]
+    assert table_row(html, str(place["s1b"].id))[1:] == ["—", "0 (—)", "0 (—)", "0 (—)"]
     assert "Phạm Văn Ngoài" not in html and place["s2"].name not in html
     # the drill-down link to the station, the chart and its table
     assert f'href="/reports/f/{place["s1"].id}?' in html
@@ -109,7 +96,7 @@ def test_dashboard_form_works_without_javascript_and_swaps_with_htmx(signed_in, 
     query = {"start": start, "end": end, "by": "band", "step": "week"}
     page = client.get(f"/reports/f/{place['d1'].id}", query_string=query)
     assert page.status_code == 200 and "<form" in text(page)
-    assert row(text(page), "18-49")[1:] == ["—", "2 (—)", "1 (—)", "0 (—)"]
+    assert table_row(text(page), "18-49")[1:] == ["—", "2 (—)", "1 (—)", "0 (—)"]
     fragment = client.hx("GET", f"/reports/f/{place['d1'].id}", query_string=query)
     assert fragment.status_code == 200
     assert text(fragment).lstrip().startswith('<div id="report-panel">')

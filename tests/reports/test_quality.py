@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reports.support import add_dose, add_person, brute_quality
+from tests.reports.support import add_dose, add_person, brute_quality, table_row, text
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
 from vaxportal.reports import quality
@@ -158,17 +158,6 @@ def flawed(place):
     return people
 
 
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def _cells(html: str, key: str) -> list[str]:
-    match = re.search(rf'<tr data-key="{re.escape(key)}">(.*?)</tr>', html, re.S)
-    assert match, key
-    cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", match.group(1), re.S)
-    return [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in cells]
-
-
 def test_p1_supervisor_sees_counts_per_facility_and_links_by_id(signed_in, place, flawed):
     client = signed_in("supervisor", facility=place["d1"])
     dashboard = text(client.get("/reports/"))
@@ -178,8 +167,8 @@ def test_p1_supervisor_sees_counts_per_facility_and_links_by_id(signed_in, place
     assert response.status_code == 200
     html = text(response)
     national_id = [c.key for c in quality.CHECKS].index("national_id") + 1
-    assert _cells(html, str(place["s1"].id))[national_id] == "2"
-    assert _cells(html, "total")[national_id] == "2"
+    assert table_row(html, str(place["s1"].id))[national_id] == "2"
+    assert table_row(html, "total")[national_id] == "2"
     for person in (flawed["a"], flawed["b"]):
         assert f'href="/recipients/{person.id}"' in html
     assert "Phạm Văn Ngoài" not in html and place["s2"].name not in html

@@ -211,7 +211,7 @@ def send_code(account: Account) -> str | None:
         db.session.rollback()
         return str(error)
     db.session.commit()
-    return _("Đã gửi mã tới số điện thoại %(phone)s.", phone=masked_phone(account.phone))
+    return _("Đã gửi mã tới số điện thoại %(phone)s.", phone=phone_hint(account.phone))
 
 
 def prompt(*, send: bool = False, error: str | None = None, action: str | None = None,
@@ -224,7 +224,7 @@ def prompt(*, send: bool = False, error: str | None = None, action: str | None =
         "form": StepUpForm(formdata=None), "error": error, "notice": notice,
         "action": action or request.full_path.rstrip("?"),
         "carried": _carried() if carried is None else carried,
-        "totp": totp.enrolled(account), "phone": masked_phone(account.phone),
+        "totp": totp.enrolled(account), "phone": phone_hint(account.phone),
         "box_id": target_id or "step-up", "hx": bool(target_id),
     }
     if target_id:
@@ -234,10 +234,6 @@ def prompt(*, send: bool = False, error: str | None = None, action: str | None =
     if htmx.is_htmx():  # no element to swap into: the whole page becomes the prompt
         htmx.retarget(response, "body", "innerHTML")
     return response
-
-
-def masked_phone(phone: str) -> str:
-    return phone_hint(phone)
 
 
 def outcome_message(outcome: Outcome) -> str:

@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from vaxportal import htmx
+from vaxportal import htmx, policy
 from vaxportal.auth import bp, codes, sessions, signin, stepup
 from vaxportal.auth.codes import Outcome
 from vaxportal.auth.current import current_account
@@ -138,7 +138,7 @@ def otp():
         form.code.errors.append(stepup.outcome_message(outcome))
     return render_template("auth/otp.html", form=form, purpose=purpose,
                            method=session.get("otp_method", "sms"),
-                           phone=stepup.masked_phone(account.phone),
+                           phone=policy.phone_hint(account.phone),
                            open_code=codes.has_open(account, purpose, row.id))
 
 
@@ -171,7 +171,7 @@ def resend():
     session["otp_method"] = "sms"
     db.session.commit()
     flash(_("Đã gửi mã mới tới số điện thoại %(phone)s.",
-            phone=stepup.masked_phone(account.phone)), "info")
+            phone=policy.phone_hint(account.phone)), "info")
     return redirect(url_for("auth.otp"), 303)
 
 

@@ -55,11 +55,8 @@ from vaxportal.policy.scope import (
     scoped,
 )
 
-#: the name other branches and older call sites know the masked-field list by
-IDENTITY_FIELDS = MASKED_FIELDS
-
 __all__ = [
-    "ADMIN_KINDS", "DATA_PERMS", "DELEGATION", "IDENTITY_FIELDS", "MASKED_FIELDS", "ROLE_PERMS",
+    "ADMIN_KINDS", "DATA_PERMS", "DELEGATION", "MASKED_FIELDS", "ROLE_PERMS",
     "SUBTREE_ROLES", "Perm", "Scope", "any_permission_required", "at_or_below", "decidable",
     "delegation",
     "forget_scopes", "get_decidable_or_404", "get_in_scope_or_404", "get_own_or_404",

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from vaxportal import htmx, policy
 from vaxportal.audit import events
+from vaxportal.auth.current import current_account
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
@@ -57,7 +58,7 @@ def _record_url(recipient: Recipient) -> str:
 
 def _back(search_id: str | None) -> str | None:
     """A register search to return to, if it is this account's."""
-    return search_id if get_search(search_id, helpers.account()) else None
+    return search_id if get_search(search_id, current_account()) else None
 
 
 # -- correcting and deleting (P3.4: a fresh OTP, and a reason) -----------------------------

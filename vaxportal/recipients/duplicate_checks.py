@@ -13,8 +13,8 @@ from flask_babel import gettext as _
 
 from vaxportal import policy
 from vaxportal.audit import events
+from vaxportal.auth.current import current_account
 from vaxportal.policy import Perm
-from vaxportal.recipients import helpers
 from vaxportal.recipients.forms import LookupForm, RecipientForm
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.services import find_by_national_id, find_possible_duplicates
@@ -66,7 +66,7 @@ def lookup_offer(existing: dict | None) -> dict | None:
     """For a national ID registered outside the account's scope: the cross-facility look-up
     (exact ID, a reason, audited), its form holding the ID to send by POST, never in a URL."""
     if existing is None or existing["in_scope"] or not policy.has_perm(
-        helpers.account(), Perm.cross_facility_lookup
+        current_account(), Perm.cross_facility_lookup
     ):
         return None
     return {"facility": existing["facility"],
@@ -77,6 +77,6 @@ def search_lookup_offer(national_id: str) -> dict | None:
     """For a register search by a national ID that found nobody in the account's scope: the
     cross-facility look-up with the ID filled in (sent by POST). Nothing is looked up here,
     so the offer is the same whether or not the ID is registered elsewhere."""
-    if not policy.has_perm(helpers.account(), Perm.cross_facility_lookup):
+    if not policy.has_perm(current_account(), Perm.cross_facility_lookup):
         return None
     return {"facility": None, "form": LookupForm(formdata=None, id_number=national_id)}

@@ -8,7 +8,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from vaxportal import gender, policy
-from vaxportal.auth.current import current_account
 from vaxportal.extensions import db
 from vaxportal.recipients import codes, fields
 from vaxportal.recipients.forms import AEFI_CHOICES
@@ -36,10 +35,6 @@ def with_doses(recipients: list) -> list:
 
 #: what a page of one dose shows with it
 DOSE_PAGE = (joinedload(Dose.vaccine), joinedload(Dose.facility), joinedload(Dose.recipient))
-
-
-#: the signed-in account (the one reader is ``auth.current.current_account``)
-account = current_account
 
 
 def facility_choices(*, write: bool = False) -> list[tuple[int, str]]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
 from vaxportal.auth import throttle
+from vaxportal.auth.current import current_account
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, dosing, helpers
@@ -49,7 +50,7 @@ def lookup():
         found = find_by_id_number(form.id_number.data)
         events.record("cross_facility_lookup", category="access", entity="recipient",
                       entity_id=found[0].id if len(found) == 1 else None,
-                      facility_id=helpers.account().facility_id,
+                      facility_id=current_account().facility_id,
                       details={"reason": form.reason.data, "found": [r.id for r in found]})
         results = [_grant(recipient, form.reason.data) for recipient in found]
         db.session.commit()
@@ -59,15 +60,15 @@ def lookup():
 
 def _grant(recipient: Recipient, reason: str) -> dict:
     token = secrets.token_urlsafe(16)
-    db.session.add(CrossLookup(id=token, account_id=helpers.account().id,
+    db.session.add(CrossLookup(id=token, account_id=current_account().id,
                                recipient_id=recipient.id, reason=reason[:300]))
     return _result(recipient, token)
 
 
 def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warning=None,
             lot_warning=None):
-    own = helpers.account().facility_id
-    may_record = (policy.has_perm(helpers.account(), Perm.record_doses)
+    own = current_account().facility_id
+    may_record = (policy.has_perm(current_account(), Perm.record_doses)
                   and policy.scope().writable.contains(own))
     if may_record and form is None:
         form = dosing.new_dose_form(recipient, own)
@@ -84,10 +85,10 @@ def _result(recipient: Recipient, token: str, form: DoseForm | None = None, warn
 def lookup_dose(token: str):
     """A dose given at the account's OWN facility to a person found by the look-up."""
     grant = db.session.get(CrossLookup, token[:32])
-    if (grant is None or grant.account_id != helpers.account().id
+    if (grant is None or grant.account_id != current_account().id
             or utcnow() - grant.created_at > LOOKUP_GRANT):
         abort(404)
-    own = helpers.account().facility_id
+    own = current_account().facility_id
     if not policy.scope().writable.contains(own):
         abort(404)
     form = dosing.with_choices(DoseForm())
@@ -144,7 +145,7 @@ def resolve_duplicate(candidate_id: int):
     else:
         abort(400)
     candidate.resolved_at = utcnow()
-    candidate.resolved_by_id = helpers.account().id
+    candidate.resolved_by_id = current_account().id
     db.session.commit()
     return htmx.redirect_to(url_for("recipients.duplicates"))
 

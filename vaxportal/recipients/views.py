@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from vaxportal import htmx, policy, validators
 from vaxportal.audit import events
 from vaxportal.auth import sessions, throttle
+from vaxportal.auth.current import current_account
 from vaxportal.auth.stepup import fresh_otp_required
 from vaxportal.extensions import db
 from vaxportal.policy import Perm, permission_required
@@ -61,9 +62,9 @@ def _template_helpers():
 @permission_required(Perm.read_recipients)
 def index():
     sid = request.args.get("s")
-    if get_search(sid, helpers.account()) is None:
+    if get_search(sid, current_account()) is None:
         sid = None
-    register_filter = RegisterFilter.load(sid, helpers.account())
+    register_filter = RegisterFilter.load(sid, current_account())
     saved = saved_dose(request.args.get("saved", type=validators.db_id))
     return _register(register_filter, sid, request.args.get("page", 1, type=validators.page_number),
                      saved=saved)
@@ -81,7 +82,7 @@ def search():
                                      facility_id=form.facility_id.data,
                                      vaccine_id=form.vaccine_id.data)
     session_row = sessions.current()
-    sid = save_search(register_filter, helpers.account(), session_row and session_row.id,
+    sid = save_search(register_filter, current_account(), session_row and session_row.id,
                       reuse=form.s.data)
     url = url_for("recipients.index", s=sid)
     if htmx.is_htmx():
@@ -94,7 +95,7 @@ def search():
 
 def _search_form(**data) -> SearchForm:
     form = SearchForm(**data)
-    facilities, vaccines = search_choices(helpers.account())
+    facilities, vaccines = search_choices(current_account())
     form.facility_id.choices = as_choices([("", _("Tất cả cơ sở"))] + facilities)
     form.vaccine_id.choices = as_choices([("", _("Mọi vắc xin"))] + vaccines)
     form.show_facilities = len(facilities) > 1
@@ -103,14 +104,14 @@ def _search_form(**data) -> SearchForm:
 
 def _register(register_filter: RegisterFilter, sid: str | None, page_number: int,
               oob: bool = False, saved: Dose | None = None):
-    page = register_page(register_filter, helpers.account(), page_number,
+    page = register_page(register_filter, current_account(), page_number,
                          int(current_app.config["PAGE_SIZE"]))
     form = _search_form(formdata=None, q=register_filter.q, s=sid,
                         facility_id=register_filter.facility_id,
                         vaccine_id=register_filter.vaccine_id)
     export_url = None
     if "exports.new" in current_app.view_functions and policy.has_perm(
-        helpers.account(), Perm.export_recipients
+        current_account(), Perm.export_recipients
     ):
         export_url = url_for("exports.new", s=sid)
     term = register_filter.term
@@ -131,8 +132,8 @@ def _recipient_form() -> RecipientForm:
     choices = helpers.facility_choices(write=True)
     form.facility_id.choices = as_choices(choices)
     ids = [fid for fid, _name in choices]
-    if len(ids) == 1 or (not form.is_submitted() and helpers.account().facility_id in ids):
-        form.facility_id.data = ids[0] if len(ids) == 1 else helpers.account().facility_id
+    if len(ids) == 1 or (not form.is_submitted() and current_account().facility_id in ids):
+        form.facility_id.data = ids[0] if len(ids) == 1 else current_account().facility_id
     return form
 
 
@@ -213,11 +214,11 @@ def show(recipient_id: int):
     writable = policy.scope().writable
     can_write = writable.contains(recipient.facility_id)
     dose_form = None
-    if can_write and policy.has_perm(helpers.account(), Perm.record_doses):
+    if can_write and policy.has_perm(current_account(), Perm.record_doses):
         dose_form = new_dose_form(recipient, recipient.facility_id)
     history_url = None
     if "audit.index" in current_app.view_functions and policy.has_perm(
-        helpers.account(), Perm.read_data_audit
+        current_account(), Perm.read_data_audit
     ):
         history_url = url_for("audit.index", entity="recipient", entity_id=recipient.id)
     return render_template(
