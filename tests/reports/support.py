@@ -99,6 +99,22 @@ def brute_coverage(account, node: Facility, as_of: date) -> dict:
     return out
 
 
+def check_coverage(account, node: Facility, as_of: date) -> None:
+    """Every figure of ``coverage.coverage``, each breakdown, equals the brute-force count."""
+    from vaxportal.reports import coverage
+
+    want = brute_coverage(account, node, as_of)
+    for by in coverage.BREAKDOWNS:
+        got = coverage.coverage(account, node, as_of, by)
+        assert (got.total.dose1, got.total.complete, got.total.booster) == tuple(want["total"])
+        assert (got.total.target or 0) == want["targets"]["total"]
+        lines = {line.key: [line.dose1, line.complete, line.booster] for line in got.lines}
+        expected = {k: v for k, v in want[by].items() if any(v)}
+        assert {k: v for k, v in lines.items() if any(v)} == expected, by
+        targets = {line.key: line.target for line in got.lines if line.target}
+        assert targets == {k: v for k, v in want["targets"][by].items() if v}, by
+
+
 def _line(facilities: dict, node: Facility, facility_id: int) -> int:
     """The child of ``node`` whose subtree holds the facility (or the node itself)."""
     path = facilities[facility_id].path

@@ -76,6 +76,18 @@ class Scope:
         ``node_id`` (a report drilled down to one branch of the tree)."""
         return self.filter(stmt.where(at_or_below(facility_column, node_id)), facility_column)
 
+    def covers_below(self, node_id: int) -> bool:
+        """Is every facility at or below ``node_id`` in scope? (then a figure summed over
+        the whole branch, like the coverage tally, is the scope's figure). A subtree scope
+        holding the node holds its branch; any other asks whether one lies outside."""
+        if not self.contains(node_id):
+            return False
+        if self.subtree:
+            return True
+        outside = sa.select(Facility.id).where(at_or_below(Facility.id, node_id),
+                                               sa.not_(self.condition(Facility.id)))
+        return not db.session.scalar(sa.select(outside.exists()))
+
     def contains(self, facility_id: int | None) -> bool:
         return facility_id is not None and facility_id in self.contains_many([facility_id])
 

@@ -1,5 +1,8 @@
 """Coverage against target populations, and doses over time, for any subtree: every figure
-is one GROUP BY in the database (never rows in Python), scoped through the policy.
+is one GROUP BY in the database (never rows in Python), scoped through the policy. People
+are counted from the coverage summary (``summary.py``: ``CoverageTally`` rolled up to each
+facility, or ``CoveragePerson`` where the scope holds only part of a branch), kept in the
+same transaction as the doses, so a province costs about what a commune does.
 
 * people with dose 1: recipients (not merged away) of the subtree with any dose given by the
   reference day;
@@ -24,7 +27,7 @@ from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
-from vaxportal.reports.models import ALL, TargetPopulation
+from vaxportal.reports.models import ALL, CoveragePerson, CoverageTally, TargetPopulation
 
 #: (code, youngest age, oldest age + 1 or None): the age bands of targets and coverage
 AGE_BANDS = (
@@ -60,9 +63,9 @@ def age_band(date_of_birth: date, as_of: date) -> str:
     return AGE_BANDS[0][0]
 
 
-def band_column(as_of: date):
+def band_column(as_of: date, born=Recipient.date_of_birth):
     """``age_band`` as SQL: birth dates against the bands' limits on ``as_of``."""
-    whens = [(Recipient.date_of_birth <= years_before(as_of, low), code)
+    whens = [(born <= years_before(as_of, low), code)
              for code, low, _high in reversed(AGE_BANDS) if low > 0]
     return sa.case(*whens, else_=AGE_BANDS[0][0])
 
@@ -92,27 +95,71 @@ class Coverage:
     lines: list[Figure] = field(default_factory=list)
 
 
-def _recipients(account, node: Facility) -> sa.Select:
-    """``SELECT id`` of the people counted: not merged away, at home in the subtree, in the
-    account's scope (walks the recipient's facility index)."""
-    stmt = sa.select(Recipient.id).where(Recipient.merged_into_id.is_(None))
-    return policy.scope(account).filter_below(stmt, Recipient.facility_id, node.id)
+def _on_day(as_of: date):
+    """The tally's rows up to ``as_of``: whole months before its month, then its days."""
+    month = as_of.replace(day=1)
+    return sa.or_(
+        sa.and_(CoverageTally.grain == "m", CoverageTally.day < month),
+        sa.and_(CoverageTally.grain == "d", CoverageTally.day >= month,
+                CoverageTally.day <= as_of))
 
 
-def _people(as_of: date, recipient_ids: sa.Select):
-    """Per recipient of ``recipient_ids`` with a dose by ``as_of``: completed a series? had a
-    booster? (the doses are read through their recipient index, never the whole table)"""
-    complete = sa.case((Dose.dose_number >= Vaccine.doses_in_series, 1), else_=0)
-    booster = sa.case((Dose.dose_number > Vaccine.doses_in_series, 1), else_=0)
-    return (
-        sa.select(Dose.recipient_id.label("recipient_id"),
-                  sa.func.max(complete).label("complete"),
-                  sa.func.max(booster).label("booster"))
-        .join(Vaccine, Vaccine.id == Dose.vaccine_id)
-        .where(Dose.given_on <= as_of, Dose.recipient_id.in_(recipient_ids))
-        .group_by(Dose.recipient_id)
-        .subquery("people")
-    )
+class _Counts:
+    """People with dose 1, a complete series, a booster on ``as_of``, by a key. When the
+    account's scope holds the node's whole branch (``Scope.covers_below``), from the tally
+    rolled up to the node and its children (a few hundred rows, whatever the number of
+    people); otherwise from the per-person summary of the facilities in scope."""
+
+    def __init__(self, account, node: Facility, as_of: date) -> None:
+        self.account, self.node, self.as_of = account, node, as_of
+        self.rolled = policy.scope(account).covers_below(node.id)
+
+    def by(self, key: str) -> dict:
+        """``key`` is ``total``, ``group`` or ``band``."""
+        if self.rolled:
+            column = {"total": sa.literal(1), "group": CoverageTally.priority_group,
+                      "band": CoverageTally.band}[key]
+            return self._tally(column, CoverageTally.node_id == self.node.id)
+        column = {"total": sa.literal(1), "group": CoveragePerson.priority_group,
+                  "band": band_column(self.as_of, CoveragePerson.date_of_birth)}[key]
+        return self._people(column)
+
+    def lines(self, child_ids: list[int]) -> dict:
+        """By child of the node (the node's own people under its own id)."""
+        if not self.rolled:
+            lines = _children(self.node)
+            return self._people(lines.c.line,
+                                [(lines, lines.c.fid == CoveragePerson.facility_id)])
+        counts = self._tally(CoverageTally.node_id,
+                             CoverageTally.node_id.in_([self.node.id, *child_ids]))
+        own = list(counts.pop(self.node.id, (0, 0, 0)))
+        for child in counts.values():
+            own = [a - b for a, b in zip(own, child, strict=True)]
+        if own[0]:
+            counts[self.node.id] = tuple(own)
+        return counts
+
+    def _tally(self, key, where) -> dict:
+        stmt = (sa.select(key.label("key"), sa.func.sum(CoverageTally.dose1),
+                          sa.func.sum(CoverageTally.complete),
+                          sa.func.sum(CoverageTally.booster))
+                .where(where, _on_day(self.as_of)).group_by(key))
+        rows = ((k, int(d or 0), int(c or 0), int(b or 0))
+                for k, d, c, b in db.session.execute(stmt))
+        return {k: (d, c, b) for k, d, c, b in rows if d}
+
+    def _people(self, key, joins=()) -> dict:
+        person, as_of = CoveragePerson, self.as_of
+        stmt = sa.select(key.label("key"), sa.func.count(),
+                         sa.func.sum(sa.case((person.complete_on <= as_of, 1), else_=0)),
+                         sa.func.sum(sa.case((person.booster_on <= as_of, 1), else_=0)))
+        stmt = stmt.select_from(person)
+        for target, on in joins:
+            stmt = stmt.join(target, on)
+        stmt = policy.scope(self.account).filter_below(
+            stmt.where(person.first_on <= as_of), person.facility_id, self.node.id)
+        return {row[0]: (int(row[1]), int(row[2] or 0), int(row[3] or 0))
+                for row in db.session.execute(stmt.group_by(key))}
 
 
 def _children(node: Facility):
@@ -125,19 +172,6 @@ def _children(node: Facility):
                                   Facility.path < child.path + "\uffff")))
     own = sa.select(sa.literal(node.id).label("fid"), sa.literal(node.id).label("line"))
     return sa.union_all(below, own).subquery("lines")
-
-
-def _counts(account, node: Facility, as_of: date, key, joins=()) -> dict:
-    people = _people(as_of, _recipients(account, node))
-    stmt = (sa.select(key.label("key"), sa.func.count().label("dose1"),
-                      sa.func.sum(people.c.complete), sa.func.sum(people.c.booster))
-            .select_from(Recipient)
-            .join(people, people.c.recipient_id == Recipient.id))
-    for target, on in joins:
-        stmt = stmt.join(target, on)
-    stmt = stmt.group_by(key)
-    return {row[0]: (int(row[1]), int(row[2] or 0), int(row[3] or 0))
-            for row in db.session.execute(stmt)}
 
 
 def _targets(account, node: Facility, as_of: date, key, where, joins=()) -> dict:
@@ -158,32 +192,31 @@ def coverage(account, node: Facility, as_of: date, by: str = "facility") -> Cove
     """The subtree of ``node`` on ``as_of``: its total, and one line per child facility,
     priority group or age band (``by``)."""
     one = sa.literal(1)
-    counts = _counts(account, node, as_of, one).get(1, (0, 0, 0))
+    counter = _Counts(account, node, as_of)
+    counts = counter.by("total").get(1, (0, 0, 0))
     target = _targets(account, node, as_of, one, _WHOLE).get(1)
     total = Figure(key="total", label=node.name, dose1=counts[0], complete=counts[1],
                    booster=counts[2], target=target, facility_id=node.id)
-    return Coverage(total=total, lines=_LINES[by](account, node, as_of))
+    return Coverage(total=total, lines=_LINES[by](account, node, as_of, counter))
 
 
-def _facility_lines(account, node: Facility, as_of: date) -> list[Figure]:
+def _facility_lines(account, node: Facility, as_of: date, counter: _Counts) -> list[Figure]:
     lines = _children(node)
-    counts = _counts(account, node, as_of, lines.c.line,
-                     [(lines, lines.c.fid == Recipient.facility_id)])
     targets = _targets(account, node, as_of, lines.c.line, _WHOLE,
                        [(lines, lines.c.fid == TargetPopulation.facility_id)])
     children = db.session.execute(policy.scope(account).filter(
         sa.select(Facility.id, Facility.name).where(Facility.parent_id == node.id), Facility.id
     ).order_by(Facility.name, Facility.id)).all()
+    counts = counter.lines([fid for fid, _name in children])
     own = [(node.id, node.name)] if node.id in counts or node.id in targets else []
     return [_figure(fid, name, counts, targets, facility_id=fid)
             for fid, name in own + [tuple(row) for row in children]]
 
 
-def _group_lines(account, node: Facility, as_of: date) -> list[Figure]:
+def _group_lines(account, node: Facility, as_of: date, counter: _Counts) -> list[Figure]:
     from vaxportal.recipients.codes import priority_groups
 
-    key = sa.func.coalesce(Recipient.priority_group, UNKNOWN)
-    counts = _counts(account, node, as_of, key)
+    counts = counter.by("group")
     targets = _targets(account, node, as_of, TargetPopulation.priority_group,
                        (TargetPopulation.priority_group != ALL,
                         TargetPopulation.age_band == ALL))
@@ -193,8 +226,8 @@ def _group_lines(account, node: Facility, as_of: date) -> list[Figure]:
             for k in keys]
 
 
-def _band_lines(account, node: Facility, as_of: date) -> list[Figure]:
-    counts = _counts(account, node, as_of, band_column(as_of))
+def _band_lines(account, node: Facility, as_of: date, counter: _Counts) -> list[Figure]:
+    counts = counter.by("band")
     targets = _targets(account, node, as_of, TargetPopulation.age_band,
                        (TargetPopulation.age_band != ALL,
                         TargetPopulation.priority_group == ALL))

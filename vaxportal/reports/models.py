@@ -14,7 +14,7 @@ from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose
 from vaxportal.timeutil import UTCDateTime, utcnow
 
-__all__ = ["TargetPopulation"]
+__all__ = ["CoveragePerson", "CoverageTally", "TargetPopulation"]
 
 #: ``priority_group`` / ``age_band`` of a row that counts everybody
 ALL = ""
@@ -47,3 +47,43 @@ class TargetPopulation(db.Model):
 # Doses counted by facility and day (the dashboard's GROUP BY walks this index).
 ix_dose_facility_given_on = sa.Index("ix_dose_facility_given_on", Dose.facility_id,
                                      Dose.given_on)
+
+
+class CoveragePerson(db.Model):
+    """The coverage summary, one row per person counted (not merged away, with a dose): the
+    day of the first dose, of the dose that completed a primary series, of the first booster
+    (``reports/summary.py`` keeps it in the same flush as the doses and the recipient).
+    Derived data, rebuilt by ``vaxportal reports rebuild-summary``: no foreign key, so a
+    recipient's deletion never cascades into it before the summary hook reads the old row."""
+
+    __tablename__ = "coverage_person"
+    __table_args__ = (sa.Index("ix_coverage_person_facility", "facility_id", "first_on"),)
+
+    recipient_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    facility_id: Mapped[int]
+    priority_group: Mapped[str] = mapped_column(sa.String(60), default="")
+    date_of_birth: Mapped[date] = mapped_column(sa.Date)
+    first_on: Mapped[date] = mapped_column(sa.Date)
+    complete_on: Mapped[date | None] = mapped_column(sa.Date)
+    booster_on: Mapped[date | None] = mapped_column(sa.Date)
+
+
+class CoverageTally(db.Model):
+    """The people of ``CoveragePerson`` counted as changes over time, rolled up to every
+    facility above their home (``node_id``): on ``day`` so many more people had dose 1, a
+    complete series, a booster, in ``priority_group`` and age ``band`` (a birthday that moves
+    a counted person to the next band is -1 in one band and +1 in the next). Each change is
+    written twice: on its day (grain ``d``) and on the first of its month (grain ``m``), so
+    the figure on a day is the months before it plus the days of its month: a few hundred
+    rows of one facility, whatever the number of people."""
+
+    __tablename__ = "coverage_tally"
+
+    node_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    grain: Mapped[str] = mapped_column(sa.String(1), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    priority_group: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    band: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    dose1: Mapped[int] = mapped_column(default=0)
+    complete: Mapped[int] = mapped_column(default=0)
+    booster: Mapped[int] = mapped_column(default=0)
