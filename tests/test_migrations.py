@@ -137,3 +137,47 @@ def test_codes_migration_turns_older_text_into_codes_and_keeps_the_rest_for_revi
                                             (8, None, "N08", "91", None)]
     assert "ethnicity\tKinh Bắc\t1\t8" in listed and "ward\tMỹ Bình\t1\t8" in listed
     assert audited == 2
+
+
+def test_coverage_migration_fills_the_summary_from_the_doses_recorded(empty_uri, tmp_path):
+    """Issue 15: people vaccinated before the summary existed are counted after the upgrade,
+    and the summary equals one computed again from the doses."""
+    from vaxportal.reports import summary
+
+    app = create_app(base_config(empty_uri, tmp_path))
+    with app.app_context():
+        upgrade(revision="people01")
+        bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
+        with bare.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
+                "VALUES (1, 'D', 'TTYT', 'ttyt', 'district_health_centre', '/1/', "
+                "'2026-01-01'), (2, 'S', 'Trạm', 'tram', 'commune_station', '/1/2/', "
+                "'2026-01-01')"))
+            conn.execute(sa.text(
+                "INSERT INTO vaccine (id, code, name, manufacturer, doses_in_series, "
+                "min_interval_days, active) VALUES (1, 'AZ', 'AZ', 'AZ', 2, 28, true)"))
+            conn.execute(sa.text(
+                "INSERT INTO recipient (id, full_name, name_key, date_of_birth, gender, "
+                "facility_id, created_at, updated_at, version_id) VALUES (7, "
+                "'Nguyễn Thị Hồng Đào', 'nguyen thi hong dao', '1990-01-02', 'female', 2, "
+                "'2026-01-01', '2026-01-01', 1)"))
+            for did, number, day in ((1, 1, "2021-07-01"), (2, 2, "2021-08-15")):
+                conn.execute(sa.text(
+                    "INSERT INTO dose (id, recipient_id, facility_id, vaccine_id, lot_number, "
+                    "dose_number, given_on, vaccinator, aefi, created_at, version_id) VALUES "
+                    "(:id, 7, 2, 1, 'L1', :n, :day, 'V', 'none', '2026-01-01', 1)"),
+                    {"id": did, "n": number, "day": day})
+        bare.dispose()
+        upgrade()
+        with db.engine.connect() as conn:
+            person = conn.execute(sa.text(
+                "SELECT first_on, complete_on, booster_on FROM coverage_person "
+                "WHERE recipient_id = 7")).one()
+            district = conn.execute(sa.text(
+                "SELECT sum(complete) FROM coverage_tally WHERE node_id = 1 AND grain = 'd'"
+            )).scalar()
+            differences = summary.differences(conn)
+        db.engine.dispose()
+    assert [str(day) for day in person] == ["2021-07-01", "2021-08-15", "None"]
+    assert district == 1 and differences == []

@@ -51,6 +51,8 @@ NOT_AUDITED = {
     "CrossLookup": "a look-up and its reason are an access event",
     "ExportJob": "an export is an access event (filter, row count, file digest)",
     "ImportJob": "an import is an access event; the rows it writes are audited recipients",
+    "CoveragePerson": "the coverage summary, derived from the audited doses and recipients",
+    "CoverageTally": "the coverage summary, derived from the audited doses and recipients",
 }
 
 

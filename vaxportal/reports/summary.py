@@ -15,6 +15,7 @@ facility above them), kept in the same transaction as the doses and recipients.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
 from datetime import date
 from itertools import chain
@@ -178,6 +179,18 @@ def refresh(conn: Connection, recipient_ids: Iterable[int]) -> None:
         _apply(conn, _rolled_up(conn, by_home))
 
 
+_READY: weakref.WeakSet = weakref.WeakSet()
+
+
+def _ready(conn: Connection) -> bool:
+    """Has this database the summary's tables? (not during the migrations before
+    ``coverage01``, whose own flushes would write to them; that revision fills them)"""
+    engine = conn.engine
+    if engine not in _READY and sa.inspect(conn).has_table(PERSON.name):
+        _READY.add(engine)
+    return engine in _READY
+
+
 def _history(obj, key: str) -> set:
     state = sa.inspect(obj)
     values = {state.dict.get(key)}
@@ -206,12 +219,14 @@ def _after_flush(session: Session, _context) -> None:
         elif isinstance(obj, Vaccine) and _history(obj, "doses_in_series") - {
                 sa.inspect(obj).dict.get("doses_in_series")}:
             vaccines.add(obj.id)
+    if not ids and not vaccines:
+        return
     conn = session.connection()
     if vaccines:
         ids.update(conn.scalars(sa.select(Dose.recipient_id).where(
             Dose.vaccine_id.in_(sorted(vaccines))).distinct()))
     ids.discard(None)
-    if ids:
+    if ids and _ready(conn):
         refresh(conn, ids)
 
 
@@ -232,6 +247,8 @@ def _on_statement(state):
     if name not in _WATCHED:
         return None
     conn = state.session.connection()
+    if not _ready(conn):
+        return None
     where = state.statement.whereclause
     pick = sa.select(table.c.id)
     if where is not None:
