@@ -13,8 +13,9 @@ rows is checked against the register form's rules, and the audit rows are writte
 chain's own ``chain.append`` in batches, so ``vaxportal audit verify`` checks a realistic
 trail. Rows are loaded with COPY on PostgreSQL and ``executemany`` on SQLite through an
 engine of their own: the app's guard refuses bulk writes to audited tables by design, and
-this loader writes the audit rows itself. It drops and creates every table of the database
-(``bench.common.bench_app``): give it a database of its own.
+this loader writes the audit rows itself; the coverage summary, which the session hook keeps
+for ORM writes, is computed at the end (``reports.summary.rebuild``). It drops and creates
+every table of the database (``bench.common.bench_app``): give it a database of its own.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from vaxportal.recipients.demo import FIRST_DAY, MOBILE_PREFIXES, OCCUPATIONS, S
 from vaxportal.recipients.models import Dose, Recipient, RecipientWord, Vaccine  # noqa: E402
 from vaxportal.recipients.services import FIELD_KEYS, validate_recipient_data  # noqa: E402
 from vaxportal.recipients.vaccines import seed_vaccines  # noqa: E402
+from vaxportal.reports import summary  # noqa: E402
 from vaxportal.text import clean, fold, name_words  # noqa: E402
 from vaxportal.timeutil import utcnow  # noqa: E402
 
@@ -338,7 +340,8 @@ def generate(uri: str | None, scale: float, seed: int = 2026, audit: bool = True
                         conn, audit_rows(Recipient, recipients) + audit_rows(Dose, doses)))
             counts["recipients"] += len(recipients)
             counts["doses"] += len(doses)
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # COPY bypassed the ORM and so the summary's hook
+            counts["coverage summary people"] = summary.rebuild(conn)
             _after_load(conn)
         engine.dispose()
     return app, place, counts
