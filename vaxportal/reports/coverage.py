@@ -27,7 +27,7 @@ from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
-from vaxportal.reports.models import ALL, CoveragePerson, CoverageTally, TargetPopulation
+from vaxportal.reports.models import ALL, EVERY, CoveragePerson, CoverageTally, TargetPopulation
 
 #: (code, youngest age, oldest age + 1 or None): the age bands of targets and coverage
 AGE_BANDS = (
@@ -96,12 +96,13 @@ class Coverage:
 
 
 def _on_day(as_of: date):
-    """The tally's rows up to ``as_of``: whole months before its month, then its days."""
-    month = as_of.replace(day=1)
-    return sa.or_(
-        sa.and_(CoverageTally.grain == "m", CoverageTally.day < month),
-        sa.and_(CoverageTally.grain == "d", CoverageTally.day >= month,
-                CoverageTally.day <= as_of))
+    """The tally's rows up to ``as_of``: whole years before its year, the months of its year
+    before its month, then the days of its month."""
+    year, month = as_of.replace(month=1, day=1), as_of.replace(day=1)
+    grain, day = CoverageTally.grain, CoverageTally.day
+    return sa.or_(sa.and_(grain == "y", day < year),
+                  sa.and_(grain == "m", day >= year, day < month),
+                  sa.and_(grain == "d", day >= month, day <= as_of))
 
 
 class _Counts:
@@ -115,12 +116,16 @@ class _Counts:
         self.rolled = policy.scope(account).covers_below(node.id)
 
     def by(self, key: str) -> dict:
-        """``key`` is ``total``, ``group`` or ``band``."""
+        """``key`` is ``group`` or ``band``."""
         if self.rolled:
-            column = {"total": sa.literal(1), "group": CoverageTally.priority_group,
-                      "band": CoverageTally.band}[key]
-            return self._tally(column, CoverageTally.node_id == self.node.id)
-        column = {"total": sa.literal(1), "group": CoveragePerson.priority_group,
+            tally = CoverageTally
+            column, where = {
+                "group": (tally.priority_group, (tally.band == EVERY,
+                                                 tally.priority_group != EVERY)),
+                "band": (tally.band, (tally.priority_group == EVERY, tally.band != EVERY)),
+            }[key]
+            return self._tally(column, tally.node_id == self.node.id, *where)
+        column = {"group": CoveragePerson.priority_group,
                   "band": band_column(self.as_of, CoveragePerson.date_of_birth)}[key]
         return self._people(column)
 
@@ -131,7 +136,8 @@ class _Counts:
             return self._people(lines.c.line,
                                 [(lines, lines.c.fid == CoveragePerson.facility_id)])
         counts = self._tally(CoverageTally.node_id,
-                             CoverageTally.node_id.in_([self.node.id, *child_ids]))
+                             CoverageTally.node_id.in_([self.node.id, *child_ids]),
+                             CoverageTally.priority_group == EVERY, CoverageTally.band == EVERY)
         own = list(counts.pop(self.node.id, (0, 0, 0)))
         for child in counts.values():
             own = [a - b for a, b in zip(own, child, strict=True)]
@@ -139,11 +145,11 @@ class _Counts:
             counts[self.node.id] = tuple(own)
         return counts
 
-    def _tally(self, key, where) -> dict:
+    def _tally(self, key, *where) -> dict:
         stmt = (sa.select(key.label("key"), sa.func.sum(CoverageTally.dose1),
                           sa.func.sum(CoverageTally.complete),
                           sa.func.sum(CoverageTally.booster))
-                .where(where, _on_day(self.as_of)).group_by(key))
+                .where(*where, _on_day(self.as_of)).group_by(key))
         rows = ((k, int(d or 0), int(c or 0), int(b or 0))
                 for k, d, c, b in db.session.execute(stmt))
         return {k: (d, c, b) for k, d, c, b in rows if d}
@@ -174,65 +180,80 @@ def _children(node: Facility):
     return sa.union_all(below, own).subquery("lines")
 
 
-def _targets(account, node: Facility, as_of: date, key, where, joins=()) -> dict:
-    stmt = sa.select(key.label("key"), sa.func.sum(TargetPopulation.total))
-    for target, on in joins:
-        stmt = stmt.join(target, on)
-    stmt = stmt.where(TargetPopulation.period_start <= as_of,
-                      TargetPopulation.period_end >= as_of, *where)
-    stmt = policy.scope(account).filter_below(
-        stmt, TargetPopulation.facility_id, node.id).group_by(key)
-    return {row[0]: int(row[1] or 0) for row in db.session.execute(stmt)}
+def _targets(account, node: Facility, as_of: date, lines=None) -> dict:
+    """{(line, group, band): total} of the subtree's target rows whose period holds
+    ``as_of``, in one query (by child line of ``node`` when ``lines`` is given)."""
+    tp = TargetPopulation
+    keys = [tp.priority_group, tp.age_band]
+    if lines is not None:
+        keys.insert(0, lines.c.line)
+    stmt = sa.select(*keys, sa.func.sum(tp.total))
+    if lines is not None:
+        stmt = stmt.join(lines, lines.c.fid == tp.facility_id)
+    stmt = stmt.where(tp.period_start <= as_of, tp.period_end >= as_of)
+    stmt = policy.scope(account).filter_below(stmt, tp.facility_id, node.id).group_by(*keys)
+    rows = db.session.execute(stmt).all()
+    if lines is None:
+        return {(node.id, group, band): int(total or 0) for group, band, total in rows}
+    return {(line, group, band): int(total or 0) for line, group, band, total in rows}
 
 
-_WHOLE = (TargetPopulation.priority_group == ALL, TargetPopulation.age_band == ALL)
+def _target_lines(targets: dict, part: str) -> dict:
+    """{key: total} of one breakdown: by line (the whole population's rows), by group or by
+    band (the other one ``ALL``)."""
+    out: dict = {}
+    for (line, group, band), total in targets.items():
+        key = {"facility": line if group == ALL and band == ALL else None,
+               "group": group if group != ALL and band == ALL else None,
+               "band": band if band != ALL and group == ALL else None}[part]
+        if key is not None:
+            out[key] = out.get(key, 0) + total
+    return out
 
 
 def coverage(account, node: Facility, as_of: date, by: str = "facility") -> Coverage:
     """The subtree of ``node`` on ``as_of``: its total, and one line per child facility,
-    priority group or age band (``by``)."""
-    one = sa.literal(1)
-    counter = _Counts(account, node, as_of)
-    counts = counter.by("total").get(1, (0, 0, 0))
-    target = _targets(account, node, as_of, one, _WHOLE).get(1)
-    total = Figure(key="total", label=node.name, dose1=counts[0], complete=counts[1],
-                   booster=counts[2], target=target, facility_id=node.id)
-    return Coverage(total=total, lines=_LINES[by](account, node, as_of, counter))
+    priority group or age band (``by``). Each person is on one line of any breakdown, so the
+    total is the lines' sum: two or three statements in all."""
+    lines, counts, targets = _LINES[by](account, node, as_of, _Counts(account, node, as_of))
+    sums = [sum(values) for values in zip(*counts.values(), strict=True)] or [0, 0, 0]
+    whole = _target_lines(targets, "facility")
+    total = Figure(key="total", label=node.name, dose1=sums[0], complete=sums[1],
+                   booster=sums[2], target=sum(whole.values()) if whole else None,
+                   facility_id=node.id)
+    return Coverage(total=total, lines=lines)
 
 
-def _facility_lines(account, node: Facility, as_of: date, counter: _Counts) -> list[Figure]:
-    lines = _children(node)
-    targets = _targets(account, node, as_of, lines.c.line, _WHOLE,
-                       [(lines, lines.c.fid == TargetPopulation.facility_id)])
+def _facility_lines(account, node: Facility, as_of: date, counter: _Counts):
     children = db.session.execute(policy.scope(account).filter(
         sa.select(Facility.id, Facility.name).where(Facility.parent_id == node.id), Facility.id
     ).order_by(Facility.name, Facility.id)).all()
     counts = counter.lines([fid for fid, _name in children])
-    own = [(node.id, node.name)] if node.id in counts or node.id in targets else []
-    return [_figure(fid, name, counts, targets, facility_id=fid)
-            for fid, name in own + [tuple(row) for row in children]]
+    targets = _targets(account, node, as_of, _children(node))
+    by_line = _target_lines(targets, "facility")
+    own = [(node.id, node.name)] if node.id in counts or node.id in by_line else []
+    return ([_figure(fid, name, counts, by_line, facility_id=fid)
+             for fid, name in own + [tuple(row) for row in children]], counts, targets)
 
 
-def _group_lines(account, node: Facility, as_of: date, counter: _Counts) -> list[Figure]:
+def _group_lines(account, node: Facility, as_of: date, counter: _Counts):
     from vaxportal.recipients.codes import priority_groups
 
     counts = counter.by("group")
-    targets = _targets(account, node, as_of, TargetPopulation.priority_group,
-                       (TargetPopulation.priority_group != ALL,
-                        TargetPopulation.age_band == ALL))
+    targets = _targets(account, node, as_of)
+    by_group = _target_lines(targets, "group")
     labels = dict(priority_groups(active_only=False))
-    keys = sorted(set(counts) | set(targets), key=lambda k: (k == UNKNOWN, k))
-    return [_figure(k, labels.get(k, k) if k else str(_l("Chưa ghi nhóm")), counts, targets)
-            for k in keys]
+    keys = sorted(set(counts) | set(by_group), key=lambda k: (k == UNKNOWN, k))
+    return ([_figure(k, labels.get(k, k) if k else str(_l("Chưa ghi nhóm")), counts, by_group)
+             for k in keys], counts, targets)
 
 
-def _band_lines(account, node: Facility, as_of: date, counter: _Counts) -> list[Figure]:
+def _band_lines(account, node: Facility, as_of: date, counter: _Counts):
     counts = counter.by("band")
-    targets = _targets(account, node, as_of, TargetPopulation.age_band,
-                       (TargetPopulation.age_band != ALL,
-                        TargetPopulation.priority_group == ALL))
-    return [_figure(code, code, counts, targets) for code in BAND_CODES
-            if code in counts or code in targets]
+    targets = _targets(account, node, as_of)
+    by_band = _target_lines(targets, "band")
+    return ([_figure(code, code, counts, by_band) for code in BAND_CODES
+             if code in counts or code in by_band], counts, targets)
 
 
 def _figure(key, label, counts: dict, targets: dict, facility_id=None) -> Figure:

@@ -18,6 +18,9 @@ __all__ = ["CoveragePerson", "CoverageTally", "TargetPopulation"]
 
 #: ``priority_group`` / ``age_band`` of a row that counts everybody
 ALL = ""
+#: ``CoverageTally.priority_group`` / ``band`` of a row summed over every group or band (""
+#: there is a person without a priority group)
+EVERY = "*"
 
 
 @audit.audited
@@ -71,11 +74,12 @@ class CoveragePerson(db.Model):
 class CoverageTally(db.Model):
     """The people of ``CoveragePerson`` counted as changes over time, rolled up to every
     facility above their home (``node_id``): on ``day`` so many more people had dose 1, a
-    complete series, a booster, in ``priority_group`` and age ``band`` (a birthday that moves
-    a counted person to the next band is -1 in one band and +1 in the next). Each change is
-    written twice: on its day (grain ``d``) and on the first of its month (grain ``m``), so
-    the figure on a day is the months before it plus the days of its month: a few hundred
-    rows of one facility, whatever the number of people."""
+    complete series, a booster, in ``priority_group`` (band ``EVERY``), in age ``band`` (group
+    ``EVERY``; a birthday that moves a counted person to the next band is -1 in one band and
+    +1 in the next), or in all (both ``EVERY``). Each change is written on its day (grain
+    ``d``), the first of its month (``m``) and of its year (``y``), so the figure on a day is
+    the years before it, the months of its year before its month and the days of its month:
+    at most some sixty rows per line, whatever the number of people."""
 
     __tablename__ = "coverage_tally"
 

@@ -31,7 +31,7 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.reports.coverage import AGE_BANDS, age_band
-from vaxportal.reports.models import CoveragePerson, CoverageTally
+from vaxportal.reports.models import EVERY, CoveragePerson, CoverageTally
 
 PERSON = CoveragePerson.__table__
 TALLY = CoverageTally.__table__
@@ -107,9 +107,16 @@ def _add(tally: dict, row: dict, sign: int) -> None:
         tally.setdefault(key, [0, 0, 0])[measure] += sign * delta
 
 
+def _buckets(day: date) -> tuple[tuple[str, date], ...]:
+    """The rows a change on ``day`` is written to: its day, its month, its year."""
+    return (("d", day), ("m", day.replace(day=1)), ("y", day.replace(month=1, day=1)))
+
+
 def _rolled_up(conn: Connection, by_home: dict) -> dict:
     """{(node, grain, day, group, band): [dose1, complete, booster]}: every change at its
-    home facility and at each facility above it, on its day and on its month."""
+    home facility and at each facility above it, on its day, month and year; by group (all
+    bands), by band (all groups) and for everybody (``EVERY``: a birthday's -1 and +1 cancel
+    there, so those rows hold only the days people were vaccinated)."""
     homes = {key[0] for key in by_home}
     paths = dict(conn.execute(sa.select(Facility.id, Facility.path)
                               .where(Facility.id.in_(sorted(homes)))).all()) if homes else {}
@@ -119,10 +126,11 @@ def _rolled_up(conn: Connection, by_home: dict) -> dict:
             continue
         nodes = [int(part) for part in paths.get(home, f"/{home}/").strip("/").split("/")]
         for node in nodes:
-            for grain, bucket in (("d", day), ("m", day.replace(day=1))):
-                sums = out.setdefault((node, grain, bucket, group, band), [0, 0, 0])
-                for i in range(3):
-                    sums[i] += counts[i]
+            for grain, bucket in _buckets(day):
+                for kept in ((EVERY, EVERY), (group, EVERY), (EVERY, band)):
+                    sums = out.setdefault((node, grain, bucket, *kept), [0, 0, 0])
+                    for i in range(3):
+                        sums[i] += counts[i]
     return {key: counts for key, counts in out.items() if any(counts)}
 
 
@@ -271,12 +279,22 @@ def _people_of(conn: Connection, table: str, keys: list[int]) -> set[int]:
     return set(conn.scalars(sa.select(Dose.recipient_id).where(column.in_(keys)).distinct()))
 
 
+#: the session events that keep the summary (``bench/summary_upkeep.py`` turns them off to
+#: measure what they cost)
+LISTENERS = (("before_flush", _before_flush), ("after_flush", _after_flush),
+             ("after_soft_rollback", _forget), ("do_orm_execute", _on_statement))
+
+
 def install() -> None:
-    for name, listener in (("before_flush", _before_flush), ("after_flush", _after_flush),
-                           ("after_soft_rollback", _forget),
-                           ("do_orm_execute", _on_statement)):
+    for name, listener in LISTENERS:
         if not event.contains(db.session, name, listener):
             event.listen(db.session, name, listener)
+
+
+def uninstall() -> None:
+    for name, listener in LISTENERS:
+        if event.contains(db.session, name, listener):
+            event.remove(db.session, name, listener)
 
 
 # -- from scratch -----------------------------------------------------------------------------
