@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reports.support import add_dose, add_person, check_coverage, vaccine
+from tests.reports.support import add_dose, add_person, check_coverage, table_row, text, vaccine
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.services import merge_recipients
@@ -178,3 +178,33 @@ def test_band_start_is_the_age_band_rule():
             start = summary.band_start(born, low)
             assert age_band(born, start) == code
             assert age_band(born, start - timedelta(days=1)) != code
+
+
+def test_p1_a_dose_recorded_and_corrected_through_the_forms_shows_on_the_dashboard(
+        place, nurse, supervisor):
+    """From outside: the nurse's dose form and correction form (real CSRF), then the
+    district supervisor's dashboard; the station of the other district is not counted."""
+    from tests.helpers import dose_correction, dose_data, fresh_otp, hidden_inputs, html
+
+    person = add_person(place["s1"])
+    other = add_person(place["s2"])
+    db.session.flush()
+    add_dose(other, "AZ", 1, TODAY)
+    db.session.commit()
+    page = html(nurse.get(f"/recipients/{person.id}/doses/new"))
+    done = nurse.post(f"/recipients/{person.id}/doses", data=dose_data(page))
+    if done.status_code == 200:  # a warning to confirm (lot, interval): one click
+        done = nurse.post(f"/recipients/{person.id}/doses", data=dict(
+            dose_data(page), **hidden_inputs(html(done)), confirm_lot="1",
+            confirm_interval="1"))
+    assert done.status_code == 303
+    row = lambda: table_row(text(supervisor.get("/reports/")), "total")[2:]  # noqa: E731
+    assert row() == ["1 (—)", "0 (—)", "0 (—)"]
+    dose = db.session.scalar(sa.select(Dose).where(Dose.recipient_id == person.id))
+    fresh_otp(nurse)
+    fixed = nurse.post(f"/recipients/doses/{dose.id}/edit",
+                       data=dose_correction(nurse, dose, dose_number="3",
+                                            given_on="01/08/2021"))
+    assert fixed.status_code == 303
+    assert row() == ["1 (—)", "1 (—)", "1 (—)"]  # PFIZER: 2 in a series, dose 3 a booster
+    _exact()
