@@ -98,8 +98,8 @@ def main() -> None:
     as_of = AS_OF
     if args.scale:
         started = time.perf_counter()
-        app, place, _counts = generate(args.uri, args.scale, audit=False)
-        print(f"generated in {time.perf_counter() - started:.0f} s")
+        app, place, counts = generate(args.uri, args.scale, audit=False)
+        print(f"generated in {time.perf_counter() - started:.0f} s: {counts}")
         as_of = GENERATED_AS_OF
     else:
         app = bench_app(args.uri)

@@ -341,7 +341,9 @@ def generate(uri: str | None, scale: float, seed: int = 2026, audit: bool = True
             counts["recipients"] += len(recipients)
             counts["doses"] += len(doses)
         with engine.begin() as conn:  # COPY bypassed the ORM and so the summary's hook
+            started = time.perf_counter()
             counts["coverage summary people"] = summary.rebuild(conn)
+            counts["coverage summary seconds"] = round(time.perf_counter() - started)
             _after_load(conn)
         engine.dispose()
     return app, place, counts

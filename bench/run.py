@@ -24,6 +24,7 @@ BENCHMARKS = (
     ("subtree", "subtree.py", True),
     ("search", "search.py", True),
     ("coverage", "coverage.py", True),
+    ("summary_upkeep", "summary_upkeep.py", True),
     ("export_memory", "export_memory.py", False),
     ("wire", "wire.py", False),
     ("scale", "scale.py", True),
