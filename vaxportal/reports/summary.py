@@ -266,7 +266,7 @@ def _forget(session: Session, _previous) -> None:
     session.info.pop(_PENDING, None)
 
 
-_WATCHED = {"dose": Dose.recipient_id, "recipient": Recipient.id, "vaccine": None}
+_WATCHED = frozenset(("dose", "recipient", "vaccine"))
 
 
 def _on_statement(state):
