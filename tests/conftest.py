@@ -67,11 +67,26 @@ def _create_database(uri: str) -> None:
 
 
 def _clean_postgres(app) -> None:
+    """Empty every table and restart the sequences that were used. DELETE on the few rows a
+    test leaves is about a hundred times cheaper than TRUNCATE (which makes new files for every
+    table, about 0.3 s a test); it runs on a raw connection with triggers off, past the audit
+    trail's append-only guard, which refuses a DELETE on its table from the app's engine."""
     with app.app_context():
-        tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
-        with _db.engine.begin() as conn:
-            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        names = [table.name for table in _db.metadata.sorted_tables]
+        raw = _db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(";".join(f'DELETE FROM "{name}"' for name in names))  # noqa: S608 (table names from the models)
+        cursor.execute("SELECT sequencename FROM pg_sequences "
+                       "WHERE schemaname = 'public' AND last_value IS NOT NULL")
+        used = [row[0] for row in cursor.fetchall()]
+        if used:
+            cursor.execute(";".join(f'ALTER SEQUENCE "{name}" RESTART' for name in used))
+        cursor.execute("SET session_replication_role = DEFAULT")
+        raw.commit()
+    finally:
+        raw.close()
 
 
 @pytest.fixture
