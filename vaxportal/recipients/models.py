@@ -182,8 +182,9 @@ class DoseLot(db.Model):
 
 @audit.audited
 class DuplicateCandidate(db.Model):
-    """A pair registered anyway despite the same folded name, birth date and gender;
-    waits in a supervisor's queue."""
+    """A pair registered anyway despite the same folded name, birth date and gender, or
+    found by the periodic scan (``recipients/scan.py``); waits in a supervisor's queue until
+    merged (``recipients/merging.py``; an undo opens it again) or marked distinct."""
 
     __tablename__ = "duplicate_candidate"
 
