@@ -410,3 +410,17 @@ def test_scan_runs_as_a_scheduled_job(app, unqueued):
     assert scan.JOB in started
     assert (b.id, a.id, b.facility_id, "open") in _queued()
     assert scan.JOB not in jobs.enqueue_due(app)  # not again within the period
+
+
+def test_p1_the_merge_row_in_the_audit_is_masked_for_a_reviewer(supervisor, reviewer, pair):
+    """The before-values the merge keeps are personal data: the audit shows them to a
+    reviewer masked like every identifier (``policy.mask_field``)."""
+    old, new, candidate = pair
+    phone = old.phone
+    fresh_otp(supervisor)
+    _merge(supervisor, candidate, keep=old.id, pick_phone=new.id)
+    row = audit_rows(entity="recipient_merge", action="insert")[0]
+    page = html(reviewer.get(f"/audit/{row.id}"))
+    assert reviewer.get(f"/audit/{row.id}").status_code == 200
+    assert phone not in page and phone[-3:] in page
+    assert phone in html(supervisor.get(f"/audit/{row.id}"))
