@@ -424,3 +424,22 @@ def test_p1_the_merge_row_in_the_audit_is_masked_for_a_reviewer(supervisor, revi
     assert reviewer.get(f"/audit/{row.id}").status_code == 200
     assert phone not in page and phone[-3:] in page
     assert phone in html(supervisor.get(f"/audit/{row.id}"))
+
+
+def test_a_record_merged_through_another_pair_is_not_merged_again(supervisor, pair, person):
+    old, new, candidate = pair
+    third = person("s1", full_name="Lê Văn Trùng")
+    other_pair = DuplicateCandidate(recipient_id=new.id, other_id=third.id,
+                                    facility_id=new.facility_id)
+    db.session.add(other_pair)
+    db.session.commit()
+    data = _form(supervisor, other_pair)
+    fresh_otp(supervisor)
+    _merge(supervisor, candidate, keep=old.id)  # the newer record goes into the older one
+    assert "đã được gộp vào hồ sơ khác" in html(
+        supervisor.get(f"/recipients/duplicates/{other_pair.id}"))
+    response = supervisor.post(f"/recipients/duplicates/{other_pair.id}/merge", data=data)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Recipient, new.id).merged_into_id == old.id
+    assert db.session.get(DuplicateCandidate, other_pair.id).status == "open"

@@ -32,7 +32,7 @@ def _pair(candidate_id: int, **_ignored) -> tuple[DuplicateCandidate, Recipient,
 def _merge_form(first: Recipient, second: Recipient, formdata=None) -> MergeForm:
     """The form with each group's two options (the new record's value first); unless posted,
     the older record is kept and each field takes its default."""
-    form = MergeForm(formdata=formdata) if formdata is not None else MergeForm(formdata=None)
+    form = MergeForm(formdata=formdata)
     form.keep.choices = as_choices(
         [(r.id, _("Giữ hồ sơ số %(id)s", id=r.id)) for r in (first, second)])
     kept_id = form.keep.data if form.keep.data in (first.id, second.id) else second.id
@@ -57,6 +57,7 @@ def _page(candidate, first, second, form=None, status: int = 200):
     return render_template(
         "recipients/duplicate.html", candidate=candidate, pair=(first, second),
         rows=merging.comparison(first, second), form=form, merge=merge,
+        mergeable=candidate.status == "open" and not _merged_elsewhere(first, second),
         undo_form=UndoMergeForm(formdata=None),
         undo_problem=merge and merging.undo_problem(merge)), status
 
@@ -75,6 +76,11 @@ def duplicate(candidate_id: int):
     return page
 
 
+def _merged_elsewhere(*records: Recipient) -> bool:
+    """A record of the pair was merged into another record since the pair was queued."""
+    return any(record.merged_into_id for record in records)
+
+
 def _stale(form: MergeForm, first: Recipient, second: Recipient) -> bool:
     posted = [(f.raw_data or [""])[0].strip() for f in (form.recipient_version,
                                                          form.other_version)]
@@ -91,6 +97,10 @@ def merge_duplicate(candidate_id: int):
     back = url_for("recipients.duplicate", candidate_id=candidate.id)
     if candidate.status != "open":
         flash(_("Cặp hồ sơ này đã được xử lý."), "info")
+        return htmx.redirect_to(back)
+    if _merged_elsewhere(first, second):
+        flash(_("Một hồ sơ của cặp này đã được gộp vào hồ sơ khác: không thể gộp nữa."),
+              "error")
         return htmx.redirect_to(back)
     form = _merge_form(first, second, request.form)
     if _stale(form, first, second):
@@ -123,7 +133,6 @@ def undo_merge(candidate_id: int):
     the queue; refused (and said why) when either record changed since."""
     candidate, _first, _second = _pair(candidate_id)
     back = url_for("recipients.duplicate", candidate_id=candidate.id)
-    UndoMergeForm().validate()
     merge = merging.last_merge(candidate)
     if merge is None:
         flash(_("Cặp hồ sơ này không ở trạng thái đã gộp; không có gì để hoàn tác."), "info")
