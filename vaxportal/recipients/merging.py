@@ -15,7 +15,7 @@ Contract::
     plan = plan_merge(kept, gone, picks)        # .clean (stored values), .errors, .choices
     merge = merge(candidate, kept, gone, plan)  # flushed, not committed; audited
     undo_problem(merge) -> str | None           # why it cannot be undone now
-    undo(merge)                                 # UndoRefused; flushed, not committed
+    undo(merge, candidate)                      # UndoRefused; flushed, not committed
 """
 
 from __future__ import annotations
