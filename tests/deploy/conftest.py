@@ -1,5 +1,6 @@
-"""Fixtures of the backup tests: an app on a SQLite file built by the migrations (a backup
-is restorable only at the migration head), whatever database the run uses for the rest."""
+"""Fixtures of the deployment tests (backups, WSGI servers): an app on a SQLite file built by
+the migrations (a backup is restorable only at the migration head), whatever database the
+run uses for the rest."""
 
 from __future__ import annotations
 
