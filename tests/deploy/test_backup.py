@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import stat
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -31,10 +32,6 @@ def _register(facility_id: int, name: str, nid: str) -> int:
 def _names() -> list[str]:
     db.session.remove()
     return sorted(db.session.scalars(sa.select(Recipient.full_name)))
-
-
-def _database(sqlite_app):
-    return backup.sqlite_path()
 
 
 def test_p2_4_restore_brings_back_the_data_and_a_trail_that_verifies(cli, province, tmp_path):
@@ -73,7 +70,7 @@ def test_p2_4_a_file_copied_back_by_hand_fails_verify(cli, province, tmp_path):
     _register(province["s2"], "Lê Văn Sau", "089090654321")
     assert cli("audit", "checkpoint").exit_code == 0
     db.engine.dispose()
-    shutil.copyfile(copy, _database(None))
+    shutil.copyfile(copy, backup.sqlite_path())
 
     assert cli("audit", "verify").exit_code == 1
 
@@ -98,7 +95,7 @@ def test_backup_is_private_checked_and_audited(cli, province, tmp_path):
 
 def test_backup_by_default_goes_to_the_backup_dir(cli, sqlite_app, province):
     assert cli("backup").exit_code == 0
-    made = list((backup.Path(sqlite_app.config["BACKUP_DIR"])).glob("vaxportal-*Z.sqlite3"))
+    made = list(Path(sqlite_app.config["BACKUP_DIR"]).glob("vaxportal-*Z.sqlite3"))
     assert len(made) == 1
 
 
@@ -106,11 +103,11 @@ def test_backup_copes_with_a_writer_holding_its_transaction(sqlite_app, province
     """The online backup API copies the committed state while another connection is in the
     middle of a write transaction (what it holds is not in the copy)."""
     _register(province["s1"], "Trần Thị Bình", "089090123456")
-    writer = sqlite3.connect(_database(sqlite_app), isolation_level=None)
+    writer = sqlite3.connect(backup.sqlite_path(), isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("UPDATE recipient SET full_name = 'chưa ghi'")
     try:
-        backup.backup_sqlite(_database(sqlite_app), tmp_path / "during.sqlite3")
+        backup.backup_sqlite(backup.sqlite_path(), tmp_path / "during.sqlite3")
     finally:
         writer.execute("ROLLBACK")
         writer.close()
@@ -137,7 +134,7 @@ def test_restore_keeps_a_copy_of_the_database_it_replaces(cli, sqlite_app, provi
 
     assert cli("restore", str(copy), "--force").exit_code == 0
 
-    kept = list(backup.Path(sqlite_app.config["BACKUP_DIR"]).glob("*.before-restore.sqlite3"))
+    kept = list(Path(sqlite_app.config["BACKUP_DIR"]).glob("*.before-restore.sqlite3"))
     assert len(kept) == 1
     with sqlite3.connect(kept[0]) as conn:
         assert conn.execute("SELECT full_name FROM recipient").fetchall() == [("Trần Thị Bình",)]
