@@ -254,10 +254,13 @@ def run_pg_dump(target: Path) -> dict:
 def backup_command(to: Path | None, run_pg_dump: bool) -> None:
     """Sao lưu cơ sở dữ liệu (SQLite: API sao lưu trực tuyến; PostgreSQL: pg_dump -Fc)."""
     source = sqlite_path()
+    target = to or default_target(".sqlite3" if source else ".dump")
+    if target.exists():
+        raise BackupError(_("Tệp %(path)s đã có: một bản sao lưu không bao giờ bị ghi đè.",
+                            path=target))
     if source is None:
-        _backup_postgres(to or default_target(".dump"), run_pg_dump)
+        _backup_postgres(target, run_pg_dump)
         return
-    target = to or default_target(".sqlite3")
     done = backup_sqlite(source, target)
     record("backup", done)
     click.echo(_("Đã sao lưu vào %(path)s (%(n)s bản ghi nhật ký, kiểm tra toàn vẹn: ok).",

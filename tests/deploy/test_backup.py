@@ -93,6 +93,15 @@ def test_backup_is_private_checked_and_audited(cli, province, tmp_path):
     assert event[0].actor.startswith("console:") and event[0].details["file"] == "b.sqlite3"
 
 
+def test_backup_never_overwrites_a_file(cli, province, tmp_path):
+    copy = tmp_path / "b.sqlite3"
+    copy.write_bytes(b"an older backup")
+
+    refused = cli("backup", "--to", str(copy))
+
+    assert refused.exit_code == 1 and copy.read_bytes() == b"an older backup"
+
+
 def test_backup_by_default_goes_to_the_backup_dir(cli, sqlite_app, province):
     assert cli("backup").exit_code == 0
     made = list(Path(sqlite_app.config["BACKUP_DIR"]).glob("vaxportal-*Z.sqlite3"))
