@@ -303,6 +303,8 @@ def restore_command(path: Path, force: bool, after_pg_restore: bool) -> None:
 def _after_pg_restore(path: Path) -> None:
     if db.engine.url.get_backend_name() != "postgresql":
         raise BackupError(_("--after-pg-restore chỉ dùng với PostgreSQL."))
+    if not path.is_file():
+        raise BackupError(_("Không có tệp %(path)s.", path=path))
     with db.engine.connect() as conn:
         _check_schema(conn)
         verdict = chain.verify(conn, _as_if_restored(checkpoint.head(conn), path.name))
