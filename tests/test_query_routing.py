@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from tests.helpers import MAIN_PAGES, SUPERVISOR_PAGES, add_dose
 from vaxportal.extensions import db
+from vaxportal.recipients.models import DuplicateCandidate
 from vaxportal.recipients.services import create_recipient
 
 #: the tables a province's partition holds (their rows are personal data of one province)
@@ -43,10 +44,11 @@ BY_KEY = [
      r"recipient_1\.id = dose\.recipient_id .* WHERE dose\.id = \?",
      "policy.get_in_scope_or_404(Dose, id): one dose by primary key with its recipient, "
      "checked against the scope before anything is shown"),
-    (r"SELECT dose\.recipient_id, dose\.id, .* FROM dose .* WHERE dose\.recipient_id IN "
+    (r"SELECT dose\.recipient_id, dose\.id, .* FROM dose(?: .*)? WHERE dose\.recipient_id IN "
      r"\(\?(?:, \?)*\) ORDER BY dose\.given_on",
      "selectinload of the doses of recipients just loaded in scope (the recipient page, its "
-     "forms, the dose form): co-located with their recipient"),
+     "forms, the dose form, the two records of a duplicate pair): co-located with their "
+     "recipient"),
     (r"SELECT dose\.id, .* FROM dose .* WHERE \? = dose\.recipient_id ORDER BY dose\.given_on",
      "the recipient page's doses read again after its commit (the access event, P2.4), for "
      "the recipient it checked in scope: co-located"),
@@ -79,6 +81,9 @@ EXTRA = {
     "due list": ("GET", "/reports/f/{home}/due", False),
     "data quality": ("GET", "/reports/f/{home}/quality", False),
 }
+#: a supervisor's own: a pair of possible duplicates, side by side
+SUPERVISOR_EXTRA = {"a pair of possible duplicates": ("GET", "/recipients/duplicates/{pair}",
+                                                      False)}
 ROLES = {"nurse": ("data_entry", "s1"), "supervisor": ("supervisor", "d1")}
 
 
@@ -86,6 +91,7 @@ def _pages(role: str) -> dict[str, tuple[str, str, bool]]:
     pages = {name: ("GET", url, htmx) for name, (url, htmx, _budget) in MAIN_PAGES.items()}
     if role == "supervisor":
         pages.update({name: ("GET", url, False) for name, (url, _b) in SUPERVISOR_PAGES.items()})
+        pages.update(SUPERVISOR_EXTRA)
     return {**pages, **EXTRA}
 
 
@@ -131,14 +137,18 @@ def unroutable(statements: list[str]) -> list[str]:
 
 @pytest.fixture
 def world(place):
-    """People at S1 (one with a dose) and at S1B, a dose of each."""
+    """People at S1 and at S1B, a dose of each, the two a pair of possible duplicates."""
     people = [create_recipient({"full_name": name, "gender": "female", "national_id": nid,
                                 "date_of_birth": date(1990, 5, 6)}, place[key].id)
               for name, nid, key in (("Trần Thị Bình", "089090123456", "s1"),
                                      ("Lê Thị Bình", "089090123457", "s1b"))]
     db.session.commit()
     doses = [add_dose(person) for person in people]
-    return {"person": people[0].id, "dose": doses[0].id,
+    pair = DuplicateCandidate(recipient_id=people[1].id, other_id=people[0].id,
+                              facility_id=place["s1b"].id)
+    db.session.add(pair)
+    db.session.commit()
+    return {"person": people[0].id, "dose": doses[0].id, "pair": pair.id,
             "homes": {key: place[key].id for key in ("s1", "d1")}}
 
 
@@ -147,7 +157,8 @@ def test_every_read_of_recipients_and_doses_carries_the_facility_condition(
         signed_in, place, world, role):
     kind, home = ROLES[role]
     client = signed_in(kind, facility=place[home])
-    ids = {"person": world["person"], "dose": world["dose"], "home": world["homes"][home]}
+    ids = {"person": world["person"], "dose": world["dose"], "pair": world["pair"],
+           "home": world["homes"][home]}
     seen, found, used = set(), {}, set()
     for name, (method, url, htmx) in _pages(role).items():
         url = url.format(**ids)
