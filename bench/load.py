@@ -238,7 +238,8 @@ def main() -> int:
              "--logfile", str(folder / "locust.log")],
             cwd=ROOT, env=env | {"LOAD_ACCOUNTS": str(accounts), "LOAD_SMS_PORT": str(sms_port),
                                  "LOAD_RESULT": str(result)},
-            stdout=subprocess.DEVNULL, check=False)  # its summary: the CSV files, below
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # its figures: the CSV files
+            check=False)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         failed, errors = report(prefix, result)
     finally:
