@@ -174,8 +174,30 @@ def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
     raise SystemExit("gunicorn did not answer /healthz")
 
 
-def report(prefix: Path, result: Path) -> tuple[int, int]:
-    """Print the figures per request kind; (failed requests, errors)."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and the processes below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def report(prefix: Path, result: Path) -> tuple[int, int, int]:
+    """Print the figures per request kind; (failed requests, errors, requests)."""
     with open(f"{prefix}_stats.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     with open(f"{prefix}_exceptions.csv", newline="") as handle:
@@ -183,18 +205,18 @@ def report(prefix: Path, result: Path) -> tuple[int, int]:
     throttled = json.loads(result.read_text())["throttled"] if result.exists() else {}
     print(f"{'request kind':<45} {'count':>7} {'fail':>5} {'429':>5} {'p50':>6} {'p95':>6} "
           f"{'p99':>6} {'req/s':>7}   (times in ms)")
-    failed = 0
+    failed = served = 0
     for row in rows:
         name, throttles = row["Name"], throttled.get(row["Name"], 0)
         if name == "Aggregated":
             name, throttles = "all requests", sum(throttled.values())
-            failed = int(row["Failure Count"])
+            failed, served = int(row["Failure Count"]), int(row["Request Count"])
         print(f"{name:<45} {row['Request Count']:>7} {row['Failure Count']:>5} "
               f"{throttles:>5} {row['50%']:>6} {row['95%']:>6} {row['99%']:>6} "
               f"{float(row['Requests/s']):>7.1f}")
     for error in errors:
         print(f"error in a simulated person ({error['Count']}x): {error['Message']}")
-    return failed, len(errors)
+    return failed, len(errors), served
 
 
 def main() -> int:
@@ -229,6 +251,8 @@ def main() -> int:
         processes.append(web)
         processes.append(start([str(BIN / "vaxportal"), "worker"], env, folder / "worker.log"))
         wait_ready(url, web, folder / "gunicorn.log")
+        time.sleep(3)  # the other gunicorn workers finish building their app
+        cpu_before = [cpu_seconds(process.pid) for process in processes]
         prefix, result = folder / "locust", folder / "result.json"
         locust = subprocess.run(
             [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
@@ -240,8 +264,13 @@ def main() -> int:
                                  "LOAD_RESULT": str(result)},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # its figures: the CSV files
             check=False)
+        web_cpu, worker_cpu = (cpu_seconds(process.pid) - before
+                               for process, before in zip(processes, cpu_before, strict=True))
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        failed, errors = report(prefix, result)
+        failed, errors, served = report(prefix, result)
+        print(f"CPU used during the run: web processes {web_cpu:.1f} s "
+              f"({1000 * web_cpu / max(served, 1):.1f} ms per request), "
+              f"job worker {worker_cpu:.1f} s")
     finally:
         for process in reversed(processes):
             stop(process)

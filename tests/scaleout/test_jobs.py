@@ -111,12 +111,12 @@ class _Blocker:
             {"key": fold("Chặn Ghi"), "nid": national_id, "facility": facility_id})
         self.pid = self.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
 
-    def waiting(self) -> bool:
-        """Another backend waits for this transaction's lock."""
+    def waiting(self) -> str | None:
+        """The statement of another backend that waits for this transaction's lock."""
         with self.engine.connect() as conn:
-            return bool(conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                {"pid": self.pid}).scalar_one())
+            return conn.execute(sa.text(
+                "SELECT query FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                {"pid": self.pid}).scalar()
 
     def release(self) -> None:
         self.conn.rollback()
@@ -127,7 +127,8 @@ class _Blocker:
 def _connections(application_name: str) -> int:
     with db.engine.connect() as conn:
         return conn.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+            "AND datname = current_database()"),
             {"name": application_name}).scalar_one()
 
 
@@ -149,7 +150,8 @@ def test_an_import_killed_mid_batch_leaves_whole_batches_and_a_retry_completes(
     blocker = _Blocker(rows[2 * BATCH - 1]["national_id"], nurse_account.facility_id)
     try:
         _confirm(browser, a, job_id)
-        wait_for("the import to wait inside its second batch", blocker.waiting)
+        waiting = wait_for("the import to wait inside its second batch", blocker.waiting)
+        assert waiting.startswith("INSERT INTO recipient ")  # the batch's rows, one statement
         worker.kill()  # SIGKILL to the worker and the job process it forked
     finally:
         blocker.release()
