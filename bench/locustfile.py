@@ -168,8 +168,10 @@ class Person(HttpUser):
 
     # requests -------------------------------------------------------------------------------
 
-    def _check(self, response, expected, kind):
-        if response.status_code == 429:
+    def _check(self, response, expected, kind, location=None):
+        if location and not response.headers.get("Location", "").endswith(location):
+            response.failure(f"{kind}: sent to {response.headers.get('Location')!r}")
+        elif response.status_code == 429:
             THROTTLED[kind] += 1
             response.success()
         elif response.status_code not in expected:
@@ -186,11 +188,13 @@ class Person(HttpUser):
                              **kwargs) as response:
             return self._check(response, expected, kind)
 
-    def post(self, url: str, data: dict, kind: str, expected=(200, 303), headers=None):
+    def post(self, url: str, data: dict, kind: str, expected=(200, 303), headers=None,
+             location: str | None = None):
+        """``location``: the end of the Location header the answer must have."""
         headers = {"X-CSRFToken": self.csrf, **(headers or {})}
         with self.client.post(url, data=data, name=kind, catch_response=True,
                               allow_redirects=False, headers=headers) as response:
-            return self._check(response, expected, kind)
+            return self._check(response, expected, kind, location)
 
     # signing in -----------------------------------------------------------------------------
 
@@ -201,13 +205,14 @@ class Person(HttpUser):
             since = GATEWAY.count(account["phone"])
             answer = self.post("/auth/login", {"username": account["username"],
                                                "password": account["password"]},
-                               "sign-in: password", expected=(303,))
+                               "sign-in: password", expected=(303,), location="/auth/otp")
             if not answer.headers.get("Location", "").endswith("/auth/otp"):
                 raise StopUser()
             code = GATEWAY.code(account["phone"], since)
         self.get("/auth/otp", "sign-in: code page")
-        if self.post("/auth/otp", {"code": code}, "sign-in: code",
-                     expected=(303,)).status_code != 303:
+        answer = self.post("/auth/otp", {"code": code}, "sign-in: code", expected=(303,),
+                           location="/")  # home: signed in (not /auth/otp, /auth/password)
+        if answer.headers.get("Location") != "/":
             raise StopUser()
         self.get("/", "home")
 
