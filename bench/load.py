@@ -232,7 +232,9 @@ def main() -> int:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="vaxportal-load-"))
-    sms_port, web_port = free_port(), free_port()
+    sms_port = web_port = free_port()
+    while web_port == sms_port:
+        web_port = free_port()
     env = settings(args, folder, sms_port)
     print(f"load test: {args.users} users for {args.seconds} s, gunicorn -w {args.web_workers} "
           f"+ vaxportal worker, {os.cpu_count()} cores, load average before "
