@@ -24,7 +24,9 @@ SETTINGS = {
     "JOBS_MODE": "rq",
     "EXPORT_JOB_THRESHOLD": 1,  # every export of two rows or more is a background job
     "IMPORT_BATCH_SIZE": 10,
-    "CLEANUP_EVERY_MINUTES": 0,  # the worker's clock sweeps nothing behind the tests' back
+    # the worker's clock starts no scheduled job behind the tests' back
+    "CLEANUP_EVERY_MINUTES": 0,
+    "DUPLICATES_SCAN_EVERY_MINUTES": 0,
 }
 
 
