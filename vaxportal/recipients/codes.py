@@ -190,13 +190,24 @@ def priority_groups(active_only: bool = True, session=None) -> list[tuple[str, s
             if not (active_only and code in withdrawn)]
 
 
+def _current_groups(active_only: bool) -> list[tuple[str, str]]:
+    """``priority_groups`` read once per request or job (an import checks every row's
+    group twice: its code, then that the code is on the list)."""
+    if not has_app_context():
+        return priority_groups(active_only)
+    name = f"_codes_priority_groups_{int(active_only)}"
+    if name not in g:
+        setattr(g, name, priority_groups(active_only))
+    return g.get(name)
+
+
 def _pairs(key: str, province: str | None = None) -> list[tuple[str, str]]:
     if key == "ethnicity":
         return ETHNIC_GROUPS
     if key == "nationality":
         return _countries()
     if key == "priority_group":
-        return priority_groups()
+        return _current_groups(active_only=True)
     if key == "province":
         return _provinces()
     if key == "ward":
@@ -247,9 +258,11 @@ def _labels(key: str) -> dict[str, str]:
 
 
 def forget_labels() -> None:
-    """After a priority group changed: the next label reads the table again."""
+    """After a priority group changed: the next label or check reads the table again."""
     if has_app_context():
-        g.pop("_codes_priority_labels", None)
+        for name in ("_codes_priority_labels", "_codes_priority_groups_0",
+                     "_codes_priority_groups_1", "_codes_priority_index"):
+            g.pop(name, None)
 
 
 @lru_cache(maxsize=8)
@@ -265,7 +278,60 @@ def ward_province(code: str | None) -> str | None:
 def is_valid(key: str, code: str | None, province: str | None = None) -> bool:
     if key == "ward":
         return ward_province(code) == province and province is not None
-    return code in dict(_pairs(key))
+    return code in _index(key).codes
+
+
+class _Words:
+    """A list's codes and the folded forms each label may be typed in, built once: a
+    look-up is a few dictionary reads instead of folding every label of the list again.
+    Each form keeps the first code (in list order) that has it, as a scan of the list
+    would find."""
+
+    #: answers kept per list (a column of a spreadsheet repeats the same few words)
+    MEMO_SIZE = 4096
+
+    def __init__(self, key: str, pairs: list[tuple[str, str]]) -> None:
+        self.key = key
+        self.codes = {code for code, _name in pairs}
+        self.memo: dict[str, str | None] = {}
+        #: form kind ("name", "place", "group", "squeezed") -> folded form -> (position, code)
+        self.forms: dict[str, dict[str, tuple[int, str]]] = {
+            "name": {}, "place": {}, "group": {}, "squeezed": {}}
+        for position, (code, name) in enumerate(pairs):
+            folded = fold(name)
+            self._add("name", folded, position, code)
+            if key in ("province", "ward"):
+                self._add("place", _place_key(name), position, code)
+            if key == "priority_group":
+                for words in _group_names(name):
+                    self._add("group", words, position, code)
+            if key == "ethnicity":
+                self._add("squeezed", folded.replace("-", "").replace(" ", ""), position, code)
+
+    def _add(self, kind: str, form: str, position: int, code: str) -> None:
+        self.forms[kind].setdefault(form, (position, code))
+
+    def first(self, *wanted: tuple[str, str]) -> str | None:
+        """The code listed first among those that have any of the (kind, form) wanted."""
+        found = [hit for kind, form in wanted if (hit := self.forms[kind].get(form))]
+        return min(found)[1] if found else None
+
+
+@lru_cache(maxsize=256)
+def _fixed_index(key: str, province: str | None) -> _Words:
+    return _Words(key, _pairs(key, province))
+
+
+def _index(key: str, province: str | None = None) -> _Words:
+    """The look-up of a list: the fixed lists once per process, the priority groups once
+    per request or job (an administrator may change them)."""
+    if key != "priority_group":
+        return _fixed_index(key, province if key == "ward" else None)
+    if not has_app_context():
+        return _Words(key, _pairs(key))
+    if "_codes_priority_index" not in g:
+        g._codes_priority_index = _Words(key, _pairs(key))
+    return g._codes_priority_index
 
 
 def to_code(key: str, text, province: str | None = None,
@@ -279,31 +345,34 @@ def to_code(key: str, text, province: str | None = None,
         raw = str(int(text))
     if not raw:
         return None
-    pairs = pairs if pairs is not None else _pairs(key, province)
-    codes = {code for code, _name in pairs}
+    words = _Words(key, pairs) if pairs is not None else _index(key, province)
+    if raw not in words.memo:
+        if len(words.memo) >= words.MEMO_SIZE:
+            words.memo.clear()
+        words.memo[raw] = _look_up(words, raw)
+    return words.memo[raw]
+
+
+def _look_up(words: _Words, raw: str) -> str | None:
+    key = words.key
     if key in ("ethnicity", "province") and raw.isdigit():
         raw = raw.zfill(2)
     if key == "ward" and raw.isdigit():
         raw = raw.zfill(5)
-    if raw.upper() in codes:
+    if raw.upper() in words.codes:
         return raw.upper()
     wanted = fold(raw)
     if key == "nationality":
         return _country_words().get(wanted)
-    for code, name in pairs:
-        if wanted == fold(name) or (key in ("province", "ward")
-                                    and _place_key(raw) == _place_key(name)):
-            return code
-        if key == "priority_group" and wanted in _group_names(name):
-            return code
-    if key == "ethnicity":  # "Khmer", "Hmong", "Ba Na": hyphens and spaces vary
-        squeezed = wanted.replace("-", "").replace(" ", "")
-        for code, name in pairs:
-            if squeezed == fold(name).replace("-", "").replace(" ", ""):
-                return code
-        if squeezed == "khmer":
-            return "05"
-    return None
+    place = _place_key(raw) if key in ("province", "ward") else ""
+    found = words.first(("name", wanted), ("place", place), ("group", wanted))
+    if found is not None or key != "ethnicity":
+        return found
+    # "Khmer", "Hmong", "Ba Na": hyphens and spaces vary
+    found = words.first(("squeezed", wanted.replace("-", "").replace(" ", "")))
+    if found is None and wanted.replace("-", "").replace(" ", "") == "khmer":
+        return "05"
+    return found
 
 
 def match_older_values(session=None) -> int:
