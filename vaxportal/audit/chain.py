@@ -229,6 +229,16 @@ _RAW = sa.select(
 )
 
 
+#: the same on PostgreSQL, the time written out by the server in SQLite's spelling of naive
+#: UTC (``_stored_time`` turns it into the canonical form by string surgery, with no
+#: datetime made and formatted again per row)
+_RAW_PG = sa.select(
+    *(TABLE.c[key] for key in _PLAIN_FIELDS),
+    sa.func.to_char(TABLE.c.at, sa.literal_column("'YYYY-MM-DD HH24:MI:SS.US'")),
+    *(sa.cast(TABLE.c[key], sa.Text()) for key in _JSON_FIELDS), TABLE.c.row_hash,
+)
+
+
 def _raw_rows(conn: Connection, chunk: int) -> Iterator[tuple]:
     """Every row in id order as a plain tuple of the driver (``_PLAIN_FIELDS``, at, changes
     text, details text, row_hash): no SQLAlchemy row objects, no type processing. On
@@ -237,7 +247,7 @@ def _raw_rows(conn: Connection, chunk: int) -> Iterator[tuple]:
     never holds the database's lock."""
     raw = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
-        sql = _RAW.order_by(TABLE.c.id).compile(dialect=conn.dialect).string
+        sql = _RAW_PG.order_by(TABLE.c.id).compile(dialect=conn.dialect).string
         with raw.cursor(name="vaxportal_audit_verify") as cursor:
             cursor.itersize = chunk
             cursor.execute(sql)
