@@ -190,17 +190,6 @@ def priority_groups(active_only: bool = True, session=None) -> list[tuple[str, s
             if not (active_only and code in withdrawn)]
 
 
-def _current_groups(active_only: bool) -> list[tuple[str, str]]:
-    """``priority_groups`` read once per request or job (an import checks every row's
-    group twice: its code, then that the code is on the list)."""
-    if not has_app_context():
-        return priority_groups(active_only)
-    name = f"_codes_priority_groups_{int(active_only)}"
-    if name not in g:
-        setattr(g, name, priority_groups(active_only))
-    return g.get(name)
-
-
 def _pairs(key: str, province: str | None = None) -> list[tuple[str, str]]:
     if key == "ethnicity":
         return ETHNIC_GROUPS
@@ -252,17 +241,27 @@ def _labels(key: str) -> dict[str, str]:
         return _fixed_labels(key)
     if not has_app_context():
         return dict(priority_groups(active_only=False))
-    if "_codes_priority_labels" not in g:
-        g._codes_priority_labels = dict(priority_groups(active_only=False))
-    return g._codes_priority_labels
+    cache = g.setdefault("_codes_priority_groups", {})
+    if "labels" not in cache:
+        cache["labels"] = dict(_current_groups(active_only=False))
+    return cache["labels"]
+
+
+def _current_groups(active_only: bool) -> list[tuple[str, str]]:
+    """The priority groups read once per request or job (a form validates and codes a group
+    twice, an import once per row: one read of the table, not one per value)."""
+    if not has_app_context():
+        return priority_groups(active_only=active_only)
+    cache = g.setdefault("_codes_priority_groups", {})
+    if active_only not in cache:
+        cache[active_only] = priority_groups(active_only=active_only)
+    return cache[active_only]
 
 
 def forget_labels() -> None:
     """After a priority group changed: the next label or check reads the table again."""
     if has_app_context():
-        for name in ("_codes_priority_labels", "_codes_priority_groups_0",
-                     "_codes_priority_groups_1", "_codes_priority_index"):
-            g.pop(name, None)
+        g.pop("_codes_priority_groups", None)
 
 
 @lru_cache(maxsize=8)
@@ -278,60 +277,7 @@ def ward_province(code: str | None) -> str | None:
 def is_valid(key: str, code: str | None, province: str | None = None) -> bool:
     if key == "ward":
         return ward_province(code) == province and province is not None
-    return code in _index(key).codes
-
-
-class _Words:
-    """A list's codes and the folded forms each label may be typed in, built once: a
-    look-up is a few dictionary reads instead of folding every label of the list again.
-    Each form keeps the first code (in list order) that has it, as a scan of the list
-    would find."""
-
-    #: answers kept per list (a column of a spreadsheet repeats the same few words)
-    MEMO_SIZE = 4096
-
-    def __init__(self, key: str, pairs: list[tuple[str, str]]) -> None:
-        self.key = key
-        self.codes = {code for code, _name in pairs}
-        self.memo: dict[str, str | None] = {}
-        #: form kind ("name", "place", "group", "squeezed") -> folded form -> (position, code)
-        self.forms: dict[str, dict[str, tuple[int, str]]] = {
-            "name": {}, "place": {}, "group": {}, "squeezed": {}}
-        for position, (code, name) in enumerate(pairs):
-            folded = fold(name)
-            self._add("name", folded, position, code)
-            if key in ("province", "ward"):
-                self._add("place", _place_key(name), position, code)
-            if key == "priority_group":
-                for words in _group_names(name):
-                    self._add("group", words, position, code)
-            if key == "ethnicity":
-                self._add("squeezed", folded.replace("-", "").replace(" ", ""), position, code)
-
-    def _add(self, kind: str, form: str, position: int, code: str) -> None:
-        self.forms[kind].setdefault(form, (position, code))
-
-    def first(self, *wanted: tuple[str, str]) -> str | None:
-        """The code listed first among those that have any of the (kind, form) wanted."""
-        found = [hit for kind, form in wanted if (hit := self.forms[kind].get(form))]
-        return min(found)[1] if found else None
-
-
-@lru_cache(maxsize=256)
-def _fixed_index(key: str, province: str | None) -> _Words:
-    return _Words(key, _pairs(key, province))
-
-
-def _index(key: str, province: str | None = None) -> _Words:
-    """The look-up of a list: the fixed lists once per process, the priority groups once
-    per request or job (an administrator may change them)."""
-    if key != "priority_group":
-        return _fixed_index(key, province if key == "ward" else None)
-    if not has_app_context():
-        return _Words(key, _pairs(key))
-    if "_codes_priority_index" not in g:
-        g._codes_priority_index = _Words(key, _pairs(key))
-    return g._codes_priority_index
+    return code in dict(_pairs(key))
 
 
 def to_code(key: str, text, province: str | None = None,
@@ -345,34 +291,53 @@ def to_code(key: str, text, province: str | None = None,
         raw = str(int(text))
     if not raw:
         return None
-    words = _Words(key, pairs) if pairs is not None else _index(key, province)
-    if raw not in words.memo:
-        if len(words.memo) >= words.MEMO_SIZE:
-            words.memo.clear()
-        words.memo[raw] = _look_up(words, raw)
-    return words.memo[raw]
-
-
-def _look_up(words: _Words, raw: str) -> str | None:
-    key = words.key
+    pairs = pairs if pairs is not None else _pairs(key, province)
+    codes = {code for code, _name in pairs}
     if key in ("ethnicity", "province") and raw.isdigit():
         raw = raw.zfill(2)
     if key == "ward" and raw.isdigit():
         raw = raw.zfill(5)
-    if raw.upper() in words.codes:
+    if raw.upper() in codes:
         return raw.upper()
     wanted = fold(raw)
     if key == "nationality":
         return _country_words().get(wanted)
-    place = _place_key(raw) if key in ("province", "ward") else ""
-    found = words.first(("name", wanted), ("place", place), ("group", wanted))
-    if found is not None or key != "ethnicity":
-        return found
-    # "Khmer", "Hmong", "Ba Na": hyphens and spaces vary
-    found = words.first(("squeezed", wanted.replace("-", "").replace(" ", "")))
-    if found is None and wanted.replace("-", "").replace(" ", "") == "khmer":
-        return "05"
-    return found
+    names, places, groups, squeezed = _label_index(key, tuple(pairs))
+    found = [index.get(value) for index, value in (
+        (names, wanted),
+        (places, _place_key(raw) if places else None),
+        (groups, wanted))]
+    found = [position for position in found if position is not None]
+    if found:
+        return pairs[min(found)][0]
+    if key == "ethnicity":  # "Khmer", "Hmong", "Ba Na": hyphens and spaces vary
+        position = squeezed.get(wanted.replace("-", "").replace(" ", ""))
+        if position is not None:
+            return pairs[position][0]
+        if wanted.replace("-", "").replace(" ", "") == "khmer":
+            return "05"
+    return None
+
+
+@lru_cache(maxsize=64)
+def _label_index(key: str, pairs: tuple[tuple[str, str], ...]) -> tuple[dict, ...]:
+    """The folded forms of a list's labels -> the position of the first pair that has them
+    (a list is folded once, not once per value looked up: an import codes every row)."""
+    names: dict[str, int] = {}
+    places: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    squeezed: dict[str, int] = {}
+    for position, (_code, name) in enumerate(pairs):
+        folded = fold(name)
+        names.setdefault(folded, position)
+        if key in ("province", "ward"):
+            places.setdefault(_place_key(name), position)
+        if key == "priority_group":
+            for form in _group_names(name):
+                groups.setdefault(form, position)
+        if key == "ethnicity":
+            squeezed.setdefault(folded.replace("-", "").replace(" ", ""), position)
+    return names, places, groups, squeezed
 
 
 def match_older_values(session=None) -> int:
