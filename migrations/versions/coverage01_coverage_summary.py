@@ -2,7 +2,7 @@
 a dated tally rolled up to every facility, filled from the doses already recorded
 
 Revision ID: coverage01
-Revises: people01
+Revises: dupes01
 Create Date: 2026-12-03 18:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'coverage01'
-down_revision = 'people01'
+down_revision = "dupes01"
 branch_labels = None
 depends_on = None
 

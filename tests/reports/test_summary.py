@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from tests.reports.support import add_dose, add_person, check_coverage, table_row, text, vaccine
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Dose, Recipient
-from vaxportal.recipients.services import merge_recipients
 from vaxportal.reports import summary
 from vaxportal.reports.models import CoveragePerson, CoverageTally
 
@@ -44,6 +43,7 @@ edits_st = st.lists(st.one_of(
     st.tuples(st.just("vaccine"), st.integers(0, 19), st.sampled_from(CODES)),
     st.tuples(st.just("delete"), st.integers(0, 19), st.none()),
     st.tuples(st.just("merge"), st.integers(0, 9), st.integers(0, 9)),
+    st.tuples(st.just("unmerge"), st.integers(0, 9), st.none()),
     st.tuples(st.just("statement"), st.integers(0, 9), st.integers(0, 9)),
 ), min_size=1, max_size=6)
 
@@ -87,8 +87,20 @@ def _edit(place, kind: str, index: int, value) -> None:
         person.date_of_birth += timedelta(days=value)
     elif kind == "merge" and len(people) > 1:
         other = people[value % len(people)]
-        if other is not person:
-            merge_recipients(person, other)  # other's doses move to person; other stays
+        if other is not person:  # as a merge does: other's doses move, other stays as merged
+            for moved in db.session.scalars(sa.select(Dose).where(
+                    Dose.recipient_id == other.id)):
+                moved.recipient_id = person.id
+            other.merged_into_id = person.id
+    elif kind == "unmerge":
+        gone = db.session.scalars(sa.select(Recipient).where(
+            Recipient.merged_into_id.is_not(None)).order_by(Recipient.id)).first()
+        if gone is not None:  # as an undo does: back in the register, a dose back with it
+            back = db.session.scalars(sa.select(Dose).where(
+                Dose.recipient_id == gone.merged_into_id).order_by(Dose.id)).first()
+            gone.merged_into_id = None
+            if back is not None:
+                back.recipient_id = gone.id
     elif kind == "statement" and len(people) > 1:
         other = people[value % len(people)]
         db.session.execute(sa.update(Dose).where(Dose.recipient_id == other.id)
