@@ -220,3 +220,39 @@ def test_p1_a_dose_recorded_and_corrected_through_the_forms_shows_on_the_dashboa
     assert fixed.status_code == 303
     assert row() == ["1 (—)", "1 (—)", "1 (—)"]  # PFIZER: 2 in a series, dose 3 a booster
     _exact()
+
+
+def test_p1_a_merge_and_its_undo_keep_the_summary_exact(app, place, readers):
+    """The duplicates queue's own merge (the other record's priority group and birth date
+    picked, its doses moved to the kept one) and its undo, as the supervisor's pages run
+    them (``recipients.merging``)."""
+    from vaxportal.recipients import merging
+    from vaxportal.recipients.models import DuplicateCandidate
+
+    kept = add_person(place["s1"], born=date(1960, 5, 1), group="N01")
+    gone = add_person(place["s2"], born=date(2010, 1, 1), group="N08")
+    db.session.flush()
+    add_dose(kept, "AZ", 1, TODAY - timedelta(days=90))
+    add_dose(gone, "AZ", 2, TODAY - timedelta(days=30))
+    add_dose(gone, "PFIZER", 3, TODAY)
+    candidate = DuplicateCandidate(recipient_id=gone.id, other_id=kept.id,
+                                   facility_id=gone.facility_id)
+    db.session.add(candidate)
+    db.session.commit()
+    plan = merging.plan_merge(kept, gone, {"priority_group": gone.id,
+                                           "date_of_birth": gone.id})
+    assert not plan.errors
+    merging.merge(candidate, kept, gone, plan)
+    db.session.commit()
+    _exact()
+    assert db.session.get(CoveragePerson, gone.id) is None
+    person = db.session.get(CoveragePerson, kept.id)
+    assert (person.priority_group, person.booster_on) == ("N08", TODAY)
+    for account, node in readers.values():
+        check_coverage(account, node, TODAY)
+    merging.undo(merging.last_merge(candidate), candidate)
+    db.session.commit()
+    _exact()
+    assert db.session.get(CoveragePerson, gone.id).complete_on == TODAY - timedelta(days=30)
+    for account, node in readers.values():
+        check_coverage(account, node, TODAY)
