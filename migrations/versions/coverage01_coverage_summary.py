@@ -1,5 +1,6 @@
 """the coverage summary (issue 15, "Fast at province scale"): one row per person counted and
-a dated tally rolled up to every facility, filled from the doses already recorded
+a dated tally rolled up to every facility, the doses counted by day, vaccine and number at
+every facility above; filled from the doses already recorded
 
 Revision ID: coverage01
 Revises: dupes01
@@ -43,6 +44,15 @@ def upgrade():
     sa.PrimaryKeyConstraint('node_id', 'grain', 'day', 'priority_group', 'band',
                             name=op.f('pk_coverage_tally'))
     )
+    op.create_table('dose_tally',
+    sa.Column('node_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('vaccine_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('dose_number', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('doses', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('node_id', 'day', 'vaccine_id', 'dose_number',
+                            name=op.f('pk_dose_tally'))
+    )
     # The people already vaccinated: one INSERT ... SELECT, then their tally, by the
     # application's own rule (``reports.summary.rebuild``) on the upgrade's connection.
     from vaxportal.reports.summary import rebuild
@@ -51,6 +61,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table('dose_tally')
     op.drop_table('coverage_tally')
     with op.batch_alter_table('coverage_person', schema=None) as batch_op:
         batch_op.drop_index('ix_coverage_person_facility')

@@ -53,6 +53,7 @@ NOT_AUDITED = {
     "ImportJob": "an import is an access event; the rows it writes are audited recipients",
     "CoveragePerson": "the coverage summary, derived from the audited doses and recipients",
     "CoverageTally": "the coverage summary, derived from the audited doses and recipients",
+    "DoseTally": "the doses counted by day, derived from the audited doses",
 }
 
 

@@ -115,6 +115,23 @@ def check_coverage(account, node: Facility, as_of: date) -> None:
         assert targets == {k: v for k, v in want["targets"][by].items() if v}, by
 
 
+def check_doses(account, node, start: date, end: date) -> None:
+    """The doses by vaccine and number and by day (and week) equal the brute-force count."""
+    from vaxportal.reports import coverage
+
+    by_vaccine, by_day = brute_doses(account, node, start, end)
+    got = {(row["vaccine"], n): count for row in coverage.doses_by_vaccine(account, node,
+                                                                          start, end)
+           for n, count in row["by_number"].items()}
+    assert got == by_vaccine
+    days = coverage.doses_over_time(account, node, start, end, "day")
+    assert {day: n for day, n in days if n} == by_day
+    assert len(days) == (end - start).days + 1
+    weeks = coverage.doses_over_time(account, node, start, end, "week")
+    assert sum(n for _day, n in weeks) == sum(by_day.values())
+    assert all(day.weekday() == 0 for day, _n in weeks)
+
+
 def _line(facilities: dict, node: Facility, facility_id: int) -> int:
     """The child of ``node`` whose subtree holds the facility (or the node itself)."""
     path = facilities[facility_id].path

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from tests.reports.support import (
     add_dose,
     add_person,
-    brute_doses,
     brute_due,
     check_coverage,
+    check_doses,
 )
 from vaxportal.extensions import db
 from vaxportal.recipients import due
@@ -73,6 +73,7 @@ def _build(place, people, targets) -> None:
         first = first or person
     for row in db.session.scalars(sa.select(TargetPopulation)):
         db.session.delete(row)
+    db.session.flush()  # the old rows go before rows of the same key come back
     seen = set()
     for facility, group, band, total, current in targets:
         if group and band:
@@ -86,20 +87,6 @@ def _build(place, people, targets) -> None:
             facility_id=place[facility].id, priority_group=group, age_band=band, total=total,
             period_start=start, period_end=start + timedelta(days=364)))
     db.session.commit()
-
-
-def _check_doses(account, node, start: date, end: date) -> None:
-    by_vaccine, by_day = brute_doses(account, node, start, end)
-    got = {(row["vaccine"], n): count for row in coverage.doses_by_vaccine(account, node,
-                                                                          start, end)
-           for n, count in row["by_number"].items()}
-    assert got == by_vaccine
-    days = coverage.doses_over_time(account, node, start, end, "day")
-    assert {day: n for day, n in days if n} == by_day
-    assert len(days) == (end - start).days + 1
-    weeks = coverage.doses_over_time(account, node, start, end, "week")
-    assert sum(n for _day, n in weeks) == sum(by_day.values())
-    assert all(day.weekday() == 0 for day, _n in weeks)
 
 
 def _check_due(account, place) -> None:
@@ -121,7 +108,7 @@ def test_p1_every_figure_equals_a_brute_force_count(app, place, readers, people,
     app.config["OVERDUE_DAYS"] = 14
     for account, node in readers.values():
         check_coverage(account, node, as_of)
-        _check_doses(account, node, TODAY - timedelta(days=90), TODAY)
+        check_doses(account, node, TODAY - timedelta(days=90), TODAY)
         _check_due(account, place)
 
 

@@ -27,7 +27,14 @@ from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
-from vaxportal.reports.models import ALL, EVERY, CoveragePerson, CoverageTally, TargetPopulation
+from vaxportal.reports.models import (
+    ALL,
+    EVERY,
+    CoveragePerson,
+    CoverageTally,
+    DoseTally,
+    TargetPopulation,
+)
 
 #: (code, youngest age, oldest age + 1 or None): the age bands of targets and coverage
 AGE_BANDS = (
@@ -268,20 +275,31 @@ _LINES = {"facility": _facility_lines, "group": _group_lines, "band": _band_line
 # -- doses over a period ---------------------------------------------------------------------
 
 
-def _doses(account, node: Facility, start: date, end: date) -> sa.Select:
+def _doses(account, node: Facility, start: date, end: date):
+    """(the count, a statement of the subtree's doses over the period): from ``DoseTally``
+    at the node when the scope holds its whole branch, else from the doses in scope."""
+    if policy.scope(account).covers_below(node.id):
+        tally = DoseTally
+        stmt = sa.select().select_from(tally).where(
+            tally.node_id == node.id, tally.day >= start, tally.day <= end)
+        return sa.func.sum(tally.doses), stmt, tally
     stmt = sa.select().select_from(Dose).where(Dose.given_on >= start, Dose.given_on <= end)
-    return policy.scope(account).filter_below(stmt, Dose.facility_id, node.id)
+    return (sa.func.count(), policy.scope(account).filter_below(stmt, Dose.facility_id, node.id),
+            None)
 
 
 def doses_by_vaccine(account, node: Facility, start: date, end: date) -> list[dict]:
     """Per vaccine given in the subtree over the period: doses by dose number."""
-    stmt = (_doses(account, node, start, end)
-            .add_columns(Vaccine.name, Dose.dose_number, sa.func.count())
-            .join(Vaccine, Vaccine.id == Dose.vaccine_id)
-            .group_by(Vaccine.name, Dose.dose_number))
+    count, stmt, tally = _doses(account, node, start, end)
+    vaccine_id = tally.vaccine_id if tally is not None else Dose.vaccine_id
+    number = tally.dose_number if tally is not None else Dose.dose_number
+    stmt = (stmt.add_columns(Vaccine.name, number, count)
+            .join(Vaccine, Vaccine.id == vaccine_id)
+            .group_by(Vaccine.name, number))
     table: dict[str, dict[int, int]] = defaultdict(dict)
-    for name, number, count in db.session.execute(stmt):
-        table[name][number] = int(count)
+    for name, dose_number, doses in db.session.execute(stmt):
+        if doses:
+            table[name][dose_number] = table[name].get(dose_number, 0) + int(doses)
     return [{"vaccine": name, "by_number": by_number, "total": sum(by_number.values())}
             for name, by_number in sorted(table.items())]
 
@@ -290,9 +308,10 @@ def doses_over_time(account, node: Facility, start: date, end: date,
                     step: str = "day") -> list[tuple[date, int]]:
     """Doses given in the subtree per day (or per week from Monday), every day or week of
     the period listed, with 0 where none was given."""
-    stmt = (_doses(account, node, start, end)
-            .add_columns(Dose.given_on, sa.func.count()).group_by(Dose.given_on))
-    per_day = {given_on: int(count) for given_on, count in db.session.execute(stmt)}
+    count, stmt, tally = _doses(account, node, start, end)
+    day = tally.day if tally is not None else Dose.given_on
+    stmt = stmt.add_columns(day, count).group_by(day)
+    per_day = {given_on: int(n or 0) for given_on, n in db.session.execute(stmt)}
     buckets: dict[date, int] = {}
     day = start
     while day <= end:

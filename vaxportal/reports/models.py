@@ -14,7 +14,7 @@ from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose
 from vaxportal.timeutil import UTCDateTime, utcnow
 
-__all__ = ["CoveragePerson", "CoverageTally", "TargetPopulation"]
+__all__ = ["CoveragePerson", "CoverageTally", "DoseTally", "TargetPopulation"]
 
 #: ``priority_group`` / ``age_band`` of a row that counts everybody
 ALL = ""
@@ -91,3 +91,18 @@ class CoverageTally(db.Model):
     dose1: Mapped[int] = mapped_column(default=0)
     complete: Mapped[int] = mapped_column(default=0)
     booster: Mapped[int] = mapped_column(default=0)
+
+
+class DoseTally(db.Model):
+    """Doses given, counted by day, vaccine and dose number at the facility that gave them
+    and at each facility above it (``node_id``): the dashboard's doses by vaccine and over
+    time read a month of one facility's rows, whatever the number of doses. Kept by
+    ``reports/summary.py`` with the coverage summary."""
+
+    __tablename__ = "dose_tally"
+
+    node_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    vaccine_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    dose_number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    doses: Mapped[int] = mapped_column(default=0)

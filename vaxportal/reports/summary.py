@@ -32,10 +32,14 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.reports.coverage import AGE_BANDS, age_band
-from vaxportal.reports.models import EVERY, CoveragePerson, CoverageTally
+from vaxportal.reports.models import EVERY, CoveragePerson, CoverageTally, DoseTally
 
 PERSON = CoveragePerson.__table__
 TALLY = CoverageTally.__table__
+DOSES = DoseTally.__table__
+#: a dose's place in ``DoseTally``
+DOSE_KEY = ("facility_id", "given_on", "vaccine_id", "dose_number")
+_DOSES_PENDING = "vaxportal_dose_tally_pending"
 MEASURES = ("dose1", "complete", "booster")
 _PENDING = "vaxportal_coverage_pending"
 _CHUNK = 500
@@ -152,6 +156,48 @@ def _apply(conn: Connection, tally: dict) -> None:
                 lambda excluded: {m: TALLY.c[m] + excluded[m] for m in MEASURES})
 
 
+def _dose_rows(conn: Connection, changes: dict) -> list[dict]:
+    """{(facility, day, vaccine, number): +n/-n} -> ``DoseTally`` rows at the facility and
+    each facility above it."""
+    changes = {key: n for key, n in changes.items() if n}
+    facilities = sorted({key[0] for key in changes})
+    paths = dict(conn.execute(sa.select(Facility.id, Facility.path).where(
+        Facility.id.in_(facilities))).all()) if facilities else {}
+    out: dict = {}
+    for (facility, day, vaccine_id, number), n in changes.items():
+        for node in paths.get(facility, f"/{facility}/").strip("/").split("/"):
+            key = (int(node), day, vaccine_id, number)
+            out[key] = out.get(key, 0) + n
+    return [{"node_id": node, "day": day, "vaccine_id": vaccine_id, "dose_number": number,
+             "doses": n} for (node, day, vaccine_id, number), n in out.items() if n]
+
+
+def count_doses(conn: Connection, changes: dict) -> None:
+    """Add ``changes`` (doses by facility, day, vaccine and number) to ``DoseTally``."""
+    rows = _dose_rows(conn, changes)
+    if rows:
+        _upsert(conn, DOSES, rows, lambda excluded: {"doses": DOSES.c.doses + excluded.doses})
+
+
+def _dose_key(obj, *, old: bool) -> tuple:
+    state = sa.inspect(obj)
+    values = []
+    for attr in DOSE_KEY:
+        history = state.attrs[attr].history
+        if old and history.deleted:
+            values.append(history.deleted[0])
+        else:
+            values.append(getattr(obj, attr) if old else state.dict.get(attr))
+    return tuple(values)
+
+
+def _doses_of(conn: Connection, ids: list[int], sign: int, changes: dict) -> None:
+    if ids:
+        for row in conn.execute(sa.select(*(Dose.__table__.c[a] for a in DOSE_KEY))
+                                .where(Dose.id.in_(ids))):
+            changes[tuple(row)] = changes.get(tuple(row), 0) + sign
+
+
 # -- keeping it: the recipients of a change ------------------------------------------------
 
 
@@ -234,26 +280,35 @@ def _history(obj, key: str) -> set:
 def _before_flush(session: Session, _context, _instances) -> None:
     """The recipients doses leave (their old ``recipient_id``), read before the flush."""
     pending = session.info.setdefault(_PENDING, set())
+    doses = session.info.setdefault(_DOSES_PENDING, {})
     for obj in chain(session.dirty, session.deleted):
         if isinstance(obj, Dose):
             pending.add(obj.recipient_id)  # loads an expired value
             pending.update(_history(obj, "recipient_id"))
+            key = _dose_key(obj, old=True)  # the dose's place before this flush
+            doses[key] = doses.get(key, 0) - 1
 
 
 def _after_flush(session: Session, _context) -> None:
     ids = session.info.pop(_PENDING, set())
+    doses = session.info.pop(_DOSES_PENDING, {})
     vaccines = set()
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, Dose):
             ids.add(sa.inspect(obj).dict.get("recipient_id"))
+            if obj not in session.deleted:
+                key = _dose_key(obj, old=False)
+                doses[key] = doses.get(key, 0) + 1
         elif isinstance(obj, Recipient):
             ids.add(sa.inspect(obj).dict.get("id"))
         elif isinstance(obj, Vaccine) and _history(obj, "doses_in_series") - {
                 sa.inspect(obj).dict.get("doses_in_series")}:
             vaccines.add(obj.id)
-    if not ids and not vaccines:
+    if not ids and not vaccines and not any(doses.values()):
         return
     conn = session.connection()
+    if any(doses.values()) and _ready(conn):
+        count_doses(conn, doses)
     if vaccines:
         ids.update(conn.scalars(sa.select(Dose.recipient_id).where(
             Dose.vaccine_id.in_(sorted(vaccines))).distinct()))
@@ -264,6 +319,7 @@ def _after_flush(session: Session, _context) -> None:
 
 def _forget(session: Session, _previous) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_DOSES_PENDING, None)
 
 
 _WATCHED = frozenset(("dose", "recipient", "vaccine"))
@@ -287,9 +343,15 @@ def _on_statement(state):
         pick = pick.where(where)
     keys = list(conn.scalars(pick, state.parameters or {}))
     before = _people_of(conn, name, keys)
+    doses: dict = {}
+    if name == "dose":
+        _doses_of(conn, keys, -1, doses)
     result = state.invoke_statement()
     if state.statement.returning_column_descriptions:
         result = result.freeze()()
+    if name == "dose":
+        _doses_of(conn, keys, 1, doses)
+        count_doses(conn, doses)
     refresh(conn, before | _people_of(conn, name, keys))
     return result
 
@@ -333,11 +395,22 @@ def computed(conn: Connection) -> tuple[dict, dict]:
     return people, _rolled_up(by_home, _paths(conn, by_home))
 
 
+def _dose_counts(conn: Connection) -> dict:
+    """{(facility, day, vaccine, number): doses} of every dose, one GROUP BY."""
+    columns = [Dose.__table__.c[a] for a in DOSE_KEY]
+    return {tuple(row[:4]): int(row[4]) for row in conn.execute(
+        sa.select(*columns, sa.func.count()).group_by(*columns))}
+
+
 def rebuild(conn: Connection) -> int:
     """Both tables again from the doses: the people by one INSERT ... SELECT, the tally from
     them, read in chunks. Returns the number of people."""
     conn.execute(sa.delete(TALLY))
     conn.execute(sa.delete(PERSON))
+    conn.execute(sa.delete(DOSES))
+    rows = _dose_rows(conn, _dose_counts(conn))
+    for start in range(0, len(rows), _REBUILD_CHUNK):
+        conn.execute(sa.insert(DOSES), rows[start:start + _REBUILD_CHUNK])
     conn.execute(sa.insert(PERSON).from_select(list(_COLUMNS), person_rows()))
     by_home: dict = {}
     last = 0
@@ -369,6 +442,14 @@ def differences(conn: Connection) -> list[str]:
     out += [f"tally {key}: stored {kept.get(key)}, computed {tally.get(key)}"
             for key in sorted(set(tally) | set(kept), key=repr)
             if kept.get(key) != tally.get(key)]
+    doses = {(r["node_id"], r["day"], r["vaccine_id"], r["dose_number"]): r["doses"]
+             for r in _dose_rows(conn, _dose_counts(conn))}
+    stored_doses = {tuple(row[:4]): row[4] for row in conn.execute(sa.select(
+        DOSES.c.node_id, DOSES.c.day, DOSES.c.vaccine_id, DOSES.c.dose_number,
+        DOSES.c.doses)) if row[4]}
+    out += [f"doses {key}: stored {stored_doses.get(key)}, computed {doses.get(key)}"
+            for key in sorted(set(doses) | set(stored_doses), key=repr)
+            if doses.get(key) != stored_doses.get(key)]
     return out
 
 
