@@ -102,14 +102,16 @@ class Coverage:
     lines: list[Figure] = field(default_factory=list)
 
 
-def _on_day(as_of: date):
-    """The tally's rows up to ``as_of``: whole years before its year, the months of its year
-    before its month, then the days of its month."""
+def _on_day(as_of: date) -> tuple:
+    """The tally's rows up to ``as_of``, as three index ranges: whole years before its
+    year, the months of its year before its month, the days of its month up to it. (Three
+    statements of one UNION ALL: an OR of the three lets SQLite's planner read the node's
+    every row, the birthdays of years to come included.)"""
     year, month = as_of.replace(month=1, day=1), as_of.replace(day=1)
     grain, day = CoverageTally.grain, CoverageTally.day
-    return sa.or_(sa.and_(grain == "y", day < year),
-                  sa.and_(grain == "m", day >= year, day < month),
-                  sa.and_(grain == "d", day >= month, day <= as_of))
+    return ((grain == "y", day < year),
+            (grain == "m", day >= year, day < month),
+            (grain == "d", day >= month, day <= as_of))
 
 
 class _Counts:
@@ -153,10 +155,13 @@ class _Counts:
         return counts
 
     def _tally(self, key, *where) -> dict:
-        stmt = (sa.select(key.label("key"), sa.func.sum(CoverageTally.dose1),
-                          sa.func.sum(CoverageTally.complete),
-                          sa.func.sum(CoverageTally.booster))
-                .where(*where, _on_day(self.as_of)).group_by(key))
+        tally = CoverageTally
+        parts = sa.union_all(*(
+            sa.select(key.label("key"), tally.dose1, tally.complete, tally.booster)
+            .where(*where, *bounds) for bounds in _on_day(self.as_of))).subquery("rows")
+        stmt = (sa.select(parts.c.key, sa.func.sum(parts.c.dose1),
+                          sa.func.sum(parts.c.complete), sa.func.sum(parts.c.booster))
+                .group_by(parts.c.key))
         rows = ((k, int(d or 0), int(c or 0), int(b or 0))
                 for k, d, c, b in db.session.execute(stmt))
         return {k: (d, c, b) for k, d, c, b in rows if d}
