@@ -1,5 +1,5 @@
-"""How audit rows read on the page: names for ids, a recipient's fields by their labels
-(``recipients/fields.py``), values as text (always escaped by Jinja), identifiers and the
+"""How audit rows read on the page: names for ids, actions, entities and fields by their
+labels (``audit/labels.py``; a recipient's fields as ``recipients/fields.py`` names them), values as text (always escaped by Jinja), identifiers and the
 search terms holding them masked for accounts that do not see them in the register either
 (``policy.sees_full_identity`` and ``policy.mask_field``: the same rule and the same masked
 form as the register and the export)."""
@@ -13,8 +13,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from vaxportal.audit import registry
-from vaxportal.audit.forms import ENTITY_LABELS
+from vaxportal.audit import labels, registry
+from vaxportal.audit.labels import field_label
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian
 from vaxportal.extensions import db
@@ -27,12 +27,11 @@ from vaxportal.timeutil import format_date, format_datetime
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
-ACTION_LABELS = {"insert": _l("Thêm"), "update": _l("Sửa"), "delete": _l("Xoá")}
 CATEGORY_LABELS = {"data": _l("Dữ liệu"), "access": _l("Truy cập"), "account": _l("Tài khoản")}
 
 
-def entity_choices() -> list[str]:
-    return registry.entity_names()
+def entity_choices() -> list[tuple[str, str]]:
+    return [(name, labels.entity_label(name)) for name in registry.entity_names()]
 
 
 def person_choices(account) -> list[tuple[int, str]]:
@@ -66,34 +65,24 @@ def names(events: list[AuditEvent]) -> dict[str, dict]:
     }
 
 
-#: entities whose changed fields are a recipient's (``fields.RECIPIENT``)
-RECIPIENT_ENTITIES = frozenset({"recipient"})
-
-
-def field_label(entity: str | None, key: str) -> str:
-    """A changed field as the page names it: a recipient's field by its label, as on the
-    register's form; any other by its key."""
-    if entity in RECIPIENT_ENTITIES and key in fields.FIELD_KEYS:
-        return str(fields.spec(key).label)
-    return key
-
-
-def change_rows(event: AuditEvent) -> list[tuple[str, str, str]]:
-    """(field, before, after) as text; secrets only as "changed"."""
+def change_rows(event: AuditEvent) -> list[tuple[str, str, str, str]]:
+    """(label, key, before, after) as text; secrets only as "changed"."""
     rows = []
     for key, value in sorted((event.changes or {}).items()):
         name = field_label(event.entity, key)
         if value == registry.CHANGED or not isinstance(value, dict):
             marker = str(_l("(đã thay đổi, không hiển thị)"))
-            rows.append((name, "", marker))
+            rows.append((name, key, "", marker))
             continue
-        rows.append((name, text(event, key, value.get("old")),
+        rows.append((name, key, text(event, key, value.get("old")),
                      text(event, key, value.get("new"))))
     return rows
 
 
-def detail_rows(event: AuditEvent) -> list[tuple[str, str]]:
-    return [(key, text(event, key, value)) for key, value in sorted((event.details or {}).items())]
+def detail_rows(event: AuditEvent) -> list[tuple[str, str, str]]:
+    """(label, key, value) of an access or account event's details."""
+    return [(labels.detail_label(key), key, text(event, key, value))
+            for key, value in sorted((event.details or {}).items())]
 
 
 def text(event: AuditEvent, key: str, value) -> str:
@@ -129,7 +118,7 @@ def field_names(event: AuditEvent) -> str:
 
 
 def template_helpers() -> dict:
-    return {"audit_action": lambda a: ACTION_LABELS.get(a, a),
-            "audit_entity": lambda e: ENTITY_LABELS.get(e, e or ""),
+    return {"audit_action": labels.action_label,
+            "audit_entity": labels.entity_label,
             "audit_category": lambda c: CATEGORY_LABELS.get(c, c),
             "audit_fields": field_names, "audit_sees_data": scope.sees_data}
