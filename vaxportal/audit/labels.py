@@ -57,9 +57,9 @@ DATA = {
 #: verbs of the second-person approval (``facilities/approvals.py``): ``<verb>_<kind>``
 APPROVAL_VERBS = {
     "request": _l("Đề nghị phê duyệt"),
-    "approve": _l("Phê duyệt"),
-    "refuse": _l("Từ chối phê duyệt"),
-    "expire": _l("Hết hạn phê duyệt"),
+    "approve": _l("Đã phê duyệt"),
+    "refuse": _l("Đã từ chối"),
+    "expire": _l("Đã hết hạn"),
 }
 
 
