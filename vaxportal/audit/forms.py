@@ -89,7 +89,8 @@ class AuditPersonForm(FlaskForm):
 
     national_id = StringField(_l("Số CCCD/CMND của đối tượng tiêm"),
                               [Optional(), Length(max=20)], filters=[_strip])
-    record_id = StringField(_l("Hoặc mã hồ sơ"), [Optional(), Length(max=20)],
+    # no Optional(): an empty record id is checked against the national ID below
+    record_id = StringField(_l("Hoặc mã hồ sơ"), [Length(max=20)],
                             filters=[_strip])
     carry = HiddenField(validators=[Optional(), Length(max=2000)])
 
