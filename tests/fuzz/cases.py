@@ -55,6 +55,11 @@ class Case:
 
 # -- set-ups -------------------------------------------------------------------------------
 
+def _audit_person(ctx: Ctx) -> dict[str, list[str]]:
+    """A record id the reader finds (the success path: a redirect with an opaque id)."""
+    return {"record_id": [str(ctx.world.recipient_id)]}
+
+
 def _recipient(ctx: Ctx) -> None:
     ctx.objects["recipient"] = ctx.world.recipient_id
 
@@ -246,6 +251,8 @@ CASES: dict[str, Case] = {
                           setup=_forced_or_not, live=_own_password),
     "auth.logout": Case("data_entry", "/", "/auth/logout"),
     "audit.verify": Case(("supervisor", "reviewer"), "/audit/", "/audit/verify"),
+    "audit.person": Case(("supervisor", "reviewer"), "/audit/", "/audit/person",
+                         live=_audit_person),
     "auth.end_sessions": Case("data_entry", "/auth/sessions", "/auth/sessions",
                               setup=_two_sessions),
     "auth.step_up": Case("data_entry", "/auth/step-up?next=/recipients/", "/auth/step-up",

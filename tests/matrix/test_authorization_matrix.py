@@ -77,6 +77,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "audit.show": {"GET": "L 200/404 403 200/404 200/404"},
     # running the integrity check: data-audit readers only (a message on the audit page)
     "audit.verify": {"POST": "L 403 403 303>audit.index 303>audit.index"},
+    # the person filter (a national ID POSTed, never in a URL): data-audit readers only; an
+    # empty form answers the page with the form's message
+    "audit.person": {"POST": "L 403 403 200 200"},
     # -- the facility tree and accounts: admins only, the whole tree, changes after an OTP
     "facilities.index": {"GET": "L 200 403 403 403"},
     "facilities.new_facility": {"GET": "L 200 403 403 403"},

@@ -19,6 +19,7 @@ from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal import policy
 from vaxportal.policy import audit_scope as scope
 from vaxportal.policy import mask_field, sees_full_identity
 from vaxportal.recipients import codes, fields
@@ -34,14 +35,27 @@ def entity_choices() -> list[tuple[str, str]]:
     return [(name, labels.entity_label(name)) for name in registry.entity_names()]
 
 
-def person_choices(account) -> list[tuple[int, str]]:
-    """Custodians whose rows the reader may see: everyone for the security audit; for the
-    data audit, the holders of accounts in the reader's scope or delegated into it."""
-    stmt = (sa.select(Custodian.id, Custodian.full_name, Account.username)
-            .join(Account, Account.id == Custodian.account_id)
-            .order_by(Custodian.full_name, Custodian.id))
-    stmt = scope.visible_people(stmt, account)
-    return [(row.id, f"{row.full_name} ({row.username})") for row in db.session.execute(stmt)]
+def filter_choices(account, with_facilities: bool) -> tuple[list[tuple[int, str]],
+                                                             list[tuple[int, str]]]:
+    """The filter's lists in one round trip: the custodians whose rows the reader may see
+    (everyone for the security audit; for the data audit, the holders of accounts in the
+    reader's scope or delegated into it), and, for the data audit, the facilities of the
+    reader's scope (which the scope then keeps: ``Scope.remember_choices``)."""
+    label = Custodian.full_name + " (" + Account.username + ")"
+    people = (sa.select(Custodian.id, label.label("name"), sa.literal_column("0").label("kind"))
+              .join(Account, Account.id == Custodian.account_id))
+    people = scope.visible_people(people, account)
+    stmt = people
+    reader_scope = policy.scope(account)
+    if with_facilities:
+        facilities = reader_scope.choices_statement().add_columns(sa.literal_column("1"))
+        stmt = sa.union_all(people, facilities)
+    found: tuple[list, list] = ([], [])
+    for row_id, name, kind in db.session.execute(stmt.order_by("kind", "name", "id")):
+        found[kind].append((row_id, name))
+    if with_facilities:
+        reader_scope.remember_choices(found[1])
+    return found
 
 
 def names(events: list[AuditEvent]) -> dict[str, dict]:

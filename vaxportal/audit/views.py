@@ -101,17 +101,17 @@ def _page(args: MultiDict, person_form: AuditPersonForm | None = None):
     account = current_account()
     sees_data = scope.sees_data(account)
     form = AuditFilterForm(formdata=args)
-    form.set_choices(present.entity_choices(), present.person_choices(account),
-                     policy.scope().facility_choices() if sees_data else [],
+    people, facilities = present.filter_choices(account, with_facilities=sees_data)
+    form.set_choices(present.entity_choices(), people, facilities,
                      labels.action_choices(sees_data,
                                            policy.has_perm(account, Perm.read_security_audit)))
     form.validate()
-    people = person_filter.recall(form.who.data) if sees_data and not form.who.errors else None
-    if form.who.data and people is None:
+    chosen = person_filter.recall(form.who.data) if sees_data and not form.who.errors else None
+    if form.who.data and chosen is None:
         form.who.errors = [_("Bộ lọc theo đối tượng tiêm đã hết hạn; hãy nhập lại.")]
     stmt = _filtered(sa.select(AuditEvent).where(scope.visible(account)), form)
-    if people is not None:
-        stmt = stmt.where(person_filter.condition(people))
+    if chosen is not None:
+        stmt = stmt.where(person_filter.condition(chosen))
     pager = db.paginate(stmt.order_by(AuditEvent.id.desc()),
                         page=args.get("page", 1, type=validators.page_number),
                         per_page=current_app.config["PAGE_SIZE"], error_out=False)
@@ -122,7 +122,7 @@ def _page(args: MultiDict, person_form: AuditPersonForm | None = None):
     page_args = _filters(args)
     return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
                        names=present.names(pager.items), sees_data=sees_data,
-                       person_form=person_form, people=people, page_args=page_args,
+                       person_form=person_form, people=chosen, page_args=page_args,
                        integrity=integrity.status() if sees_data else None)
 
 
