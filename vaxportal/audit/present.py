@@ -1,6 +1,7 @@
 """How audit rows read on the page: names for ids, actions, entities and fields by their
-labels (``audit/labels.py``; a recipient's fields as ``recipients/fields.py`` names them), values as text (always escaped by Jinja), identifiers and the
-search terms holding them masked for accounts that do not see them in the register either
+labels (``audit/labels.py``; a recipient's fields as ``recipients/fields.py`` names them),
+values as text (always escaped by Jinja), identifiers and the search terms holding them
+masked for accounts that do not see them in the register either
 (``policy.sees_full_identity`` and ``policy.mask_field``: the same rule and the same masked
 form as the register and the export)."""
 
@@ -13,16 +14,16 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from vaxportal import policy
 from vaxportal.audit import labels, registry
 from vaxportal.audit.labels import field_label
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, Custodian
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal import policy
 from vaxportal.policy import audit_scope as scope
 from vaxportal.policy import mask_field, sees_full_identity
-from vaxportal.recipients import codes, fields
+from vaxportal.recipients import codes
 from vaxportal.timeutil import format_date, format_datetime
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
