@@ -245,3 +245,15 @@ def test_p2_1_an_admin_has_no_person_filter_and_no_data_rows(readers, people, pl
         assert response.status_code == 200
         assert not row_ids(response) & data_rows
         assert "Võ Thị Mười" not in html(response)
+
+
+def test_htmx_rows_bring_the_person_form_the_filters_just_chosen(readers, people):
+    """With JavaScript the rows are swapped alone: the person form's carried filters come
+    with them (out of band), so choosing a person keeps the filters just chosen."""
+    body = readers["supervisor"].hx("get", "/audit/?views=y&entity=recipient") \
+        .get_data(as_text=True)
+    carry = re.search(r'<input[^>]*name="carry"[^>]*>', body).group(0)
+    assert 'hx-swap-oob="true"' in carry
+    assert "views=y" in unescape(carry) and "entity=recipient" in unescape(carry)
+    full = readers["supervisor"].get("/audit/?views=y").get_data(as_text=True)
+    assert full.count('name="carry"') == 1 and "hx-swap-oob" not in full

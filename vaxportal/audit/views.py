@@ -123,6 +123,7 @@ def _page(args: MultiDict, person_form: AuditPersonForm | None = None):
     return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
                        names=present.names(pager.items), sees_data=sees_data,
                        person_form=person_form, people=chosen, page_args=page_args,
+                       fragment=htmx.is_htmx(),
                        integrity=integrity.status() if sees_data else None)
 
 
