@@ -123,8 +123,14 @@ def _page(args: MultiDict, person_form: AuditPersonForm | None = None):
     return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
                        names=present.names(pager.items), sees_data=sees_data,
                        person_form=person_form, people=chosen, page_args=page_args,
-                       fragment=htmx.is_htmx(),
+                       fragment=htmx.is_htmx(), views_hidden=sees_data and _views_hidden(form),
                        integrity=integrity.status() if sees_data else None)
+
+
+def _views_hidden(form: AuditFilterForm) -> bool:
+    """View events are left out unless the box is ticked or a view is the kind chosen."""
+    chosen = form.action.data if form.action.data and not form.action.errors else None
+    return not form.views.data and not labels.is_view(chosen)
 
 
 def _filtered(stmt: sa.Select, form: AuditFilterForm) -> sa.Select:
@@ -148,7 +154,7 @@ def _filtered(stmt: sa.Select, form: AuditFilterForm) -> sa.Select:
         field = getattr(form, name)
         if ok(field):
             stmt = stmt.where(getattr(AuditEvent, name) == field.data.strip())
-    if not form.views.data and not (ok(form.action) and labels.is_view(form.action.data)):
+    if _views_hidden(form):
         stmt = stmt.where(AuditEvent.action.not_in(sorted(labels.VIEWS)))
     start, end = form.utc_range()
     if start is not None:
