@@ -304,3 +304,13 @@ def test_the_table_labels_no_action_that_nothing_writes():
     found, _unknown = written_actions()
     composed = {f"{verb}_{kind}" for verb in labels.APPROVAL_VERBS for kind in approvals.APPLY}
     assert set(labels.ACTIONS) == found | set(labels.CHANGES) | composed
+
+
+def test_changes_read_as_what_happened_in_english(supervisor, person):
+    recipient = person("s1")
+    recipient.occupation = "Nông dân"
+    db.session.commit()
+    english(supervisor)
+    page = html(supervisor.get("/audit/?entity=recipient"))
+    rows = page[page.index('id="audit-rows"'):]
+    assert "Created" in rows and "Changed" in rows

@@ -12,7 +12,7 @@ core never imports this module.
 
 from __future__ import annotations
 
-from flask_babel import LazyString, gettext
+from flask_babel import LazyString, gettext, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 
 from vaxportal.facilities.approval_views import KIND_LABELS as PENDING_KIND_LABELS
@@ -21,8 +21,10 @@ from vaxportal.recipients import fields
 
 # -- actions ---------------------------------------------------------------------------------
 
-#: the session hook's rows (``audit/hook.py``): any audited model, data or account
-CHANGES = {"insert": _l("Thêm"), "update": _l("Sửa"), "delete": _l("Xoá")}
+#: the session hook's rows (``audit/hook.py``): any audited model, data or account (in the
+#: "nhật ký" context: English says what happened, not a button's verb)
+CHANGES = {"insert": lazy_pgettext("nhật ký", "Thêm"), "update": lazy_pgettext("nhật ký", "Sửa"),
+           "delete": lazy_pgettext("nhật ký", "Xoá")}
 
 #: access to recipient data that only reads it: hidden from the list unless asked for
 VIEWS = {
