@@ -50,7 +50,8 @@ def index():
 @permission_required(Perm.read_data_audit)
 def person():
     """The person filter: the national ID or record id typed is looked up in the reader's
-    scope and kept server-side; the page's URL carries only an opaque id (``who``)."""
+    scope; only the record ids found are kept (in the signed session), and the page's URL
+    carries an opaque id (``who``), never what was typed."""
     form = AuditPersonForm()
     args = _filters(dict(parse_qsl(form.carry.data or "")), but="who")
     if form.validate():
@@ -107,7 +108,7 @@ def _page(args: MultiDict, person_form: AuditPersonForm | None = None):
                                            policy.has_perm(account, Perm.read_security_audit)))
     form.validate()
     chosen = person_filter.recall(form.who.data) if sees_data and not form.who.errors else None
-    if form.who.data and chosen is None:
+    if sees_data and form.who.data and chosen is None:
         form.who.errors = [_("Bộ lọc theo đối tượng tiêm đã hết hạn; hãy nhập lại.")]
     stmt = _filtered(sa.select(AuditEvent).where(scope.visible(account)), form)
     if chosen is not None:
