@@ -259,3 +259,12 @@ def test_htmx_rows_bring_the_person_form_the_filters_just_chosen(readers, people
     assert "views=y" in unescape(carry) and "entity=recipient" in unescape(carry)
     full = readers["supervisor"].get("/audit/?views=y").get_data(as_text=True)
     assert full.count('name="carry"') == 1 and "hx-swap-oob" not in full
+
+
+def test_the_kinds_of_data_fit_the_reader(readers):
+    supervisor = options(html(readers["supervisor"].get("/audit/")), "entity")
+    assert supervisor["recipient"] == "Đối tượng tiêm" and supervisor["dose"] == "Mũi tiêm"
+    assert "account" not in supervisor and "facility" not in supervisor
+    admin = options(html(readers["admin"].get("/audit/")), "entity")
+    assert admin["account"] == "Tài khoản" and admin["pending_action"] == "Thao tác chờ phê duyệt"
+    assert "recipient" not in admin and "dose" not in admin

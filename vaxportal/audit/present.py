@@ -32,8 +32,11 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 CATEGORY_LABELS = {"data": _l("Dữ liệu"), "access": _l("Truy cập"), "account": _l("Tài khoản")}
 
 
-def entity_choices() -> list[tuple[str, str]]:
-    return [(name, labels.entity_label(name)) for name in registry.entity_names()]
+def entity_choices(data: bool, security: bool) -> list[tuple[str, str]]:
+    """(entity, label) of the kinds of data a reader of the data and/or the security audit
+    can meet."""
+    return [(name, labels.entity_label(name)) for name in registry.entity_names()
+            if (security if name in registry.SECURITY_ENTITIES else data)]
 
 
 def filter_choices(account, with_facilities: bool) -> tuple[list[tuple[int, str]],

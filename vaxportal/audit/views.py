@@ -102,10 +102,10 @@ def _page(args: MultiDict, person_form: AuditPersonForm | None = None):
     account = current_account()
     sees_data = scope.sees_data(account)
     form = AuditFilterForm(formdata=args)
+    sees_security = policy.has_perm(account, Perm.read_security_audit)
     people, facilities = present.filter_choices(account, with_facilities=sees_data)
-    form.set_choices(present.entity_choices(), people, facilities,
-                     labels.action_choices(sees_data,
-                                           policy.has_perm(account, Perm.read_security_audit)))
+    form.set_choices(present.entity_choices(sees_data, sees_security), people, facilities,
+                     labels.action_choices(sees_data, sees_security))
     form.validate()
     chosen = person_filter.recall(form.who.data) if sees_data and not form.who.errors else None
     if sees_data and form.who.data and chosen is None:
