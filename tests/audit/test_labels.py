@@ -314,3 +314,11 @@ def test_changes_read_as_what_happened_in_english(supervisor, person):
     page = html(supervisor.get("/audit/?entity=recipient"))
     rows = page[page.index('id="audit-rows"'):]
     assert "Created" in rows and "Changed" in rows
+
+
+def test_p2_4_a_facility_id_among_the_values_reads_as_the_facility(supervisor, person, place):
+    recipient = person("s1")
+    (row,) = audit_rows(entity="recipient", entity_id=str(recipient.id), action="insert")
+    raw = html(supervisor.get(f"/audit/{row.id}"))
+    s1 = place["s1"]
+    assert f"{s1.code} · {s1.name} (#{s1.id})" in raw

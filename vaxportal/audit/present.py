@@ -62,8 +62,27 @@ def filter_choices(account, with_facilities: bool) -> tuple[list[tuple[int, str]
     return found
 
 
-def names(events: list[AuditEvent]) -> dict[str, dict]:
-    """Usernames, custodians' names and facilities for the ids on one page (three queries)."""
+#: values that name a facility: shown as its code and name (the id beside it)
+FACILITY_KEYS = frozenset({"facility_id", "delegated_facility_id"})
+
+
+def _names_facility(entity: str | None, key: str) -> bool:
+    return key in FACILITY_KEYS or (entity == "facility" and key == "parent_id")
+
+
+def facility_values(event: AuditEvent) -> set[int]:
+    """The facility ids among a row's values (before/after and details)."""
+    found = []
+    for key, value in (event.changes or {}).items():
+        if _names_facility(event.entity, key) and isinstance(value, dict):
+            found += [value.get("old"), value.get("new")]
+    found += [v for k, v in (event.details or {}).items() if _names_facility(event.entity, k)]
+    return {v for v in found if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def names(events: list[AuditEvent], with_values: bool = False) -> dict[str, dict]:
+    """Usernames, custodians' names and facilities for the ids on one page (three queries);
+    ``with_values``: the facilities the rows' values name too (a row's own page)."""
     def lookup(columns, key, ids):
         ids = {i for i in ids if i is not None}
         if not ids:
@@ -79,12 +98,15 @@ def names(events: list[AuditEvent]) -> dict[str, dict]:
             (e.custodian_id for e in events)).items()},
         "facilities": {k: f"{v.code} · {v.name}" for k, v in lookup(
             (Facility.id, Facility.code, Facility.name), Facility.id,
-            (e.facility_id for e in events)).items()},
+            [e.facility_id for e in events]
+            + [i for e in events if with_values for i in facility_values(e)]).items()},
     }
 
 
-def change_rows(event: AuditEvent) -> list[tuple[str, str, str, str]]:
-    """(label, key, before, after) as text; secrets only as "changed"."""
+def change_rows(event: AuditEvent, facilities: dict[int, str] | None = None
+                ) -> list[tuple[str, str, str, str]]:
+    """(label, key, before, after) as text; secrets only as "changed"; a facility's id as
+    its name when ``facilities`` (``names(..., with_values=True)``) has it."""
     rows = []
     for key, value in sorted((event.changes or {}).items()):
         name = field_label(event.entity, key)
@@ -92,21 +114,25 @@ def change_rows(event: AuditEvent) -> list[tuple[str, str, str, str]]:
             marker = str(_l("(đã thay đổi, không hiển thị)"))
             rows.append((name, key, "", marker))
             continue
-        rows.append((name, key, text(event, key, value.get("old")),
-                     text(event, key, value.get("new"))))
+        rows.append((name, key, text(event, key, value.get("old"), facilities),
+                     text(event, key, value.get("new"), facilities)))
     return rows
 
 
-def detail_rows(event: AuditEvent) -> list[tuple[str, str, str]]:
+def detail_rows(event: AuditEvent, facilities: dict[int, str] | None = None
+                ) -> list[tuple[str, str, str]]:
     """(label, key, value) of an access or account event's details."""
-    return [(labels.detail_label(key), key, text(event, key, value))
+    return [(labels.detail_label(key), key, text(event, key, value, facilities))
             for key, value in sorted((event.details or {}).items())]
 
 
-def text(event: AuditEvent, key: str, value) -> str:
+def text(event: AuditEvent, key: str, value, facilities: dict[int, str] | None = None) -> str:
     """One stored value as the page shows it."""
     if value is None:
         return ""
+    if facilities and _names_facility(event.entity, key) and isinstance(value, int) \
+            and value in facilities:
+        return f"{facilities[value]} (#{value})"
     if not sees_full_identity() and event.entity not in registry.SECURITY_ENTITIES:
         value = mask_field(key, value)
     if isinstance(value, dict | list):

@@ -84,8 +84,10 @@ def show(event_id: int):
     event = db.first_or_404(
         sa.select(AuditEvent).where(AuditEvent.id == event_id, scope.visible(account))
     )
-    return htmx.render("audit/show.html", event=event, names=present.names([event]),
-                       changes=present.change_rows(event), details=present.detail_rows(event))
+    names = present.names([event], with_values=True)
+    return htmx.render("audit/show.html", event=event, names=names,
+                       changes=present.change_rows(event, names["facilities"]),
+                       details=present.detail_rows(event, names["facilities"]))
 
 
 #: the GET filters a page link or the person form carries along
