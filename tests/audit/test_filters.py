@@ -13,6 +13,8 @@ import pytest
 from tests.helpers import add_dose, audit_rows
 from vaxportal.audit import events
 from vaxportal.extensions import db
+from vaxportal.recipients import merging
+from vaxportal.recipients.models import DuplicateCandidate
 
 
 def html(response) -> str:
@@ -268,3 +270,20 @@ def test_the_kinds_of_data_fit_the_reader(readers):
     admin = options(html(readers["admin"].get("/audit/")), "entity")
     assert admin["account"] == "Tài khoản" and admin["pending_action"] == "Thao tác chờ phê duyệt"
     assert "recipient" not in admin and "dose" not in admin
+
+
+def test_p2_4_the_person_filter_lists_that_persons_merges(app, readers, people):
+    mine, other = people["mine"], people["other"]
+    candidate = DuplicateCandidate(recipient_id=other.id, other_id=mine.id,
+                                   facility_id=mine.facility_id)
+    db.session.add(candidate)
+    db.session.commit()
+    with app.test_request_context():
+        merging.merge(candidate, mine, other, merging.plan_merge(mine, other, {}))
+        db.session.commit()
+    merge_rows = {r.id for r in audit_rows(entity="recipient_merge")}
+    candidate_rows = {r.id for r in audit_rows(entity="duplicate_candidate")}
+    assert merge_rows and candidate_rows
+    client = readers["supervisor"]
+    ids = row_ids(client.get(choose_person(client, record_id=str(other.id)).headers["Location"]))
+    assert merge_rows | candidate_rows <= ids

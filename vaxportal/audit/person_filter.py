@@ -18,7 +18,7 @@ from vaxportal import policy
 from vaxportal.audit.models import AuditEvent
 from vaxportal.certificates.models import Certificate
 from vaxportal.extensions import db
-from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
+from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient, RecipientMerge
 
 #: the session key, and how many person filters a browser keeps (the latest ones)
 SESSION_KEY = "audit_people"
@@ -59,7 +59,7 @@ def recall(token: str | None) -> list[int] | None:
 
 def condition(ids: list[int]) -> sa.ColumnElement[bool]:
     """Rows about these people: their records, their doses (a deleted one found through its
-    delete row), their certificates and duplicate candidates. The reader's scope is
+    delete row), their certificates, duplicate candidates and merges. The reader's scope is
     applied apart (``audit_scope.visible``)."""
     earlier = aliased(AuditEvent)
     dose_ids = sa.select(sa.cast(Dose.id, sa.String)).where(Dose.recipient_id.in_(ids))
@@ -70,6 +70,8 @@ def condition(ids: list[int]) -> sa.ColumnElement[bool]:
         Certificate.recipient_id.in_(ids))
     candidates = sa.select(sa.cast(DuplicateCandidate.id, sa.String)).where(
         sa.or_(DuplicateCandidate.recipient_id.in_(ids), DuplicateCandidate.other_id.in_(ids)))
+    merges = sa.select(sa.cast(RecipientMerge.id, sa.String)).where(
+        sa.or_(RecipientMerge.kept_id.in_(ids), RecipientMerge.gone_id.in_(ids)))
     return sa.or_(
         sa.and_(AuditEvent.entity == "recipient",
                 AuditEvent.entity_id.in_([str(i) for i in ids])),
@@ -78,4 +80,5 @@ def condition(ids: list[int]) -> sa.ColumnElement[bool]:
         sa.and_(AuditEvent.entity == "certificate", AuditEvent.entity_id.in_(certificates)),
         sa.and_(AuditEvent.entity == "duplicate_candidate",
                 AuditEvent.entity_id.in_(candidates)),
+        sa.and_(AuditEvent.entity == "recipient_merge", AuditEvent.entity_id.in_(merges)),
     )
