@@ -94,6 +94,10 @@ class _Actions:
                     self._action(node.args[helpers[_callee(node)]], function, node)
 
     def _action(self, arg: ast.AST, function, call: ast.Call) -> None:
+        if isinstance(arg, ast.Name) and function is not None \
+                and function.name in _helpers(ast.Module(body=[function], type_ignores=[])) \
+                and arg.id in _params(function):
+            return  # inside a helper, its own parameter passed on: its callers are read
         if isinstance(arg, ast.Name) and function is not None:
             values = [n.value for n in ast.walk(function) if isinstance(n, ast.Assign)
                       and any(isinstance(t, ast.Name) and t.id == arg.id for t in n.targets)]
@@ -192,6 +196,8 @@ def _detail_keys() -> set[str]:
                 keys |= _dict_keys(node.value)
             if not (isinstance(node, ast.Call) and _callee(node).endswith("record")):
                 continue
+            for arg in node.args:  # a helper's details given as a dict
+                keys |= _dict_keys(arg) if isinstance(arg, ast.Dict) else set()
             for keyword in node.keywords:
                 if keyword.arg == "details":
                     keys |= _dict_keys(keyword.value)

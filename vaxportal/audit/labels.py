@@ -88,6 +88,8 @@ SECURITY = {
     "create_facility": _l("Tạo cơ sở"),
     "issue_account": _l("Cấp tài khoản"),
     "demo_password_reissued": _l("Cấp lại mật khẩu tài khoản demo"),
+    "backup": _l("Sao lưu cơ sở dữ liệu"),
+    "restore": _l("Khôi phục cơ sở dữ liệu"),
     **LIFECYCLE_LABELS,
     **{f"{verb}_{kind}": _approval(verb_label, kind_label)
        for verb, verb_label in APPROVAL_VERBS.items()
@@ -141,6 +143,7 @@ ENTITIES = {
     "pending_action": _l("Thao tác chờ phê duyệt"),
     "export_job": _l("Xuất Excel"),
     "import_job": _l("Nhập Excel"),
+    "database": _l("Cơ sở dữ liệu"),
 }
 
 
@@ -366,6 +369,13 @@ DETAILS = {
     "error_rows": _l("Số dòng lỗi"),
     "duplicate_rows": _l("Số dòng trùng"),
     "outside_scope_ids": _l("Hồ sơ ngoài phạm vi"),
+    "file": _l("Tệp"),
+    "bytes": _l("Kích thước tệp (byte)"),
+    "backup_at": _l("Thời điểm sao lưu"),
+    "audit_count": _l("Số bản ghi nhật ký"),
+    "audit_last_id": _l("Bản ghi nhật ký cuối"),
+    "audit_last_hash": _l("Mã băm bản ghi nhật ký cuối"),
+    "kept": _l("Bản cũ giữ lại"),
 }
 
 
