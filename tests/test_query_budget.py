@@ -137,6 +137,7 @@ PAGES = {
     "export confirmation": ("/exports/new", False, 5),
     "exports list": ("/exports/", False, 9),
     "home": ("/", False, 4),
+    "daily report": ("/reports/daily", False, 7),
 }
 
 
@@ -154,6 +155,7 @@ def test_main_pages_within_budget(signed_in, place, register, name):
 SUPERVISOR_PAGES = {
     "audit trail": ("/audit/", 6),
     "duplicates to review": ("/recipients/duplicates", 4),
+    "daily report of the district": ("/reports/daily", 7),
 }
 
 
