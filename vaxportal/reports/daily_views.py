@@ -10,6 +10,7 @@ from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Optional
 
@@ -46,8 +47,8 @@ class DayForm(FlaskForm):
 class ConfirmDayForm(FlaskForm):
     """The confirmation button: the day, and the fingerprint of the totals it was shown."""
 
-    day = HiddenField(validators=[DataRequired()])
-    fingerprint = HiddenField(validators=[DataRequired()])
+    day = HiddenField(validators=[DataRequired()], id="confirm-day")  # the day form has "day"
+    fingerprint = HiddenField(validators=[DataRequired()], id="confirm-fingerprint")
 
     def chosen(self) -> date | None:
         try:
@@ -104,7 +105,10 @@ def daily_confirm(facility_id: int):
         flash(_("Số liệu của ngày đã thay đổi sau khi trang được mở. Vui lòng xem lại rồi "
                 "xác nhận."), "warning")
     else:
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same click sent twice at once: the first one holds
+            db.session.rollback()
         flash(_("Đã xác nhận báo cáo ngày %(day)s.", day=format_date_vn(day)), "success")
     return htmx.redirect_to(url_for("reports.facility_daily", facility_id=facility.id,
                                     day=format_date_vn(day)))
