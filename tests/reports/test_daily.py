@@ -321,6 +321,21 @@ def test_a_deleted_dose_reopens_the_day(nurse, place, day_doses):
     assert table_row(html, f"change-{PF}-2")[1:] == ["2", "1", "0", "0", "0"]
 
 
+def test_a_dose_deleted_and_another_entered_in_its_place_reopens_the_day(nurse, place, person,
+                                                                         day_doses):
+    """The same totals, another person's dose (SQLite may even give it the deleted id)."""
+    _add_dose_over_http(nurse, person("s1", full_name="Đặng Văn Một"))
+    _confirm(nurse, place["s1"])
+    last = db.session.scalar(sa.select(Dose).order_by(Dose.id.desc()).limit(1))
+    fresh_otp(nurse)
+    page = text(nurse.get(f"/recipients/doses/{last.id}/delete"))
+    assert nurse.post(f"/recipients/doses/{last.id}/delete", data=hidden_inputs(page) | {
+        "reason": "Nhập nhầm người"}).status_code == 303
+    _add_dose_over_http(nurse, person("s1", full_name="Đặng Văn Hai"))
+    html = _day_page(nurse, place["s1"])
+    assert "Mở lại" in html and "các tổng số không đổi" in html
+
+
 # -- what supervisors and reviewers see -------------------------------------------------------
 
 

@@ -5,10 +5,11 @@ supervisor or reviewer sees of its subtree.
 Every figure comes from ONE grouped statement over the day's doses (the
 ``(facility_id, given_on)`` index), scoped through the policy; Python only adds up its few
 aggregate rows. The same statement gives each facility's fingerprint of the doses behind its
-totals: their count, the sums of their ids, of their versions and of id x version. A dose of
-the day added, corrected (its ``version_id`` grows on every update) or deleted changes it, so
-a confirmation whose stored fingerprint differs from today's is re-opened, with no listener
-on the doses.
+totals: their count, the sums of their ids, of their versions, of id x version and of their
+recipients' ids. A dose of the day added, corrected (its ``version_id`` grows on every
+update) or deleted changes it (SQLite may give a new dose the id of the last one deleted: the
+recipient and the version still tell them apart), so a confirmation whose stored fingerprint
+differs from today's is re-opened, with no listener on the doses.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from vaxportal.timeutil import utcnow
 CONFIRMED = "confirmed"
 UNCONFIRMED = "unconfirmed"
 REOPENED = "reopened"
-_ZERO = (0, 0, 0, 0)
+_ZERO = (0, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class DayTotals:
     """A facility's (or a subtree's) day: its lines, by vaccine name then dose number."""
 
     lines: dict[tuple[str, int], Line] = field(default_factory=dict)
-    prints: tuple[int, int, int, int] = _ZERO
+    prints: tuple[int, ...] = _ZERO
 
     @property
     def doses(self) -> int:
@@ -136,7 +137,8 @@ def _day_statement(day: date) -> sa.Select:
     return (sa.select(Dose.facility_id, Vaccine.code, Vaccine.name, Dose.dose_number,
                       sa.func.count(), sa.func.sum(severe), sa.func.sum(Dose.id),
                       sa.func.sum(Dose.version_id),
-                      sa.func.sum(sa.cast(Dose.id, sa.BigInteger) * Dose.version_id))
+                      sa.func.sum(sa.cast(Dose.id, sa.BigInteger) * Dose.version_id),
+                      sa.func.sum(Dose.recipient_id))
             .join(Vaccine, Vaccine.id == Dose.vaccine_id)
             .where(Dose.given_on == day)
             .group_by(Dose.facility_id, Vaccine.code, Vaccine.name, Dose.dose_number))
@@ -144,10 +146,9 @@ def _day_statement(day: date) -> sa.Select:
 
 def _collect(stmt: sa.Select) -> dict[int, DayTotals]:
     per_facility: dict[int, DayTotals] = defaultdict(DayTotals)
-    for fid, code, name, number, count, severe, ids, versions, products in \
-            db.session.execute(stmt):
+    for fid, code, name, number, count, severe, *sums in db.session.execute(stmt):
         per_facility[fid].add(Line(code, name, int(number), int(count), int(severe or 0)),
-                              (int(count), int(ids), int(versions), int(products)))
+                              (int(count), *(int(n) for n in sums)))
     return dict(per_facility)
 
 
