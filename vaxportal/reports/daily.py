@@ -69,6 +69,13 @@ class DayTotals:
     def numbers(self) -> list[int]:
         return sorted({line.number for line in self.lines.values()})
 
+    def per_number(self) -> dict[int, int]:
+        """{dose number: doses}: the table's foot."""
+        found: dict[int, int] = defaultdict(int)
+        for line in self.lines.values():
+            found[line.number] += line.doses
+        return dict(found)
+
     def by_vaccine(self) -> list[tuple[str, dict[int, int], int, int]]:
         """(vaccine, {dose number: doses}, doses, severe) per vaccine: the table's rows."""
         table: dict[str, dict[int, int]] = defaultdict(dict)
@@ -122,10 +129,10 @@ def changes(confirmed: DayTotals, current: DayTotals) -> list[Change]:
     for key in keys:
         before = confirmed.lines.get(key)
         now = current.lines.get(key)
-        pair = (before.doses if before else 0, now.doses if now else 0,
-                before.severe if before else 0, now.severe if now else 0)
-        if pair[0] != pair[1] or pair[2] != pair[3]:
-            found.append(Change((now or before).vaccine, key[1], *pair))
+        figures = (before.doses if before else 0, now.doses if now else 0,
+                   before.severe if before else 0, now.severe if now else 0)
+        if figures[0] != figures[1] or figures[2] != figures[3]:
+            found.append(Change((now or before).vaccine, key[1], *figures))
     return found
 
 
