@@ -101,6 +101,8 @@ class Defaults:
     EXPORT_DIR: str | None = None  # None: instance/exports
     JOB_STALE_MINUTES = 30
     CLEANUP_EVERY_MINUTES = 15  # the expired-file sweep's period (0: only `vaxportal cleanup`)
+    # the scan for possible duplicates' period (0: only `vaxportal duplicates scan`)
+    DUPLICATES_SCAN_EVERY_MINUTES = 60
     JOBS_MODE: str | None = None  # None: "rq" when REDIS_URL is set, else "thread"
     RQ_QUEUE = "vaxportal"
 

@@ -1,7 +1,7 @@
 """a facility's confirmation of its day totals (the daily report)
 
 Revision ID: daily01
-Revises: people01
+Revises: dupes01
 Create Date: 2026-12-03 18:00:00
 
 """
@@ -12,7 +12,7 @@ import vaxportal.timeutil
 
 # revision identifiers, used by Alembic.
 revision = 'daily01'
-down_revision = "people01"
+down_revision = "dupes01"
 branch_labels = None
 depends_on = None
 

@@ -23,7 +23,6 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from vaxportal.audit import events
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
@@ -182,20 +181,3 @@ def find_by_id_number(value: str | None) -> list[Recipient]:
         recipient = follow_merges(row)
         live.setdefault(recipient.id, recipient)
     return list(live.values())
-
-
-def merge_recipients(kept: Recipient, gone: Recipient) -> int:
-    """Merge ``gone`` into ``kept``: both histories stay (the doses move to ``kept``); ``gone``
-    remains, marked as merged, so nothing is lost. Audited by the session hook, plus one
-    event naming the pair. Returns the number of doses moved."""
-    moved = list(gone.doses)
-    for dose in moved:
-        dose.recipient_id = kept.id
-    gone.merged_into_id = kept.id
-    events.record("merge_recipients", category="data", entity="recipient", entity_id=kept.id,
-                  facility_id=kept.facility_id,
-                  details={"merged_id": gone.id, "doses_moved": [d.id for d in moved]})
-    db.session.flush()
-    db.session.expire(kept, ["doses"])
-    db.session.expire(gone, ["doses"])
-    return len(moved)

@@ -11,8 +11,8 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from vaxportal.recipients import due
 from vaxportal.recipients.forms import as_choices
-from vaxportal.reports import due
 from vaxportal.reports.coverage import AGE_BANDS, BREAKDOWNS, STEPS
 from vaxportal.reports.models import ALL
 from vaxportal.validators import DateVNField, local_today

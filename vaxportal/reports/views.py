@@ -17,9 +17,10 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.facilities.tree import ancestors
 from vaxportal.policy import Perm, permission_required
+from vaxportal.recipients import due
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.search import Page, RegisterFilter, save_search
-from vaxportal.reports import bp, charts, coverage, due, quality
+from vaxportal.reports import bp, charts, coverage, quality
 from vaxportal.reports.forms import DashboardForm, DueExportForm, DueForm
 from vaxportal.validators import local_today, page_number
 
