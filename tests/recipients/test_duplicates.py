@@ -69,3 +69,20 @@ def test_p3_4_the_queue_button_merges_nothing(supervisor, pair, person):
     db.session.expire_all()
     assert db.session.get(DuplicateCandidate, pair[2].id).status == "open"
     assert pair[1].merged_into_id is None
+
+
+def test_p1_the_queue_names_only_the_facility_of_a_record_outside_the_scope(supervisor, person):
+    """A pair whose older record lies in another district (found by registration or the scan)
+    shows that record's facility and nothing of the person: no name, birth date, gender,
+    identifier or dose count the supervisor did not type (issue 11, item 3)."""
+    far = person("s2", full_name="Phạm Thị Xa", national_id="089085999111",
+                 date_of_birth=date(1961, 2, 3))
+    near = person("s1", full_name="Phạm Thị Gần", national_id=None)
+    db.session.add(DuplicateCandidate(recipient_id=near.id, other_id=far.id,
+                                      facility_id=near.facility_id))
+    db.session.commit()
+    body = html(supervisor.get("/recipients/duplicates"))
+    assert "Phạm Thị Gần" in body and far.facility.name in body
+    for leaked in ("Phạm Thị Xa", "03/02/1961", "999111", "089085"):
+        assert leaked not in body
+    assert "Ngoài phạm vi của bạn" in body

@@ -116,6 +116,25 @@ class Recipient(db.Model):
         return value
 
 
+def person_columns(entity=None) -> tuple:
+    """The columns by which two live records may be the same person: folded name, date of
+    birth and gender (``ix_recipient_person``). Registration, the import's checks, the
+    periodic scan and the data-quality list all compare these, and only these."""
+    entity = Recipient if entity is None else entity
+    return (entity.name_key, entity.date_of_birth, entity.gender)
+
+
+def person_values(full_name: str | None, date_of_birth, gender: str | None) -> tuple:
+    """The values of ``person_columns`` for a name, birth date and gender as typed."""
+    return (fold(full_name or ""), date_of_birth, gender)
+
+
+def same_person(one, two) -> sa.ColumnElement[bool]:
+    """Two (aliased) records with the same ``person_columns``."""
+    return sa.and_(*(a == b for a, b in zip(person_columns(one), person_columns(two),
+                                            strict=True)))
+
+
 class RecipientWord(db.Model):
     """One folded word of a recipient's name: search by any part of a name walks the
     ``(word_key, recipient_id)`` index with a prefix range, never the recipient table."""

@@ -22,7 +22,12 @@ from sqlalchemy.orm import aliased
 
 from vaxportal import jobs
 from vaxportal.extensions import db
-from vaxportal.recipients.models import DuplicateCandidate, Recipient
+from vaxportal.recipients.models import (
+    DuplicateCandidate,
+    Recipient,
+    person_columns,
+    same_person,
+)
 
 JOB = "vaxportal.recipients.scan.run"
 
@@ -37,18 +42,14 @@ def init_app(app) -> None:
 def _same_person() -> sa.Select:
     """(newer, older, newer's facility) of live records with the same folded name, birth
     date and gender: the keys held twice or more, then their records joined pairwise."""
-    person = (Recipient.name_key, Recipient.date_of_birth, Recipient.gender)
+    person = person_columns()
     twins = (sa.select(*person).where(Recipient.merged_into_id.is_(None))
              .group_by(*person).having(sa.func.count() > 1).subquery("twins"))
     newer, older = aliased(Recipient, name="newer"), aliased(Recipient, name="older")
     return (sa.select(newer.id.label("newer_id"), older.id.label("older_id"),
                       newer.facility_id.label("facility_id"))
-            .join(twins, sa.and_(newer.name_key == twins.c.name_key,
-                                 newer.date_of_birth == twins.c.date_of_birth,
-                                 newer.gender == twins.c.gender))
-            .join(older, sa.and_(older.name_key == newer.name_key,
-                                 older.date_of_birth == newer.date_of_birth,
-                                 older.gender == newer.gender, older.id < newer.id))
+            .join(twins, same_person(newer, twins.c))
+            .join(older, sa.and_(same_person(older, newer), older.id < newer.id))
             .where(newer.merged_into_id.is_(None), older.merged_into_id.is_(None)))
 
 

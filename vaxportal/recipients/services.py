@@ -26,8 +26,13 @@ from werkzeug.datastructures import MultiDict
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
-from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
-from vaxportal.text import fold
+from vaxportal.recipients.models import (
+    Dose,
+    DuplicateCandidate,
+    Recipient,
+    person_columns,
+    person_values,
+)
 from vaxportal.validators import format_date_vn
 
 #: (key, column header, cell kind) of ``fields.RECIPIENT``: the order of spreadsheets
@@ -104,10 +109,9 @@ def find_possible_duplicates(full_name: str, date_of_birth: date, gender: str,
                              exclude_id: int | None = None) -> list[Recipient]:
     """Live records with the same folded name, date of birth and gender (platform-wide);
     the values as stored (``clean``)."""
+    wanted = person_values(full_name, date_of_birth, gender)
     stmt = sa.select(Recipient).where(
-        Recipient.name_key == fold(full_name or ""),
-        Recipient.date_of_birth == date_of_birth,
-        Recipient.gender == gender,
+        *(column == value for column, value in zip(person_columns(), wanted, strict=True)),
         Recipient.merged_into_id.is_(None),
     ).order_by(Recipient.id)
     if exclude_id is not None:

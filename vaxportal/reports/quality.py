@@ -23,7 +23,13 @@ from sqlalchemy.sql.expression import FunctionElement
 from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient, Vaccine
+from vaxportal.recipients.models import (
+    Dose,
+    DuplicateCandidate,
+    Recipient,
+    Vaccine,
+    same_person,
+)
 from vaxportal.recipients.search import Page
 
 # -- whole days between two dates, on both databases -----------------------------------------
@@ -123,7 +129,8 @@ def uncoded(who: sa.Select, today: date) -> sa.Select:
 
 
 def entered_twice(who: sa.Select, today: date) -> sa.Select:
-    """Two records (not merged) of the subtree with the same folded name and birth date,
+    """Two records (not merged) of the subtree that may be the same person
+    (``recipients.models.same_person``: folded name, birth date and gender),
     unless a supervisor decided that pair already (two different people, or merged): a
     self-join over ``ix_recipient_person``, the decided pairs left out."""
     one, two = aliased(Recipient, name="one"), aliased(Recipient, name="two")
@@ -134,8 +141,7 @@ def entered_twice(who: sa.Select, today: date) -> sa.Select:
                sa.and_(DuplicateCandidate.recipient_id == two.id,
                        DuplicateCandidate.other_id == one.id)))
     return (sa.select(one.id)
-            .join(two, sa.and_(two.name_key == one.name_key,
-                               two.date_of_birth == one.date_of_birth, two.id != one.id))
+            .join(two, sa.and_(same_person(two, one), two.id != one.id))
             .where(one.id.in_(who), two.id.in_(who), ~sa.exists(decided))
             .distinct())
 
