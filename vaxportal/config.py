@@ -99,6 +99,7 @@ class Defaults:
     IMPORT_MAX_BYTES = 10 * 1024 * 1024
     IMPORT_BATCH_SIZE = 500
     EXPORT_DIR: str | None = None  # None: instance/exports
+    BACKUP_DIR: str | None = None  # None: instance/backups (`vaxportal backup`, 0700)
     JOB_STALE_MINUTES = 30
     CLEANUP_EVERY_MINUTES = 15  # the expired-file sweep's period (0: only `vaxportal cleanup`)
     # the scan for possible duplicates' period (0: only `vaxportal duplicates scan`)
