@@ -36,6 +36,7 @@ MUST_BE_AUDITED = {
     "Recipient": "data", "Dose": "data", "DoseLot": "data", "DuplicateCandidate": "data",
     "Vaccine": "data", "PriorityGroup": "data", "Certificate": "data",
     "RevokedCertificate": "data", "TargetPopulation": "data", "RecipientMerge": "data",
+    "DailyReportConfirmation": "data",
     "Account": "account", "Custodian": "account", "WrittenRequest": "account",
     "Facility": "account", "Delegation": "account", "PendingAction": "account",
 }

@@ -95,6 +95,20 @@ def _home(ctx: Ctx) -> None:
     ctx.objects["home"] = ctx.account.facility_id
 
 
+def _unconfirmed(ctx: Ctx) -> None:
+    """The account's own station with today's report not yet confirmed (an earlier example
+    may have confirmed it: the button shows only until then)."""
+    import sqlalchemy as sa
+
+    from vaxportal.reports.models import DailyReportConfirmation
+
+    ctx.objects["home"] = ctx.account.facility_id
+    for row in db.session.scalars(sa.select(DailyReportConfirmation).where(
+            DailyReportConfirmation.facility_id == ctx.account.facility_id)):
+        db.session.delete(row)
+    db.session.commit()
+
+
 def _overdue(ctx: Ctx) -> None:
     """S1 has a person overdue for dose 2 (made once): its due list shows the export form."""
     import sqlalchemy as sa
@@ -329,6 +343,8 @@ CASES: dict[str, Case] = {
     "reports.due_export": Case(("data_entry", "supervisor", "reviewer"),
                                "/reports/f/{s1}/due?status=overdue",
                                "/reports/f/{s1}/due/export", setup=_overdue),
+    "reports.daily_confirm": Case("data_entry", "/reports/f/{home}/daily",
+                                  "/reports/f/{home}/daily/confirm", setup=_unconfirmed),
     "exports.import_upload": Case("data_entry", "/exports/import", "/exports/import",
                                   upload=True),
     "exports.import_confirm": Case("data_entry", "/exports/import/{job}",
@@ -375,9 +391,12 @@ GET_CASES: dict[str, Case] = {
                              "/reports/f/{home}", method="get", setup=_home),
     "reports.due_list": Case(("data_entry", "supervisor", "reviewer"), "/reports/f/{s1}/due",
                              "/reports/f/{s1}/due", method="get", setup=_overdue),
+    "reports.facility_daily": Case(("data_entry", "supervisor", "reviewer"), "/reports/daily",
+                                   "/reports/f/{home}/daily", method="get", setup=_home),
 }
 #: the template of each GET form → its case (a new GET form must be added to both)
 GET_FORM_TEMPLATES = {"audit/index.html": "audit.index",
                       "facilities/index.html": "facilities.index",
                       "reports/index.html": "reports.facility",
-                      "reports/due.html": "reports.due_list"}
+                      "reports/due.html": "reports.due_list",
+                      "reports/daily.html": "reports.facility_daily"}

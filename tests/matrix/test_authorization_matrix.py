@@ -174,6 +174,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "reports.quality_list": {"GET": "L 403 200/404 200/404 200/404"},
     "reports.due_export": {"POST": "L 403 303>exports.new/404 303>exports.new/404 "
                                    "303>exports.new/404"},
+    # the daily report: read like the dashboard; confirmed by the facility's own data-entry
+    #    account only (an empty form: 400), anyone else's answers 404 (a supervisor's too)
+    "reports.daily_index": {"GET": "L 403 200 200 200"},
+    "reports.facility_daily": {"GET": "L 403 200/404 200/404 200/404"},
+    "reports.daily_confirm": {"POST": "L 403 400/404 404 403"},
     "reports.targets_index": {"GET": "L 403 403 200 403"},
     "reports.target_save": {"POST": "L 403 403 400 403"},
     "reports.target_import": {"POST": "L 403 403 400 403"},

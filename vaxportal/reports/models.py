@@ -14,7 +14,7 @@ from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose
 from vaxportal.timeutil import UTCDateTime, utcnow
 
-__all__ = ["TargetPopulation"]
+__all__ = ["DailyReportConfirmation", "TargetPopulation"]
 
 #: ``priority_group`` / ``age_band`` of a row that counts everybody
 ALL = ""
@@ -42,6 +42,25 @@ class TargetPopulation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     facility: Mapped[Facility] = relationship()
+
+
+@audit.audited
+class DailyReportConfirmation(db.Model):
+    """A facility's data-entry account confirmed its totals of a day (issue 15). ``totals``
+    is what it confirmed (``reports.daily.DayTotals.snapshot``) and ``fingerprint`` the
+    doses behind them: when the day's doses no longer give the same fingerprint, a correction
+    came later and the day is re-opened until the facility confirms again (the same row)."""
+
+    __tablename__ = "daily_report_confirmation"
+    __table_args__ = (sa.UniqueConstraint("facility_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"))
+    day: Mapped[date] = mapped_column(sa.Date)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    totals: Mapped[dict] = mapped_column(sa.JSON)
+    fingerprint: Mapped[str] = mapped_column(sa.String(120))
 
 
 # Doses counted by facility and day (the dashboard's GROUP BY walks this index).
