@@ -11,11 +11,16 @@ from datetime import date, datetime, timedelta
 from html import unescape
 
 import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import all_values, audit, sheet_xml, workbook
-from tests.reports.support import add_dose, add_person, table_row, text
+from tests.reports.support import _line, _readable, _subtree, add_dose, add_person, table_row, text
 from vaxportal.extensions import db
-from vaxportal.recipients.models import Aefi
+from vaxportal.facilities.models import Facility
+from vaxportal.recipients.models import Aefi, Dose
+from vaxportal.reports import aefi
 from vaxportal.reports.models import TargetPopulation
 from vaxportal.validators import local_today
 
@@ -104,6 +109,62 @@ def test_severe_aefi_list_shows_one_page_latest_first(app, signed_in, place, eve
     assert "Trang 1 / 3" in first and 'hx-target="#report-panel"' in first
     second = text(client.get(url, query_string={**PERIOD, "page": "2"}))
     assert "Lê Thị Hai" in second.split('id="aefi-list"')[1]
+
+
+def _brute_severe(account, node, start: date, end: date) -> dict[int, set[int]]:
+    """{line: severe doses' ids} from every row: given in the subtree and the scope over
+    the period, with a severe AEFI."""
+    facilities = {f.id: f for f in db.session.scalars(sa.select(Facility))}
+    keep = _subtree(node) & _readable(account)
+    out: dict[int, set[int]] = {}
+    for dose in db.session.scalars(sa.select(Dose)):
+        if (dose.aefi == Aefi.severe and dose.facility_id in keep
+                and start <= dose.given_on <= end):
+            out.setdefault(_line(facilities, node, dose.facility_id), set()).add(dose.id)
+    return out
+
+
+@pytest.fixture
+def readers(place, factory):
+    """(account, node it reads): a district, the province, a station, a drill-down."""
+    return [(factory.account(role, place[home]), place[key]) for role, home, key in (
+        ("supervisor", "d1", "d1"), ("reviewer", "doh", "doh"), ("data_entry", "s1", "s1"),
+        ("supervisor", "d1", "s1b"), ("reviewer", "doh", "d2"))]
+
+
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(doses=st.lists(st.tuples(
+    st.sampled_from(("s1", "s1b", "s2", "d1")), st.sampled_from(("s1", "s2", "d1")),
+    st.sampled_from(tuple(Aefi)), st.integers(0, 90)), min_size=1, max_size=10),
+    period=st.tuples(st.integers(0, 60), st.integers(0, 60)))
+def test_p1_severe_aefi_figures_equal_a_brute_force_count(place, readers, doses, period):
+    """Counts per line, the total and the pages of events, for each reader and node, against
+    every row (doses count where they were given; a dose given elsewhere than the person's
+    home follows its facility)."""
+    for dose in db.session.scalars(sa.select(Dose)):
+        db.session.delete(dose)
+    for home, given_at, kind, days_ago in doses:
+        person = add_person(place[home])
+        db.session.flush()
+        add_dose(person, "AZ", 1, TODAY - timedelta(days=days_ago),
+                 facility_id=place[given_at].id).aefi = kind
+    db.session.commit()
+    end = TODAY - timedelta(days=min(period))
+    start = TODAY - timedelta(days=max(period))
+    for account, node in readers:
+        want = _brute_severe(account, node, start, end)
+        lines, total = aefi.counts(account, node, start, end)
+        assert {line.facility_id: line.severe for line in lines} == {
+            line: len(ids) for line, ids in want.items()}, (account.role, node.code)
+        assert total == sum(len(ids) for ids in want.values())
+        listed = [row for number in (1, 2, 3, 4)
+                  for row in aefi.page(account, node, start, end, number, 3, total).rows
+                  if number <= -(-total // 3)]
+        assert {row["dose_id"] for row in listed} == set().union(*want.values())
+        assert len(listed) == total
+        assert [row["given_on"] for row in listed] == sorted(
+            (row["given_on"] for row in listed), reverse=True)
 
 
 # -- aggregate tables to Excel -----------------------------------------------------------
