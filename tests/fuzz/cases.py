@@ -300,6 +300,9 @@ CASES: dict[str, Case] = {
     "reports.due_export": Case(("data_entry", "supervisor", "reviewer"),
                                "/reports/f/{s1}/due?status=overdue",
                                "/reports/f/{s1}/due/export", setup=_overdue),
+    # an aggregate table of the dashboard to Excel (the page's first button: coverage)
+    "reports.table_export": Case(("data_entry", "supervisor", "reviewer"), "/reports/f/{home}",
+                                 "/reports/f/{home}/export", setup=_home),
     "exports.import_upload": Case("data_entry", "/exports/import", "/exports/import",
                                   upload=True),
     "exports.import_confirm": Case("data_entry", "/exports/import/{job}",
