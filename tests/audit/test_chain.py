@@ -160,7 +160,7 @@ def test_p2_4_database_trigger_refuses_truncate_on_postgresql(trail):
 
 @pytest.mark.postgres
 def test_triggers_are_ordinary_so_maintenance_in_replica_mode_cleans(trail):
-    """tests/conftest.py cleans with session_replication_role = replica + TRUNCATE."""
+    """tests/conftest.py cleans with session_replication_role = replica + DELETE."""
     with raw_cursor() as cur:
         cur.execute("SELECT tgname, tgenabled FROM pg_trigger "
                     "WHERE tgrelid = 'audit_event'::regclass AND NOT tgisinternal")

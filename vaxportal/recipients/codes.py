@@ -196,7 +196,7 @@ def _pairs(key: str, province: str | None = None) -> list[tuple[str, str]]:
     if key == "nationality":
         return _countries()
     if key == "priority_group":
-        return priority_groups()
+        return _current_groups(active_only=True)
     if key == "province":
         return _provinces()
     if key == "ward":
@@ -241,15 +241,27 @@ def _labels(key: str) -> dict[str, str]:
         return _fixed_labels(key)
     if not has_app_context():
         return dict(priority_groups(active_only=False))
-    if "_codes_priority_labels" not in g:
-        g._codes_priority_labels = dict(priority_groups(active_only=False))
-    return g._codes_priority_labels
+    cache = g.setdefault("_codes_priority_groups", {})
+    if "labels" not in cache:
+        cache["labels"] = dict(_current_groups(active_only=False))
+    return cache["labels"]
+
+
+def _current_groups(active_only: bool) -> list[tuple[str, str]]:
+    """The priority groups read once per request or job (a form validates and codes a group
+    twice, an import once per row: one read of the table, not one per value)."""
+    if not has_app_context():
+        return priority_groups(active_only=active_only)
+    cache = g.setdefault("_codes_priority_groups", {})
+    if active_only not in cache:
+        cache[active_only] = priority_groups(active_only=active_only)
+    return cache[active_only]
 
 
 def forget_labels() -> None:
-    """After a priority group changed: the next label reads the table again."""
+    """After a priority group changed: the next label or check reads the table again."""
     if has_app_context():
-        g.pop("_codes_priority_labels", None)
+        g.pop("_codes_priority_groups", None)
 
 
 @lru_cache(maxsize=8)
@@ -290,20 +302,42 @@ def to_code(key: str, text, province: str | None = None,
     wanted = fold(raw)
     if key == "nationality":
         return _country_words().get(wanted)
-    for code, name in pairs:
-        if wanted == fold(name) or (key in ("province", "ward")
-                                    and _place_key(raw) == _place_key(name)):
-            return code
-        if key == "priority_group" and wanted in _group_names(name):
-            return code
+    names, places, groups, squeezed = _label_index(key, tuple(pairs))
+    found = [index.get(value) for index, value in (
+        (names, wanted),
+        (places, _place_key(raw) if places else None),
+        (groups, wanted))]
+    found = [position for position in found if position is not None]
+    if found:
+        return pairs[min(found)][0]
     if key == "ethnicity":  # "Khmer", "Hmong", "Ba Na": hyphens and spaces vary
-        squeezed = wanted.replace("-", "").replace(" ", "")
-        for code, name in pairs:
-            if squeezed == fold(name).replace("-", "").replace(" ", ""):
-                return code
-        if squeezed == "khmer":
+        position = squeezed.get(wanted.replace("-", "").replace(" ", ""))
+        if position is not None:
+            return pairs[position][0]
+        if wanted.replace("-", "").replace(" ", "") == "khmer":
             return "05"
     return None
+
+
+@lru_cache(maxsize=64)
+def _label_index(key: str, pairs: tuple[tuple[str, str], ...]) -> tuple[dict, ...]:
+    """The folded forms of a list's labels -> the position of the first pair that has them
+    (a list is folded once, not once per value looked up: an import codes every row)."""
+    names: dict[str, int] = {}
+    places: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    squeezed: dict[str, int] = {}
+    for position, (_code, name) in enumerate(pairs):
+        folded = fold(name)
+        names.setdefault(folded, position)
+        if key in ("province", "ward"):
+            places.setdefault(_place_key(name), position)
+        if key == "priority_group":
+            for form in _group_names(name):
+                groups.setdefault(form, position)
+        if key == "ethnicity":
+            squeezed.setdefault(folded.replace("-", "").replace(" ", ""), position)
+    return names, places, groups, squeezed
 
 
 def match_older_values(session=None) -> int:
