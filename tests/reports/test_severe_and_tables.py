@@ -15,7 +15,15 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import all_values, audit, sheet_xml, workbook
+from tests.helpers import (
+    all_values,
+    audit,
+    dose_correction,
+    fresh_otp,
+    hidden_inputs,
+    sheet_xml,
+    workbook,
+)
 from tests.reports.support import _line, _readable, _subtree, add_dose, add_person, table_row, text
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
@@ -109,6 +117,33 @@ def test_severe_aefi_list_shows_one_page_latest_first(app, signed_in, place, eve
     assert "Trang 1 / 3" in first and 'hx-target="#report-panel"' in first
     second = text(client.get(url, query_string={**PERIOD, "page": "2"}))
     assert "Lê Thị Hai" in second.split('id="aefi-list"')[1]
+
+
+def test_severe_aefi_follow_a_correction_and_a_deletion(signed_in, place, events):
+    """The nurse corrects one event to "none" and deletes the other (each with its code and
+    reason): the district's counts follow at once."""
+    nurse = signed_in("data_entry", facility=place["s1"])
+    fresh_otp(nurse)
+    later, earlier = sorted(events["Trần Văn Nặng"].doses, key=lambda d: d.given_on,
+                            reverse=True)
+    data = dose_correction(nurse, later, given_on=later.given_on.strftime("%d/%m/%Y"),
+                           dose_number="2", lot_number=later.lot_number, aefi="none")
+    assert nurse.post(f"/recipients/doses/{later.id}/edit", data=data).status_code == 303
+    supervisor = signed_in("supervisor", facility=place["d1"])
+
+    def severe_lines():
+        section = text(supervisor.get("/reports/", query_string=PERIOD)).split(
+            'id="aefi-heading"')[1]
+        return re.findall(r'<tr data-key="(\d+|total)">', section.split("</table>")[0])
+
+    assert severe_lines() == [str(place["s1"].id), str(place["s1b"].id), "total"]
+    assert table_row(text(supervisor.get("/reports/", query_string=PERIOD)).split(
+        'id="aefi-heading"')[1], str(place["s1"].id))[1:] == ["1"]
+    page = text(nurse.get(f"/recipients/doses/{earlier.id}/delete"))
+    response = nurse.post(f"/recipients/doses/{earlier.id}/delete",
+                          data=hidden_inputs(page) | {"reason": "Ghi trùng mũi tiêm"})
+    assert response.status_code == 303
+    assert severe_lines() == [str(place["s1b"].id), "total"]
 
 
 def _brute_severe(account, node, start: date, end: date) -> dict[int, set[int]]:
