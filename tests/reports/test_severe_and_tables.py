@@ -108,6 +108,24 @@ def test_p1_severe_aefi_identifiers_in_full_only_for_the_station_data_entry(sign
         assert _masked(person.national_id) in listed and _masked(person.phone) in listed, role
 
 
+def test_p1_a_severe_aefi_given_away_from_home_stays_masked_for_the_vaccinating_station(
+        signed_in, place, events):
+    """S2's person vaccinated at S1: S1's nurse counts the event but reads the identifiers
+    masked (the person belongs to S2); S2's own nurse reads them in full."""
+    person = events["Đỗ Thị Xa"]
+    add_dose(person, "AZ", 2, TODAY - timedelta(days=1), facility_id=place["s1"].id).aefi = (
+        Aefi.severe)
+    db.session.commit()
+    listed = text(signed_in("data_entry", facility=place["s1"]).get(
+        "/reports/", query_string=PERIOD)).split('id="aefi-list"')[1]
+    assert "Đỗ Thị Xa" in listed
+    assert person.phone not in listed and _masked(person.phone) in listed
+    assert person.national_id not in listed
+    listed = text(signed_in("data_entry", facility=place["s2"]).get(
+        "/reports/", query_string=PERIOD)).split('id="aefi-list"')[1]
+    assert person.phone in listed and person.national_id in listed
+
+
 def test_severe_aefi_list_shows_one_page_latest_first(app, signed_in, place, events):
     app.config["PAGE_SIZE"] = 1
     client = signed_in("supervisor", facility=place["d1"])

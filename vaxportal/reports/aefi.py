@@ -68,7 +68,8 @@ def page(account, node: Facility, start: date, end: date, number: int,
             .add_columns(Dose.id.label("dose_id"), Dose.given_on, Dose.dose_number,
                          Dose.facility_id, Vaccine.name.label("vaccine"),
                          Facility.name.label("facility"), Recipient.id.label("recipient_id"),
-                         Recipient.full_name, Recipient.national_id, Recipient.phone)
+                         Recipient.facility_id.label("home_id"), Recipient.full_name,
+                         Recipient.national_id, Recipient.phone)
             .join(Vaccine, Vaccine.id == Dose.vaccine_id)
             .join(Facility, Facility.id == Dose.facility_id)
             .join(Recipient, Recipient.id == Dose.recipient_id)

@@ -110,14 +110,15 @@ def _page_asked() -> int:
 
 def _severe_events(node: Facility, start: date, end: date) -> dict:
     """The severe AEFI of the subtree over the period: counts per line, one page of the
-    events; identifiers in full only for the facility's own data-entry account, masked
-    for every other reader (``policy.sees_contact_phone``, ``policy.mask_field``, P1)."""
+    events; identifiers in full only for the data-entry account of the person's own
+    facility, masked for every other reader (``policy.sees_contact_phone``,
+    ``policy.mask_field``, P1): a dose given elsewhere does not open them."""
     account = _account()
     lines, total = aefi.counts(account, node, start, end)
     events_page = aefi.page(account, node, start, end, _page_asked(),
                             int(current_app.config["PAGE_SIZE"]), total)
     for row in events_page.rows:
-        if not policy.sees_contact_phone(row["facility_id"], account):
+        if not policy.sees_contact_phone(row["home_id"], account):
             row.update({key: policy.mask_field(key, row[key]) for key in ("national_id", "phone")})
     return {"severe_lines": lines, "severe_total": total, "severe_events": events_page}
 
