@@ -118,12 +118,13 @@ def test_p1_a_severe_aefi_given_away_from_home_stays_masked_for_the_vaccinating_
     db.session.commit()
     listed = text(signed_in("data_entry", facility=place["s1"]).get(
         "/reports/", query_string=PERIOD)).split('id="aefi-list"')[1]
-    assert "Đỗ Thị Xa" in listed
+    assert "Đỗ Thị Xa" in listed and f'href="/recipients/{person.id}"' not in listed
     assert person.phone not in listed and _masked(person.phone) in listed
     assert person.national_id not in listed
     listed = text(signed_in("data_entry", facility=place["s2"]).get(
         "/reports/", query_string=PERIOD)).split('id="aefi-list"')[1]
     assert person.phone in listed and person.national_id in listed
+    assert f'href="/recipients/{person.id}"' in listed
 
 
 def test_severe_aefi_list_shows_one_page_latest_first(app, signed_in, place, events):

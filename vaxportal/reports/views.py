@@ -117,7 +117,9 @@ def _severe_events(node: Facility, start: date, end: date) -> dict:
     lines, total = aefi.counts(account, node, start, end)
     events_page = aefi.page(account, node, start, end, _page_asked(),
                             int(current_app.config["PAGE_SIZE"]), total)
+    readable = policy.scope(account).contains_many({row["home_id"] for row in events_page.rows})
     for row in events_page.rows:
+        row["linked"] = row["home_id"] in readable  # the record opens only in scope
         if not policy.sees_contact_phone(row["home_id"], account):
             row.update({key: policy.mask_field(key, row[key]) for key in ("national_id", "phone")})
     return {"severe_lines": lines, "severe_total": total, "severe_events": events_page}
