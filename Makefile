@@ -27,7 +27,9 @@ run: $(VENV)/.installed translations
 	VAXPORTAL_DEBUG=1 $(BIN)/vaxportal seed-demo
 	VAXPORTAL_DEBUG=1 $(BIN)/vaxportal run --host $(HOST) --port $(PORT)
 
-test: lint gates suite
+# The IE11 gates run inside the suite (tests/unit/test_static_assets.py), beside the other
+# tests, not once more before it; `make gates` runs them alone.
+test: lint suite
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check vaxportal tests bench migrations
@@ -42,7 +44,7 @@ gates: node_modules/.installed
 
 # Byte-code caching on even where the shell turns it off: each worker would otherwise rewrite
 # the asserts of every test module again (about 6 s of CPU per worker and run).
-suite: $(VENV)/.installed translations
+suite: $(VENV)/.installed translations node_modules/.installed
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Chromium for the browser journeys (Debian's package; browsers cannot be downloaded here).

@@ -13,6 +13,7 @@ own, so workers never truncate or reset each other's state.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -227,6 +228,11 @@ def pytest_terminal_summary(terminalreporter):
     reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
                if getattr(r, "when", None) == "call"]
     lines = [value for r in reports for name, value in r.user_properties if name == "summary"]
+    parts = [re.match(r"authorization matrix, part \d+ of \d+: (\d+) cases", line)
+             for line in lines]
+    if any(parts):
+        lines.append(f"authorization matrix: {sum(int(m.group(1)) for m in parts if m)} cases "
+                     f"in {sum(1 for m in parts if m)} parts")
     attacks = [r for r in reports if r.nodeid.startswith("tests/attacks/")]
     if attacks:
         failed = sum(1 for r in attacks if r.failed)

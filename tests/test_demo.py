@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from vaxportal.auth.models import Account
 from vaxportal.demo import FACILITIES
 from vaxportal.facilities.models import Facility
+from vaxportal.recipients import demo as recipients_demo
+
+
+@pytest.fixture(autouse=True)
+def few_people(monkeypatch):
+    """These tests are about the facilities and their accounts: two demo people a facility
+    instead of forty (tests/recipients/test_demo_and_cli.py seeds the full few hundred)."""
+    monkeypatch.setattr(recipients_demo, "PER_FACILITY", 2)
 
 
 def test_seed_demo_loads_province_once(runner, db, outbox):

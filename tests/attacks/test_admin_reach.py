@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from tests.attacks.support import CUSTODIAN, step_up
 from tests.helpers import RECENT, field_error, html, input_value
 from vaxportal.audit.models import AuditEvent
-from vaxportal.auth.models import Account, WrittenRequest
+from vaxportal.auth.models import Account, AccountStatus, WrittenRequest
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, PendingAction
 from vaxportal.timeutil import utcnow
@@ -105,6 +105,21 @@ def test_p4_1_a_live_phone_cannot_be_taken_by_hand_over_or_phone_change(fresh_ad
     assert field_error(html(response), "phone")
     other = _reload(other)
     assert other.phone != nurse.account.phone and _letters(other) == []
+
+
+def test_p4_1_the_database_refuses_a_second_live_account_on_one_phone(factory, nurse, place):
+    """Past every form (two approvals racing, a script at the database): the partial unique
+    index refuses a second live account on a live phone; a revoked account's phone is free."""
+    with pytest.raises(sa.exc.IntegrityError):
+        factory.account("data_entry", facility=place["s1b"], username="tyt.mylong",
+                        phone=nurse.account.phone)
+    db.session.rollback()
+    db.session.execute(sa.update(Account).where(Account.id == nurse.account.id)
+                       .values(status=AccountStatus.revoked))
+    db.session.commit()
+    again = factory.account("data_entry", facility=place["s1b"], username="tyt.mylong",
+                            phone=nurse.account.phone)
+    assert again.phone == nurse.account.phone
 
 
 # -- two people for access (P2.1) ---------------------------------------------------------------

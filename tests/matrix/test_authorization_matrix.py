@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 from flask import url_for
 from werkzeug.exceptions import HTTPException
 
@@ -434,11 +435,16 @@ class Walk:
             self.leaks.append(f"{where}: the answer holds {found}")
 
 
-def test_authorization_matrix(app, world, summary_line):
+#: the walk is cut into parts (every PARTS-th rule-method) so that the run's workers share it
+PARTS = 6
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_authorization_matrix(app, world, summary_line, part):
     found = routes(app)
     assert set(found) == expected_keys(), "see test_every_route_has_an_entry"
     walk = Walk(app, world)
-    for (endpoint, method), rules in sorted(found.items()):
+    for (endpoint, method), rules in sorted(found.items())[part::PARTS]:
         table = cells(EXPECTED[endpoint][method])
         for rule in rules:
             scopes = ("own", "other") if rule.arguments else ("own",)
@@ -447,16 +453,18 @@ def test_authorization_matrix(app, world, summary_line):
                 for scope in scopes:
                     want = table[principal_name][0 if scope == "own" else 1]
                     walk.case(rule, method, principal, scope, want)
-    rule_count = len({rule.rule + rule.endpoint for rules in found.values() for rule in rules})
-    summary_line(f"authorization matrix: {walk.cases} cases over {rule_count} rules "
-                 f"({len(found)} rule-methods, {len(PRINCIPALS)} principals, "
+    mine = dict(sorted(found.items())[part::PARTS])
+    rule_count = len({rule.rule + rule.endpoint for rules in mine.values() for rule in rules})
+    summary_line(f"authorization matrix, part {part + 1} of {PARTS}: {walk.cases} cases over "
+                 f"{rule_count} rules ({len(mine)} rule-methods, {len(PRINCIPALS)} principals, "
                  f"{walk.requests} requests)")
     assert not (walk.mismatches or walk.leaks or walk.orphans), "\n".join(
         [f"{len(walk.mismatches)} of {walk.cases} cases differ from EXPECTED:",
          *walk.mismatches, f"{len(walk.leaks)} answers hold personal data they must not:",
          *walk.leaks, f"{len(walk.orphans)} cases signed out without ending the session:",
          *walk.orphans])
-    assert walk.seen_own_name, "the body check must see a name where one is allowed"
+    if ("recipients.show", "GET") in mine:
+        assert walk.seen_own_name, "the body check must see a name where one is allowed"
     db.session.expire_all()
     for side in (world.own, world.other):  # minimal bodies: no record was changed or removed
         assert db.session.get(Dose, side.dose.id) is not None

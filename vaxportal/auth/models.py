@@ -59,6 +59,13 @@ class Account(db.Model):
     )
 
     __mapper_args__ = {"version_id_col": version_id}
+    # a live phone number belongs to one live account at a time (P4.1): the lifecycle says so
+    # in words (``facilities.lifecycle._phone_free``); the database holds it under a race
+    __table_args__ = (
+        sa.Index("uq_account_live_phone", "phone", unique=True,
+                 sqlite_where=sa.text("status != 'revoked'"),
+                 postgresql_where=sa.text("status != 'revoked'")),
+    )
 
     # Flask-Login protocol: a signed-in account is whatever the server-side session names.
     is_active = True
