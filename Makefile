@@ -13,9 +13,10 @@ PYTEST_WORKERS ?= auto
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
+# the deploy extra too: tests/deploy/test_servers.py starts gunicorn and waitress
 $(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,deploy]'
 	@touch $@
 
 translations: $(VENV)/.installed

@@ -29,38 +29,6 @@ from vaxportal.extensions import limiter
 pytest_plugins = ["tests.fixtures"]
 
 
-def _share_url_builders() -> None:
-    """Every test makes its own app, and Werkzeug compiles two URL-builder functions for each
-    of the app's rules (Python source built and compiled, about 0.1 s an app, a tenth of the
-    suite's CPU). A builder is a pure function of the rule's text, its parts and defaults (the
-    rule is passed to it as an argument), so the run compiles each once and every later app
-    shares it. Werkzeug's own tests of its router are not ours; if its internals change, the
-    suite simply compiles as before."""
-    from werkzeug.routing.rules import Rule
-
-    compile_builder = getattr(Rule, "_compile_builder", None)
-    if compile_builder is None or getattr(compile_builder, "shared", False):
-        return
-    builders: dict = {}
-
-    def shared(self, append_unknown=True):
-        try:
-            key = (self.rule, tuple(self._trace), append_unknown,
-                   tuple(sorted((self.defaults or {}).items())))
-            hash(key)
-        except (AttributeError, TypeError):
-            return compile_builder(self, append_unknown)
-        if key not in builders:
-            builders[key] = compile_builder(self, append_unknown)
-        return builders[key]
-
-    shared.shared = True
-    Rule._compile_builder = shared
-
-
-_share_url_builders()
-
-
 def build_schema(app) -> None:
     from vaxportal.dbsetup import install_database_objects
 

@@ -383,6 +383,30 @@ def triggers_off():
 
 # -- pages -------------------------------------------------------------------------------------
 
+#: The main pages and fragments, (url, htmx?, SQL statements) as measured after the fixes of
+#: issue 13: the budgets of ``tests/test_query_budget.py``; ``tests/test_query_routing.py``
+#: runs the same pages. The recipient page commits its access event (P2.4) before it
+#: renders, holding the audit chain's lock no longer than the append, and keeps what it read
+#: (``extensions.commit_keeping_loaded``).
+MAIN_PAGES = {
+    "register, first page": ("/recipients/", False, 5),
+    "register, page 2 (htmx)": ("/recipients/?page=2", True, 4),
+    "recipient page": ("/recipients/{person}", False, 14),
+    "dose form (htmx)": ("/recipients/{person}/doses/new", True, 8),
+    "new recipient form": ("/recipients/new", False, 4),
+    "lot register": ("/recipients/lots", False, 4),
+    "export confirmation": ("/exports/new", False, 5),
+    "exports list": ("/exports/", False, 9),
+    "home": ("/", False, 4),
+}
+
+#: a supervisor's own pages, (url, budget)
+SUPERVISOR_PAGES = {
+    "audit trail": ("/audit/", 6),
+    "duplicates to review": ("/recipients/duplicates", 4),
+}
+
+
 #: a written request's fields (number, recent date, reason), as the admin pages ask for them
 REQUEST = {"ref_number": "123/SYT-NVY", "ref_date": RECENT,
            "reason": "Theo công văn đề nghị của đơn vị"}

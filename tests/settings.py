@@ -42,6 +42,9 @@ def base_config(uri: str, tmp_path) -> dict:
         "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
         "SMS_BACKEND": f"file:{tmp_path / 'sms.jsonl'}",
         "JOBS_MODE": "sync",
+        # no periodic scan for duplicates behind a test's back (tests/recipients/test_merge.py
+        # turns it on where it is the subject)
+        "DUPLICATES_SCAN_EVERY_MINUTES": 0,
         "EXPORT_DIR": str(tmp_path / "exports"),
         # the certificate signer's key of a test lives with the test, never under instance/
         "CERT_SIGNING_KEY_FILE": str(tmp_path / "dsc" / "key.pem"),

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import add_dose, html
+from tests.helpers import MAIN_PAGES, SUPERVISOR_PAGES, add_dose, html
 from vaxportal.extensions import db
 from vaxportal.recipients.models import RecipientSearch
 from vaxportal.recipients.services import create_recipient
@@ -124,37 +124,15 @@ def test_search_fragment_sweeps_expired_searches_once_per_session(signed_in, pla
     assert_within(second, SEARCH_FRAGMENT)
 
 
-#: (url, htmx?, budget) as measured after the fixes of issue 13. The recipient page commits
-#: its access event (P2.4) before it renders, holding the audit chain's lock no longer than
-#: the append, and so reads the account and the person again after the commit.
-PAGES = {
-    "register, first page": ("/recipients/", False, 5),
-    "register, page 2 (htmx)": ("/recipients/?page=2", True, 4),
-    "recipient page": ("/recipients/{person}", False, 21),
-    "dose form (htmx)": ("/recipients/{person}/doses/new", True, 8),
-    "new recipient form": ("/recipients/new", False, 4),
-    "lot register": ("/recipients/lots", False, 4),
-    "export confirmation": ("/exports/new", False, 5),
-    "exports list": ("/exports/", False, 9),
-    "home": ("/", False, 4),
-}
-
-
-@pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.parametrize("name", list(MAIN_PAGES))
 def test_main_pages_within_budget(signed_in, place, register, name):
-    url, is_htmx, budget = PAGES[name]
+    url, is_htmx, budget = MAIN_PAGES[name]
     nurse = signed_in("data_entry", facility=place["s1"])
     url = url.format(person=register[-1].id)
     with counted() as sent:
         response = nurse.hx("GET", url) if is_htmx else nurse.get(url)
     assert response.status_code == 200, name
     assert_within(sent, budget)
-
-
-SUPERVISOR_PAGES = {
-    "audit trail": ("/audit/", 6),
-    "duplicates to review": ("/recipients/duplicates", 4),
-}
 
 
 @pytest.mark.parametrize("name", list(SUPERVISOR_PAGES))

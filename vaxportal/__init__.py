@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
         assets,
         audit,
         auth,
+        backup,
         certificates,
         core,
         exports,
@@ -58,5 +59,6 @@ def create_app(config: dict | None = None) -> Flask:
     exports.init_app(app)
     certificates.init_app(app)
     reports.init_app(app)
+    backup.init_app(app)  # `vaxportal backup` / `restore`
     core.init_app(app)
     return app

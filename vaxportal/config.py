@@ -99,8 +99,11 @@ class Defaults:
     IMPORT_MAX_BYTES = 10 * 1024 * 1024
     IMPORT_BATCH_SIZE = 500
     EXPORT_DIR: str | None = None  # None: instance/exports
+    BACKUP_DIR: str | None = None  # None: instance/backups (`vaxportal backup`, 0700)
     JOB_STALE_MINUTES = 30
     CLEANUP_EVERY_MINUTES = 15  # the expired-file sweep's period (0: only `vaxportal cleanup`)
+    # the scan for possible duplicates' period (0: only `vaxportal duplicates scan`)
+    DUPLICATES_SCAN_EVERY_MINUTES = 60
     JOBS_MODE: str | None = None  # None: "rq" when REDIS_URL is set, else "thread"
     RQ_QUEUE = "vaxportal"
 

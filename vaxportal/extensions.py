@@ -36,6 +36,19 @@ limiter = Limiter(key_func=get_remote_address)
 compress = Compress()
 
 
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the request has read: for a view that must commit
+    (an access event, P2.4) before it renders rows it has just loaded in this transaction,
+    so the page does not read them all again."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 def init_app(app) -> None:
     # every table known before migrations run; here, as the models import db from this module
     from vaxportal import models  # noqa: F401

@@ -1,7 +1,7 @@
 """severe adverse events to follow up: a partial index of the doses with a severe AEFI
 
 Revision ID: aefi01
-Revises: phones01
+Revises: dupes01
 Create Date: 2026-12-03 18:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'aefi01'
-down_revision = "phones01"
+down_revision = "dupes01"
 branch_labels = None
 depends_on = None
 

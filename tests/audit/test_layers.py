@@ -35,7 +35,7 @@ DOMAINS = ("auth", "facilities", "recipients", "exports", "certificates", "repor
 MUST_BE_AUDITED = {
     "Recipient": "data", "Dose": "data", "DoseLot": "data", "DuplicateCandidate": "data",
     "Vaccine": "data", "PriorityGroup": "data", "Certificate": "data",
-    "RevokedCertificate": "data", "TargetPopulation": "data",
+    "RevokedCertificate": "data", "TargetPopulation": "data", "RecipientMerge": "data",
     "Account": "account", "Custodian": "account", "WrittenRequest": "account",
     "Facility": "account", "Delegation": "account", "PendingAction": "account",
 }

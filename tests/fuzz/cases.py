@@ -106,6 +106,22 @@ def _pair(ctx: Ctx) -> None:
     ctx.objects["candidate"] = ctx.world.duplicate_pair().id
 
 
+def _merged_pair(ctx: Ctx) -> None:
+    """A pair merged by the same supervisor in another, fresh browser: its page shows the
+    undo form."""
+    from vaxportal.recipients.models import Recipient
+
+    pair = ctx.world.duplicate_pair()
+    versions = {side: db.session.get(Recipient, rid).version_id
+                for side, rid in (("recipient", pair.recipient_id), ("other", pair.other_id))}
+    response = ctx.world.client(ctx.account, fresh=True).post(
+        f"/recipients/duplicates/{pair.id}/merge",
+        data={"keep": str(pair.other_id), "recipient_version": str(versions["recipient"]),
+              "other_version": str(versions["other"])})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    ctx.objects["candidate"] = pair.id
+
+
 def _password_passed(ctx: Ctx) -> None:
     """The password page done through the form: a session waiting for its SMS code."""
     ctx.account = ctx.world.account("data_entry")
@@ -278,6 +294,12 @@ CASES: dict[str, Case] = {
     "recipients.resolve_duplicate": Case("supervisor", "/recipients/duplicates",
                                          "/recipients/duplicates/{candidate}",
                                          setup=_pair),
+    "recipients.merge_duplicate": Case("supervisor", "/recipients/duplicates/{candidate}",
+                                       "/recipients/duplicates/{candidate}/merge",
+                                       fresh=None, setup=_pair, live=_step_up_code),
+    "recipients.undo_merge": Case("supervisor", "/recipients/duplicates/{candidate}",
+                                  "/recipients/duplicates/{candidate}/undo", fresh=None,
+                                  setup=_merged_pair, live=_step_up_code),
     "recipients.lookup": Case("data_entry", "/recipients/lookup", "/recipients/lookup"),
     "recipients.lookup_dose": Case("data_entry", "", "/recipients/lookup/{token}/doses",
                                    page_by=_grant_page),

@@ -136,6 +136,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "recipients.lot_expiry": {"POST": "L 403 200/404 200/404 403"},
     "recipients.duplicates": {"GET": "L 403 403 200 403"},
     "recipients.resolve_duplicate": {"POST": "L 403 403 400/404 403"},
+    # a pair field by field, its merge and undo: supervisors, both records in scope (404
+    # before any code is asked); an empty form carries no versions: the page again (409);
+    # an open pair has no merge to undo: back to its page
+    "recipients.duplicate": {"GET": "L 403 403 200/404 403"},
+    "recipients.merge_duplicate": {"POST": "L 403 403 otp:409/404 403"},
+    "recipients.undo_merge": {"POST": "L 403 403 otp:303>recipients.duplicate/404 403"},
     # -- Excel export and import: jobs belong to the account that made them ----------------
     "exports.index": {"GET": "L 403 200 200 200"},
     "exports.new": {"GET": "L 403 200 200 200"},

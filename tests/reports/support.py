@@ -168,7 +168,7 @@ def brute_quality(account, node: Facility, today: date) -> dict[str, set[int]]:
               if not p.merged_into_id and p.facility_id in keep]
     twins = defaultdict(int)
     for person in people:
-        twins[(person.name_key, person.date_of_birth)] += 1
+        twins[(person.name_key, person.date_of_birth, person.gender)] += 1
     out = {key: set() for key in ("interval", "sequence", "mixed", "national_id", "dates",
                                   "uncoded", "twice")}
     for person in people:
@@ -184,7 +184,7 @@ def brute_quality(account, node: Facility, today: date) -> dict[str, set[int]]:
             "dates": any(d.given_on < person.date_of_birth or d.given_on > today
                          for d in given),
             "uncoded": bool(person.uncoded),
-            "twice": twins[(person.name_key, person.date_of_birth)] > 1,
+            "twice": twins[(person.name_key, person.date_of_birth, person.gender)] > 1,
         }
         for key, flag in flags.items():
             if flag:

@@ -125,6 +125,10 @@ def test_each_check_on_a_known_case(app, place, quality_readers):
     old_text.uncoded = {"ethnicity": "Kinh (cũ)"}
     twin_a = add_person(s1, name="Phạm Văn Đôi", born=date(1970, 5, 5))
     twin_b = add_person(place["s1b"], name="Pham Van Doi", born=date(1970, 5, 5))
+    # the same name and birth date but not the same gender: not the same person, as at
+    # registration and in the scan (``recipients.models.same_person``)
+    sister = add_person(s1, name="Phạm Văn Đôi", born=date(1970, 5, 5))
+    sister.gender = "female"
     merged = add_person(s1, name="Người Đã Gộp")
     merged.national_id = None
     merged.merged_into_id = clean.id

@@ -181,6 +181,9 @@ class Verdict:
     reason: str | None = None
     missing_id: int | None = None
     checkpoint_at: datetime | None = None  # the last checkpoint checked against
+    #: the last restore from a backup (``vaxportal restore``): its mark's time, the file
+    restored_at: datetime | None = None
+    restored_from: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -197,12 +200,17 @@ def verify(conn: Connection, checkpoints: list[dict] | None = None,
         bad = next(r for r in records if not checkpoint.is_signed(r))
         return Verdict(0, _int(bad.get("last_id")), "signature")
     at = checkpoint.parse_time(records[-1]["at"]) if records else None
+    restore = checkpoint.last_restore(records)
+    records = checkpoint.in_force(records)
     unkeyed_until = max((r.get("unkeyed_until") or 0 for r in records), default=0)
     marks: dict[int, list[dict]] = {}
     for record in records:
         marks.setdefault(record["last_id"], []).append(record)
     verdict = _walk(conn, marks, chunk, unkeyed_until)
     verdict.checkpoint_at = at
+    if restore is not None:
+        verdict.restored_at = checkpoint.parse_time(restore["at"])
+        verdict.restored_from = str(restore["restored_from"])
     if verdict.ok and verdict.checked and not records:
         verdict.reason = "no_checkpoint"
     return verdict

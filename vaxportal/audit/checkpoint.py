@@ -11,6 +11,12 @@ When one is written:
   alike: ``chain.append`` checkpoints the committed head it is about to chain onto, under
   the append lock. No scheduler is needed, so it holds on every process model.
 
+A restore mark is a checkpoint written by ``vaxportal restore`` (``RESTORE_KEYS`` signed with
+it): the database went back to a backup, so the checkpoints written before the mark past the
+backup's head describe rows of the abandoned timeline and no longer apply (``in_force``);
+those up to the head still do, and the mark itself is the restored head. ``verify`` names
+the restore in its answer, so a restore is never silent.
+
 Each checkpoint is also sent to ``AUDIT_CHECKPOINT_SMS`` and/or ``AUDIT_CHECKPOINT_URL`` when
 configured (a copy out of reach of whoever controls this server). Processes that write the
 trail must share the directory, like ``EXPORT_DIR``.
@@ -43,6 +49,10 @@ log = logging.getLogger(__name__)
 FILE_NAME = "checkpoints.jsonl"
 #: ``unkeyed_until``: only in the checkpoint of ``vaxportal audit adopt-unkeyed``
 SIGNED = ("at", "count", "last_id", "last_hash", "unkeyed_until")
+#: only in a restore mark (``vaxportal restore``): the backup file's name and when it was made;
+#: signed when present, so the checkpoints written before restores existed keep their
+#: signatures
+RESTORE_KEYS = ("restored_from", "backup_at")
 TABLE = AuditEvent.__table__
 
 #: path -> the local day of the last checkpoint this process knows of
@@ -56,7 +66,8 @@ def derived_key(purpose: bytes) -> bytes:
 
 
 def signature(record: dict) -> str:
-    body = json.dumps({key: record.get(key) for key in SIGNED}, sort_keys=True,
+    keys = SIGNED + tuple(key for key in RESTORE_KEYS if key in record)
+    body = json.dumps({key: record.get(key) for key in keys}, sort_keys=True,
                       separators=(",", ":")).encode("utf-8")
     return hmac.new(derived_key(b"checkpoint"), body, hashlib.sha256).hexdigest()
 
@@ -86,6 +97,25 @@ def read_all() -> list[dict]:
             record = {}
         records.append(record if isinstance(record, dict) else {})
     return records
+
+
+def is_restore(record: dict) -> bool:
+    return record.get("restored_from") is not None
+
+
+def in_force(records: list[dict]) -> list[dict]:
+    """The checkpoints that describe the table now, in order: each restore mark drops the
+    earlier checkpoints past its head (rows of the timeline the restore abandoned)."""
+    kept: list[dict] = []
+    for record in records:
+        if is_restore(record):
+            kept = [earlier for earlier in kept if earlier["last_id"] <= record["last_id"]]
+        kept.append(record)
+    return kept
+
+
+def last_restore(records: list[dict]) -> dict | None:
+    return next((record for record in reversed(records) if is_restore(record)), None)
 
 
 def last_time() -> datetime | None:

@@ -25,6 +25,7 @@ ENTITY_LABELS = {
     "vaccine": _l("Vắc xin"),
     "priority_group": _l("Nhóm ưu tiên"),
     "duplicate_candidate": _l("Nghi trùng"),
+    "recipient_merge": _l("Gộp hồ sơ"),
     "facility": _l("Cơ sở"),
     "delegation": _l("Ủy quyền"),
     "account": _l("Tài khoản"),

@@ -78,7 +78,16 @@ def message(verdict: chain.Verdict) -> str:
         text = _("Chuỗi nhật ký bị phá vỡ tại bản ghi #%(id)s (%(reason)s); %(n)s bản ghi "
                  "trước đó hợp lệ.", id=verdict.broken_id,
                  reason=REASONS[verdict.reason](verdict), n=verdict.checked)
-    return f"{text} {last_checkpoint_text(verdict.checkpoint_at)}"
+    return f"{text}{restored_text(verdict)} {last_checkpoint_text(verdict.checkpoint_at)}"
+
+
+def restored_text(verdict: chain.Verdict) -> str:
+    """The last restore from a backup, which set the chain back to the backup's head."""
+    if verdict.restored_at is None:
+        return ""
+    return " " + _("Cơ sở dữ liệu đã được khôi phục từ bản sao lưu %(file)s lúc %(at)s; các "
+                   "điểm kiểm soát ghi sau bản sao lưu đó không còn áp dụng.",
+                   file=verdict.restored_from, at=format_datetime(verdict.restored_at))
 
 
 def last_checkpoint_text(at=None) -> str:
@@ -108,7 +117,8 @@ def run(run_id: str) -> None:
              "broken_id": verdict.broken_id, "reason": verdict.reason,
              "missing_id": verdict.missing_id,
              "checkpoint_at": verdict.checkpoint_at.isoformat() if verdict.checkpoint_at
-             else None})
+             else None, "restored_from": verdict.restored_from,
+             "restored_at": verdict.restored_at.isoformat() if verdict.restored_at else None})
 
 
 def status() -> dict:
@@ -126,7 +136,8 @@ def status() -> dict:
     if latest is not None:
         verdict = chain.Verdict(
             latest.get("checked") or 0, latest.get("broken_id"), latest.get("reason"),
-            latest.get("missing_id"), checkpoint.parse_time(latest.get("checkpoint_at")))
+            latest.get("missing_id"), checkpoint.parse_time(latest.get("checkpoint_at")),
+            checkpoint.parse_time(latest.get("restored_at")), latest.get("restored_from"))
         result = {"at": checkpoint.parse_time(latest.get("at")), "ok": verdict.ok,
                   "text": message(verdict)}
     return {"result": result, "running": running, "last_checkpoint": last_checkpoint_text()}

@@ -49,6 +49,8 @@ ACTION_NAMES = {
     "recipients.save_identity": _l("sửa thông tin định danh của đối tượng số %(id)s"),
     "recipients.dose_correct": _l("sửa mũi tiêm số %(id)s"),
     "recipients.dose_delete": _l("xoá mũi tiêm số %(id)s"),
+    "recipients.merge_duplicate": _l("gộp cặp hồ sơ nghi trùng số %(id)s"),
+    "recipients.undo_merge": _l("hoàn tác việc gộp cặp hồ sơ số %(id)s"),
     "facilities.create_facility": _l("thêm cơ sở mới"),
     "facilities.issue": _l("cấp tài khoản cho cơ sở số %(id)s"),
     "facilities.hand_over": _l("bàn giao tài khoản số %(id)s"),

@@ -26,9 +26,8 @@ from flask_babel import gettext as _
 from vaxportal.audit import checkpoint
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
-from vaxportal.recipients.models import Recipient
+from vaxportal.recipients.models import Recipient, person_columns, person_values
 from vaxportal.recipients.services import validate_recipient_data
-from vaxportal.text import fold
 
 OK, WARNING, ERROR, DUPLICATE = "ok", "warning", "error", "duplicate"
 
@@ -50,7 +49,7 @@ PersonKey = tuple[str, date, str]
 
 
 def person_key(clean: dict) -> PersonKey:
-    return fold(clean["full_name"]), clean["date_of_birth"], clean["gender"]
+    return person_values(clean["full_name"], clean["date_of_birth"], clean["gender"])
 
 
 #: the template's example row (``importing.EXAMPLE``), skipped if left in a list
@@ -143,8 +142,7 @@ def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:
     (the ``ix_recipient_person`` index), so only the matches are read."""
     if not keys:
         return set()
-    person = sa.tuple_(Recipient.name_key, Recipient.date_of_birth, Recipient.gender)
-    stmt = sa.select(Recipient.name_key, Recipient.date_of_birth, Recipient.gender).where(
-        person.in_(sorted(keys)), Recipient.merged_into_id.is_(None),
+    stmt = sa.select(*person_columns()).where(
+        sa.tuple_(*person_columns()).in_(sorted(keys)), Recipient.merged_into_id.is_(None),
     ).distinct()
     return {tuple(row) for row in db.session.execute(stmt)}

@@ -24,7 +24,7 @@ FILE_MODE = 0o600
 
 
 def base_dir() -> Path:
-    return _private_dir(Path(current_app.config["EXPORT_DIR"]))
+    return private_dir(Path(current_app.config["EXPORT_DIR"]))
 
 
 def export_path(job_id: str) -> Path:
@@ -45,10 +45,10 @@ def report_path(job_id: str) -> Path:
 
 
 def _imports() -> Path:
-    return _private_dir(base_dir() / "imports")
+    return private_dir(base_dir() / "imports")
 
 
-def _private_dir(path: Path) -> Path:
+def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     if path.stat().st_mode & 0o777 != DIR_MODE:  # made earlier, or by mkdir under a umask
         path.chmod(DIR_MODE)

@@ -14,12 +14,15 @@ def init_app(app) -> None:
         codes_cli,
         dose_views,
         lot_views,
+        merge_views,
         review_views,
+        scan,
         vaccines,
         views,
     )
 
     app.register_blueprint(bp)
+    scan.init_app(app)
     app.cli.add_command(vaccines.seed_vaccines_command)
     app.cli.add_command(codes_cli.priority_cli)
     app.cli.add_command(codes_cli.codes_cli)

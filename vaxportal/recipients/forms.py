@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    Form,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -303,6 +311,26 @@ class LookupForm(FlaskForm):
 
 
 class ResolveForm(FlaskForm):
-    """Sent by the queue's buttons: ``keep:<recipient id>`` (merge) or ``distinct``."""
+    """Sent by the queue's button ``distinct`` (a merge is chosen field by field on the
+    pair's page, ``MergeForm``)."""
 
     decision = StringField()
+
+
+class _MergeBase(FlaskForm):
+    """Merge a pair: the record that stays, and per field the record whose value it keeps
+    (each a record id); the versions both records were shown at."""
+
+    keep = RadioField(_l("Hồ sơ giữ lại"), coerce=_int_or_zero, validate_choice=False)
+    recipient_version = HiddenField()
+    other_version = HiddenField()
+
+
+#: one radio group per field of ``fields.RECIPIENT``: ``pick_<key>``
+MergeForm = type("MergeForm", (_MergeBase,), {
+    f"pick_{spec.key}": RadioField(spec.label, coerce=_int_or_zero, validate_choice=False)
+    for spec in fields.RECIPIENT})
+
+
+class UndoMergeForm(FlaskForm):
+    """Undo a merge (the button of the merged pair's page)."""

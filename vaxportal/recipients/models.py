@@ -116,6 +116,25 @@ class Recipient(db.Model):
         return value
 
 
+def person_columns(entity=None) -> tuple:
+    """The columns by which two live records may be the same person: folded name, date of
+    birth and gender (``ix_recipient_person``). Registration, the import's checks, the
+    periodic scan and the data-quality list all compare these, and only these."""
+    entity = Recipient if entity is None else entity
+    return (entity.name_key, entity.date_of_birth, entity.gender)
+
+
+def person_values(full_name: str | None, date_of_birth, gender: str | None) -> tuple:
+    """The values of ``person_columns`` for a name, birth date and gender as typed."""
+    return (fold(full_name or ""), date_of_birth, gender)
+
+
+def same_person(one, two) -> sa.ColumnElement[bool]:
+    """Two (aliased) records with the same ``person_columns``."""
+    return sa.and_(*(a == b for a, b in zip(person_columns(one), person_columns(two),
+                                            strict=True)))
+
+
 class RecipientWord(db.Model):
     """One folded word of a recipient's name: search by any part of a name walks the
     ``(word_key, recipient_id)`` index with a prefix range, never the recipient table."""
@@ -182,8 +201,9 @@ class DoseLot(db.Model):
 
 @audit.audited
 class DuplicateCandidate(db.Model):
-    """A pair registered anyway despite the same folded name, birth date and gender;
-    waits in a supervisor's queue."""
+    """A pair registered anyway despite the same folded name, birth date and gender, or
+    found by the periodic scan (``recipients/scan.py``); waits in a supervisor's queue until
+    merged (``recipients/merging.py``; an undo opens it again) or marked distinct."""
 
     __tablename__ = "duplicate_candidate"
 
@@ -198,6 +218,39 @@ class DuplicateCandidate(db.Model):
 
     recipient: Mapped[Recipient] = relationship(foreign_keys=[recipient_id])
     other: Mapped[Recipient] = relationship(foreign_keys=[other_id])
+
+
+@audit.audited
+class RecipientMerge(db.Model):
+    """One merge of a duplicate pair, kept so that it can be undone: which record stayed,
+    which one was merged into it, the value chosen for each field (the record it came from),
+    every field of both records as they were before, the doses moved, and the versions the
+    two records had right after the merge (a later edit of either refuses the undo)."""
+
+    __tablename__ = "recipient_merge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(sa.ForeignKey("duplicate_candidate.id"),
+                                              index=True)
+    kept_id: Mapped[int] = mapped_column(sa.ForeignKey("recipient.id"), index=True)
+    gone_id: Mapped[int] = mapped_column(sa.ForeignKey("recipient.id"), index=True)
+    #: the kept record's facility (the audit trail's and the scope's)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"), index=True)
+    #: {field key: id of the record whose value was kept}
+    choices: Mapped[dict] = mapped_column(sa.JSON)
+    #: {field key: stored value (dates as ISO text)} of each record before the merge
+    kept_before: Mapped[dict] = mapped_column(sa.JSON)
+    gone_before: Mapped[dict] = mapped_column(sa.JSON)
+    moved_dose_ids: Mapped[list] = mapped_column(sa.JSON)
+    kept_version: Mapped[int]
+    gone_version: Mapped[int]
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    merged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+
+    kept: Mapped[Recipient] = relationship(foreign_keys=[kept_id])
+    gone: Mapped[Recipient] = relationship(foreign_keys=[gone_id])
 
 
 class RecipientSearch(db.Model):

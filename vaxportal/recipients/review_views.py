@@ -20,7 +20,7 @@ from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, dosing, helpers
 from vaxportal.recipients.forms import DoseForm, LookupForm, ResolveForm
 from vaxportal.recipients.models import CrossLookup, DuplicateCandidate, Recipient
-from vaxportal.recipients.services import find_by_id_number, merge_recipients
+from vaxportal.recipients.services import find_by_id_number
 from vaxportal.timeutil import utcnow
 
 LOOKUP_GRANT = timedelta(minutes=30)
@@ -105,12 +105,18 @@ def lookup_dose(token: str):
 # -- possible duplicates -------------------------------------------------------------------
 
 
+#: the queue's two lists: pairs waiting for a decision, and pairs merged (to undo one)
+QUEUE_STATUSES = ("open", "merged")
+
+
 @bp.get("/duplicates")
 @permission_required(Perm.resolve_duplicates)
 def duplicates():
     scope = policy.scope()
+    status = request.args.get("status", "open")
+    status = status if status in QUEUE_STATUSES else "open"
     stmt = scope.filter(
-        sa.select(DuplicateCandidate).where(DuplicateCandidate.status == "open"),
+        sa.select(DuplicateCandidate).where(DuplicateCandidate.status == status),
         DuplicateCandidate.facility_id,
     ).options(*(joinedload(side).options(joinedload(Recipient.facility),
                                          selectinload(Recipient.doses))
@@ -120,7 +126,7 @@ def duplicates():
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
     shown = _facilities(page.items)
     return render_template("recipients/duplicates.html", page=page, form=ResolveForm(),
-                           writable=scope.writable.contains_many(shown),
+                           status=status, writable=scope.writable.contains_many(shown),
                            readable=scope.contains_many(shown))
 
 
@@ -131,31 +137,18 @@ def _facilities(candidates) -> set[int]:
 @bp.post("/duplicates/<int:candidate_id>")
 @permission_required(Perm.resolve_duplicates)
 def resolve_duplicate(candidate_id: int):
-    """Merge (keep both histories: the doses move to the kept record) or mark distinct."""
+    """Mark a pair as two different people. A merge is chosen field by field on the pair's
+    page and needs a fresh OTP (``merge_views.merge_duplicate``)."""
     candidate = policy.get_in_scope_or_404(DuplicateCandidate, candidate_id, write=True)
     decision = ResolveForm().decision.data or ""
+    if decision != "distinct":
+        abort(400)
     if candidate.status != "open":
         flash(_("Cặp hồ sơ này đã được xử lý."), "info")
         return htmx.redirect_to(url_for("recipients.duplicates"))
-    if decision == "distinct":
-        candidate.status = "distinct"
-        flash(_("Đã ghi nhận: hai hồ sơ là hai người khác nhau."), "success")
-    elif decision.startswith("keep:"):
-        _merge(candidate, decision.removeprefix("keep:"))
-    else:
-        abort(400)
+    candidate.status = "distinct"
     candidate.resolved_at = utcnow()
     candidate.resolved_by_id = current_account().id
+    flash(_("Đã ghi nhận: hai hồ sơ là hai người khác nhau."), "success")
     db.session.commit()
     return htmx.redirect_to(url_for("recipients.duplicates"))
-
-
-def _merge(candidate: DuplicateCandidate, keep: str) -> None:
-    pair = {candidate.recipient_id, candidate.other_id}
-    if not keep.isdigit() or int(keep) not in pair:
-        abort(400)
-    kept = policy.get_in_scope_or_404(Recipient, int(keep), write=True)
-    gone = policy.get_in_scope_or_404(Recipient, (pair - {kept.id}).pop(), write=True)
-    moved = merge_recipients(kept, gone)
-    candidate.status = "merged"
-    flash(_("Đã gộp hồ sơ; %(n)s mũi tiêm được chuyển sang hồ sơ giữ lại.", n=moved), "success")

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
+from vaxportal.recipients import due
 from vaxportal.recipients.models import (
     Dose,
     Recipient,
@@ -146,8 +147,6 @@ class RegisterFilter:
             )
             clauses.append(given.exists())
         if self.due:
-            from vaxportal.reports import due
-
             clauses.append(due.recipient_condition(self.due, date.fromisoformat(self.due_on)))
         return clauses
 

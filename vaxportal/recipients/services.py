@@ -23,12 +23,16 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from vaxportal.audit import events
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
-from vaxportal.recipients.models import Dose, DuplicateCandidate, Recipient
-from vaxportal.text import fold
+from vaxportal.recipients.models import (
+    Dose,
+    DuplicateCandidate,
+    Recipient,
+    person_columns,
+    person_values,
+)
 from vaxportal.validators import format_date_vn
 
 #: (key, column header, cell kind) of ``fields.RECIPIENT``: the order of spreadsheets
@@ -105,10 +109,9 @@ def find_possible_duplicates(full_name: str, date_of_birth: date, gender: str,
                              exclude_id: int | None = None) -> list[Recipient]:
     """Live records with the same folded name, date of birth and gender (platform-wide);
     the values as stored (``clean``)."""
+    wanted = person_values(full_name, date_of_birth, gender)
     stmt = sa.select(Recipient).where(
-        Recipient.name_key == fold(full_name or ""),
-        Recipient.date_of_birth == date_of_birth,
-        Recipient.gender == gender,
+        *(column == value for column, value in zip(person_columns(), wanted, strict=True)),
         Recipient.merged_into_id.is_(None),
     ).order_by(Recipient.id)
     if exclude_id is not None:
@@ -182,20 +185,3 @@ def find_by_id_number(value: str | None) -> list[Recipient]:
         recipient = follow_merges(row)
         live.setdefault(recipient.id, recipient)
     return list(live.values())
-
-
-def merge_recipients(kept: Recipient, gone: Recipient) -> int:
-    """Merge ``gone`` into ``kept``: both histories stay (the doses move to ``kept``); ``gone``
-    remains, marked as merged, so nothing is lost. Audited by the session hook, plus one
-    event naming the pair. Returns the number of doses moved."""
-    moved = list(gone.doses)
-    for dose in moved:
-        dose.recipient_id = kept.id
-    gone.merged_into_id = kept.id
-    events.record("merge_recipients", category="data", entity="recipient", entity_id=kept.id,
-                  facility_id=kept.facility_id,
-                  details={"merged_id": gone.id, "doses_moved": [d.id for d in moved]})
-    db.session.flush()
-    db.session.expire(kept, ["doses"])
-    db.session.expire(gone, ["doses"])
-    return len(moved)

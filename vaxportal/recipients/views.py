@@ -10,7 +10,7 @@ from vaxportal.audit import events
 from vaxportal.auth import sessions, throttle
 from vaxportal.auth.current import current_account
 from vaxportal.auth.stepup import fresh_otp_required
-from vaxportal.extensions import db
+from vaxportal.extensions import commit_keeping_loaded, db
 from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import bp, helpers
 from vaxportal.recipients.dosing import (
@@ -210,7 +210,7 @@ def show(recipient_id: int):
                                             options=helpers.WITH_DOSES)
     events.record("view_identity", category="access", entity="recipient",
                   entity_id=recipient.id, facility_id=recipient.facility_id)
-    db.session.commit()
+    commit_keeping_loaded()  # recorded before anything is shown; nothing read again
     writable = policy.scope().writable
     can_write = writable.contains(recipient.facility_id)
     dose_form = None

@@ -11,8 +11,8 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, NumberRange, Optional
 
+from vaxportal.recipients import due
 from vaxportal.recipients.forms import as_choices
-from vaxportal.reports import due
 from vaxportal.reports.coverage import AGE_BANDS, BREAKDOWNS, STEPS
 from vaxportal.reports.models import ALL
 from vaxportal.reports.tables import TABLES

@@ -17,12 +17,19 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import FunctionElement
 
 from vaxportal import policy
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.recipients.models import Dose, Recipient, Vaccine
+from vaxportal.recipients.models import (
+    Dose,
+    DuplicateCandidate,
+    Recipient,
+    Vaccine,
+    same_person,
+)
 from vaxportal.recipients.search import Page
 
 # -- whole days between two dates, on both databases -----------------------------------------
@@ -122,14 +129,21 @@ def uncoded(who: sa.Select, today: date) -> sa.Select:
 
 
 def entered_twice(who: sa.Select, today: date) -> sa.Select:
-    """Two records (not merged) of the subtree with the same folded name and birth date."""
-    twins = (sa.select(Recipient.id.label("id"),
-                       sa.func.count().over(partition_by=(Recipient.name_key,
-                                                          Recipient.date_of_birth))
-                       .label("n"))
-             .where(Recipient.id.in_(who))
-             .subquery("twins"))
-    return sa.select(twins.c.id).where(twins.c.n > 1)
+    """Two records (not merged) of the subtree that may be the same person
+    (``recipients.models.same_person``: folded name, birth date and gender),
+    unless a supervisor decided that pair already (two different people, or merged): a
+    self-join over ``ix_recipient_person``, the decided pairs left out."""
+    one, two = aliased(Recipient, name="one"), aliased(Recipient, name="two")
+    decided = sa.select(DuplicateCandidate.id).where(
+        DuplicateCandidate.status.in_(("distinct", "merged")),
+        sa.or_(sa.and_(DuplicateCandidate.recipient_id == one.id,
+                       DuplicateCandidate.other_id == two.id),
+               sa.and_(DuplicateCandidate.recipient_id == two.id,
+                       DuplicateCandidate.other_id == one.id)))
+    return (sa.select(one.id)
+            .join(two, sa.and_(same_person(two, one), two.id != one.id))
+            .where(one.id.in_(who), two.id.in_(who), ~sa.exists(decided))
+            .distinct())
 
 
 @dataclass(frozen=True)

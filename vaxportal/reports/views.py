@@ -22,9 +22,10 @@ from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.facilities.tree import ancestors
 from vaxportal.policy import Perm, permission_required
+from vaxportal.recipients import due
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.search import Page, RegisterFilter, save_search
-from vaxportal.reports import aefi, bp, charts, coverage, due, quality, tables
+from vaxportal.reports import aefi, bp, charts, coverage, quality, tables
 from vaxportal.reports.forms import DashboardForm, DueExportForm, DueForm, TableExportForm
 from vaxportal.timeutil import utcnow
 from vaxportal.validators import local_today, page_number

@@ -1,4 +1,4 @@
-"""Who is due for the next dose of a primary series: the ONE rule, shared by the due list,
+"""Who is due for the next dose of a primary series: the ONE rule, shared by the reports' due list,
 its Excel export (through the register's filter) and the tests.
 
 A person's last dose (latest date, then highest id) decides: when its number is below the
