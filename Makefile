@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # The suite runs on every core (pytest-xdist); PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint gates suite translations extract browser-deps screenshots bench bench-deps clean
+.PHONY: run test lint gates suite translations extract browser-deps screenshots bench bench-deps load clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,8 @@ gates: node_modules/.installed
 
 # Byte-code caching on even where the shell turns it off: each worker would otherwise rewrite
 # the asserts of every test module again (about 6 s of CPU per worker and run).
-suite: $(VENV)/.installed translations node_modules/.installed
+# The scale-out tests (tests/scaleout) start gunicorn: the deploy extra comes with the suite.
+suite: $(VENV)/.installed translations node_modules/.installed $(VENV)/.deploy-installed
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Chromium for the browser journeys (Debian's package; browsers cannot be downloaded here).
@@ -72,9 +73,23 @@ bench-deps: $(VENV)/.deploy-installed
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
+# gunicorn (the `deploy` extra) and Locust (the `load` extra): the scale-out tests, the
+# throughput benchmark and the load test start them.
 $(VENV)/.deploy-installed: $(VENV)/.installed setup.cfg
-	$(BIN)/python -m pip install -q -e '.[test,deploy]'
+	$(BIN)/python -m pip install -q -e '.[test,deploy,load]'
 	@touch $@
+
+# The load test (not part of `make test`): Locust's clinic staff, supervisors and exports
+# against gunicorn -w $(LOAD_WORKERS) and a worker on PostgreSQL + Redis; p50/p95/p99 per
+# request kind, failing on any error but the app's own 429s. It DROPS and re-creates the
+# database of LOAD_DATABASE_URI (default vax_load) and empties the Redis database of
+# LOAD_REDIS_URL (default number 15). .ci/run runs `make load LOAD_USERS=20 LOAD_SECONDS=30`.
+LOAD_USERS ?= 100
+LOAD_SECONDS ?= 120
+LOAD_WORKERS ?= 4
+load: $(VENV)/.installed translations $(VENV)/.deploy-installed
+	$(BIN)/python bench/load.py --users $(LOAD_USERS) --seconds $(LOAD_SECONDS) \
+	  --web-workers $(LOAD_WORKERS) $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache

@@ -13,7 +13,6 @@ already in memory. The goal of issue 13: at least 100,000 rows/s.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import hmac
 import statistics
 import sys
@@ -80,8 +79,8 @@ def hashing_alone(app) -> tuple[float, float]:
         blobs = [chain.canonical(row) for row in chain._rows(conn, 5000)]
         key = chain.chain_key()
     start, cpu = time.perf_counter(), time.process_time()
-    for blob in blobs:
-        hmac.new(key, blob, hashlib.sha256).hexdigest()
+    for blob in blobs:  # the one-call HMAC of OpenSSL, as ``verify`` hashes
+        hmac.digest(key, blob, "sha256").hex()
     return time.perf_counter() - start, time.process_time() - cpu
 
 

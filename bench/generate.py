@@ -156,7 +156,7 @@ class People:
                          rng.choices(names, cum_weights=cum)[0], given))
         codes_, cum_e = self.ethnicity
         return {
-            "full_name": clean(full, spaces=False), "date_of_birth": born, "gender": gender,
+            "full_name": clean(full), "date_of_birth": born, "gender": gender,
             "national_id": self.national_id(born, gender),
             "insurance_number": self.insurance() if rng.random() < 0.85 else None,
             "phone": f"+84{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**7):07d}"

@@ -28,6 +28,7 @@ BENCHMARKS = (
     ("wire", "wire.py", False),
     ("scale", "scale.py", True),
     ("audit_verify", "audit_verify.py", True),
+    ("import_speed", "import_speed.py", True),
 )
 
 

@@ -97,6 +97,17 @@ def test_search_fragment_typed_on_within_budget(reader):
     assert_within(sent, SEARCH_FRAGMENT)
 
 
+def test_search_fragment_searched_again_is_read_not_written(reader):
+    """The same search again in the same browser session (a page typed again, a filter
+    changed back, a refresh): its stored row is read by its id, nothing is written."""
+    reader.hx("POST", "/recipients/", data={"q": "binh"})
+    with counted() as sent:
+        response = reader.hx("POST", "/recipients/", data={"q": "binh"})
+    assert "Trần Thị Bình" in html(response)
+    assert not [s for s in sent if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    assert_within(sent, SEARCH_FRAGMENT - 1)
+
+
 def test_search_fragment_with_many_matches_adds_only_the_count(reader):
     """More matches than a page: the capped count for the header, one statement more."""
     with counted() as sent:

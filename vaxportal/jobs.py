@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 import time
 
@@ -21,9 +22,11 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 
 from vaxportal import create_app
+from vaxportal.extensions import db
 
 log = logging.getLogger(__name__)
 _worker_app: Flask | None = None
+_worker_pid: int | None = None  # the process whose connection pool ``_worker_app`` holds
 _claim_lock = threading.Lock()
 SCHEDULE = "vaxportal.jobs.schedule"
 DUE = "vaxportal.jobs.due"
@@ -103,11 +106,17 @@ def _run_in_thread(app: Flask, func_path: str, args: tuple) -> None:
 
 
 def run_in_worker(func_path: str, *args):
-    """Entry point RQ calls in the worker process."""
-    global _worker_app
+    """Entry point RQ calls in the worker process: the app ``vaxportal worker`` built before
+    RQ forked this job's process (else built here, once), with a connection pool of this
+    process's own (a forked process never uses its parent's pooled connections)."""
+    global _worker_app, _worker_pid
     if _worker_app is None:
-        _worker_app = create_app()
+        _worker_app, _worker_pid = create_app(), os.getpid()
     with _worker_app.app_context():
+        if _worker_pid != os.getpid():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+            _worker_pid = os.getpid()
         return _call(func_path, args)
 
 
@@ -128,6 +137,8 @@ def worker_command() -> None:
     if not app.config.get("REDIS_URL"):
         raise click.ClickException(_(
             "Chưa cấu hình VAXPORTAL_REDIS_URL; tác vụ nền chạy ngay trong tiến trình web."))
+    global _worker_app, _worker_pid
+    _worker_app, _worker_pid = app, os.getpid()  # each job's forked process starts from it
     queue = _queue(app)
     stop = threading.Event()
     threading.Thread(target=_run_schedule, args=(app, stop), daemon=True).start()

@@ -321,3 +321,61 @@ def test_imported_people_are_found_by_any_part_of_their_name(nurse):
     assert _confirm(nurse, last_import()).status_code == 303
     page = html(nurse.hx("POST", "/recipients/", data={"q": "hong dao"}))
     assert "Nguyễn Thị Hồng Đào" in page
+
+
+def test_the_writing_writes_what_the_dry_run_checked_without_reading_the_file_again(nurse):
+    from vaxportal.exports import storage
+
+    upload(nurse, spreadsheet([_row(full_name=f"Đã Kiểm Tra {i}") for i in range(3)]))
+    job = last_import()
+    # the upload changes on disk after the dry run: what was checked is what is written
+    storage.upload_path(job.id).write_bytes(spreadsheet([_row(full_name="Chưa Kiểm Tra")]))
+    _confirm(nurse, job)
+    job = last_import()
+    assert job.status == JobStatus.done and job.created_count == 3
+    names = set(db.session.scalars(sa.select(Recipient.full_name)))
+    assert names == {"Đã Kiểm Tra 0", "Đã Kiểm Tra 1", "Đã Kiểm Tra 2"}
+    # the kept rows hold personal data: they go with the upload
+    assert not storage.checked_path(job.id).exists()
+    assert not storage.upload_path(job.id).exists()
+
+
+def test_a_discarded_import_leaves_no_checked_rows_on_disk(nurse):
+    from vaxportal.exports import storage
+
+    upload(nurse, spreadsheet([_row()]))
+    job = last_import()
+    assert storage.checked_path(job.id).exists()
+    nurse.post(f"/exports/import/{job.id}/discard")
+    assert not storage.checked_path(job.id).exists()
+
+
+def _statements_of_an_import(nurse, rows: list[dict]) -> list[str]:
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        upload(nurse, spreadsheet(rows))
+        _confirm(nurse, last_import())
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert last_import().status == JobStatus.done
+    return seen
+
+
+def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_not_per_row(
+        nurse):
+    """The coded columns are looked up in lists read once per job (not once per row and
+    field), and a batch's recipients go in together: the statements of an import do not
+    grow with its rows (one batch here: IMPORT_BATCH_SIZE is 4 in this module)."""
+    few = _statements_of_an_import(nurse, [_row(priority_group="Nhóm 5")])
+    many = _statements_of_an_import(
+        nurse, [_row(full_name=f"Người {i}", priority_group="Nhóm 5") for i in range(4)])
+    groups = [s for s in many if "FROM priority_group" in s]
+    assert len(groups) == len([s for s in few if "FROM priority_group" in s]) <= 2
+    inserts = [s for s in many if s.startswith("INSERT INTO recipient ")]
+    assert len(inserts) == 1
+    assert len(many) == len(few)

@@ -94,6 +94,29 @@ def test_same_search_again_reuses_its_id(nurse, people):
     assert db.session.scalar(sa.select(sa.func.count(RecipientSearch.id))) == 1
 
 
+def test_a_search_typed_back_to_an_earlier_one_reuses_its_id_without_the_form_carrying_it(
+        nurse, people):
+    """As one types and corrects (dan, dang, dan): the search of "dan" is stored once, and
+    typed again it answers with the same id, whatever id the form carried."""
+    first = hx_search(nurse, "dan").headers["HX-Replace-Url"]
+    hx_search(nurse, "dang")
+    again = hx_search(nurse, "dan").headers["HX-Replace-Url"]
+    assert again == first
+    assert db.session.scalar(sa.select(sa.func.count(RecipientSearch.id))) == 2
+
+
+def test_p1_a_search_id_is_not_the_same_for_the_same_terms_in_another_session(
+        signed_in, place, people):
+    """The id of a search is not computable from its terms (personal data): the same
+    account's same search in two browser sessions has two unrelated ids."""
+    nurse = signed_in("data_entry", facility=place["s1"])
+    other_browser = signed_in("data_entry", facility=place["s2"])
+    ours = hx_search(nurse, "nguyen van an").headers["HX-Replace-Url"]
+    theirs = hx_search(other_browser, "nguyen van an").headers["HX-Replace-Url"]
+    assert ours != theirs
+    assert_no_personal_data_in_urls(hx_search(nurse, "nguyen van an"), "nguyen van an")
+
+
 def test_register_page_lists_scope_and_is_linked_from_the_nav(nurse, people):
     response = nurse.get("/recipients/")
     body = html(response)

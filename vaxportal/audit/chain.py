@@ -191,9 +191,9 @@ class Verdict:
 
 
 def verify(conn: Connection, checkpoints: list[dict] | None = None,
-           chunk: int = 5000) -> Verdict:
-    """Walk the chain in id order, in keyset chunks of plain rows (no ORM objects, and a
-    long check never holds SQLite's lock), and compare it with every checkpoint
+           chunk: int = 20_000) -> Verdict:
+    """Walk the chain in id order as the driver's plain tuples (``_raw_rows``: streamed on
+    PostgreSQL, keyset chunks on SQLite), and compare it with every checkpoint
     (``checkpoint.read_all()`` when not given)."""
     records = checkpoint.read_all() if checkpoints is None else checkpoints
     if not all(checkpoint.is_signed(record) for record in records):
@@ -237,18 +237,47 @@ _RAW = sa.select(
 )
 
 
+#: the same on PostgreSQL, the time written out by the server in SQLite's spelling of naive
+#: UTC (``_stored_time`` turns it into the canonical form by string surgery, with no
+#: datetime made and formatted again per row)
+_RAW_PG = sa.select(
+    *(TABLE.c[key] for key in _PLAIN_FIELDS),
+    sa.func.to_char(TABLE.c.at, sa.literal_column("'YYYY-MM-DD HH24:MI:SS.US'")),
+    *(sa.cast(TABLE.c[key], sa.Text()) for key in _JSON_FIELDS), TABLE.c.row_hash,
+)
+
+
 def _raw_rows(conn: Connection, chunk: int) -> Iterator[tuple]:
-    """Every row in id order as a tuple (``_PLAIN_FIELDS``, at, changes text, details text,
-    row_hash), read in keyset chunks on the primary key: each chunk is one index range, and
-    a long check never holds SQLite's lock."""
-    prev_id = 0
-    while True:
-        rows = conn.execute(_RAW.where(TABLE.c.id > prev_id).order_by(TABLE.c.id)
-                            .limit(chunk)).all()
-        if not rows:
-            return
-        yield from rows
-        prev_id = rows[-1][0]
+    """Every row in id order as a plain tuple of the driver (``_PLAIN_FIELDS``, at, changes
+    text, details text, row_hash): no SQLAlchemy row objects, no type processing. On
+    PostgreSQL one query through a server-side cursor, fetched ``chunk`` rows at a time; on
+    SQLite keyset chunks on the primary key (each one index range), so that a long check
+    never holds the database's lock."""
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql":
+        sql = _RAW_PG.order_by(TABLE.c.id).compile(dialect=conn.dialect).string
+        with raw.cursor(name="vaxportal_audit_verify") as cursor:
+            cursor.itersize = chunk
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(chunk):
+                yield from rows
+        return
+    compiled = (_RAW.where(TABLE.c.id > sa.bindparam("after", type_=sa.Integer))
+                .order_by(TABLE.c.id).limit(chunk).compile(dialect=conn.dialect))
+    names = compiled.positiontup or ()
+    cursor = raw.cursor()
+    try:
+        prev_id = 0
+        while True:
+            values = compiled.construct_params({"after": prev_id})
+            cursor.execute(compiled.string, tuple(values[name] for name in names))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield from rows
+            prev_id = rows[-1][0]
+    finally:
+        cursor.close()
 
 
 def _stored_form(row: tuple) -> bytes:
@@ -307,7 +336,7 @@ _CHANGES, _DETAILS, _ROW_HASH = _AT + 1, _AT + 2, _AT + 3
 
 def _walk(conn: Connection, marks: dict[int, list[dict]], chunk: int,
           unkeyed_until: int) -> Verdict:
-    keyed = hmac.new(chain_key(), digestmod=hashlib.sha256)
+    key = chain_key()
     prev_id, prev_hash, checked = 0, None, 0
     for record in marks.get(0, []):
         if record["count"] != 0:
@@ -318,7 +347,7 @@ def _walk(conn: Connection, marks: dict[int, list[dict]], chunk: int,
             return Verdict(checked, row_id, "missing", prev_id + 1)
         if row[_PREV_HASH] != prev_hash:
             return Verdict(checked, row_id, "link")
-        if not _hash_matches(row, row_hash, keyed, row_id <= unkeyed_until):
+        if not _hash_matches(row, row_hash, key, row_id <= unkeyed_until):
             return Verdict(checked, row_id, "content")
         prev_id, prev_hash = row_id, row_hash
         checked += 1
@@ -330,9 +359,10 @@ def _walk(conn: Connection, marks: dict[int, list[dict]], chunk: int,
     return Verdict(checked, max(beyond), "truncated") if beyond else Verdict(checked)
 
 
-def _hash_matches(row: tuple, row_hash: str | None, keyed, unkeyed: bool) -> bool:
+def _hash_matches(row: tuple, row_hash: str | None, key: bytes, unkeyed: bool) -> bool:
     """The stored text first; if it is not the canonical form, the decoded values (a value
-    that is not JSON, or not a time, matches nothing)."""
+    that is not JSON, or not a time, matches nothing). The keyed hash is one call into
+    OpenSSL (``hmac.digest``), no HMAC object per row."""
     for form in (_stored_form, _decoded_form):
         try:
             body = form(row)
@@ -341,9 +371,7 @@ def _hash_matches(row: tuple, row_hash: str | None, keyed, unkeyed: bool) -> boo
         if unkeyed:
             expected = hashlib.sha256(body).hexdigest()
         else:
-            mac = keyed.copy()
-            mac.update(body)
-            expected = mac.hexdigest()
+            expected = hmac.digest(key, body, "sha256").hex()
         if expected == row_hash:
             return True
     return False

@@ -27,7 +27,7 @@ from vaxportal.audit import checkpoint
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.models import Recipient, person_columns, person_values
-from vaxportal.recipients.services import validate_recipient_data
+from vaxportal.recipients.services import RowValidator
 
 OK, WARNING, ERROR, DUPLICATE = "ok", "warning", "error", "duplicate"
 
@@ -65,9 +65,25 @@ class Checker:
         self.scope = scope
         #: national IDs of the file registered at facilities outside ``scope``, in file order
         self.outside_scope: dict[str, None] = {}
+        self._validator = RowValidator()
 
     def check(self, chunk: list[tuple[int, dict[str, Any]]]) -> list[RowCheck]:
-        checks = [self._validate(row, data) for row, data in chunk]
+        """The rows of a chunk checked by the form's rules, then judged for duplicates."""
+        return self.judge([self.validate(row, data) for row, data in chunk])
+
+    def validate(self, row: int, data: dict) -> RowCheck:
+        """One row by the register form's rules (its values normalised, once)."""
+        clean, errors = self._validator(data)
+        check = RowCheck(row, data, clean=clean)
+        if errors:
+            check.status = ERROR
+            check.messages = [f"{fields.spec(key).column_header}: {message}"
+                              for key, message in errors.items()]
+        return check
+
+    def judge(self, checks: list[RowCheck]) -> list[RowCheck]:
+        """Duplicates of the valid rows among themselves, earlier rows of the file and the
+        register (one query per kind of key for the whole chunk)."""
         valid = [c for c in checks if c.status == OK]
         known_ids = _registered_ids({c.clean["national_id"] for c in valid
                                      if c.clean.get("national_id")})
@@ -75,15 +91,6 @@ class Checker:
         for check in valid:
             self._judge(check, known_ids, known_people)
         return checks
-
-    def _validate(self, row: int, data: dict) -> RowCheck:
-        clean, errors = validate_recipient_data(data)
-        check = RowCheck(row, data, clean=clean)
-        if errors:
-            check.status = ERROR
-            check.messages = [f"{fields.spec(key).column_header}: {message}"
-                              for key, message in errors.items()]
-        return check
 
     def _judge(self, check: RowCheck, known_ids: dict, known_people: set) -> None:
         nid = check.clean.get("national_id")

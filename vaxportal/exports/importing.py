@@ -9,8 +9,10 @@ never imported twice, and a file (by SHA-256) already imported is refused.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from itertools import islice
 
@@ -20,7 +22,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from vaxportal import gender, policy
-from vaxportal.audit import events
+from vaxportal.audit import chain, events
 from vaxportal.auth.models import Account, AccountStatus
 from vaxportal.exports import checks, storage
 from vaxportal.exports.models import ACTIVE, ImportJob, JobStatus
@@ -35,6 +37,7 @@ from vaxportal.exports.runtime import acting_as
 from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.recipients import codes, fields
+from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.services import register_recipient
 from vaxportal.timeutil import format_date, utcnow
 
@@ -193,11 +196,11 @@ def check_import(job_id: str) -> None:
             summary = _dry_run(job_id, report, account)
         except ImportFileError as error:
             db.session.rollback()
-            storage.remove(report, storage.upload_path(job_id))  # rejected: deleted at once
+            remove_files(job_id)  # rejected: deleted at once
             _finish(db.session.get(ImportJob, job_id), JobStatus.rejected, str(error))
         except Exception as error:  # recorded on the job; the message may hold personal data
             _fail(job_id, error)
-            storage.remove(report)
+            storage.remove(report, storage.checked_path(job_id))
         else:
             job = db.session.get(ImportJob, job_id)
             _store_summary(job, summary)
@@ -232,21 +235,88 @@ class Summary:
 def _dry_run(job_id: str, report, account: Account) -> Summary:
     summary = Summary()
     scope = policy.scope(account).facility_ids()
-    write_error_report(str(storage.create_private(report)), import_columns(),
-                       _reported_rows(job_id, summary, scope))
+    with CheckedRows.writer(job_id) as kept:
+        write_error_report(str(storage.create_private(report)), import_columns(),
+                           _reported_rows(job_id, summary, scope, kept))
     return summary
 
 
-def _reported_rows(job_id: str, summary: Summary, scope: set[int]) -> Iterator:
-    """Every row checked; the IDs the file matched outside ``scope`` end in ``summary``
-    (keyed hashes, for the audit of the dry run)."""
+def _reported_rows(job_id: str, summary: Summary, scope: set[int],
+                   kept: CheckedRows) -> Iterator:
+    """Every row checked (and kept for the writing); the IDs the file matched outside
+    ``scope`` end in ``summary`` (keyed hashes, for the audit of the dry run)."""
     checker = checks.Checker(scope)
     for batch in _batches(iter_rows(str(storage.upload_path(job_id)), import_columns())):
         for check in checker.check(batch):
             summary.add(check)
+            kept.add(check)
             yield check.row, check.data, "; ".join(check.messages)
         _save_progress(job_id, summary.total)
     summary.outside_scope = [checks.keyed_id_hash(nid) for nid in checker.outside_scope]
+
+
+class CheckedRows:
+    """The dry run's verdict on each row's fields, kept on disk beside the upload (same
+    private directory and lifetime), so the writing reads each row's stored values instead
+    of reading the spreadsheet and running the form's checks a second time. Duplicates are
+    judged again when writing (the register may have changed since). One JSON line per row:
+    ``[row, clean]``, or ``[row, null]`` for a row with errors. Written under another name
+    and renamed when complete: a dry run cut short leaves no file, and the writing then
+    reads the spreadsheet again."""
+
+    _DATES = tuple(field.key for field in fields.RECIPIENT if field.kind == "date")
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+
+    @classmethod
+    @contextmanager
+    def writer(cls, job_id: str) -> Iterator[CheckedRows]:
+        path = storage.checked_path(job_id)
+        part = path.with_name(path.name + ".part")
+        try:
+            with open(storage.create_private(part), "w", encoding="utf-8") as handle:
+                yield cls(handle)
+            part.replace(path)
+        finally:
+            storage.remove(part)
+
+    def add(self, check: checks.RowCheck) -> None:
+        clean = None if check.status == checks.ERROR else check.clean
+        self.handle.write(json.dumps([check.row, clean], ensure_ascii=False,
+                                     separators=(",", ":"), default=_iso_date) + "\n")
+
+    @classmethod
+    def read(cls, job_id: str) -> Iterator[checks.RowCheck] | None:
+        """The kept rows as checks (status ok or error, before the duplicate checks), read
+        as they are used; None when the dry run kept none."""
+        try:
+            handle = open(storage.checked_path(job_id), encoding="utf-8")  # noqa: SIM115
+        except FileNotFoundError:
+            return None
+        return cls._rows(handle)
+
+    @classmethod
+    def _rows(cls, handle) -> Iterator[checks.RowCheck]:
+        with handle:
+            for line in handle:
+                row, clean = json.loads(line)
+                yield cls._check(row, clean)
+
+    @classmethod
+    def _check(cls, row: int, clean: dict | None) -> checks.RowCheck:
+        if clean is None:
+            return checks.RowCheck(row, {}, status=checks.ERROR)
+        for key in cls._DATES:
+            if clean.get(key) is not None:
+                clean[key] = date.fromisoformat(clean[key])
+        return checks.RowCheck(row, clean, clean=clean)
+
+
+def _iso_date(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
 
 
 def _store_summary(job: ImportJob, summary: Summary) -> None:
@@ -322,24 +392,51 @@ def _write_all(job_id: str, account: Account) -> None:
 def _write_batches(job_id: str) -> None:
     facility_id = db.session.get(ImportJob, job_id).facility_id
     checker = checks.Checker()
-    for batch in _batches(iter_rows(str(storage.upload_path(job_id)), import_columns())):
-        created = skipped = 0
-        for check in checker.check(batch):
-            if check.writable:
-                _create(check, facility_id)
-                created += 1
-            else:
-                skipped += 1
+    for batch in _checked_batches(job_id, checker):
+        writable = [check for check in batch if check.writable]
+        ids = _new_ids(len(writable))
+        for check in writable:
+            recipient = _create(check, facility_id)
+            if ids is not None:
+                recipient.id = next(ids)
         job = db.session.get(ImportJob, job_id)
         job.progress += len(batch)
-        job.created_count += created
-        job.skipped_count += skipped
+        job.created_count += len(writable)
+        job.skipped_count += len(batch) - len(writable)
         db.session.commit()  # this batch and its progress, together
 
 
-def _create(check: checks.RowCheck, facility_id: int) -> None:
+def _new_ids(count: int) -> Iterator[int] | None:
+    """Ids for a batch's new recipients on SQLite, where an INSERT of many rows cannot
+    hand back which id went to which row, so SQLAlchemy would send one INSERT per row;
+    with the ids given the batch is one ``executemany``. Taken under the database's write
+    lock (the audit chain's, held to the commit), so no other writer takes them first.
+    None elsewhere: PostgreSQL numbers a many-row INSERT in order itself."""
+    conn = db.session.connection()
+    if not count or conn.dialect.name != "sqlite":
+        return None
+    chain.lock(conn)
+    last = db.session.scalar(sa.select(sa.func.max(Recipient.id))) or 0
+    return iter(range(last + 1, last + count + 1))
+
+
+def _checked_batches(job_id: str, checker: checks.Checker) -> Iterator[list[checks.RowCheck]]:
+    """The rows to write, batch by batch, judged for duplicates against the register as it
+    is now: from the dry run's kept rows, or (a job checked before they were kept) the
+    spreadsheet read and checked again."""
+    kept = CheckedRows.read(job_id)
+    if kept is None:
+        rows = iter_rows(str(storage.upload_path(job_id)), import_columns())
+        for batch in _batches(rows):
+            yield checker.check(batch)
+        return
+    for batch in _batches(kept):
+        yield checker.judge(batch)
+
+
+def _create(check: checks.RowCheck, facility_id: int) -> Recipient:
     """The register's one way in; a row without a warning has no possible duplicate."""
-    register_recipient(check.clean, facility_id,
+    return register_recipient(check.clean, facility_id,
                        duplicates=None if check.status == checks.WARNING else ())
 
 
@@ -377,7 +474,7 @@ def _finish(job: ImportJob, status: str, error: str | None = None) -> None:
 
 
 def remove_files(job_id: str, report: bool = True) -> None:
-    storage.remove(storage.upload_path(job_id))
+    storage.remove(storage.upload_path(job_id), storage.checked_path(job_id))
     if report:
         storage.remove(storage.report_path(job_id))
 

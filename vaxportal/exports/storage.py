@@ -44,6 +44,11 @@ def report_path(job_id: str) -> Path:
     return _imports() / f"{job_id}-bao-cao.xlsx"
 
 
+def checked_path(job_id: str) -> Path:
+    """The dry run's checked rows (their stored values), read back by the writing."""
+    return _imports() / f"{job_id}-checked.jsonl"
+
+
 def _imports() -> Path:
     return private_dir(base_dir() / "imports")
 

@@ -15,6 +15,10 @@ The contract other domains use (exports)::
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 import secrets
 from dataclasses import asdict, dataclass
@@ -22,8 +26,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, has_app_context, has_request_context, session
+from flask import current_app, g, has_app_context, has_request_context, session
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
 
 from vaxportal import policy
 from vaxportal.extensions import db
@@ -333,18 +338,55 @@ def get_search(search_id: str | None, account) -> RecipientSearch | None:
     return row
 
 
-def save_search(register_filter: RegisterFilter, account, session_id: int | None,
-                reuse: str | None = None) -> str:
-    """Store the filter and return its random id; an identical current search is reused."""
+def save_search(register_filter: RegisterFilter, account, session_id: int | None) -> str:
+    """Store the filter and return its id. The same filter searched again in the same
+    browser session has the same id (``_search_id``), so a search already stored (the
+    same page typed again, a filter changed back) is read, not written again: no INSERT
+    and no commit on every request."""
     data = register_filter.to_dict()
-    current = get_search(reuse, account)
+    search_id = _search_id(data, account, session_id)
+    if search_id is None:  # no browser session (a console or a job): a random id
+        row = RecipientSearch(id=secrets.token_urlsafe(16), account_id=account.id,
+                              session_id=session_id, query=data)
+        db.session.add(row)
+        return row.id
+    current = get_search(search_id, account)
     if current is not None and current.query == data:
-        return current.id
+        return search_id
     _sweep_expired(account)
-    row = RecipientSearch(id=secrets.token_urlsafe(16), account_id=account.id,
-                          session_id=session_id, query=data)
-    db.session.add(row)
-    return row.id
+    _store(search_id, account, session_id, data)
+    return search_id
+
+
+def _search_id(data: dict, account, session_id: int | None) -> str | None:
+    """An id that stands for this filter of this account in this browser session: the
+    HMAC (under SECRET_KEY) of them and of a random salt kept in the session cookie. It
+    says nothing of the terms (a URL carries it), and without the salt cannot be computed
+    from a guess of them."""
+    if not has_request_context():
+        return None
+    salt = session.get("search_salt")
+    if salt is None:
+        salt = session["search_salt"] = secrets.token_urlsafe(12)
+    message = json.dumps([salt, account.id, session_id, data], sort_keys=True,
+                         separators=(",", ":"), ensure_ascii=False).encode()
+    key = b"recipient-search:" + str(current_app.secret_key).encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def _store(search_id: str, account, session_id: int | None, data: dict) -> None:
+    """Insert the search, or renew it if its row expired: one statement, which another
+    request storing the same search at the same moment cannot make fail."""
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RecipientSearch)
+    values = {"id": search_id, "account_id": account.id, "session_id": session_id,
+              "query": data, "created_at": utcnow()}
+    db.session.execute(insert.values(values).on_conflict_do_update(
+        index_elements=[RecipientSearch.id],
+        set_={"query": values["query"], "created_at": values["created_at"]},
+        where=RecipientSearch.account_id == account.id,
+    ))
 
 
 #: expired searches of an account are removed at most this often per browser session (a

@@ -82,8 +82,7 @@ def search():
                                      facility_id=form.facility_id.data,
                                      vaccine_id=form.vaccine_id.data)
     session_row = sessions.current()
-    sid = save_search(register_filter, current_account(), session_row and session_row.id,
-                      reuse=form.s.data)
+    sid = save_search(register_filter, current_account(), session_row and session_row.id)
     url = url_for("recipients.index", s=sid)
     if htmx.is_htmx():
         response = htmx.replace_url(_register(register_filter, sid, 1, oob=True), url)
