@@ -345,6 +345,9 @@ CASES: dict[str, Case] = {
                                "/reports/f/{s1}/due/export", setup=_overdue),
     "reports.daily_confirm": Case("data_entry", "/reports/f/{home}/daily",
                                   "/reports/f/{home}/daily/confirm", setup=_unconfirmed),
+    # an aggregate table of the dashboard to Excel (the page's first button: coverage)
+    "reports.table_export": Case(("data_entry", "supervisor", "reviewer"), "/reports/f/{home}",
+                                 "/reports/f/{home}/export", setup=_home),
     "exports.import_upload": Case("data_entry", "/exports/import", "/exports/import",
                                   upload=True),
     "exports.import_confirm": Case("data_entry", "/exports/import/{job}",

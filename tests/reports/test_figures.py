@@ -19,9 +19,10 @@ from tests.reports.support import (
     brute_due,
 )
 from vaxportal.extensions import db
+from vaxportal.recipients import due
 from vaxportal.recipients.models import Dose, Recipient
 from vaxportal.recipients.search import RegisterFilter
-from vaxportal.reports import coverage, due
+from vaxportal.reports import coverage
 from vaxportal.reports.models import TargetPopulation
 
 TODAY = date(2022, 3, 1)

@@ -127,6 +127,10 @@ def _children(node: Facility):
     return sa.union_all(below, own).subquery("lines")
 
 
+#: the dashboard's lines of a subtree, for the other per-facility tables (``aefi.py``)
+facility_lines = _children
+
+
 def _counts(account, node: Facility, as_of: date, key, joins=()) -> dict:
     people = _people(as_of, _recipients(account, node))
     stmt = (sa.select(key.label("key"), sa.func.count().label("dose1"),

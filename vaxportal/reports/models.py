@@ -66,3 +66,8 @@ class DailyReportConfirmation(db.Model):
 # Doses counted by facility and day (the dashboard's GROUP BY walks this index).
 ix_dose_facility_given_on = sa.Index("ix_dose_facility_given_on", Dose.facility_id,
                                      Dose.given_on)
+# The few doses with a severe AEFI, by facility and day: the dashboard's events to follow up
+# (``aefi.py``, whose condition is written as this literal so the planner matches it).
+ix_dose_severe = sa.Index("ix_dose_severe", Dose.facility_id, Dose.given_on,
+                          sqlite_where=sa.text("aefi = 'severe'"),
+                          postgresql_where=sa.text("aefi = 'severe'"))
