@@ -398,12 +398,14 @@ MAIN_PAGES = {
     "export confirmation": ("/exports/new", False, 5),
     "exports list": ("/exports/", False, 9),
     "home": ("/", False, 4),
+    "daily report": ("/reports/daily", False, 7),
 }
 
 #: a supervisor's own pages, (url, budget)
 SUPERVISOR_PAGES = {
     "audit trail": ("/audit/", 6),
     "duplicates to review": ("/recipients/duplicates", 4),
+    "daily report of the district": ("/reports/daily", 7),
 }
 
 

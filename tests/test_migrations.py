@@ -146,7 +146,7 @@ def test_coverage_migration_fills_the_summary_from_the_doses_recorded(empty_uri,
 
     app = create_app(base_config(empty_uri, tmp_path))
     with app.app_context():
-        upgrade(revision="dupes01")
+        upgrade(revision="aefi01")
         bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
         with bare.begin() as conn:
             conn.execute(sa.text(

@@ -93,6 +93,7 @@ def _pages(w) -> list[str]:
             "hand-over", "details", "revoke", "reissue-password", "unlock", "delegate")),
         f"/facilities/delegations/{w['delegation'].id}/end",
         "/facilities/new",
+        "/reports/daily", f"/reports/f/{w['place']['s1'].id}/daily",
     ]
 
 

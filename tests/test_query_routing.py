@@ -49,9 +49,6 @@ BY_KEY = [
      "selectinload of the doses of recipients just loaded in scope (the recipient page, its "
      "forms, the dose form, the two records of a duplicate pair): co-located with their "
      "recipient"),
-    (r"SELECT dose\.id, .* FROM dose .* WHERE \? = dose\.recipient_id ORDER BY dose\.given_on",
-     "the recipient page's doses read again after its commit (the access event, P2.4), for "
-     "the recipient it checked in scope: co-located"),
     (r"SELECT dose\.id, .* FROM dose WHERE dose\.recipient_id = \? ORDER BY dose\.given_on "
      r"DESC, dose\.dose_number DESC, dose\.id DESC LIMIT \?(?: OFFSET \?)?",
      "the last dose of a recipient checked in scope (lots.py suggestions): co-located"),

@@ -61,6 +61,7 @@ NAV = (
     ("recipients.lots_index", _l("Sổ lô vắc xin"), Perm.record_doses),
     ("recipients.duplicates", _l("Nghi trùng"), Perm.resolve_duplicates),
     ("reports.index", _l("Báo cáo"), Perm.read_reports),
+    ("reports.daily_index", _l("Số liệu ngày"), Perm.read_reports),
     ("exports.index", _l("Xuất / nhập Excel"), Perm.export_recipients),
     ("facilities.index", _l("Cơ sở và tài khoản"), Perm.manage_facilities),
     ("facilities.approvals_list", _l("Chờ phê duyệt"), Perm.decide_account_actions),

@@ -3,7 +3,7 @@ a dated tally rolled up to every facility, the doses counted by day, vaccine and
 every facility above; filled from the doses already recorded
 
 Revision ID: coverage01
-Revises: dupes01
+Revises: aefi01
 Create Date: 2026-12-03 18:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'coverage01'
-down_revision = "dupes01"
+down_revision = "aefi01"
 branch_labels = None
 depends_on = None
 

@@ -24,7 +24,7 @@ AUDIT = ROOT / "vaxportal" / "audit"
 CORE = ("actors", "chain", "checkpoint", "cli", "events", "hook", "integrity", "models",
         "registry")
 #: the reading side: above the domains (it may import them)
-READING = ("forms", "present", "refusals", "views")
+READING = ("forms", "labels", "person_filter", "present", "refusals", "views")
 #: packages and modules the core must never import
 DOMAINS = ("auth", "facilities", "recipients", "exports", "certificates", "reports", "policy",
            "core", "demo", "models", "web")
@@ -36,6 +36,7 @@ MUST_BE_AUDITED = {
     "Recipient": "data", "Dose": "data", "DoseLot": "data", "DuplicateCandidate": "data",
     "Vaccine": "data", "PriorityGroup": "data", "Certificate": "data",
     "RevokedCertificate": "data", "TargetPopulation": "data", "RecipientMerge": "data",
+    "DailyReportConfirmation": "data",
     "Account": "account", "Custodian": "account", "WrittenRequest": "account",
     "Facility": "account", "Delegation": "account", "PendingAction": "account",
 }

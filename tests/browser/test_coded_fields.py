@@ -92,7 +92,7 @@ def test_the_audit_trail_reads_coded_fields_as_their_labels(ui, station, factory
     ui.goto("/audit/")
     page = ui.page
     page.select_option("select[name=entity]", "recipient")
-    page.fill("input[name=action]", "update")
+    page.select_option("select[name=action]", "update")
     button = page.locator("main form[role=search] button[type=submit]")
     if ui.js:  # the rows swapped in place
         with page.expect_response(lambda r: "/audit/?" in r.url):

@@ -55,6 +55,11 @@ class Case:
 
 # -- set-ups -------------------------------------------------------------------------------
 
+def _audit_person(ctx: Ctx) -> dict[str, list[str]]:
+    """A record id the reader finds (the success path: a redirect with an opaque id)."""
+    return {"record_id": [str(ctx.world.recipient_id)]}
+
+
 def _recipient(ctx: Ctx) -> None:
     ctx.objects["recipient"] = ctx.world.recipient_id
 
@@ -88,6 +93,20 @@ def _dosed(ctx: Ctx) -> None:
 def _home(ctx: Ctx) -> None:
     """The reports of the account's own facility (their form sends to it)."""
     ctx.objects["home"] = ctx.account.facility_id
+
+
+def _unconfirmed(ctx: Ctx) -> None:
+    """The account's own station with today's report not yet confirmed (an earlier example
+    may have confirmed it: the button shows only until then)."""
+    import sqlalchemy as sa
+
+    from vaxportal.reports.models import DailyReportConfirmation
+
+    ctx.objects["home"] = ctx.account.facility_id
+    for row in db.session.scalars(sa.select(DailyReportConfirmation).where(
+            DailyReportConfirmation.facility_id == ctx.account.facility_id)):
+        db.session.delete(row)
+    db.session.commit()
 
 
 def _overdue(ctx: Ctx) -> None:
@@ -262,6 +281,8 @@ CASES: dict[str, Case] = {
                           setup=_forced_or_not, live=_own_password),
     "auth.logout": Case("data_entry", "/", "/auth/logout"),
     "audit.verify": Case(("supervisor", "reviewer"), "/audit/", "/audit/verify"),
+    "audit.person": Case(("supervisor", "reviewer"), "/audit/", "/audit/person",
+                         live=_audit_person),
     "auth.end_sessions": Case("data_entry", "/auth/sessions", "/auth/sessions",
                               setup=_two_sessions),
     "auth.step_up": Case("data_entry", "/auth/step-up?next=/recipients/", "/auth/step-up",
@@ -322,6 +343,11 @@ CASES: dict[str, Case] = {
     "reports.due_export": Case(("data_entry", "supervisor", "reviewer"),
                                "/reports/f/{s1}/due?status=overdue",
                                "/reports/f/{s1}/due/export", setup=_overdue),
+    "reports.daily_confirm": Case("data_entry", "/reports/f/{home}/daily",
+                                  "/reports/f/{home}/daily/confirm", setup=_unconfirmed),
+    # an aggregate table of the dashboard to Excel (the page's first button: coverage)
+    "reports.table_export": Case(("data_entry", "supervisor", "reviewer"), "/reports/f/{home}",
+                                 "/reports/f/{home}/export", setup=_home),
     "exports.import_upload": Case("data_entry", "/exports/import", "/exports/import",
                                   upload=True),
     "exports.import_confirm": Case("data_entry", "/exports/import/{job}",
@@ -368,9 +394,12 @@ GET_CASES: dict[str, Case] = {
                              "/reports/f/{home}", method="get", setup=_home),
     "reports.due_list": Case(("data_entry", "supervisor", "reviewer"), "/reports/f/{s1}/due",
                              "/reports/f/{s1}/due", method="get", setup=_overdue),
+    "reports.facility_daily": Case(("data_entry", "supervisor", "reviewer"), "/reports/daily",
+                                   "/reports/f/{home}/daily", method="get", setup=_home),
 }
 #: the template of each GET form → its case (a new GET form must be added to both)
 GET_FORM_TEMPLATES = {"audit/index.html": "audit.index",
                       "facilities/index.html": "facilities.index",
                       "reports/index.html": "reports.facility",
-                      "reports/due.html": "reports.due_list"}
+                      "reports/due.html": "reports.due_list",
+                      "reports/daily.html": "reports.facility_daily"}

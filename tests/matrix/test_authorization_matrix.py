@@ -78,6 +78,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "audit.show": {"GET": "L 200/404 403 200/404 200/404"},
     # running the integrity check: data-audit readers only (a message on the audit page)
     "audit.verify": {"POST": "L 403 403 303>audit.index 303>audit.index"},
+    # the person filter (a national ID POSTed, never in a URL): data-audit readers only; an
+    # empty form answers the page with the form's message
+    "audit.person": {"POST": "L 403 403 200 200"},
     # -- the facility tree and accounts: admins only, the whole tree, changes after an OTP
     "facilities.index": {"GET": "L 200 403 403 403"},
     "facilities.new_facility": {"GET": "L 200 403 403 403"},
@@ -171,6 +174,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     "reports.quality_list": {"GET": "L 403 200/404 200/404 200/404"},
     "reports.due_export": {"POST": "L 403 303>exports.new/404 303>exports.new/404 "
                                    "303>exports.new/404"},
+    # the daily report: read like the dashboard; confirmed by the facility's own data-entry
+    #    account only (an empty form: 400), anyone else's answers 404 (a supervisor's too)
+    "reports.daily_index": {"GET": "L 403 200 200 200"},
+    "reports.facility_daily": {"GET": "L 403 200/404 200/404 200/404"},
+    "reports.daily_confirm": {"POST": "L 403 400/404 404 403"},
+    # an aggregate table of the dashboard to Excel: no personal data, so no code (P3.4 is
+    # about lists of people)
+    "reports.table_export": {"POST": "L 403 200/404 200/404 200/404"},
     "reports.targets_index": {"GET": "L 403 403 200 403"},
     "reports.target_save": {"POST": "L 403 403 400 403"},
     "reports.target_import": {"POST": "L 403 403 400 403"},
@@ -190,7 +201,7 @@ JOB_KIND = {
     "exports.import_confirm": "import_confirm", "exports.import_discard": "import_discard",
 }
 #: a minimal body where an empty one would not reach the view's own checks
-BODIES = {"core.set_language": {"lang": "vi"}}
+BODIES = {"core.set_language": {"lang": "vi"}, "reports.table_export": {"table": "coverage"}}
 
 
 # -- the table --------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 The core (this package's ``models``, ``registry``, ``actors``, ``chain``, ``checkpoint``,
 ``hook``, ``events``, ``integrity`` and ``cli``) knows no domain: each domain marks its own
 models with ``@audit.audited(...)`` where it defines them, and auth names who is acting
-through ``audit.actor_provider(fn)``. The reading side (``views``, ``forms``, ``present``,
-``scope``, ``refusals``) sits above the domains and plugs in with ``views.init_app``.
+through ``audit.actor_provider(fn)``. The reading side (``views``, ``forms``, ``labels``,
+``person_filter``, ``present``, ``refusals``) sits above the domains and plugs in with
+``views.init_app``.
 """
 
 from vaxportal.audit import cli, hook

@@ -1,4 +1,5 @@
-"""The audit filter: a plain GET form (works without JavaScript; htmx only swaps the rows)."""
+"""The audit filters: a plain GET form (works without JavaScript; htmx only swaps the rows),
+and the person form, POSTed, so that a national ID never goes into a URL."""
 
 from __future__ import annotations
 
@@ -6,34 +7,15 @@ from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from vaxportal.timeutil import LOCAL_TZ
-from vaxportal.validators import DateVNField, db_id
+from vaxportal.validators import DateVNField, db_id, normalize_national_id
 
-ACTIONS = (
-    ("", _l("Tất cả")),
-    ("insert", _l("Thêm")),
-    ("update", _l("Sửa")),
-    ("delete", _l("Xoá")),
-)
 
-ENTITY_LABELS = {
-    "recipient": _l("Đối tượng tiêm"),
-    "dose": _l("Mũi tiêm"),
-    "vaccine": _l("Vắc xin"),
-    "priority_group": _l("Nhóm ưu tiên"),
-    "duplicate_candidate": _l("Nghi trùng"),
-    "recipient_merge": _l("Gộp hồ sơ"),
-    "facility": _l("Cơ sở"),
-    "delegation": _l("Ủy quyền"),
-    "account": _l("Tài khoản"),
-    "custodian": _l("Người quản lý tài khoản"),
-    "written_request": _l("Văn bản đề nghị"),
-    "export_job": _l("Xuất Excel"),
-    "import_job": _l("Nhập Excel"),
-}
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
 
 
 def _id_or_none(value):
@@ -53,22 +35,38 @@ class AuditFilterForm(FlaskForm):
                           description=_l("Tên đăng nhập"))
     person = SelectField(_l("Người quản lý tài khoản"), coerce=_id_or_none,
                          validate_choice=False)
+    #: the facility by its code (the security audit: every facility)
     facility = StringField(_l("Cơ sở"), [Optional(), Length(max=32)],
                            description=_l("Mã cơ sở"))
+    #: the facility chosen among the reader's scope (the data audit)
+    facility_id = SelectField(_l("Cơ sở"), coerce=_id_or_none, validate_choice=False)
     entity = SelectField(_l("Loại dữ liệu"), validate_choice=False)
     entity_id = StringField(_l("Mã bản ghi"), [Optional(), Length(max=64),
                                                Regexp(r"^[A-Za-z0-9:_-]*$")])
-    action = StringField(_l("Thao tác"), [Optional(), Length(max=40),
-                                          Regexp(r"^[a-z_]*$")],
-                         description=_l("Ví dụ: insert, update, delete, login_ok"))
+    action = SelectField(_l("Loại sự kiện"), validate_choice=False)
+    views = BooleanField(_l("Hiện cả các lượt xem hồ sơ"))
+    #: the stored person filter's opaque id (``audit/person_filter.py``), never the ID typed
+    who = HiddenField(validators=[Optional(), Length(max=32), Regexp(r"^[A-Za-z0-9_-]*$")])
     date_from = DateVNField(_l("Từ ngày"), [Optional()])
     date_to = DateVNField(_l("Đến ngày"), [Optional()])
 
-    def set_choices(self, entities: list[str], people: list[tuple[int, str]]) -> None:
-        self.entity.choices = [("", _l("Tất cả"))] + [
-            (name, ENTITY_LABELS.get(name, name)) for name in entities
-        ]
-        self.person.choices = [("", _l("Tất cả"))] + people
+    def set_choices(self, entities: list[tuple[str, str]], people: list[tuple[int, str]],
+                    facilities: list[tuple[int, str]],
+                    actions: list[tuple[str, str]]) -> None:
+        everything = [("", _l("Tất cả"))]
+        self.entity.choices = everything + entities
+        self.person.choices = everything + people
+        self.facility_id.choices = everything + facilities
+        self.action.choices = everything + actions
+
+    def validate_facility_id(self, field) -> None:
+        """Only a facility of the reader's scope (the choices) may be chosen."""
+        if field.data is not None and field.data not in {key for key, _ in field.choices}:
+            raise ValidationError(_l("Cơ sở này không thuộc phạm vi của tài khoản."))
+
+    def validate_action(self, field) -> None:
+        if field.data and field.data not in {key for key, _ in field.choices}:
+            raise ValidationError(_l("Loại sự kiện không có trong danh sách."))
 
     def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
@@ -83,3 +81,34 @@ class AuditFilterForm(FlaskForm):
         if self.date_to.data and not self.date_to.errors and self.date_to.data < date.max:
             end = datetime.combine(self.date_to.data + timedelta(days=1), time(), LOCAL_TZ)
         return start, end
+
+
+class AuditPersonForm(FlaskForm):
+    """The person (a recipient) whose trail to read: by exact national ID or record id,
+    POSTed; the filters already chosen ride along in ``carry`` (a query string)."""
+
+    national_id = StringField(_l("Số CCCD/CMND của đối tượng tiêm"),
+                              [Optional(), Length(max=20)], filters=[_strip])
+    # no Optional(): an empty record id is checked against the national ID below
+    record_id = StringField(_l("Hoặc mã hồ sơ"), [Length(max=20)],
+                            filters=[_strip])
+    carry = HiddenField(validators=[Optional(), Length(max=2000)])
+
+    def validate_national_id(self, field) -> None:
+        if field.data:
+            try:
+                field.data = normalize_national_id(field.data)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+
+    def validate_record_id(self, field) -> None:
+        if not field.data:
+            if not self.national_id.data and not self.national_id.errors:
+                raise ValidationError(_l("Nhập số CCCD/CMND hoặc mã hồ sơ."))
+            return
+        if self.national_id.data:
+            raise ValidationError(_l("Chỉ nhập một trong hai: số CCCD/CMND hoặc mã hồ sơ."))
+        try:
+            field.data = db_id(field.data.lstrip("#"))
+        except (TypeError, ValueError):
+            raise ValidationError(_l("Mã hồ sơ là một số.")) from None

@@ -8,13 +8,16 @@ of their subtree, admins the account and security events only (P2.1).
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
-from vaxportal import htmx, validators
-from vaxportal.audit import integrity, present, refusals
-from vaxportal.audit.forms import AuditFilterForm
+from vaxportal import htmx, policy, validators
+from vaxportal.audit import integrity, labels, person_filter, present, refusals
+from vaxportal.audit.forms import AuditFilterForm, AuditPersonForm
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.current import current_account
 from vaxportal.auth.models import Account
@@ -40,18 +43,25 @@ def _template_helpers():
 @bp.get("/")
 @any_permission_required(*scope.READ_PERMS)
 def index():
-    account = current_account()
-    form = AuditFilterForm(formdata=request.args)
-    form.set_choices(present.entity_choices(), present.person_choices(account))
-    form.validate()
-    stmt = _filtered(sa.select(AuditEvent).where(scope.visible(account)), form)
-    pager = db.paginate(stmt.order_by(AuditEvent.id.desc()),
-                        page=request.args.get("page", 1, type=validators.page_number),
-                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    sees_data = scope.sees_data(account)
-    return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
-                       names=present.names(pager.items), sees_data=sees_data,
-                       integrity=integrity.status() if sees_data else None)
+    return _page(request.args)
+
+
+@bp.post("/person")
+@permission_required(Perm.read_data_audit)
+def person():
+    """The person filter: the national ID or record id typed is looked up in the reader's
+    scope; only the record ids found are kept (in the signed session), and the page's URL
+    carries an opaque id (``who``), never what was typed."""
+    form = AuditPersonForm()
+    args = _filters(dict(parse_qsl(form.carry.data or "")), but="who")
+    if form.validate():
+        ids = person_filter.resolve(form.national_id.data, form.record_id.data or None)
+        if ids:
+            args["who"] = person_filter.remember(ids)
+            return htmx.redirect_to(url_for("audit.index", **args))
+        field = form.national_id if form.national_id.data else form.record_id
+        field.errors = [_("Không tìm thấy đối tượng tiêm nào trong phạm vi của tài khoản.")]
+    return _page(MultiDict(args), person_form=form)
 
 
 @bp.post("/verify")
@@ -74,12 +84,61 @@ def show(event_id: int):
     event = db.first_or_404(
         sa.select(AuditEvent).where(AuditEvent.id == event_id, scope.visible(account))
     )
-    return htmx.render("audit/show.html", event=event, names=present.names([event]),
-                       changes=present.change_rows(event), details=present.detail_rows(event))
+    names = present.names([event], with_values=True)
+    return htmx.render("audit/show.html", event=event, names=names,
+                       changes=present.change_rows(event, names["facilities"]),
+                       details=present.detail_rows(event, names["facilities"]))
+
+
+#: the GET filters a page link or the person form carries along
+FILTER_KEYS = ("account", "person", "facility", "facility_id", "entity", "entity_id", "action",
+               "views", "who", "date_from", "date_to")
+
+
+def _filters(args, but: str = "") -> dict[str, str]:
+    """The known filters of ``args`` (a query's, or the person form's carried ones)."""
+    return {key: args[key] for key in FILTER_KEYS if args.get(key) and key != but}
+
+
+def _page(args: MultiDict, person_form: AuditPersonForm | None = None):
+    account = current_account()
+    sees_data = scope.sees_data(account)
+    form = AuditFilterForm(formdata=args)
+    sees_security = policy.has_perm(account, Perm.read_security_audit)
+    people, facilities = present.filter_choices(account, with_facilities=sees_data)
+    form.set_choices(present.entity_choices(sees_data, sees_security), people, facilities,
+                     labels.action_choices(sees_data, sees_security))
+    form.validate()
+    chosen = person_filter.recall(form.who.data) if sees_data and not form.who.errors else None
+    if sees_data and form.who.data and chosen is None:
+        form.who.errors = [_("Bộ lọc theo đối tượng tiêm đã hết hạn; hãy nhập lại.")]
+    stmt = _filtered(sa.select(AuditEvent).where(scope.visible(account)), form)
+    if chosen is not None:
+        stmt = stmt.where(person_filter.condition(chosen))
+    pager = db.paginate(stmt.order_by(AuditEvent.id.desc()),
+                        page=args.get("page", 1, type=validators.page_number),
+                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    if person_form is None and sees_data:
+        person_form = AuditPersonForm(formdata=None)
+    if person_form is not None:
+        person_form.carry.data = urlencode(_filters(args, but="who"))
+    page_args = _filters(args)
+    return htmx.render("audit/index.html", "audit/_rows.html", form=form, pager=pager,
+                       names=present.names(pager.items), sees_data=sees_data,
+                       person_form=person_form, people=chosen, page_args=page_args,
+                       fragment=htmx.is_htmx(), views_hidden=sees_data and _views_hidden(form),
+                       integrity=integrity.status() if sees_data else None)
+
+
+def _views_hidden(form: AuditFilterForm) -> bool:
+    """View events are left out unless the box is ticked or a view is the kind chosen."""
+    chosen = form.action.data if form.action.data and not form.action.errors else None
+    return not form.views.data and not labels.is_view(chosen)
 
 
 def _filtered(stmt: sa.Select, form: AuditFilterForm) -> sa.Select:
-    """Apply the filter fields that are valid (an invalid one is shown and ignored)."""
+    """Apply the filter fields that are valid (an invalid one is shown and ignored); view
+    events only when asked for (the box, or a view event chosen as the kind)."""
     def ok(field) -> bool:
         return bool(field.data) and not field.errors
 
@@ -92,10 +151,14 @@ def _filtered(stmt: sa.Select, form: AuditFilterForm) -> sa.Select:
     if ok(form.facility):
         codes = sa.select(Facility.id).where(Facility.code == form.facility.data.strip().upper())
         stmt = stmt.where(AuditEvent.facility_id.in_(codes))
+    if ok(form.facility_id):
+        stmt = stmt.where(AuditEvent.facility_id == form.facility_id.data)
     for name in ("entity", "entity_id", "action"):
         field = getattr(form, name)
         if ok(field):
             stmt = stmt.where(getattr(AuditEvent, name) == field.data.strip())
+    if _views_hidden(form):
+        stmt = stmt.where(AuditEvent.action.not_in(sorted(labels.VIEWS)))
     start, end = form.utc_range()
     if start is not None:
         stmt = stmt.where(AuditEvent.at >= start)

@@ -172,7 +172,9 @@ def _abandon(book: Workbook, output: Any) -> None:
 # -- the export ------------------------------------------------------------------------
 
 
-def watermark_lines(mark: Watermark) -> list[str]:
+def watermark_lines(mark: Watermark, notice: str | None = None) -> list[str]:
+    """The lines above a sheet's header; ``notice`` replaces the personal-data warning of a
+    file that holds none (an aggregate table of the reports)."""
     at = mark.at if mark.at.tzinfo else mark.at.replace(tzinfo=UTC)  # naive: taken as UTC
     when = local_naive(at).strftime("%d/%m/%Y %H:%M:%S")
     return [
@@ -181,8 +183,9 @@ def watermark_lines(mark: Watermark) -> list[str]:
         str(_l("Thời điểm xuất: %(at)s (giờ Việt Nam) — Mã lượt xuất: %(export_id)s",
                at=when, export_id=mark.export_id)),
         str(_l("Phạm vi: %(scope)s", scope=mark.scope)),
-        str(_l("Tệp chứa dữ liệu cá nhân — không được chia sẻ, sao chép hay gửi cho người "
-               "không có thẩm quyền. Mọi lượt xuất đều được ghi nhật ký.")),
+        str(notice) if notice else str(_l(
+            "Tệp chứa dữ liệu cá nhân — không được chia sẻ, sao chép hay gửi cho người "
+            "không có thẩm quyền. Mọi lượt xuất đều được ghi nhật ký.")),
     ]
 
 

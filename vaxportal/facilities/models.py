@@ -28,6 +28,15 @@ class FacilityKind(enum.StrEnum):
     support_unit = "support_unit"
 
 
+#: the kinds of unit that give doses and enter them under their own account (the daily report
+#: expects a confirmation from each; the demo gives them recipients)
+VACCINATING_KINDS = frozenset({
+    FacilityKind.commune_station, FacilityKind.public_hospital, FacilityKind.private_hospital,
+    FacilityKind.military_medical, FacilityKind.police_infirmary,
+    FacilityKind.vaccination_centre,
+})
+
+
 @audit.audited(category="account", facility=lambda facility: facility.id)
 class Facility(db.Model):
     """A unit in the hierarchy. ``path`` is a materialized path ("/1/4/17/") so that a

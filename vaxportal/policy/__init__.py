@@ -38,6 +38,7 @@ from vaxportal.policy.roles import (
     is_admin,
     is_role,
     may,
+    may_confirm_day,
     permission_refused,
     permission_required,
     role_fits_facility,
@@ -61,7 +62,8 @@ __all__ = [
     "delegation",
     "forget_scopes", "get_decidable_or_404", "get_in_scope_or_404", "get_own_or_404",
     "has_perm", "has_subtree_scope", "in_scope", "init_app", "is_admin", "is_role",
-    "mask_field", "mask_identifier", "may", "permission_refused", "permission_required",
+    "mask_field", "mask_identifier", "may", "may_confirm_day", "permission_refused",
+    "permission_required",
     "phone_hint", "role_fits_facility", "scope", "scope_facility_ids", "scope_loader",
     "scoped", "sees_contact_phone", "sees_full_identity", "shown_identifier",
 ]

@@ -35,8 +35,9 @@ def sees_full_identity(account: Account | None = None) -> bool:
 
 
 def sees_contact_phone(facility_id: int | None, account: Account | None = None) -> bool:
-    """The phone numbers of the people due for a dose: only the data-entry account of their
-    own facility calls them; every account above it sees them masked (P1)."""
+    """The phone numbers of the people due for a dose, and the identifiers of a person with
+    a severe adverse event to follow up: only the data-entry account of their own facility
+    calls them; every account above it sees them masked (P1)."""
     account = current_account() if account is None else account
     return (has_perm(account, Perm.write_recipients) and not has_subtree_scope(account)
             and facility_id is not None and facility_id == account.facility_id)

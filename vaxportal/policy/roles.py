@@ -102,6 +102,15 @@ def has_subtree_scope(account: Account) -> bool:
     return account.role in SUBTREE_ROLES
 
 
+def may_confirm_day(facility_id: int | None, account: Account | None = None) -> bool:
+    """A facility's daily report is confirmed by the facility's own data-entry account only
+    (issue 15): not by a supervisor or reviewer above it, nor by a support unit's account
+    delegated to it (the view answers 404 to anyone else, as for another scope)."""
+    account = current_account() if account is None else account
+    return (has_perm(account, Perm.record_doses) and not has_subtree_scope(account)
+            and facility_id is not None and facility_id == account.facility_id)
+
+
 def role_fits_facility(role: str, facility: Facility) -> bool:
     """The administrator role only on the IT unit of the Ministry or of a Department of
     Health (P4.1), never on a station; every other role on any facility."""

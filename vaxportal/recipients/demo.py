@@ -8,17 +8,13 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Facility, FacilityKind
+from vaxportal.facilities.models import VACCINATING_KINDS, Facility
 from vaxportal.recipients.models import Dose, Vaccine
 from vaxportal.recipients.services import create_recipient, validate_recipient_data
 from vaxportal.recipients.vaccines import seed_vaccines
 
 PER_FACILITY = 40
-ENTRY_KINDS = {
-    FacilityKind.commune_station, FacilityKind.public_hospital, FacilityKind.private_hospital,
-    FacilityKind.military_medical, FacilityKind.police_infirmary,
-    FacilityKind.vaccination_centre,
-}
+ENTRY_KINDS = VACCINATING_KINDS
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
           "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh", "Trương")
 MIDDLE = {"male": ("Văn", "Hữu", "Đức", "Minh", "Quốc", "Thành", "Công"),

@@ -1,5 +1,5 @@
-"""The `reports` domain: coverage against target populations, and who is due for a dose
-(blueprint at /reports, permission ``read_reports``)."""
+"""The `reports` domain: coverage against target populations, who is due for a dose, and the
+daily report (blueprint at /reports, permission ``read_reports``)."""
 
 from flask import Blueprint
 
@@ -7,7 +7,8 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
 def init_app(app) -> None:
-    from vaxportal.reports import summary, target_views, views  # noqa: F401  (routes attach to bp)
+    # routes attach to bp
+    from vaxportal.reports import daily_views, summary, target_views, views  # noqa: F401
 
     app.register_blueprint(bp)
     summary.install()

@@ -192,6 +192,10 @@ def _children(node: Facility):
     return sa.union_all(below, own).subquery("lines")
 
 
+#: the dashboard's lines of a subtree, for the other per-facility tables (``aefi.py``)
+facility_lines = _children
+
+
 def _targets(account, node: Facility, as_of: date, lines=None) -> dict:
     """{(line, group, band): total} of the subtree's target rows whose period holds
     ``as_of``, in one query (by child line of ``node`` when ``lines`` is given)."""

@@ -9,12 +9,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, IntegerField, SelectField
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, NumberRange, Optional
 
 from vaxportal.recipients import due
 from vaxportal.recipients.forms import as_choices
 from vaxportal.reports.coverage import AGE_BANDS, BREAKDOWNS, STEPS
 from vaxportal.reports.models import ALL
+from vaxportal.reports.tables import TABLES
 from vaxportal.validators import DateVNField, local_today
 
 #: the longest period the dashboard draws (a year and a day: a leap year fits)
@@ -79,6 +80,19 @@ class DueExportForm(FlaskForm):
     """The button that turns a due list into an export request (a POST: it stores a search)."""
 
     status = HiddenField(default=due.DUE)
+
+
+class TableExportForm(FlaskForm):
+    """The button under an aggregate table: a POST (CSRF) of the table's name and the
+    dashboard's filter as the page was drawn (the view reads the filter with
+    ``DashboardForm``); no personal data, so no code is asked (P3.4 is about lists of
+    people)."""
+
+    table = HiddenField(validators=[AnyOf(tuple(TABLES))])
+    start = HiddenField()
+    end = HiddenField()
+    by = HiddenField()
+    step = HiddenField()
 
 
 def _group_choices():

@@ -14,7 +14,8 @@ from vaxportal.facilities.models import Facility
 from vaxportal.recipients.models import Dose
 from vaxportal.timeutil import UTCDateTime, utcnow
 
-__all__ = ["CoveragePerson", "CoverageTally", "DoseTally", "TargetPopulation"]
+__all__ = ["CoveragePerson", "CoverageTally", "DailyReportConfirmation", "DoseTally",
+           "TargetPopulation"]
 
 #: ``priority_group`` / ``age_band`` of a row that counts everybody
 ALL = ""
@@ -47,9 +48,33 @@ class TargetPopulation(db.Model):
     facility: Mapped[Facility] = relationship()
 
 
+@audit.audited
+class DailyReportConfirmation(db.Model):
+    """A facility's data-entry account confirmed its totals of a day (issue 15). ``totals``
+    is what it confirmed (``reports.daily.DayTotals.snapshot``) and ``fingerprint`` the
+    doses behind them: when the day's doses no longer give the same fingerprint, a correction
+    came later and the day is re-opened until the facility confirms again (the same row)."""
+
+    __tablename__ = "daily_report_confirmation"
+    __table_args__ = (sa.UniqueConstraint("facility_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facility.id"))
+    day: Mapped[date] = mapped_column(sa.Date)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
+    totals: Mapped[dict] = mapped_column(sa.JSON)
+    fingerprint: Mapped[str] = mapped_column(sa.String(120))
+
+
 # Doses counted by facility and day (the dashboard's GROUP BY walks this index).
 ix_dose_facility_given_on = sa.Index("ix_dose_facility_given_on", Dose.facility_id,
                                      Dose.given_on)
+# The few doses with a severe AEFI, by facility and day: the dashboard's events to follow up
+# (``aefi.py``, whose condition is written as this literal so the planner matches it).
+ix_dose_severe = sa.Index("ix_dose_severe", Dose.facility_id, Dose.given_on,
+                          sqlite_where=sa.text("aefi = 'severe'"),
+                          postgresql_where=sa.text("aefi = 'severe'"))
 
 
 class CoveragePerson(db.Model):

@@ -4,15 +4,20 @@ through the account's scope, read the form and render; figures come from ``cover
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
+from io import BytesIO
 
 import sqlalchemy as sa
-from flask import abort, current_app, request, url_for
-from flask_babel import format_decimal, format_percent
+from flask import abort, current_app, request, send_file, url_for
+from flask_babel import force_locale, format_decimal, format_percent
 
 from vaxportal import htmx, policy
+from vaxportal.audit import events
 from vaxportal.auth import sessions
 from vaxportal.auth.current import current_account
+from vaxportal.exports.views import XLSX
+from vaxportal.exports.xlsx import Watermark
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.facilities.tree import ancestors
@@ -20,8 +25,9 @@ from vaxportal.policy import Perm, permission_required
 from vaxportal.recipients import due
 from vaxportal.recipients.models import Dose, Recipient, Vaccine
 from vaxportal.recipients.search import Page, RegisterFilter, save_search
-from vaxportal.reports import bp, charts, coverage, quality
-from vaxportal.reports.forms import DashboardForm, DueExportForm, DueForm
+from vaxportal.reports import aefi, bp, charts, coverage, quality, tables
+from vaxportal.reports.forms import DashboardForm, DueExportForm, DueForm, TableExportForm
+from vaxportal.timeutil import utcnow
 from vaxportal.validators import local_today, page_number
 
 
@@ -51,7 +57,9 @@ def facility_in_scope_or_404(facility_id: int) -> Facility:
 
 def _trail(facility: Facility) -> list[Facility]:
     """The facilities above this one that the account may open (its drill-up links)."""
-    return [f for f in ancestors(facility) if policy.in_scope(f.id)]
+    above = ancestors(facility)
+    readable = policy.scope().contains_many(f.id for f in above)  # one query for them all
+    return [f for f in above if f.id in readable]
 
 
 # -- the dashboard ----------------------------------------------------------------------------
@@ -79,7 +87,7 @@ def _dashboard(node: Facility):
     cover = coverage.coverage(account, node, end, values["by"])
     by_vaccine = coverage.doses_by_vaccine(account, node, start, end)
     over_time = coverage.doses_over_time(account, node, start, end, values["step"])
-    numbers = sorted({n for row in by_vaccine for n in row["by_number"]})
+    numbers = tables.dose_numbers(by_vaccine)
     return htmx.render(
         "reports/index.html", "reports/_panel.html", form=form, node=node,
         trail=_trail(node), cover=cover, by=values["by"], args=values, start=start, end=end,
@@ -91,7 +99,76 @@ def _dashboard(node: Facility):
                                          for row in by_vaccine]),
         over_time=over_time, step=values["step"],
         time_chart=charts.vertical([(day.strftime("%d/%m/%Y"), n) for day, n in over_time]),
+        vaccine_totals=tables.vaccine_totals(by_vaccine, numbers),
+        **_severe_events(node, start, end), export_forms=_export_forms(values),
     )
+
+
+def _page_asked() -> int:
+    try:
+        return page_number(request.args.get("page", 1))
+    except ValueError:
+        return 1
+
+
+def _severe_events(node: Facility, start: date, end: date) -> dict:
+    """The severe AEFI of the subtree over the period: counts per line, one page of the
+    events; identifiers in full only for the data-entry account of the person's own
+    facility, masked for every other reader (``policy.sees_contact_phone``,
+    ``policy.mask_field``, P1): a dose given elsewhere does not open them."""
+    account = _account()
+    lines, total = aefi.counts(account, node, start, end)
+    events_page = aefi.page(account, node, start, end, _page_asked(),
+                            int(current_app.config["PAGE_SIZE"]), total)
+    readable = policy.scope(account).contains_many({row["home_id"] for row in events_page.rows})
+    for row in events_page.rows:
+        row["linked"] = row["home_id"] in readable  # the record opens only in scope
+        if not policy.sees_contact_phone(row["home_id"], account):
+            row.update({key: policy.mask_field(key, row[key]) for key in ("national_id", "phone")})
+    return {"severe_lines": lines, "severe_total": total, "severe_events": events_page}
+
+
+def _export_forms(values: dict) -> dict[str, TableExportForm]:
+    return {key: TableExportForm(formdata=None, table=key, **values) for key in tables.TABLES}
+
+
+# -- aggregate tables to Excel ---------------------------------------------------------------
+
+
+@bp.post("/f/<int:facility_id>/export")
+@permission_required(Perm.read_reports)
+def table_export(facility_id: int):
+    """One aggregate table of the dashboard (or the data-quality counts) as the page shows
+    it, in a Vietnamese workbook; no personal data, so no code; audited with the table and
+    its filter."""
+    node = facility_in_scope_or_404(facility_id)
+    form = TableExportForm()
+    if not form.validate():
+        abort(400)
+    filters = DashboardForm(formdata=request.form)
+    filters.validate()
+    start, end = filters.period()
+    values = filters.clean()
+    account = _account()
+    ask = tables.Request(account, node, start, end, values["by"], values["step"],
+                         local_today())
+    export_id, custodian = uuid.uuid4().hex, account.current_custodian
+    buffer = BytesIO()
+    with force_locale("vi"):
+        table = tables.TABLES[form.table.data](ask)
+        tables.write(table, buffer, Watermark(
+            account=account.username,
+            person=custodian.full_name if custodian else "",
+            at=utcnow(), export_id=export_id,
+            scope=f"{node.name}: {table.title}, {table.period}"))
+    events.record("export_aggregate", category="access", entity="facility",
+                  entity_id=node.id, facility_id=node.id,
+                  details={"table": table.key, "filter": values, "rows": len(table.rows),
+                           "export_id": export_id})
+    db.session.commit()
+    buffer.seek(0)
+    return send_file(buffer, mimetype=XLSX, as_attachment=True, max_age=0,
+                     download_name=f"bao-cao-{table.key}-{node.id}-{end:%Y%m%d}.xlsx")
 
 
 # -- who is due ------------------------------------------------------------------------------
@@ -107,10 +184,7 @@ def due_list(facility_id: int):
     node = facility_in_scope_or_404(facility_id)
     form = DueForm(formdata=request.args)
     status = form.status.data if form.status.data in due.STATUSES else due.DUE
-    try:
-        page = page_number(request.args.get("page", 1))
-    except ValueError:
-        page = 1
+    page = _page_asked()
     register_filter = _due_filter(node, status)
     return htmx.render(
         "reports/due.html", "reports/_due_rows.html", node=node, form=form, due_status=status,
@@ -178,19 +252,12 @@ def quality_list(facility_id: int):
     today = local_today()
     check = request.args.get("check", "")
     check = check if check in quality.BY_KEY else quality.CHECKS[0].key
-    try:
-        number = page_number(request.args.get("page", 1))
-    except ValueError:
-        number = 1
-    counts = quality.counts(account, node, today)
-    facility_ids = sorted({fid for per in counts.values() for fid in per})
-    names = dict(db.session.execute(
-        sa.select(Facility.id, Facility.name).where(Facility.id.in_(facility_ids))).all())
-    lines = sorted(facility_ids, key=lambda fid: (names.get(fid, ""), fid))
+    figures = tables.quality_counts(account, node, today)
     return htmx.render(
         "reports/quality.html", "reports/_quality_rows.html", node=node, trail=_trail(node),
-        checks=quality.CHECKS, check=quality.BY_KEY[check], counts=counts, lines=lines,
-        names=names, totals={key: sum(per.values()) for key, per in counts.items()},
-        rows=quality.page(account, node, check, today, number,
+        checks=quality.CHECKS, check=quality.BY_KEY[check], counts=figures.counts,
+        lines=figures.lines, names=figures.names, totals=figures.totals,
+        rows=quality.page(account, node, check, today, _page_asked(),
                           int(current_app.config["PAGE_SIZE"])),
+        export_form=TableExportForm(formdata=None, table="quality"),
     )
