@@ -188,7 +188,7 @@ def test_upload_and_its_report_are_0600_in_0700_directories(app, nurse, loose_um
         "national_id": "089080777001"}]))
     assert response.status_code == 303, html(response)
     files = _files(app)
-    assert len(files) == 2  # the upload and its dry-run report
+    assert len(files) == 3  # the upload, its dry-run report and the rows it checked
     assert all(_mode(path) == 0o600 for path in files)
     assert all(_mode(path.parent) == 0o700 for path in files)
 
