@@ -378,4 +378,6 @@ def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_n
     assert len(groups) == len([s for s in few if "FROM priority_group" in s]) <= 2
     inserts = [s for s in many if s.startswith("INSERT INTO recipient ")]
     assert len(inserts) == 1
-    assert len(many) == len(few)
+    # no more for four rows than for one (the first import may also ask once whether the
+    # coverage summary's tables exist: ``reports.summary._ready``, remembered per engine)
+    assert len(many) <= len(few)
