@@ -5,8 +5,8 @@ The one table of action names is ``ACTIONS`` (``tests/audit/test_labels.py`` wal
 base and fails on an action written anywhere without its label here). The labels other
 domains already give their own words keep their one place and are read from there: a
 recipient's fields from ``recipients/fields.py``, the account lifecycle's actions from
-``facilities/views.ACTION_LABELS``, the kinds of pending account actions from
-``facilities/approval_views.KIND_LABELS``. Above the domains (the reading side): the audit
+``facilities/lifecycle.ACTION_LABELS``, the kinds of pending account actions from
+``facilities/approvals.KIND_LABELS``. Above the domains (the reading side): the audit
 core never imports this module.
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 from flask_babel import LazyString, gettext, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 
-from vaxportal.facilities.approval_views import KIND_LABELS as PENDING_KIND_LABELS
-from vaxportal.facilities.views import ACTION_LABELS as LIFECYCLE_LABELS
+from vaxportal.facilities.approvals import KIND_LABELS as PENDING_KIND_LABELS
+from vaxportal.facilities.lifecycle import ACTION_LABELS as LIFECYCLE_LABELS
 from vaxportal.recipients import fields
 
 # -- actions ---------------------------------------------------------------------------------

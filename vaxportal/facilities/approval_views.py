@@ -17,12 +17,6 @@ from vaxportal.facilities import approvals, bp
 from vaxportal.facilities.views import Attempt
 from vaxportal.policy import Perm, get_decidable_or_404, permission_required
 
-KIND_LABELS = {
-    "issue": _l("Cấp tài khoản"),
-    "hand_over": _l("Bàn giao tài khoản"),
-    "change_details": _l("Đổi vai trò hoặc số điện thoại đăng ký"),
-    "delegate": _l("Uỷ quyền nhập liệu"),
-}
 PENDING_STATUS_LABELS = {
     "pending": _l("Chờ phê duyệt"),
     "approved": _l("Đã phê duyệt"),
@@ -47,7 +41,7 @@ def _page(form: DecisionForm | None = None):
     return htmx.render(
         "facilities/approvals.html", waiting=waiting, mine=mine,
         accounts=approvals.accounts_of(waiting + mine), form=form or DecisionForm(),
-        kind_labels=KIND_LABELS, pending_status_labels=PENDING_STATUS_LABELS,
+        kind_labels=approvals.KIND_LABELS, pending_status_labels=PENDING_STATUS_LABELS,
         expired=approvals.expired,
     )
 

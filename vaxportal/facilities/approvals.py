@@ -20,6 +20,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from vaxportal.audit import events
@@ -33,6 +34,14 @@ from vaxportal.timeutil import utcnow
 from vaxportal.validators import format_date_vn
 
 MODES = ("two_admins", "none")
+
+#: the kinds of account action that wait for a second person's approval
+KIND_LABELS = {
+    "issue": _l("Cấp tài khoản"),
+    "hand_over": _l("Bàn giao tài khoản"),
+    "change_details": _l("Đổi vai trò hoặc số điện thoại đăng ký"),
+    "delegate": _l("Uỷ quyền nhập liệu"),
+}
 
 
 def init_app(app: Flask) -> None:

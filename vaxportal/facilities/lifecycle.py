@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from vaxportal.audit import events
 from vaxportal.auth import lockout, sessions
@@ -48,6 +49,17 @@ REASON_MIN = 10
 #: an official letter's number: ``123/SYT-NVY``, ``997/CNTT-DLYT``, ``45/QĐ-UBND``,
 #: ``12/2024/TT-BYT`` (digits, an optional year, then upper-case groups joined by hyphens)
 REF_NUMBER_RE = re.compile(r"[0-9]{1,6}(?:/[0-9]{4})?/[^\W\d_]+(?:-[^\W\d_]+)*")
+
+#: the account lifecycle's actions, as the written request, the pages and the audit name them
+ACTION_LABELS = {
+    "hand_over": _l("Bàn giao"),
+    "revoke": _l("Thu hồi"),
+    "reissue_password": _l("Cấp lại mật khẩu"),
+    "change_details": _l("Thay đổi thông tin"),
+    "unlock": _l("Mở khoá"),
+    "delegate": _l("Uỷ quyền nhập liệu"),
+    "end_delegation": _l("Kết thúc uỷ quyền"),
+}
 
 
 class LifecycleError(ValueError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import current_app, flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,15 +30,6 @@ from vaxportal.sms import SmsError
 from vaxportal.timeutil import local_today
 from vaxportal.validators import db_id, page_number
 
-ACTION_LABELS = {
-    "hand_over": _l("Bàn giao"),
-    "revoke": _l("Thu hồi"),
-    "reissue_password": _l("Cấp lại mật khẩu"),
-    "change_details": _l("Thay đổi thông tin"),
-    "unlock": _l("Mở khoá"),
-    "delegate": _l("Uỷ quyền nhập liệu"),
-    "end_delegation": _l("Kết thúc uỷ quyền"),
-}
 #: a refusal about a field the form calls by another name
 FIELD_ALIASES = {"phone": "new_phone"}
 
@@ -48,7 +38,7 @@ FIELD_ALIASES = {"phone": "new_phone"}
 def _labels():
     return {"role_labels": ROLE_LABELS, "kind_labels": KIND_LABELS,
             "status_labels": STATUS_LABELS, "gender_labels": GENDER_LABELS,
-            "action_labels": ACTION_LABELS, "today": local_today()}
+            "action_labels": lifecycle.ACTION_LABELS, "today": local_today()}
 
 
 class Attempt:
