@@ -36,19 +36,6 @@ def district(factory):
     return place
 
 
-def apply_filter(ui, path: str) -> None:
-    """Press "Xem": htmx swaps the panel (a GET fragment) or the browser loads the page."""
-    page = ui.page
-    button = page.locator("main form.report-filter button[type=submit]")
-    if ui.js:
-        with page.expect_response(lambda r: r.request.method == "GET" and path in r.url):
-            button.click()
-        ui.settle()
-    else:
-        with page.expect_navigation():
-            button.click()
-
-
 def test_supervisor_reads_coverage_drills_down_and_sees_who_is_due(ui, district, factory):
     supervisor = factory.account("supervisor", facility=district["d1"],
                                  full_name="Phạm Văn Giám Sát")
@@ -65,7 +52,7 @@ def test_supervisor_reads_coverage_drills_down_and_sees_who_is_due(ui, district,
     # the breakdown by age band and a weekly time series, through the form
     page.select_option("select[name=by]", "band")
     page.select_option("select[name=step]", "week")
-    apply_filter(ui, f"/reports/f/{district['d1'].id}")
+    ui.apply_filter(f"/reports/f/{district['d1'].id}")
     expect(coverage.locator("tr[data-key='65+']")).to_contain_text("1")
     expect(page.locator("#time-heading")).to_have_text("Mũi tiêm theo tuần")
     assert "by=band" in page.url and "Tr%E1%BA%A7n" not in page.url
@@ -75,7 +62,7 @@ def test_supervisor_reads_coverage_drills_down_and_sees_who_is_due(ui, district,
 
     # drill down to the station by its link (back to the breakdown by facility first)
     page.select_option("select[name=by]", "facility")
-    apply_filter(ui, f"/reports/f/{district['d1'].id}")
+    ui.apply_filter(f"/reports/f/{district['d1'].id}")
     with page.expect_navigation():
         coverage.get_by_role("link", name=district["s1"].name).click()
     expect(page.locator("nav.breadcrumbs")).to_contain_text(district["d1"].name)

@@ -47,19 +47,6 @@ def province(factory):
     return place
 
 
-def apply_filter(ui, path: str) -> None:
-    """Press "Xem": htmx swaps the panel (a GET fragment) or the browser loads the page."""
-    page = ui.page
-    button = page.locator("main form.report-filter button[type=submit]")
-    if ui.js:
-        with page.expect_response(lambda r: r.request.method == "GET" and path in r.url):
-            button.click()
-        ui.settle()
-    else:
-        with page.expect_navigation():
-            button.click()
-
-
 def follow(ui, locator) -> None:
     with ui.page.expect_navigation():
         locator.click()
@@ -84,7 +71,7 @@ def test_reviewer_reads_the_province_drills_down_exports_and_checks_quality(ui, 
     today = local_today()
     page.fill("input[name=start]", (today - timedelta(days=89)).strftime("%d/%m/%Y"))
     page.fill("input[name=end]", today.strftime("%d/%m/%Y"))
-    apply_filter(ui, f"/reports/f/{province['doh'].id}")
+    ui.apply_filter(f"/reports/f/{province['doh'].id}")
     expect(severe.locator("tr[data-key=total] td")).to_have_text("2")
     assert "start=" in page.url
     ui.check()

@@ -84,6 +84,20 @@ class Ui:
         if self.js:
             self.settle()
 
+    def apply_filter(self, path: str, form: str = "main form.report-filter") -> None:
+        """Press a filter form's button (a report's "Xem", the audit trail's search): htmx
+        swaps the panel (a GET fragment of ``path``) where JavaScript runs, the browser loads
+        the page where it does not."""
+        button = self.page.locator(f"{form} button[type=submit]")
+        if self.js:
+            with self.page.expect_response(
+                    lambda r: r.request.method == "GET" and path in r.url):
+                button.click()
+            self.settle()
+        else:
+            with self.page.expect_navigation():
+                button.click()
+
     def arrive(self, path: str) -> None:
         """Wait until the browser shows ``path`` (the page after a redirect) and has loaded."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
