@@ -61,6 +61,7 @@ GROWTH_GOAL = 1.5
 THROUGHPUT_GOAL = 0.5
 EXPORT_GOAL = 1.3
 WORKER_MB_GOAL = 150
+VERIFY_GOAL = 100_000  # rows/s of CPU
 
 
 def verdict(ok: bool) -> str:
@@ -291,6 +292,23 @@ def export(app, tmp: Path, upto: int, rounds: int = 2) -> None:
           f"(goal <= {EXPORT_GOAL}) {verdict(ratio <= EXPORT_GOAL)}")
 
 
+# -- audit verify -----------------------------------------------------------------------------
+
+def verify(app) -> None:
+    """``vaxportal audit verify`` over the large database's whole trail (the generator writes
+    the hook's rows for every person and dose); goal >= 100,000 rows/s of CPU, as in
+    ``bench/audit_verify.py``, which also measures hashing alone."""
+    from vaxportal.audit import integrity
+    with app.app_context():
+        start, cpu = time.perf_counter(), time.process_time()
+        result = integrity.verify_now()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    rate = result.checked / max(cpu, 1e-9)
+    print(f"audit verify of {result.checked:,} rows (ok={result.ok}): {wall:6.1f} s wall, "
+          f"{result.checked / max(wall, 1e-9):,.0f} rows/s wall, {rate:,.0f} rows/s CPU "
+          f"(goal >= {VERIFY_GOAL:,}) {verdict(result.ok and rate >= VERIFY_GOAL)}")
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 def build(uri: str | None, scale: float):
@@ -310,7 +328,7 @@ def main() -> None:
                         help="a province: 100,000 -> 2,000,000 recipients, 1,000,000 exported")
     parser.add_argument("--uri")
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["growth", "throughput", "export"])
+                        choices=["growth", "throughput", "export", "verify"])
     args = parser.parse_args()
     if args.full:
         args.small, args.large, args.export_rows = 0.05, 1.0, 1_000_000
@@ -331,6 +349,8 @@ def main() -> None:
         throughput(app, tmp)
     if "export" not in args.skip:
         export(app, tmp, args.export_rows)
+    if "verify" not in args.skip:
+        verify(app)
 
 
 if __name__ == "__main__":
