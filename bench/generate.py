@@ -314,8 +314,11 @@ def _naive_utc(value):
     return value
 
 
-def generate(uri: str | None, scale: float, seed: int = 2026, audit: bool = True):
-    """Build the database; returns (app, place, counts)."""
+def generate(uri: str | None, scale: float, seed: int = 2026, audit: bool = True,
+             summary_tables: bool = True):
+    """Build the database; returns (app, place, counts). ``summary_tables=False`` leaves the
+    coverage summary empty (the register, export and audit benchmarks never read it; its
+    rebuild in Python is most of a large build's time)."""
     app = bench_app(uri)
     rng = random.Random(seed)
     total = max(1000, int(PROVINCE_RECIPIENTS * scale))
@@ -341,9 +344,10 @@ def generate(uri: str | None, scale: float, seed: int = 2026, audit: bool = True
             counts["recipients"] += len(recipients)
             counts["doses"] += len(doses)
         with engine.begin() as conn:  # COPY bypassed the ORM and so the summary's hook
-            started = time.perf_counter()
-            counts["coverage summary people"] = summary.rebuild(conn)
-            counts["coverage summary seconds"] = round(time.perf_counter() - started)
+            if summary_tables:
+                started = time.perf_counter()
+                counts["coverage summary people"] = summary.rebuild(conn)
+                counts["coverage summary seconds"] = round(time.perf_counter() - started)
             _after_load(conn)
         engine.dispose()
     return app, place, counts
@@ -367,9 +371,12 @@ def main() -> None:
                         help="1.0 = a province: 2,000,000 recipients, ~5,300,000 doses")
     parser.add_argument("--uri")
     parser.add_argument("--no-audit", action="store_true")
+    parser.add_argument("--no-summary", action="store_true",
+                        help="leave the coverage summary's tables empty")
     args = parser.parse_args()
     started = time.perf_counter()
-    app, _place, counts = generate(args.uri, args.scale, audit=not args.no_audit)
+    app, _place, counts = generate(args.uri, args.scale, audit=not args.no_audit,
+                                   summary_tables=not args.no_summary)
     print(", ".join(f"{value} {key}" for key, value in counts.items())
           + f" in {time.perf_counter() - started:.0f} s: "
           + app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1])
