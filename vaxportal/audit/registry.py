@@ -134,10 +134,27 @@ def jsonable(value: Any) -> Any:
 
 
 def normalized(value: Any) -> Any:
-    """Exactly what a JSON column hands back (so a hash over it survives the round trip)."""
+    """Exactly what a JSON column hands back (so a hash over it survives the round trip).
+    JSON's own encoder walks the value and asks ``jsonable`` only for what it has no form of
+    (dates, decimals, ...); a value it refuses (NaN, a key that is not text) takes the slow
+    walk, which makes everything text first."""
     if value is None:
         return None
-    return json.loads(json.dumps(jsonable(value), ensure_ascii=False, allow_nan=False))
+    try:
+        text = _ENCODER.encode(value)
+    except (TypeError, ValueError):
+        text = _ENCODER.encode(jsonable(value))
+    return json.loads(text)
+
+
+def _leaf(value: Any) -> Any:
+    """``jsonable`` of a value JSON's encoder has no form of."""
+    if isinstance(value, set | frozenset):
+        return [jsonable(v) for v in value]
+    return jsonable(value)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_leaf)
 
 
 def change(spec: AuditSpec, key: str, old: Any, new: Any) -> Any:

@@ -1,0 +1,52 @@
+"""What the trail stores of a value: ``registry.normalized`` gives exactly what a JSON column
+hands back, by JSON's own encoder where it can and by the full walk of ``jsonable`` where it
+cannot, and both ways agree."""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from vaxportal.audit import registry
+
+
+class Kind(enum.StrEnum):
+    station = "commune_station"
+
+
+class Plain(enum.Enum):
+    three = 3
+
+
+def walked(value):
+    """The reference: every value made JSON-safe first, then the JSON round trip."""
+    return json.loads(json.dumps(registry.jsonable(value), ensure_ascii=False, allow_nan=False))
+
+
+VALUES = [
+    None, "Nguyễn Văn Ấn", 7, 1.5, True, [1, "a"], (1, 2), {3},
+    {"full_name": {"old": None, "new": "Trần Thị Bé"},
+     "date_of_birth": {"old": date(1987, 3, 14), "new": date(1987, 4, 14)},
+     "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+     "local": datetime(2026, 1, 2, 10, 4, 5, tzinfo=timezone(timedelta(hours=7))),
+     "naive": datetime(2026, 1, 2, 3, 4, 5), "kind": Kind.station, "plain": Plain.three,
+     "amount": Decimal("1.50"), "secret": b"\x00\x01", "nested": [{"on": [date(2020, 1, 1)]}]},
+    {"nan": float("nan"), "inf": float("inf")},  # JSON has no NaN: the slow walk
+    {1: "a key that is a number"}, {date(2020, 1, 1): "a key that is a date"},
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
+def test_the_encoder_path_stores_what_the_full_walk_stores(value):
+    assert registry.normalized(value) == walked(value)
+
+
+def test_dates_are_iso_and_times_utc():
+    hanoi = timezone(timedelta(hours=7))
+    stored = registry.normalized({"on": date(2026, 12, 3),
+                                  "at": datetime(2026, 12, 3, 7, 0, tzinfo=hanoi)})
+    assert stored == {"on": "2026-12-03", "at": "2026-12-03T00:00:00+00:00"}
