@@ -101,15 +101,18 @@ class Factory:
         """Facilities from rows of (key, code, kind, parent key or None, name or None), each
         parent before its children → {key: facility}."""
         made: dict[str, Facility] = {}
-        for key, code, kind, parent, name in rows:
-            made[key] = self.facility(code, kind, parent=made.get(parent), name=name)
+        for key, code, kind, parent, name in rows:  # one commit for the tree (one chain append)
+            made[key] = self.facility(code, kind, parent=made.get(parent), name=name, commit=False)
+        db.session.commit()
         return made
 
     def facility(self, code: str | None = None, kind: str = "commune_station",
-                 parent: Facility | None = None, name: str | None = None) -> Facility:
+                 parent: Facility | None = None, name: str | None = None,
+                 commit: bool = True) -> Facility:
         n = next(_seq)
         facility = tree.add_facility(code or f"F{n:05d}", name or f"Cơ sở {n}", kind, parent)
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return facility
 
     def account(self, role: str = "data_entry", facility: Facility | None = None,
