@@ -13,10 +13,11 @@ PYTEST_WORKERS ?= auto
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-# the deploy extra too: tests/deploy/test_servers.py starts gunicorn and waitress
+# The extras the suite needs, in one resolution: test; deploy (tests/deploy starts gunicorn
+# and waitress, tests/scaleout gunicorn); load (Locust, for `make load`).
 $(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,deploy]'
+	$(BIN)/python -m pip install -q -e '.[test,deploy,load]'
 	@touch $@
 
 translations: $(VENV)/.installed
@@ -46,7 +47,7 @@ gates: node_modules/.installed
 # Byte-code caching on even where the shell turns it off: each worker would otherwise rewrite
 # the asserts of every test module again (about 6 s of CPU per worker and run).
 # The scale-out tests (tests/scaleout) start gunicorn: the deploy extra comes with the suite.
-suite: $(VENV)/.installed translations node_modules/.installed $(VENV)/.deploy-installed
+suite: $(VENV)/.installed translations node_modules/.installed
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Chromium for the browser journeys (Debian's package; browsers cannot be downloaded here).
@@ -69,15 +70,9 @@ bench: $(VENV)/.installed translations bench-deps
 	$(BIN)/python bench/run.py $(if $(filter full,$(SCALE)),--full) $(BENCH_ARGS)
 
 # gunicorn (the `deploy` extra) and wrk (Debian's package) for the throughput benchmark.
-bench-deps: $(VENV)/.deploy-installed
+bench-deps:
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-
-# gunicorn (the `deploy` extra) and Locust (the `load` extra): the scale-out tests, the
-# throughput benchmark and the load test start them.
-$(VENV)/.deploy-installed: $(VENV)/.installed setup.cfg
-	$(BIN)/python -m pip install -q -e '.[test,deploy,load]'
-	@touch $@
 
 # The load test (not part of `make test`): Locust's clinic staff, supervisors and exports
 # against gunicorn -w $(LOAD_WORKERS) and a worker on PostgreSQL + Redis; p50/p95/p99 per
@@ -87,7 +82,7 @@ $(VENV)/.deploy-installed: $(VENV)/.installed setup.cfg
 LOAD_USERS ?= 100
 LOAD_SECONDS ?= 120
 LOAD_WORKERS ?= 4
-load: $(VENV)/.installed translations $(VENV)/.deploy-installed
+load: $(VENV)/.installed translations
 	$(BIN)/python bench/load.py --users $(LOAD_USERS) --seconds $(LOAD_SECONDS) \
 	  --web-workers $(LOAD_WORKERS) $(LOAD_ARGS)
 
