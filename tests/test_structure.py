@@ -265,3 +265,17 @@ def test_p1_no_template_compares_a_role(app):
         found += [f"{path.relative_to(TEMPLATES)}:{line}"
                   for line in template_role_comparisons(parsed)]
     assert found == []
+
+
+def test_every_drop_down_writes_its_options_as_plain_text():
+    """``vaxportal.widgets.SelectField`` (options without WTForms' per-option attribute
+    machinery: the register form's coded lists hold hundreds) is the app's only drop-down."""
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        if path.name == "widgets.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wtforms")
+                    and any(alias.name == "SelectField" for alias in node.names)):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"import SelectField from vaxportal.widgets: {offenders}"

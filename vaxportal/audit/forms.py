@@ -7,11 +7,12 @@ from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from vaxportal.timeutil import LOCAL_TZ
 from vaxportal.validators import DateVNField, db_id, normalize_national_id
+from vaxportal.widgets import SelectField
 
 
 def _strip(value):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from vaxportal import gender
@@ -15,6 +15,7 @@ from vaxportal.facilities.lifecycle import EMAIL_RE, RequestRef
 from vaxportal.facilities.models import FacilityKind
 from vaxportal.recipients.forms import as_choices
 from vaxportal.validators import DateVNField, NotBefore, NotInFuture, Phone
+from vaxportal.widgets import SelectField
 
 ROLE_LABELS = {
     Role.admin: _l("Quản trị hệ thống"),

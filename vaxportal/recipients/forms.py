@@ -13,7 +13,6 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
-    SelectField,
     StringField,
     TextAreaField,
 )
@@ -35,6 +34,7 @@ from vaxportal.gender import GENDERS
 from vaxportal.recipients import codes, fields
 from vaxportal.recipients.models import Aefi
 from vaxportal.validators import MAX_ID, DateVNField, NotBefore, NotInFuture, db_id
+from vaxportal.widgets import SelectField
 
 
 def as_choices(pairs) -> list:

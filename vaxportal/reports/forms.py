@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, IntegerField, SelectField
+from wtforms import HiddenField, IntegerField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, NumberRange, Optional
 
 from vaxportal.recipients import due
@@ -17,6 +17,7 @@ from vaxportal.reports.coverage import AGE_BANDS, BREAKDOWNS, STEPS
 from vaxportal.reports.models import ALL
 from vaxportal.reports.tables import TABLES
 from vaxportal.validators import DateVNField, local_today
+from vaxportal.widgets import SelectField
 
 #: the longest period the dashboard draws (a year and a day: a leap year fits)
 MAX_PERIOD_DAYS = 366
