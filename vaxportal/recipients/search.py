@@ -16,6 +16,7 @@ The contract other domains use (exports)::
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -134,7 +135,11 @@ class RegisterFilter:
 
     @property
     def term(self) -> Term:
-        return classify(self.q)
+        """``classify(q)``, read once for a given ``q`` (the page asks it several times)."""
+        known = self.__dict__.get("_term")
+        if known is None or known[0] != self.q:
+            known = self.__dict__["_term"] = (self.q, classify(self.q))
+        return known[1]
 
     # -- queries --------------------------------------------------------------------------
 
@@ -475,14 +480,18 @@ def _page_rows(register_filter: RegisterFilter, account, page: int,
                per_page: int) -> list[dict]:
     """The rows of one page with their facility's name and dose count, in one query (the
     two sub-selects run for the page's rows only, never for the whole match)."""
-    stmt = register_filter.ranked_statement(account, *ROW_COLUMNS, *_page_details())
+    stmt = register_filter.ranked_statement(account, *_page_columns())
     return [dict(row._mapping) for row in
             db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))]
 
 
-def _page_details() -> tuple:
+@functools.cache
+def _page_columns() -> tuple:
+    """``ROW_COLUMNS`` with the facility's name and the dose count: the same for every
+    page, so built once per process."""
     dose_count = (sa.select(sa.func.count(Dose.id)).where(Dose.recipient_id == Recipient.id)
                   .correlate(Recipient).scalar_subquery())
     facility_name = (sa.select(Facility.name).where(Facility.id == Recipient.facility_id)
                      .correlate(Recipient).scalar_subquery())
-    return dose_count.label("dose_count"), facility_name.label("facility_name")
+    return (*ROW_COLUMNS, dose_count.label("dose_count"),
+            facility_name.label("facility_name"))

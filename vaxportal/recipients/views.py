@@ -105,9 +105,10 @@ def _register(register_filter: RegisterFilter, sid: str | None, page_number: int
               oob: bool = False, saved: Dose | None = None):
     page = register_page(register_filter, current_account(), page_number,
                          int(current_app.config["PAGE_SIZE"]))
-    form = _search_form(formdata=None, q=register_filter.q, s=sid,
-                        facility_id=register_filter.facility_id,
-                        vaccine_id=register_filter.vaccine_id)
+    # the fragment (htmx) has no search box: only the whole page builds one
+    form = None if htmx.is_htmx() else _search_form(
+        formdata=None, q=register_filter.q, s=sid, facility_id=register_filter.facility_id,
+        vaccine_id=register_filter.vaccine_id)
     export_url = None
     if "exports.new" in current_app.view_functions and policy.has_perm(
         current_account(), Perm.export_recipients
