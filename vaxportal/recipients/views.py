@@ -76,7 +76,10 @@ def search():
     """The search box POSTs (terms never in a URL); the answer links to ``?s=<random id>``.
     One commit, after the answer is rendered: a commit in between would expire the
     signed-in account and cost a round trip to read it again."""
-    form = SearchForm()  # its drop-downs accept any id (validate_choice=False): no choices
+    # its drop-downs accept any id (validate_choice=False): no choices; the request's CSRF
+    # token was checked before the view (CSRFProtect), and this form's answer is not a
+    # verdict (its values are only cleaned), so it does not check the token again
+    form = SearchForm(meta={"csrf": False})
     form.validate()
     register_filter = RegisterFilter(q=(form.q.data or "")[:200],
                                      facility_id=form.facility_id.data,
