@@ -85,6 +85,16 @@ def test_search_fragment_within_budget(reader, q):
     assert_within(sent, budget)
 
 
+def test_search_fragment_reads_choices_only_for_the_plan(reader):
+    """The fragment shows no search box, so nothing reads its facilities and vaccines for
+    it: only SQLite's plan reads them (to know whether the scope is one facility)."""
+    with counted() as sent:
+        response = reader.hx("POST", "/recipients/", data={"q": "tran thi binh"})
+    assert "Trần Thị Bình" in html(response) and 'name="q"' not in html(response)
+    choices = [statement for statement in sent if "FROM vaccine" in statement]
+    assert len(choices) == (1 if db.engine.dialect.name == "sqlite" else 0)
+
+
 def test_search_fragment_typed_on_within_budget(reader):
     """As one types: the form carries the id of the previous answer, which is read to
     reuse it when nothing changed."""

@@ -10,6 +10,7 @@ the holder's own "end sessions" do.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -56,6 +57,16 @@ def current() -> UserSession | None:
     return g.user_session
 
 
+@functools.cache
+def _by_token() -> sa.Select:
+    """The session row by its token's hash, with the account, its facility and its
+    custodians: built once per process (every request runs it), the hash a bound parameter."""
+    return (sa.select(UserSession)
+            .where(UserSession.token_hash == sa.bindparam("token_hash"))
+            .options(joinedload(UserSession.account).options(
+                joinedload(Account.facility), joinedload(Account.custodians))))
+
+
 def _load() -> UserSession | None:
     token = session.get("sid")
     if not token:
@@ -63,11 +74,8 @@ def _load() -> UserSession | None:
     # the account, its facility and its custodians in the same round trip: every page
     # needs them (the scope of a supervisor is the subtree below that facility; the layout
     # names the custodian) and a page's query budget counts each round trip
-    row = db.session.execute(
-        sa.select(UserSession).where(UserSession.token_hash == _digest(token))
-        .options(joinedload(UserSession.account).options(
-            joinedload(Account.facility), joinedload(Account.custodians)))
-    ).unique().scalar_one_or_none()
+    row = db.session.execute(_by_token(), {"token_hash": _digest(token)}
+                             ).unique().scalar_one_or_none()
     if row is None or row.ended_at is not None:
         return None
     reason = _expiry_reason(row)

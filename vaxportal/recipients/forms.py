@@ -238,7 +238,7 @@ class SearchForm(FlaskForm):
                               id="filter_facility_id")
     vaccine_id = SelectField(_l("Đã tiêm vắc xin"), coerce=_id_or_none, validate_choice=False,
                              id="filter_vaccine_id")
-    s = HiddenField()
+    s = HiddenField("S")  # a label given: none would load WTForms' own catalogue to say "S"
 
 
 class DoseForm(FlaskForm):

@@ -16,6 +16,7 @@ The contract other domains use (exports)::
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -134,7 +135,11 @@ class RegisterFilter:
 
     @property
     def term(self) -> Term:
-        return classify(self.q)
+        """``classify(q)``, read once for a given ``q`` (the page asks it several times)."""
+        known = self.__dict__.get("_term")
+        if known is None or known[0] != self.q:
+            known = self.__dict__["_term"] = (self.q, classify(self.q))
+        return known[1]
 
     # -- queries --------------------------------------------------------------------------
 
@@ -229,7 +234,8 @@ def search_choices(account) -> tuple[list[tuple[int, str]], list[tuple[int, str]
     facilities = scope.choices_statement().add_columns(sa.literal_column("0").label("kind"))
     vaccines = sa.select(Vaccine.id, Vaccine.name, sa.literal_column("1")).where(
         Vaccine.active.is_(True))
-    rows = db.session.execute(sa.union_all(facilities, vaccines).order_by("kind", "name"))
+    rows = db.session.connection().execute(
+        sa.union_all(facilities, vaccines).order_by("kind", "name"))
     found: tuple[list, list] = ([], [])
     for row_id, name, kind in rows:
         found[kind].append((row_id, name))
@@ -285,19 +291,30 @@ def _rarest_first(words: tuple[str, ...]) -> list[str]:
     key = f"_recipients_word_order_{'|'.join(words)}"
     if has_app_context() and key in g:
         return g.get(key)
-    counts = [
-        sa.select(sa.func.count()).select_from(
-            sa.select(RecipientWord.recipient_id).where(*_word_range(word))
-            .limit(WORD_COUNT_CAP).subquery()
-        ).scalar_subquery()
-        for word in words
-    ]
-    found = db.session.execute(sa.select(*counts)).one()
+    bounds = {}
+    for n, word in enumerate(words):
+        bounds[f"low_{n}"], bounds[f"high_{n}"] = prefix_range(word)
+    found = db.session.connection().execute(_word_counts(len(words)), bounds).one()
     frequency = dict(zip(words, found, strict=True))
     ordered = sorted(words, key=lambda word: (int(frequency[word] or 0), -len(word)))
     if has_app_context():
         setattr(g, key, ordered)
     return ordered
+
+
+@functools.lru_cache(maxsize=8)
+def _word_counts(words: int) -> sa.Select:
+    """One row: for each of ``words`` words, how many word keys lie between its bounds
+    (``low_<n>``, ``high_<n>``), counted up to ``WORD_COUNT_CAP``. Built once per number of
+    words, run on the session's connection (a read of counts loads no object)."""
+    return sa.select(*(
+        sa.select(sa.func.count()).select_from(
+            sa.select(RecipientWord.recipient_id).where(
+                RecipientWord.word_key >= sa.bindparam(f"low_{n}"),
+                RecipientWord.word_key < sa.bindparam(f"high_{n}"))
+            .limit(WORD_COUNT_CAP).subquery()
+        ).scalar_subquery()
+        for n in range(words)))
 
 
 def _word_range(word: str) -> tuple:
@@ -350,12 +367,24 @@ def save_search(register_filter: RegisterFilter, account, session_id: int | None
                               session_id=session_id, query=data)
         db.session.add(row)
         return row.id
-    current = get_search(search_id, account)
-    if current is not None and current.query == data:
+    if _stored_query(search_id, account) == data:
         return search_id
     _sweep_expired(account)
     _store(search_id, account, session_id, data)
     return search_id
+
+
+def _stored_query(search_id: str, account) -> dict | None:
+    """The filter stored under ``search_id`` for ``account`` if it has not expired (what
+    ``get_search`` answers), read as one row of columns: no object to load and track."""
+    row = db.session.connection().execute(_STORED, {"search_id": search_id}).first()
+    if row is None or row.account_id != account.id or utcnow() - row.created_at > SEARCH_TTL:
+        return None
+    return row.query
+
+
+_STORED = sa.select(RecipientSearch.account_id, RecipientSearch.created_at,
+                    RecipientSearch.query).where(RecipientSearch.id == sa.bindparam("search_id"))
 
 
 def _search_id(data: dict, account, session_id: int | None) -> str | None:
@@ -425,7 +454,8 @@ COUNT_CAP = 2_000
 
 @dataclass
 class Page:
-    """One page of register rows (plain dicts from a Core select: the register is hot)."""
+    """One page of register rows (plain dicts from a Core select: the register is hot; it
+    runs on the session's connection, since it loads no object)."""
 
     rows: list[dict]
     page: int
@@ -475,14 +505,18 @@ def _page_rows(register_filter: RegisterFilter, account, page: int,
                per_page: int) -> list[dict]:
     """The rows of one page with their facility's name and dose count, in one query (the
     two sub-selects run for the page's rows only, never for the whole match)."""
-    stmt = register_filter.ranked_statement(account, *ROW_COLUMNS, *_page_details())
-    return [dict(row._mapping) for row in
-            db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))]
+    stmt = register_filter.ranked_statement(account, *_page_columns())
+    rows = db.session.connection().execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    return [dict(row._mapping) for row in rows]
 
 
-def _page_details() -> tuple:
+@functools.cache
+def _page_columns() -> tuple:
+    """``ROW_COLUMNS`` with the facility's name and the dose count: the same for every
+    page, so built once per process."""
     dose_count = (sa.select(sa.func.count(Dose.id)).where(Dose.recipient_id == Recipient.id)
                   .correlate(Recipient).scalar_subquery())
     facility_name = (sa.select(Facility.name).where(Facility.id == Recipient.facility_id)
                      .correlate(Recipient).scalar_subquery())
-    return dose_count.label("dose_count"), facility_name.label("facility_name")
+    return (*ROW_COLUMNS, dose_count.label("dose_count"),
+            facility_name.label("facility_name"))

@@ -76,7 +76,10 @@ def search():
     """The search box POSTs (terms never in a URL); the answer links to ``?s=<random id>``.
     One commit, after the answer is rendered: a commit in between would expire the
     signed-in account and cost a round trip to read it again."""
-    form = SearchForm()  # its drop-downs accept any id (validate_choice=False): no choices
+    # its drop-downs accept any id (validate_choice=False): no choices; the request's CSRF
+    # token was checked before the view (CSRFProtect), and this form's answer is not a
+    # verdict (its values are only cleaned), so it does not check the token again
+    form = SearchForm(meta={"csrf": False})
     form.validate()
     register_filter = RegisterFilter(q=(form.q.data or "")[:200],
                                      facility_id=form.facility_id.data,
@@ -105,9 +108,10 @@ def _register(register_filter: RegisterFilter, sid: str | None, page_number: int
               oob: bool = False, saved: Dose | None = None):
     page = register_page(register_filter, current_account(), page_number,
                          int(current_app.config["PAGE_SIZE"]))
-    form = _search_form(formdata=None, q=register_filter.q, s=sid,
-                        facility_id=register_filter.facility_id,
-                        vaccine_id=register_filter.vaccine_id)
+    # the fragment (htmx) has no search box: only the whole page builds one
+    form = None if htmx.is_htmx() else _search_form(
+        formdata=None, q=register_filter.q, s=sid, facility_id=register_filter.facility_id,
+        vaccine_id=register_filter.vaccine_id)
     export_url = None
     if "exports.new" in current_app.view_functions and policy.has_perm(
         current_account(), Perm.export_recipients
