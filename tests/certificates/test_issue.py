@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import segno
 import sqlalchemy as sa
 
 from tests.helpers import add_dose, issue
@@ -45,6 +46,19 @@ def test_printable_page_is_a5_bilingual_with_a_large_qr(nurse, vaccinated):
     assert "style=" not in page and "<script>" not in page  # CSP: nothing inline
     css = nurse.get("/static/css/certificate.css").get_data(as_text=True)
     assert "size: A5" in css
+
+
+def test_a_reprint_encodes_the_qr_once(nurse, vaccinated, monkeypatch):
+    """The signed text of a certificate never changes: showing it again reuses its QR."""
+    certificate = issue(nurse, vaccinated)
+    encoded = []
+    make = segno.make
+    monkeypatch.setattr(segno, "make", lambda *a, **k: encoded.append(a[0]) or make(*a, **k))
+    first = nurse.get(f"/certificates/{certificate.id}").get_data(as_text=True)
+    again = nurse.get(f"/certificates/{certificate.id}").get_data(as_text=True)
+    assert encoded == [certificate.hc1]
+    qr = first[first.index("<svg"):first.index("</svg>")]
+    assert qr and qr in again
 
 
 def test_recipient_without_a_dose_gets_no_certificate(nurse, person):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import segno
 import sqlalchemy as sa
 from flask import abort, current_app, flash, jsonify, render_template, url_for
@@ -57,9 +59,12 @@ def revoked():
                     "hashes": services.revoked_hashes()})
 
 
+@functools.lru_cache(maxsize=32)
 def qr_svg(text: str) -> Markup:
     """The QR as inline SVG (CSP allows no data: URLs), error correction Q as the DCC
-    guidelines ask, sized by CSS."""
+    guidelines ask, sized by CSS. A certificate's signed text never changes, and encoding it
+    (the best of eight masks, in Python) takes about 0.1 s: the last few are kept for a
+    reprint or a page shown again."""
     code = segno.make(text, error="q", micro=False, boost_error=False)
     svg = code.svg_inline(scale=1, border=4, omitsize=True, svgclass="qr-code", title=None)
     return Markup(svg)  # noqa: S704  (segno's SVG of our own signed text)
