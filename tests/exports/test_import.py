@@ -381,3 +381,35 @@ def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_n
     # no more for four rows than for one (the first import may also ask once whether the
     # coverage summary's tables exist: ``reports.summary._ready``, remembered per engine)
     assert len(many) <= len(few)
+
+
+def test_a_value_repeated_on_many_rows_is_checked_once_and_a_commune_within_its_province(
+        nurse, monkeypatch):
+    """The dry run checks each distinct value of a field once (the same text gets the same
+    verdict on every row); a commune's verdict depends on the row's province, so the same
+    commune name is judged again under another province, and refused without one."""
+    from vaxportal.recipients import codes
+
+    calls: list[tuple] = []
+    to_code = codes.to_code
+
+    def counted(key, text, *args, **kwargs):
+        calls.append((key, text))
+        return to_code(key, text, *args, **kwargs)
+
+    monkeypatch.setattr(codes, "to_code", counted)
+    rows = [_row(full_name=f"Người {i}", ethnicity="Kinh", ward="Xã An Phú") for i in range(3)]
+    rows += [_row(full_name="Người Hải Phòng", ethnicity="Kinh", ward="Xã An Phú",
+                  province="Thành phố Hải Phòng"),
+             _row(full_name="Người không tỉnh", ethnicity="Kinh", ward="Xã An Phú",
+                  province="")]
+    upload(nurse, spreadsheet(rows))
+    job = last_import()
+    assert calls.count(("ethnicity", "Kinh")) == 1
+    assert calls.count(("ward", "Xã An Phú")) == 3  # An Giang, Hải Phòng, no province
+    assert (job.valid_rows, job.error_rows) == (4, 1)
+    assert "Vui lòng chọn tỉnh/thành phố trước." in str(job.report)
+    _confirm(nurse, job)
+    wards = db.session.execute(sa.select(Recipient.province, Recipient.ward)
+                               .order_by(Recipient.id)).all()
+    assert [tuple(w) for w in wards] == [("91", "30337")] * 3 + [("31", "10645")]

@@ -77,20 +77,65 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
 
 
 class RowValidator:
-    """``validate_recipient_data`` for many rows (an import): one form, bound once and
-    filled again with each row (``Form.process`` resets every field's data and errors), so
-    a row costs its checks, not the building of 14 fields. Not shared between threads."""
+    """``validate_recipient_data`` for many rows (an import): one form, bound once, whose
+    fields check each row's cells; a field's verdict on a value (its stored form, or its
+    message) is the same on every row, so each distinct value of a field is checked once
+    and remembered (a commune with the province's stored value it was checked against).
+    Dates are always checked (whether one is in the future depends on the day). At most
+    ``MEMO`` values per field are kept: a column of unique values (names, IDs) costs a
+    look-up, not memory. Not shared between threads."""
+
+    MEMO = 4096
 
     def __init__(self) -> None:
         self.form = RecipientChecks()
+        cls = type(self.form)
+        #: (key, field, its inline ``validate_<key>``, the key it is checked within,
+        #: whether its verdicts are remembered)
+        self._plan = [(spec.key, self.form[spec.key], _inline(cls, spec.key), spec.within,
+                       spec.kind != "date") for spec in fields.RECIPIENT]
+        self._memo: dict[str, dict[tuple, tuple[Any, str | None]]] = {
+            key: {} for key in FIELD_KEYS}
 
     def __call__(self, data: Mapping[str, Any]) -> tuple[dict, dict[str, str]]:
-        form = self.form
-        form.process(MultiDict({key: _as_form_text(data.get(key)) for key in FIELD_KEYS}))
-        form.validate()
-        errors = {key: str(form[key].errors[0]) for key in FIELD_KEYS if form[key].errors}
-        valid = tuple(key for key in FIELD_KEYS if key not in errors)
-        return clean_fields(form, valid), errors
+        texts = {key: _as_form_text(data.get(key)) for key in FIELD_KEYS}
+        formdata: MultiDict | None = None
+        clean: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        stored: dict[str, Any] = {}
+        for key, field, inline, within, remembered in self._plan:
+            memo = self._memo[key]
+            seen = (texts[key], stored.get(within)) if within else (texts[key],)
+            verdict = memo.get(seen) if remembered else None
+            if verdict is None:
+                if formdata is None:
+                    formdata = MultiDict(texts)
+                verdict = self._check(field, formdata, inline)
+                if remembered and len(memo) < self.MEMO:
+                    memo[seen] = verdict
+            else:
+                field.data = verdict[0]  # what a later field checked within it reads
+            value, message = verdict
+            stored[key] = value
+            if message is not None:
+                errors[key] = message
+            else:
+                clean[key] = None if isinstance(value, str) and not value.strip() else value
+        return clean, errors
+
+    def _check(self, field, formdata: MultiDict, inline) -> tuple[Any, str | None]:
+        """One field of the form run on one row's text, as ``Form.process`` and
+        ``Form.validate`` run it: (its data, its first message or None)."""
+        field.process(formdata)
+        field.post_process(formdata)
+        field.validate(self.form, inline)
+        return field.data, (str(field.errors[0]) if field.errors else None)
+
+
+def _inline(cls, key: str) -> tuple:
+    """The form's ``validate_<key>``, as ``Form.validate`` passes it (an extra validator)."""
+    method = getattr(cls, f"validate_{key}", None)
+    return (method,) if method is not None else ()
 
 
 def find_by_national_id(nid: str | None) -> Recipient | None:
