@@ -134,10 +134,29 @@ def jsonable(value: Any) -> Any:
 
 
 def normalized(value: Any) -> Any:
-    """Exactly what a JSON column hands back (so a hash over it survives the round trip)."""
+    """Exactly what a JSON column hands back (so a hash over it survives the round trip).
+    A value already made only of JSON's own types is that already; anything else goes
+    through JSON and back."""
     if value is None:
         return None
-    return json.loads(json.dumps(jsonable(value), ensure_ascii=False, allow_nan=False))
+    value = jsonable(value)
+    if _plain(value):
+        return value
+    return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
+
+
+def _plain(value: Any) -> bool:
+    """Made only of the exact types JSON decodes to (no subclasses: an enum member is
+    written as its value and read back as a plain str or int); floats are left to the
+    round trip."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
 
 
 def change(spec: AuditSpec, key: str, old: Any, new: Any) -> Any:

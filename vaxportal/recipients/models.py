@@ -102,10 +102,9 @@ class Recipient(db.Model):
         the folded name and its words, written in the same transaction as the name. The name
         comes in its one normal form (NFC, no invisible format characters), made by its
         normaliser (``fields.RECIPIENT``, ``validators.normalize_person_name``)."""
-        self.name_key = fold(value or "")
+        self.name_key, words = search_keys(value)
         kept = {word.word_key: word for word in self.words}
-        self.words = [kept.get(key) or RecipientWord(word_key=key)
-                      for key in name_words(value or "")]
+        self.words = [kept.get(key) or RecipientWord(word_key=key) for key in words]
         return value
 
     @validates("ethnicity", "nationality", "priority_group", "province", "ward")
@@ -114,6 +113,13 @@ class Recipient(db.Model):
         if value and self.uncoded and key in self.uncoded:
             self.uncoded = {k: v for k, v in self.uncoded.items() if k != key} or None
         return value
+
+
+def search_keys(full_name: str | None) -> tuple[str, list[str]]:
+    """The search keys of a name: its folded form (``name_key``) and its folded words (the
+    ``RecipientWord`` rows), however the record is written (``_keep_name_key``, or a batch of
+    new records inserted at once, ``services.register_batch``)."""
+    return fold(full_name or ""), name_words(full_name or "")
 
 
 def person_columns(entity=None) -> tuple:

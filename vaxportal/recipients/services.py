@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from vaxportal.audit.hook import insert_rows
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
@@ -31,8 +32,10 @@ from vaxportal.recipients.models import (
     Dose,
     DuplicateCandidate,
     Recipient,
+    RecipientWord,
     person_columns,
     person_values,
+    search_keys,
 )
 from vaxportal.validators import format_date_vn
 
@@ -191,6 +194,34 @@ def register_recipient(clean: dict, facility_id: int,
         db.session.add(DuplicateCandidate(recipient=recipient, other_id=other.id,
                                           facility_id=facility_id))
     return recipient
+
+
+def register_batch(people: list[tuple[dict, bool]], facility_id: int,
+                   ids: Iterable[int]) -> None:
+    """``register_recipient`` for a batch of people (an import), in statements rather than
+    objects: the records (their search keys as ``Recipient._keep_name_key`` writes them) and
+    their audit rows go in together (``audit.hook.insert_rows``), their words in one more
+    statement. ``people``: (clean, may_be_duplicate); a possible duplicate is queued, as by
+    ``register_recipient``, with the live records of the same person registered before it
+    (earlier rows of the batch included). ``ids``: one new id per person, taken by the
+    caller under the chain's lock."""
+    rows, words = [], []
+    for (clean, _maybe), recipient_id in zip(people, ids, strict=False):
+        name_key, keys = search_keys(clean["full_name"])
+        rows.append({"id": recipient_id, "facility_id": facility_id, "name_key": name_key,
+                     **{key: clean.get(key) for key in FIELD_KEYS}})
+        words += [{"recipient_id": recipient_id, "word_key": key} for key in keys]
+    insert_rows(db.session, Recipient, rows)
+    if words:
+        db.session.execute(sa.insert(RecipientWord), words)
+    for (clean, maybe), row in zip(people, rows, strict=True):
+        if maybe:
+            for other in find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
+                                                  clean["gender"]):
+                if other.id < row["id"]:
+                    db.session.add(DuplicateCandidate(recipient_id=row["id"],
+                                                      other_id=other.id,
+                                                      facility_id=facility_id))
 
 
 def _new_recipient(values: Mapping[str, Any], facility_id: int) -> Recipient:
