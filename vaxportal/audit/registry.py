@@ -137,26 +137,35 @@ def normalized(value: Any) -> Any:
     """Exactly what a JSON column hands back (so a hash over it survives the round trip).
     A value already made only of JSON's own types is that already; anything else goes
     through JSON and back."""
-    if value is None:
-        return None
-    value = jsonable(value)
-    if _plain(value):
+    if value is None or _plain(value):
         return value
-    return json.loads(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    return json.loads(json.dumps(jsonable(value), ensure_ascii=False, allow_nan=False))
+
+
+_SCALARS = (str, int, bool, type(None))
 
 
 def _plain(value: Any) -> bool:
     """Made only of the exact types JSON decodes to (no subclasses: an enum member is
     written as its value and read back as a plain str or int); floats are left to the
     round trip."""
-    kind = type(value)
-    if value is None or kind is str or kind is int or kind is bool:
-        return True
-    if kind is dict:
-        return all(type(k) is str and _plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_plain(v) for v in value)
-    return False
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is dict:
+            for key, inner in item.items():
+                if type(key) is not str:
+                    return False
+                if type(inner) not in _SCALARS:
+                    pending.append(inner)
+        elif kind is list:
+            pending.extend(item)
+        else:
+            return False
+    return True
 
 
 def change(spec: AuditSpec, key: str, old: Any, new: Any) -> Any:

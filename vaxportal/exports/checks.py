@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +44,11 @@ class RowCheck:
     @property
     def writable(self) -> bool:
         return self.status in (OK, WARNING)
+
+    @cached_property
+    def person(self) -> PersonKey:
+        """The row's ``person_key`` (its name folded once)."""
+        return person_key(self.clean)
 
 
 PersonKey = tuple[str, date, str]
@@ -87,14 +93,14 @@ class Checker:
         valid = [c for c in checks if c.status == OK]
         known_ids = _registered_ids({c.clean["national_id"] for c in valid
                                      if c.clean.get("national_id")})
-        known_people = _registered_people({person_key(c.clean) for c in valid})
+        known_people = _registered_people({c.person for c in valid})
         for check in valid:
             self._judge(check, known_ids, known_people)
         return checks
 
     def _judge(self, check: RowCheck, known_ids: dict, known_people: set) -> None:
         nid = check.clean.get("national_id")
-        person = person_key(check.clean)
+        person = check.person
         if (person[0], nid) == EXAMPLE_KEY:
             _skip(check, _("Dòng ví dụ của tệp mẫu: bỏ qua."))
         elif nid and nid in self.seen_ids:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.text import fold, name_words
+from vaxportal.text import fold, folded_words
 from vaxportal.timeutil import UTCDateTime, utcnow
 
 
@@ -119,7 +119,8 @@ def search_keys(full_name: str | None) -> tuple[str, list[str]]:
     """The search keys of a name: its folded form (``name_key``) and its folded words (the
     ``RecipientWord`` rows), however the record is written (``_keep_name_key``, or a batch of
     new records inserted at once, ``services.register_batch``)."""
-    return fold(full_name or ""), name_words(full_name or "")
+    folded = fold(full_name or "")
+    return folded, folded_words(folded)
 
 
 def person_columns(entity=None) -> tuple:
