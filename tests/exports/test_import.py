@@ -235,9 +235,9 @@ def test_a_job_killed_halfway_leaves_no_partial_batch_and_is_failed(nurse, monke
     real = importing.register_batch
     calls = []
 
-    def dies_inside_the_second_batch(people, facility_id, ids):
+    def dies_inside_the_second_batch(people, facility_id, ids, **kwargs):
         calls.append(1)
-        real(people, facility_id, ids)  # its rows and audit rows written, not committed
+        real(people, facility_id, ids, **kwargs)  # its rows and audit rows written, not committed
         if len(calls) == 2:
             raise RuntimeError("worker killed")
 
@@ -281,9 +281,9 @@ def test_p2_4_a_killed_import_is_swept_failed_audited_and_keeps_whole_batches_on
     real = importing.register_batch
     calls = []
 
-    def killed_inside_the_second_batch(people, facility_id, ids):
+    def killed_inside_the_second_batch(people, facility_id, ids, **kwargs):
         calls.append(1)
-        real(people, facility_id, ids)  # its rows and audit rows written, not committed
+        real(people, facility_id, ids, **kwargs)  # its rows and audit rows written, not committed
         if len(calls) == 2:
             raise WorkerKilled
 

@@ -396,7 +396,8 @@ def _write_batches(job_id: str) -> None:
         writable = [check for check in batch if check.writable]
         if writable:
             register_batch([(check.clean, check.status == checks.WARNING)
-                            for check in writable], facility_id, _new_ids(len(writable)))
+                            for check in writable], facility_id, _new_ids(len(writable)),
+                           name_keys=[check.person[0] for check in writable])
         job = db.session.get(ImportJob, job_id)
         job.progress += len(batch)
         job.created_count += len(writable)
