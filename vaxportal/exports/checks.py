@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql
 
 from vaxportal.audit import checkpoint
 from vaxportal.extensions import db
@@ -152,10 +153,23 @@ def keyed_id_hash(national_id: str) -> str:
 def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:
     """Which (folded name, date of birth, gender) are held by live records: the criteria of
     ``recipients.services.find_possible_duplicates``, asked once per chunk by the exact keys
-    (the ``ix_recipient_person`` index), so only the matches are read."""
+    (the ``ix_recipient_person`` index), so only the matches are read. On PostgreSQL the
+    keys are three arrays joined as a table (``unnest``): a list of 500 row values is
+    planned as 500 alternatives, several times slower."""
     if not keys:
         return set()
-    stmt = sa.select(*person_columns()).where(
-        sa.tuple_(*person_columns()).in_(sorted(keys)), Recipient.merged_into_id.is_(None),
-    ).distinct()
+    columns = person_columns()
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        names, born, genders = (list(values) for values in zip(*sorted(keys), strict=True))
+        wanted = sa.func.unnest(
+            sa.bindparam("names", names, type_=postgresql.ARRAY(sa.String)),
+            sa.bindparam("born", born, type_=postgresql.ARRAY(sa.Date)),
+            sa.bindparam("genders", genders, type_=postgresql.ARRAY(sa.String)),
+        ).table_valued("name_key", "date_of_birth", "gender").render_derived()
+        stmt = sa.select(*columns).join(wanted, sa.and_(
+            *(column == wanted.c[column.key] for column in columns)))
+    else:
+        stmt = sa.select(*columns).where(sa.tuple_(*columns).in_(sorted(keys)))
+    stmt = stmt.where(Recipient.merged_into_id.is_(None)).distinct()
     return {tuple(row) for row in db.session.execute(stmt)}
