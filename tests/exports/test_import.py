@@ -473,3 +473,41 @@ def test_p2_4_a_batch_writes_the_record_words_and_audit_row_a_flush_of_the_objec
                                           (by_object.id + 1, by_object.id)]
     with db.engine.connect() as conn:
         assert chain.verify(conn).ok
+
+
+def test_the_duplicate_check_searches_the_person_index_key_by_key(person):
+    """A batch's duplicate check joins its keys to the records through ``ix_recipient_person``
+    (one index search per key), never a scan of the register: an import's cost must not
+    grow with the number of people already registered. (SQLite's row-value ``IN`` scanned
+    the table once per batch.)"""
+    from vaxportal.exports import checks
+
+    known = person("s1", full_name="Lê Thị Hồng", date_of_birth=date(1980, 9, 5),
+                   gender="female")
+    seen: list[tuple] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "name_key" in statement and "date_of_birth" in statement:
+            seen.append((statement, parameters))
+
+    keys = {("le thi hong", date(1980, 9, 5), "female"), ("tran van a", date(1990, 1, 1), "male")}
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        found = checks._registered_people(keys)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert found == {("le thi hong", date(1980, 9, 5), "female")} and known.id
+    (statement, parameters), = seen
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
+        assert "SEARCH recipient USING INDEX ix_recipient_person" in plan, plan
+        assert "SCAN recipient" not in plan, plan
+    else:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = " | ".join(row[0] for row in conn.exec_driver_sql(
+            "EXPLAIN " + statement, parameters))
+        assert "Index Scan using ix_recipient_" in plan, plan  # a name index, key by key
+        assert "Seq Scan on recipient" not in plan, plan
+    db.session.rollback()

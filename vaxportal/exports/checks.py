@@ -153,9 +153,11 @@ def keyed_id_hash(national_id: str) -> str:
 def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:
     """Which (folded name, date of birth, gender) are held by live records: the criteria of
     ``recipients.services.find_possible_duplicates``, asked once per chunk by the exact keys
-    (the ``ix_recipient_person`` index), so only the matches are read. On PostgreSQL the
-    keys are three arrays joined as a table (``unnest``): a list of 500 row values is
-    planned as 500 alternatives, several times slower."""
+    (the ``ix_recipient_person`` index), so only the matches are read: the keys are a table
+    joined to the records, one index search per key. On PostgreSQL three arrays (``unnest``;
+    a list of 500 row values is planned as 500 alternatives, several times slower); on
+    SQLite a ``VALUES`` list (a row-value ``IN`` there scans the whole table, once per
+    batch: an import's cost would grow with the register)."""
     if not keys:
         return set()
     columns = person_columns()
@@ -170,6 +172,9 @@ def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:
         stmt = sa.select(*columns).join(wanted, sa.and_(
             *(column == wanted.c[column.key] for column in columns)))
     else:
-        stmt = sa.select(*columns).where(sa.tuple_(*columns).in_(sorted(keys)))
-    stmt = stmt.where(Recipient.merged_into_id.is_(None)).distinct()
+        wanted = sa.values(*(sa.column(column.key, column.type) for column in columns),
+                           name="wanted").data(sorted(keys)).cte("wanted")
+        stmt = sa.select(*columns).select_from(wanted).join(Recipient, sa.and_(
+            *(column == wanted.c[column.key] for column in columns)))
+    stmt = stmt.where(Recipient.merged_into_id.is_(None))
     return {tuple(row) for row in db.session.execute(stmt)}
