@@ -7,7 +7,8 @@ Contract::
     RowValidator()(data)                              # the same, one form for many rows
     find_by_national_id(nid)                          # platform-wide, or None
     find_possible_duplicates(full_name, date_of_birth, gender, exclude_id=None)
-    register_recipient(clean, facility_id)            # the register form and the import
+    register_recipient(clean, facility_id)            # the register form
+    register_batch(people, facility_id, ids)          # an import's batch, in statements
     create_recipient(values, facility_id)             # the row alone (demo data, tests)
 
 The fields themselves (labels, kinds, the one normaliser of each) are ``recipients/fields.py``.
