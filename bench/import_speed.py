@@ -5,7 +5,10 @@ transaction per batch with its audit rows) against the floor of the stack on the
 openpyxl read-only, each name folded, one ``executemany`` INSERT per batch into a copy of the
 recipient's columns, one commit per batch.
 
-    .venv/bin/python bench/import_speed.py [--rows 5000] [--uri postgresql+psycopg://…]
+    .venv/bin/python bench/import_speed.py [--rows 5000] [--uri postgresql+psycopg://…] [--stages]
+
+``--stages``: the CPU seconds of each stage (read, row checks, duplicates, report, writing)
+against the floor's, to see where the time goes.
 
 The baseline runs before and after the app (the faster of the two is kept, so a busy moment
 of the machine does not flatter the ratio). Goal of issue 13: at most x3 of the baseline.
@@ -23,6 +26,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -32,13 +36,15 @@ import xlsxwriter  # noqa: E402
 from bench.common import bench_app  # noqa: E402
 from vaxportal import gender  # noqa: E402
 from vaxportal.auth.models import Account, AccountStatus  # noqa: E402
-from vaxportal.exports import importing, storage  # noqa: E402
+from vaxportal.exports import checks, importing, storage  # noqa: E402
 from vaxportal.exports.models import ImportJob, JobStatus  # noqa: E402
+from vaxportal.exports.reader import iter_rows, write_error_report  # noqa: E402
 from vaxportal.extensions import db  # noqa: E402
 from vaxportal.facilities import tree  # noqa: E402
 from vaxportal.facilities.models import FacilityKind  # noqa: E402
 from vaxportal.recipients.demo import _person  # noqa: E402
 from vaxportal.recipients.fields import FIELD_KEYS  # noqa: E402
+from vaxportal.recipients.services import register_batch  # noqa: E402
 from vaxportal.text import fold  # noqa: E402
 from vaxportal.timeutil import utcnow  # noqa: E402
 
@@ -139,16 +145,67 @@ def _insert(conn, table, batch: list[dict]) -> int:
     return len(batch)
 
 
+def stages(path: Path, uri: str, rows: int) -> None:
+    """Where the time goes: the CPU seconds of this process for each stage of the import,
+    run one after the other by the app's own functions (on PostgreSQL the server's share
+    is not counted), against the floor's CPU seconds."""
+    columns = importing.import_columns()
+    station = tree.add_facility("STAGES", "Trạm Y tế đo", FacilityKind.commune_station)
+    db.session.commit()
+    spent: dict[str, float] = {}
+
+    def stage(name: str, fn):
+        start = time.process_time()
+        result = fn()
+        spent[name] = spent.get(name, 0.0) + time.process_time() - start
+        return result
+
+    with force_locale(importing.TEMPLATE_LOCALE):
+        data = stage("read the sheet (openpyxl, as the floor)",
+                     lambda: list(iter_rows(str(path), columns)))
+        checker = checks.Checker(set())
+        rows_checked = stage("check each row (the form's fields)",
+                             lambda: [checker.validate(row, values) for row, values in data])
+        stage("duplicates, dry run (per batch)", lambda: [
+            checker.judge(rows_checked[i:i + BATCH]) for i in range(0, rows, BATCH)])
+        stage("report workbook (every row)", lambda: write_error_report(
+            str(path.with_name("report.xlsx")), columns,
+            ((c.row, c.data, "; ".join(c.messages)) for c in rows_checked)))
+        writer = checks.Checker()
+        for start in range(0, rows, BATCH):
+            batch = stage("duplicates, writing (per batch)", lambda start=start: writer.judge(
+                [checks.RowCheck(c.row, {}, clean=dict(c.clean))
+                 for c in rows_checked[start:start + BATCH]]))
+            stage("records, words, audit rows, commit", lambda batch=batch: (
+                register_batch([(c.clean, False) for c in batch], station.id,
+                               importing._new_ids(len(batch)),
+                               name_keys=[c.person[0] for c in batch]),
+                db.session.commit()))
+    start = time.process_time()
+    baseline(path, uri)
+    floor = time.process_time() - start
+    print(f"CPU seconds by stage, {rows:,} rows (floor: {floor:.2f} s)")
+    for name, seconds in spent.items():
+        print(f"  {name:<42} {seconds:6.2f} s   x{seconds / floor:4.2f} of the floor")
+    total = sum(spent.values())
+    print(f"  {'all stages':<42} {total:6.2f} s   x{total / floor:4.2f} of the floor")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000)
     parser.add_argument("--uri", default=None)
+    parser.add_argument("--stages", action="store_true",
+                        help="CPU seconds of each stage instead of the whole import")
     args = parser.parse_args()
     app = bench_app(args.uri)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     with tempfile.TemporaryDirectory(prefix="vaximport-") as tmp, app.test_request_context():
         path = Path(tmp) / "danh-sach.xlsx"
         write_list(path, args.rows)
+        if args.stages:
+            stages(path, uri, args.rows)
+            return
         floor, floor_rows = baseline(path, uri)
         spent, created = app_import(path)
         again, _rows = baseline(path, uri)

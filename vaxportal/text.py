@@ -52,5 +52,10 @@ WORD_KEY_LENGTH = 40
 def name_words(s: str) -> list[str]:
     """The folded words of a name, each once, in order: the keys of search by any part of a
     name ("Nguyễn Thị Hồng Đào" → nguyen, thi, hong, dao). Punctuation separates words."""
-    words = "".join(c if c.isalnum() else " " for c in fold(s or "")).split()
+    return folded_words(fold(s or ""))
+
+
+def folded_words(folded: str) -> list[str]:
+    """``name_words`` of a name already folded (``fold``)."""
+    words = "".join(c if c.isalnum() else " " for c in folded).split()
     return list(dict.fromkeys(word[:WORD_KEY_LENGTH] for word in words))

@@ -91,13 +91,13 @@ def normalize_insurance_number(s: str) -> str:
 
 def normalize_phone(s: str, region: str = "VN") -> str:
     """A valid phone number in E.164 form, e.g. "0912 345 678" → "+84912345678"."""
-    message = _("Số điện thoại không hợp lệ, ví dụ đúng: 0912 345 678.")
     try:
         number = phonenumbers.parse(s or "", region)
     except phonenumbers.NumberParseException:
-        raise ValueError(message) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(message)
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        # translated only when shown (an import checks thousands of valid numbers)
+        raise ValueError(_("Số điện thoại không hợp lệ, ví dụ đúng: 0912 345 678."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -1,7 +1,10 @@
 """Statements that skip the per-object events (P2.4): audited row by row when they go through
-the session as UPDATE/DELETE ... WHERE, refused on every other path."""
+the session as UPDATE/DELETE ... WHERE, or as a batch of new rows through
+``hook.insert_rows`` (with their audit rows); refused on every other path."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -129,3 +132,30 @@ def test_unaudited_tables_keep_their_bulk_statements(factory, place):
     db.session.commit()
     assert sessions.end_all(account.id, "test") == 2
     db.session.commit()
+
+
+def test_p2_4_a_batch_of_new_rows_without_objects_gets_its_audit_rows_or_is_refused(place):
+    """``hook.insert_rows``: new rows in one statement, each with its insert row in the chain
+    (one append for the batch); a model the trail does not follow is refused, and so is a
+    None for a column that would store it as JSON ``null``."""
+    from vaxportal.audit.hook import insert_rows
+    from vaxportal.recipients.models import RecipientWord
+
+    s1 = place["s1"].id
+    rows = [{"id": 900 + i, "full_name": f"Người {i}", "name_key": f"nguoi {i}",
+             "date_of_birth": date(1990, 1, 1 + i), "gender": "male",
+             "facility_id": s1} for i in range(3)]
+    insert_rows(db.session, Recipient, rows)
+    db.session.commit()
+    written = audit_rows(entity="recipient", action="insert")
+    assert [r.entity_id for r in written] == ["900", "901", "902"]
+    assert {r.facility_id for r in written} == {s1}
+    assert written[0].changes["full_name"] == {"old": None, "new": "Người 0"}
+    assert written[0].changes["nationality"] == {"old": None, "new": "VN"}  # its default
+    assert db.session.get(Recipient, 901).version_id == 1
+    assert _verified()
+    with pytest.raises(ValueError):
+        insert_rows(db.session, RecipientWord, [{"recipient_id": 900, "word_key": "x"}])
+    with pytest.raises(ValueError):
+        insert_rows(db.session, Recipient, [{**rows[0], "id": 950, "uncoded": None}])
+    db.session.rollback()

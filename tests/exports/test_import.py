@@ -232,16 +232,16 @@ def test_a_job_killed_halfway_leaves_no_partial_batch_and_is_failed(nurse, monke
     data = spreadsheet([_row(full_name=f"Người {i}") for i in range(10)])
     upload(nurse, data)
     job = last_import()
-    real = importing.register_recipient
+    real = importing.register_batch
     calls = []
 
-    def dies_on_the_sixth_row(clean, facility_id, **kwargs):
+    def dies_inside_the_second_batch(people, facility_id, ids, **kwargs):
         calls.append(1)
-        if len(calls) == 6:
+        real(people, facility_id, ids, **kwargs)  # its rows and audit rows written, not committed
+        if len(calls) == 2:
             raise RuntimeError("worker killed")
-        return real(clean, facility_id, **kwargs)
 
-    monkeypatch.setattr(importing, "register_recipient", dies_on_the_sixth_row)
+    monkeypatch.setattr(importing, "register_batch", dies_inside_the_second_batch)
     assert _confirm(nurse, job).status_code == 303
     job = last_import()
     assert job.status == JobStatus.failed
@@ -252,7 +252,7 @@ def test_a_job_killed_halfway_leaves_no_partial_batch_and_is_failed(nurse, monke
     assert "nhóm đang ghi dở không được lưu" in html(nurse.get(f"/exports/import/{job.id}"))
 
     # the same file again: what was written is skipped, the rest is imported
-    monkeypatch.setattr(importing, "register_recipient", real)
+    monkeypatch.setattr(importing, "register_batch", real)
     assert upload(nurse, data).status_code == 303
     retry = last_import()
     assert (retry.valid_rows, retry.duplicate_rows) == (6, 4)
@@ -278,16 +278,16 @@ def test_p2_4_a_killed_import_is_swept_failed_audited_and_keeps_whole_batches_on
     assert _confirm(nurse, job).status_code == 303
     assert held[-1] == "vaxportal.exports.jobs.run_import"
 
-    real = importing.register_recipient
+    real = importing.register_batch
     calls = []
 
-    def killed_on_the_sixth_row(clean, facility_id, **kwargs):
+    def killed_inside_the_second_batch(people, facility_id, ids, **kwargs):
         calls.append(1)
-        if len(calls) == 6:
+        real(people, facility_id, ids, **kwargs)  # its rows and audit rows written, not committed
+        if len(calls) == 2:
             raise WorkerKilled
-        return real(clean, facility_id, **kwargs)
 
-    monkeypatch.setattr(importing, "register_recipient", killed_on_the_sixth_row)
+    monkeypatch.setattr(importing, "register_batch", killed_inside_the_second_batch)
     with pytest.raises(WorkerKilled):
         importing.run_import(job.id)  # the worker runs the job and dies halfway
     db.session.rollback()  # its open transaction dies with it
@@ -381,3 +381,134 @@ def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_n
     # no more for four rows than for one (the first import may also ask once whether the
     # coverage summary's tables exist: ``reports.summary._ready``, remembered per engine)
     assert len(many) <= len(few)
+
+
+def test_a_value_repeated_on_many_rows_is_checked_once_and_a_commune_within_its_province(
+        nurse, monkeypatch):
+    """The dry run checks each distinct value of a field once (the same text gets the same
+    verdict on every row); a commune's verdict depends on the row's province, so the same
+    commune name is judged again under another province, and refused without one."""
+    from vaxportal.recipients import codes
+
+    calls: list[tuple] = []
+    to_code = codes.to_code
+
+    def counted(key, text, *args, **kwargs):
+        calls.append((key, text))
+        return to_code(key, text, *args, **kwargs)
+
+    monkeypatch.setattr(codes, "to_code", counted)
+    rows = [_row(full_name=f"Người {i}", ethnicity="Kinh", ward="Xã An Phú") for i in range(3)]
+    rows += [_row(full_name="Người Hải Phòng", ethnicity="Kinh", ward="Xã An Phú",
+                  province="Thành phố Hải Phòng"),
+             _row(full_name="Người không tỉnh", ethnicity="Kinh", ward="Xã An Phú",
+                  province="")]
+    upload(nurse, spreadsheet(rows))
+    job = last_import()
+    assert calls.count(("ethnicity", "Kinh")) == 1
+    assert calls.count(("ward", "Xã An Phú")) == 3  # An Giang, Hải Phòng, no province
+    assert (job.valid_rows, job.error_rows) == (4, 1)
+    assert "Vui lòng chọn tỉnh/thành phố trước." in str(job.report)
+    _confirm(nurse, job)
+    wards = db.session.execute(sa.select(Recipient.province, Recipient.ward)
+                               .order_by(Recipient.id)).all()
+    assert [tuple(w) for w in wards] == [("91", "30337")] * 3 + [("31", "10645")]
+
+
+def test_p2_4_a_batch_writes_the_record_words_and_audit_row_a_flush_of_the_object_would(
+        place, person):
+    """The import writes a batch in statements (``services.register_batch``), not objects:
+    the stored record (its search keys, the nationality's default for an empty cell, the
+    first version), its words, its audit row and a possible duplicate's queue entry are
+    those ``register_recipient`` and the session hook write for the same person."""
+    from tests.helpers import audit_rows
+    from vaxportal.audit import chain
+    from vaxportal.recipients.models import RecipientWord
+    from vaxportal.recipients.services import (
+        register_batch,
+        register_recipient,
+        validate_recipient_data,
+    )
+
+    station = place["s1"].id
+    earlier = person("s1", full_name="Trần Thị Bé-Ba", date_of_birth=date(1990, 1, 2),
+                     gender="female")
+    clean, errors = validate_recipient_data({
+        "full_name": "Trần  Thị Bé-Ba", "date_of_birth": date(1990, 1, 2), "gender": "Nữ",
+        "phone": "0912 345 678", "ethnicity": "Kinh", "province": "An Giang",
+        "ward": "Xã An Phú", "street": "12 Trần Hưng Đạo", "nationality": None})
+    assert not errors and clean["nationality"] is None
+    by_object = register_recipient(clean, station, duplicates=None)
+    db.session.flush()
+    register_batch([(clean, True)], station, [by_object.id + 1])
+    db.session.commit()
+
+    def stored(recipient_id):
+        row = db.session.execute(sa.select(Recipient.__table__).where(
+            Recipient.id == recipient_id)).mappings().one()
+        words = db.session.scalars(sa.select(RecipientWord.word_key).where(
+            RecipientWord.recipient_id == recipient_id).order_by(RecipientWord.word_key))
+        return ({k: v for k, v in row.items() if k not in ("id", "created_at", "updated_at")},
+                list(words))
+
+    one, two = stored(by_object.id), stored(by_object.id + 1)
+    assert one == two and one[0]["nationality"] == "VN" and one[0]["version_id"] == 1
+    assert one[1] == ["ba", "be", "thi", "tran"]
+    rows = {int(r.entity_id): r for r in audit_rows(entity="recipient", action="insert")}
+    first, second = rows[by_object.id], rows[by_object.id + 1]
+
+    def content(row):
+        changes = {k: v for k, v in row.changes.items() if k not in ("id", "created_at")}
+        return (row.category, row.facility_id, row.actor, row.account_id, changes)
+
+    assert content(first) == content(second)
+    assert set(first.changes) == set(second.changes)
+    assert second.changes["id"] == {"old": None, "new": by_object.id + 1}
+    queued = db.session.execute(sa.select(DuplicateCandidate.recipient_id,
+                                          DuplicateCandidate.other_id)
+                                .order_by(DuplicateCandidate.id)).all()
+    # each with the records before it: the earlier one, then the earlier one and the first
+    assert [tuple(q) for q in queued] == [(by_object.id, earlier.id),
+                                          (by_object.id + 1, earlier.id),
+                                          (by_object.id + 1, by_object.id)]
+    with db.engine.connect() as conn:
+        assert chain.verify(conn).ok
+
+
+def test_the_duplicate_check_searches_the_person_index_key_by_key(person):
+    """A batch's duplicate check joins its keys to the records through ``ix_recipient_person``
+    (one index search per key), never a scan of the register: an import's cost must not
+    grow with the number of people already registered. (SQLite's row-value ``IN`` scanned
+    the table once per batch.)"""
+    from vaxportal.exports import checks
+
+    known = person("s1", full_name="Lê Thị Hồng", date_of_birth=date(1980, 9, 5),
+                   gender="female")
+    seen: list[tuple] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "name_key" in statement and "date_of_birth" in statement:
+            seen.append((statement, parameters))
+
+    keys = {("le thi hong", date(1980, 9, 5), "female"), ("tran van a", date(1990, 1, 1), "male")}
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        found = checks._registered_people(keys)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert found == {("le thi hong", date(1980, 9, 5), "female")} and known.id
+    (statement, parameters), = seen
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
+        assert "SEARCH recipient USING INDEX ix_recipient_person" in plan, plan
+        assert "SCAN recipient" not in plan, plan
+    else:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = " | ".join(row[0] for row in conn.exec_driver_sql(
+            "EXPLAIN " + statement, parameters))
+        # each key by itself (a LATERAL ... LIMIT 1 per key), never one join over the table
+        assert "Nested Loop" in plan and "Limit" in plan, plan
+        assert "Hash Join" not in plan and "Seq Scan on recipient" not in plan, plan
+    db.session.rollback()

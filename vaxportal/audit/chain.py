@@ -141,20 +141,44 @@ def append(conn: Connection, rows: list[dict]) -> list[dict]:
     ).first()
     last_id, prev_hash = (last.id, last.row_hash) if last else (0, None)
     now, key = utcnow(), chain_key()
-    written = []
+    written, stored = [], []
     for row in rows:
         last_id += 1
         full = {key: row.get(key) for key in FIELDS}
         full.update(id=last_id, at=row.get("at") or now, prev_hash=prev_hash,
                     changes=normalized(row.get("changes")), details=normalized(row.get("details")))
         full["at"] = full["at"].astimezone(UTC)
-        full["row_hash"] = prev_hash = digest(full, key)
+        texts = {key: _json_text(full[key]) for key in _JSON_FIELDS}
+        body = _written_form(full, texts) or canonical(full)
+        full["row_hash"] = prev_hash = hmac.digest(key, body, "sha256").hex()
         written.append(full)
-    stored = [{f"v_{key}": _json_text(value) if key in _JSON_FIELDS else value
-               for key, value in row.items()} for row in written]
+        stored.append({f"v_{key}": texts.get(key, value)
+                       for key, value in full.items()})
     with writing():
         conn.execute(_insert(conn.dialect.name), stored)
     return written
+
+
+_INT_FIELDS = ("id", "facility_id", "account_id", "custodian_id", "session_id")
+_TEXT_FIELDS = ("category", "action", "entity", "entity_id", "actor", "ip", "request_id",
+                "prev_hash")
+#: written as text, never null, by ``_stored_form``
+_TEXT_REQUIRED = ("category", "action", "actor")
+
+
+def _written_form(full: dict, texts: dict) -> bytes | None:
+    """``canonical(full)`` written out field by field with the JSON columns' text (already
+    canonical) spliced in, as ``_stored_form`` does for ``verify``: the values are not
+    encoded twice. None when a value is not of its column's own type (then ``canonical``)."""
+    if not (all(type(full[k]) is int or full[k] is None for k in _INT_FIELDS)
+            and all(type(full[k]) is str or full[k] is None for k in _TEXT_FIELDS)
+            and all(type(full[k]) is str for k in _TEXT_REQUIRED) and type(full["id"]) is int):
+        return None
+    return _stored_form((
+        full["id"], full["category"], full["action"], full["entity"], full["entity_id"],
+        full["facility_id"], full["account_id"], full["custodian_id"], full["session_id"],
+        full["actor"], full["ip"], full["request_id"], full["prev_hash"], full["at"],
+        texts["changes"], texts["details"], None))
 
 
 def _insert(dialect: str) -> sa.Insert:

@@ -163,10 +163,21 @@ def _values(obj, spec, *, load: bool = True) -> dict:
 
 
 def _insert_changes(obj, spec) -> dict:
-    state = sa.inspect(obj)
-    return {key: registry.change(spec, key, None, state.dict[key])
-            for key, _c in registry.audited_columns(sa.inspect(type(obj)), spec)
-            if state.dict.get(key) is not None}
+    values = sa.inspect(obj).dict
+    return {key: registry.change(spec, key, None, values[key])
+            for key in _audited_keys(type(obj), spec) if values.get(key) is not None}
+
+
+#: the audited attribute keys of each model, read once its mapper is configured (a flush)
+_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def _audited_keys(cls: type, spec) -> tuple[str, ...]:
+    keys = _KEYS.get(cls)
+    if keys is None:
+        keys = _KEYS[cls] = tuple(
+            key for key, _c in registry.audited_columns(sa.inspect(cls), spec))
+    return keys
 
 
 def _update_changes(obj, spec) -> dict:
@@ -190,6 +201,65 @@ def _data_row(spec, obj, action: str, changes: dict) -> dict:
         "entity_id": ":".join(str(part) for part in identity),
         "facility_id": spec.facility_of(obj), "changes": changes,
     }
+
+
+# -- a batch of new rows, without objects ---------------------------------------------------
+
+def insert_rows(session: Session, model: type, rows: list[dict]) -> list[dict]:
+    """Insert new rows of an audited model in one statement (``executemany``), each with
+    the audit row the session hook writes for an object inserted by a flush (the same
+    content: every audited value that is not None, old None), all appended to the chain at
+    once, in the session's transaction. For a batch of new records that nothing of the
+    unit of work concerns (an import: no object, relationship or validator of the model
+    runs, so the caller writes what they would, e.g. derived columns and child rows).
+
+    ``rows``: {attribute: value}, the primary key included (the caller takes the ids under
+    the chain's lock, held from here to the commit). As in a flush, a missing or None value
+    of a column with a default gets the default, and the version column starts at 1. Every
+    row gives the same attributes. Returns the rows as inserted."""
+    spec = registry.spec_for(model)
+    if spec is None:
+        raise ValueError(f"{model.__name__} is not audited")
+    if not rows:
+        return []
+    conn = session.connection()
+    chain.lock(conn)
+    mapper = sa.inspect(model)
+    written = [_as_inserted(mapper, row) for row in rows]
+    columns = {prop.key: prop.columns[0].key for prop in mapper.column_attrs}
+    with chain.writing():
+        conn.execute(sa.insert(mapper.local_table),
+                     [{columns[key]: value for key, value in row.items()} for row in written])
+    keys = _audited_keys(model, spec)
+    (pk,) = mapper.primary_key
+    audit = [{"category": spec.category, "action": "insert", "entity": spec.entity,
+              "entity_id": str(row[pk.key]), "facility_id": spec.facility_of(_Probe(row)),
+              "changes": {key: registry.change(spec, key, None, row[key]) for key in keys
+                          if row.get(key) is not None}}
+             for row in written]
+    actor = actors.columns(load=False)
+    chain.append(conn, [{**row, **actor} for row in audit])
+    return written
+
+
+def _as_inserted(mapper, row: dict) -> dict:
+    """A row with what a flush adds: the column defaults of missing or None values, the
+    first version. A None for a column that stores None as a value (JSON) is refused: a
+    flush would leave it out, and here every row has the same columns."""
+    out = dict(row)
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if out.get(prop.key) is not None or column.primary_key:
+            continue
+        if column is mapper.version_id_col:
+            out[prop.key] = mapper.version_id_generator(None)
+        elif column.default is not None and column.default.is_scalar:
+            out[prop.key] = column.default.arg
+        elif column.default is not None and column.default.is_callable:
+            out[prop.key] = column.default.arg(None)
+        elif prop.key in out and column.type.should_evaluate_none:
+            raise ValueError(f"{prop.key}: leave it out rather than give None")
+    return out
 
 
 # -- statements that skip the per-object events -------------------------------------------

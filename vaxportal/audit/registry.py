@@ -135,11 +135,12 @@ def jsonable(value: Any) -> Any:
 
 def normalized(value: Any) -> Any:
     """Exactly what a JSON column hands back (so a hash over it survives the round trip).
-    JSON's own encoder walks the value and asks ``jsonable`` only for what it has no form of
-    (dates, decimals, ...); a value it refuses (NaN, a key that is not text) takes the slow
-    walk, which makes everything text first."""
-    if value is None:
-        return None
+    A value already made only of JSON's own types is that already; for anything else JSON's
+    own encoder walks the value and asks ``jsonable`` only for what it has no form of (dates,
+    decimals, ...); a value it refuses (NaN, a key that is not text) takes the slow walk,
+    which makes everything text first."""
+    if value is None or _plain(value):
+        return value
     try:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError):
@@ -155,6 +156,32 @@ def _leaf(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_leaf)
+
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    """Made only of the exact types JSON decodes to (no subclasses: an enum member is
+    written as its value and read back as a plain str or int); floats are left to the
+    round trip."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is dict:
+            for key, inner in item.items():
+                if type(key) is not str:
+                    return False
+                if type(inner) not in _SCALARS:
+                    pending.append(inner)
+        elif kind is list:
+            pending.extend(item)
+        else:
+            return False
+    return True
 
 
 def change(spec: AuditSpec, key: str, old: Any, new: Any) -> Any:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql
 
 from vaxportal.audit import checkpoint
 from vaxportal.extensions import db
@@ -43,6 +46,11 @@ class RowCheck:
     @property
     def writable(self) -> bool:
         return self.status in (OK, WARNING)
+
+    @cached_property
+    def person(self) -> PersonKey:
+        """The row's ``person_key`` (its name folded once)."""
+        return person_key(self.clean)
 
 
 PersonKey = tuple[str, date, str]
@@ -87,14 +95,14 @@ class Checker:
         valid = [c for c in checks if c.status == OK]
         known_ids = _registered_ids({c.clean["national_id"] for c in valid
                                      if c.clean.get("national_id")})
-        known_people = _registered_people({person_key(c.clean) for c in valid})
+        known_people = _registered_people({c.person for c in valid})
         for check in valid:
             self._judge(check, known_ids, known_people)
         return checks
 
     def _judge(self, check: RowCheck, known_ids: dict, known_people: set) -> None:
         nid = check.clean.get("national_id")
-        person = person_key(check.clean)
+        person = check.person
         if (person[0], nid) == EXAMPLE_KEY:
             _skip(check, _("Dòng ví dụ của tệp mẫu: bỏ qua."))
         elif nid and nid in self.seen_ids:
@@ -126,12 +134,29 @@ def _skip(check: RowCheck, message: str) -> None:
 
 
 def _registered_ids(ids: set[str]) -> dict[str, int]:
-    """Which of ``ids`` are registered: national ID → facility of the record."""
+    """Which of ``ids`` are registered: national ID → facility of the record. On PostgreSQL
+    each ID is looked up by itself (``_one_each``)."""
     if not ids:
         return {}
-    stmt = sa.select(Recipient.national_id, Recipient.facility_id).where(
-        Recipient.national_id.in_(ids))
-    return {row.national_id: row.facility_id for row in db.session.execute(stmt)}
+    if db.session.connection().dialect.name == "postgresql":
+        wanted = sa.func.unnest(sa.bindparam("ids", sorted(ids), type_=postgresql.ARRAY(
+            sa.String))).table_valued("national_id").render_derived()
+        found = _one_each(wanted, sa.select(Recipient.national_id, Recipient.facility_id)
+                          .where(Recipient.national_id == wanted.c.national_id))
+    else:
+        found = sa.select(Recipient.national_id, Recipient.facility_id).where(
+            Recipient.national_id.in_(ids))
+    return {row.national_id: row.facility_id for row in db.session.execute(found)}
+
+
+def _one_each(wanted, match: sa.Select) -> sa.Select:
+    """Each wanted key's first match, looked up by itself: a ``LATERAL`` subquery with
+    ``LIMIT 1`` is run once per key, so PostgreSQL searches the index each time, whatever it
+    believes about the table's size (right after a large import its statistics still say a
+    few rows, and a hash join over the whole table, once per batch, would make an import's
+    cost grow with the register)."""
+    one = match.limit(1).lateral("found")
+    return sa.select(*one.c).select_from(wanted).join(one, sa.true())
 
 
 def keyed_id_hash(national_id: str) -> str:
@@ -146,10 +171,38 @@ def keyed_id_hash(national_id: str) -> str:
 def _registered_people(keys: set[PersonKey]) -> set[PersonKey]:
     """Which (folded name, date of birth, gender) are held by live records: the criteria of
     ``recipients.services.find_possible_duplicates``, asked once per chunk by the exact keys
-    (the ``ix_recipient_person`` index), so only the matches are read."""
+    (the ``ix_recipient_person`` index), so only the matches are read: the keys are a table
+    joined to the records, one index search per key, sent as one parameter. On PostgreSQL
+    three arrays (``unnest``), each key looked up by itself (``_one_each``; a list of 500
+    row values is planned as 500 alternatives, several times slower); on SQLite a JSON
+    list (``json_each``; a row-value ``IN`` there scans the whole table once per batch, so
+    an import's cost would grow with the register, and a ``VALUES`` list of 1,500
+    parameters is compiled again each time)."""
     if not keys:
         return set()
-    stmt = sa.select(*person_columns()).where(
-        sa.tuple_(*person_columns()).in_(sorted(keys)), Recipient.merged_into_id.is_(None),
-    ).distinct()
+    columns = person_columns()
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        names, born, genders = (list(values) for values in zip(*sorted(keys), strict=True))
+        wanted = sa.func.unnest(
+            sa.bindparam("names", names, type_=postgresql.ARRAY(sa.String)),
+            sa.bindparam("born", born, type_=postgresql.ARRAY(sa.Date)),
+            sa.bindparam("genders", genders, type_=postgresql.ARRAY(sa.String)),
+        ).table_valued("name_key", "date_of_birth", "gender").render_derived()
+        stmt = _one_each(wanted, sa.select(*columns).where(
+            *(column == wanted.c[column.key] for column in columns),
+            Recipient.merged_into_id.is_(None)))
+    else:
+        wanted = sa.func.json_each(sa.bindparam("keys", _json_keys(keys))).table_valued(
+            "value").alias("wanted")
+        stmt = sa.select(*columns).select_from(wanted).join(Recipient, sa.and_(
+            *(column == sa.func.json_extract(wanted.c.value, f"$[{i}]")
+              for i, column in enumerate(columns)))).where(
+            Recipient.merged_into_id.is_(None))
     return {tuple(row) for row in db.session.execute(stmt)}
+
+
+def _json_keys(keys: set[PersonKey]) -> str:
+    """The keys as SQLite compares them: dates in their stored text (ISO)."""
+    return json.dumps([[name, born.isoformat(), gender] for name, born, gender in sorted(keys)],
+                      ensure_ascii=False)

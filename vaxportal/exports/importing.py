@@ -38,7 +38,7 @@ from vaxportal.exports.xlsx import Column
 from vaxportal.extensions import db
 from vaxportal.recipients import codes, fields
 from vaxportal.recipients.models import Recipient
-from vaxportal.recipients.services import register_recipient
+from vaxportal.recipients.services import register_batch
 from vaxportal.timeutil import format_date, utcnow
 
 log = logging.getLogger(__name__)
@@ -394,11 +394,10 @@ def _write_batches(job_id: str) -> None:
     checker = checks.Checker()
     for batch in _checked_batches(job_id, checker):
         writable = [check for check in batch if check.writable]
-        ids = _new_ids(len(writable))
-        for check in writable:
-            recipient = _create(check, facility_id)
-            if ids is not None:
-                recipient.id = next(ids)
+        if writable:
+            register_batch([(check.clean, check.status == checks.WARNING)
+                            for check in writable], facility_id, _new_ids(len(writable)),
+                           name_keys=[check.person[0] for check in writable])
         job = db.session.get(ImportJob, job_id)
         job.progress += len(batch)
         job.created_count += len(writable)
@@ -406,18 +405,18 @@ def _write_batches(job_id: str) -> None:
         db.session.commit()  # this batch and its progress, together
 
 
-def _new_ids(count: int) -> Iterator[int] | None:
-    """Ids for a batch's new recipients on SQLite, where an INSERT of many rows cannot
-    hand back which id went to which row, so SQLAlchemy would send one INSERT per row;
-    with the ids given the batch is one ``executemany``. Taken under the database's write
-    lock (the audit chain's, held to the commit), so no other writer takes them first.
-    None elsewhere: PostgreSQL numbers a many-row INSERT in order itself."""
+def _new_ids(count: int) -> list[int]:
+    """Ids for a batch's new recipients, taken under the chain's lock (held to the commit,
+    so that on SQLite no other writer takes them first): the next ones after the highest on
+    SQLite, the sequence's next ones on PostgreSQL (in one statement)."""
     conn = db.session.connection()
-    if not count or conn.dialect.name != "sqlite":
-        return None
     chain.lock(conn)
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.scalars(sa.text(
+            "SELECT nextval(pg_get_serial_sequence('recipient', 'id')) "
+            "FROM generate_series(1, :count)"), {"count": count}))
     last = db.session.scalar(sa.select(sa.func.max(Recipient.id))) or 0
-    return iter(range(last + 1, last + count + 1))
+    return list(range(last + 1, last + count + 1))
 
 
 def _checked_batches(job_id: str, checker: checks.Checker) -> Iterator[list[checks.RowCheck]]:
@@ -432,12 +431,6 @@ def _checked_batches(job_id: str, checker: checks.Checker) -> Iterator[list[chec
         return
     for batch in _batches(kept):
         yield checker.judge(batch)
-
-
-def _create(check: checks.RowCheck, facility_id: int) -> Recipient:
-    """The register's one way in; a row without a warning has no possible duplicate."""
-    return register_recipient(check.clean, facility_id,
-                       duplicates=None if check.status == checks.WARNING else ())
 
 
 def _counts(job: ImportJob) -> dict:

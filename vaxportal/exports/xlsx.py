@@ -94,6 +94,7 @@ class CellWriter:
         self._book = book
         self._base = dict(base or {})
         self._formats: dict[tuple, Format | None] = {}
+        self._plain: dict[bool, Format | None] = {}
         self.date_format = book.add_format({"num_format": DATE_FORMAT})
 
     def style(self, quoted: bool = False, **extra: Any) -> Format | None:
@@ -106,7 +107,14 @@ class CellWriter:
         return self._formats[key]
 
     def text(self, sheet: Worksheet, row: int, col: int, text: str, **extra: Any) -> None:
-        sheet.write_string(row, col, text, self.style(needs_quote(text), **extra))
+        if extra:
+            style = self.style(needs_quote(text), **extra)
+        else:  # most cells: the plain style or the quoted one, looked up once
+            quoted = needs_quote(text)
+            style = self._plain.get(quoted, _MISSING)
+            if style is _MISSING:
+                style = self._plain[quoted] = self.style(quoted)
+        sheet.write_string(row, col, text, style)
 
     def write(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
         if value is None:
@@ -119,6 +127,9 @@ class CellWriter:
             sheet.write_number(row, col, value)
         else:
             self.text(sheet, row, col, str(value))
+
+
+_MISSING = object()
 
 
 def _is_number(value: Any) -> bool:

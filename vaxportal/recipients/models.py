@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from vaxportal import audit
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
-from vaxportal.text import fold, name_words
+from vaxportal.text import fold, folded_words
 from vaxportal.timeutil import UTCDateTime, utcnow
 
 
@@ -102,10 +102,9 @@ class Recipient(db.Model):
         the folded name and its words, written in the same transaction as the name. The name
         comes in its one normal form (NFC, no invisible format characters), made by its
         normaliser (``fields.RECIPIENT``, ``validators.normalize_person_name``)."""
-        self.name_key = fold(value or "")
+        self.name_key, words = search_keys(value)
         kept = {word.word_key: word for word in self.words}
-        self.words = [kept.get(key) or RecipientWord(word_key=key)
-                      for key in name_words(value or "")]
+        self.words = [kept.get(key) or RecipientWord(word_key=key) for key in words]
         return value
 
     @validates("ethnicity", "nationality", "priority_group", "province", "ward")
@@ -114,6 +113,14 @@ class Recipient(db.Model):
         if value and self.uncoded and key in self.uncoded:
             self.uncoded = {k: v for k, v in self.uncoded.items() if k != key} or None
         return value
+
+
+def search_keys(full_name: str | None) -> tuple[str, list[str]]:
+    """The search keys of a name: its folded form (``name_key``) and its folded words (the
+    ``RecipientWord`` rows), however the record is written (``_keep_name_key``, or a batch of
+    new records inserted at once, ``services.register_batch``)."""
+    folded = fold(full_name or "")
+    return folded, folded_words(folded)
 
 
 def person_columns(entity=None) -> tuple:

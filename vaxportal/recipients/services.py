@@ -7,7 +7,8 @@ Contract::
     RowValidator()(data)                              # the same, one form for many rows
     find_by_national_id(nid)                          # platform-wide, or None
     find_possible_duplicates(full_name, date_of_birth, gender, exclude_id=None)
-    register_recipient(clean, facility_id)            # the register form and the import
+    register_recipient(clean, facility_id)            # the register form
+    register_batch(people, facility_id, ids)          # an import's batch, in statements
     create_recipient(values, facility_id)             # the row alone (demo data, tests)
 
 The fields themselves (labels, kinds, the one normaliser of each) are ``recipients/fields.py``.
@@ -24,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from vaxportal.audit.hook import insert_rows
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
@@ -31,9 +33,12 @@ from vaxportal.recipients.models import (
     Dose,
     DuplicateCandidate,
     Recipient,
+    RecipientWord,
     person_columns,
     person_values,
+    search_keys,
 )
+from vaxportal.text import folded_words
 from vaxportal.validators import format_date_vn
 
 #: (key, column header, cell kind) of ``fields.RECIPIENT``: the order of spreadsheets
@@ -77,20 +82,65 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
 
 
 class RowValidator:
-    """``validate_recipient_data`` for many rows (an import): one form, bound once and
-    filled again with each row (``Form.process`` resets every field's data and errors), so
-    a row costs its checks, not the building of 14 fields. Not shared between threads."""
+    """``validate_recipient_data`` for many rows (an import): one form, bound once, whose
+    fields check each row's cells; a field's verdict on a value (its stored form, or its
+    message) is the same on every row, so each distinct value of a field is checked once
+    and remembered (a commune with the province's stored value it was checked against).
+    Dates are always checked (whether one is in the future depends on the day). At most
+    ``MEMO`` values per field are kept: a column of unique values (names, IDs) costs a
+    look-up, not memory. Not shared between threads."""
+
+    MEMO = 4096
 
     def __init__(self) -> None:
         self.form = RecipientChecks()
+        cls = type(self.form)
+        #: (key, field, its inline ``validate_<key>``, the key it is checked within,
+        #: whether its verdicts are remembered)
+        self._plan = [(spec.key, self.form[spec.key], _inline(cls, spec.key), spec.within,
+                       spec.kind != "date") for spec in fields.RECIPIENT]
+        self._memo: dict[str, dict[tuple, tuple[Any, str | None]]] = {
+            key: {} for key in FIELD_KEYS}
 
     def __call__(self, data: Mapping[str, Any]) -> tuple[dict, dict[str, str]]:
-        form = self.form
-        form.process(MultiDict({key: _as_form_text(data.get(key)) for key in FIELD_KEYS}))
-        form.validate()
-        errors = {key: str(form[key].errors[0]) for key in FIELD_KEYS if form[key].errors}
-        valid = tuple(key for key in FIELD_KEYS if key not in errors)
-        return clean_fields(form, valid), errors
+        texts = {key: _as_form_text(data.get(key)) for key in FIELD_KEYS}
+        formdata: MultiDict | None = None
+        clean: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        stored: dict[str, Any] = {}
+        for key, field, inline, within, remembered in self._plan:
+            memo = self._memo[key]
+            seen = (texts[key], stored.get(within)) if within else (texts[key],)
+            verdict = memo.get(seen) if remembered else None
+            if verdict is None:
+                if formdata is None:
+                    formdata = MultiDict(texts)
+                verdict = self._check(field, formdata, inline)
+                if remembered and len(memo) < self.MEMO:
+                    memo[seen] = verdict
+            else:
+                field.data = verdict[0]  # what a later field checked within it reads
+            value, message = verdict
+            stored[key] = value
+            if message is not None:
+                errors[key] = message
+            else:
+                clean[key] = None if isinstance(value, str) and not value.strip() else value
+        return clean, errors
+
+    def _check(self, field, formdata: MultiDict, inline) -> tuple[Any, str | None]:
+        """One field of the form run on one row's text, as ``Form.process`` and
+        ``Form.validate`` run it: (its data, its first message or None)."""
+        field.process(formdata)
+        field.post_process(formdata)
+        field.validate(self.form, inline)
+        return field.data, (str(field.errors[0]) if field.errors else None)
+
+
+def _inline(cls, key: str) -> tuple:
+    """The form's ``validate_<key>``, as ``Form.validate`` passes it (an extra validator)."""
+    method = getattr(cls, f"validate_{key}", None)
+    return (method,) if method is not None else ()
 
 
 def find_by_national_id(nid: str | None) -> Recipient | None:
@@ -146,6 +196,40 @@ def register_recipient(clean: dict, facility_id: int,
         db.session.add(DuplicateCandidate(recipient=recipient, other_id=other.id,
                                           facility_id=facility_id))
     return recipient
+
+
+def register_batch(people: list[tuple[dict, bool]], facility_id: int,
+                   ids: Iterable[int], name_keys: Iterable[str] | None = None) -> None:
+    """``register_recipient`` for a batch of people (an import), in statements rather than
+    objects: the records (their search keys as ``Recipient._keep_name_key`` writes them) and
+    their audit rows go in together (``audit.hook.insert_rows``), their words in one more
+    statement. ``people``: (clean, may_be_duplicate); a possible duplicate is queued, as by
+    ``register_recipient``, with the live records of the same person registered before it
+    (earlier rows of the batch included). ``ids``: one new id per person, taken by the
+    caller under the chain's lock. ``name_keys``: the names already folded (``fold``), if
+    the caller has them."""
+    rows, words = [], []
+    folded = iter(name_keys) if name_keys is not None else None
+    for (clean, _maybe), recipient_id in zip(people, ids, strict=False):
+        if folded is None:
+            name_key, keys = search_keys(clean["full_name"])
+        else:
+            name_key = next(folded)
+            keys = folded_words(name_key)
+        rows.append({"id": recipient_id, "facility_id": facility_id, "name_key": name_key,
+                     **{key: clean.get(key) for key in FIELD_KEYS}})
+        words += [{"recipient_id": recipient_id, "word_key": key} for key in keys]
+    insert_rows(db.session, Recipient, rows)
+    if words:  # not audited (derived from the name): a plain statement
+        db.session.connection().execute(sa.insert(RecipientWord.__table__), words)
+    for (clean, maybe), row in zip(people, rows, strict=True):
+        if maybe:
+            for other in find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
+                                                  clean["gender"]):
+                if other.id < row["id"]:
+                    db.session.add(DuplicateCandidate(recipient_id=row["id"],
+                                                      other_id=other.id,
+                                                      facility_id=facility_id))
 
 
 def _new_recipient(values: Mapping[str, Any], facility_id: int) -> Recipient:
