@@ -105,3 +105,26 @@ def test_the_audit_trail_reads_coded_fields_as_their_labels(ui, station, factory
     expect(changes).to_contain_text("An Giang (91)")
     expect(changes).to_contain_text("Phường Long Xuyên (30307)")
     ui.check()
+
+
+def test_on_a_slow_line_the_last_province_chosen_wins(ui, nurse_account):
+    """A nurse changes the province again before the first commune list has arrived (a slow
+    line, or letters typed to find it): the province shown and its communes are the last
+    choice, never the first one's answer over it."""
+    ui.sign_in(nurse_account.username, PASSWORD)
+    ui.goto("/recipients/new")
+    page = ui.page
+    if ui.js:
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 800, "downloadThroughput": -1, "uploadThroughput": -1})
+    page.focus("select[name=province]")
+    page.keyboard.type("dak")  # the select's own type-ahead: Đắk Lắk
+    page.select_option("select[name=province]", "91")
+    if ui.js:
+        ui.settle()
+    else:
+        ui.submit("button[name=pick_province]")
+    page.wait_for_selector("select[name=ward] option[value='30307']", state="attached")
+    assert page.eval_on_selector("select[name=province]", "e => e.value") == "91"
