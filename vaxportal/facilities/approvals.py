@@ -179,9 +179,10 @@ def _event(pending: PendingAction, verb: str, account: Account) -> None:
 def _apply_issue(pending: PendingAction, ref: RequestRef, approver: Account) -> Account:
     p = pending.params
     # the approver is held to the same rules: never approving an account for themselves
-    lifecycle.check_issue(pending.facility, p["username"], p["role"], p["phone"],
-                          p["custodian"], approver)
-    return lifecycle.issue_account(pending.facility, p["username"], p["role"], p["phone"],
+    facility = db.session.get(Facility, pending.facility_id)  # held already, or one query
+    lifecycle.check_issue(facility, p["username"], p["role"], p["phone"], p["custodian"],
+                          approver)
+    return lifecycle.issue_account(facility, p["username"], p["role"], p["phone"],
                                    p["custodian"], actor=ref.actor)
 
 
@@ -199,7 +200,7 @@ def _apply_change_details(pending: PendingAction, ref: RequestRef, approver: Acc
 
 def _apply_delegate(pending: PendingAction, ref: RequestRef, _approver: Account):
     p = pending.params
-    return lifecycle.delegate(_target(pending), pending.facility,
+    return lifecycle.delegate(_target(pending), db.session.get(Facility, pending.facility_id),
                               date.fromisoformat(p["starts_on"]),
                               date.fromisoformat(p["ends_on"]), ref)
 
