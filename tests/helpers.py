@@ -21,6 +21,7 @@ import openpyxl
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.orm import joinedload
 from werkzeug.test import TestResponse
 
 from vaxportal.audit.models import AuditEvent
@@ -270,7 +271,8 @@ def add_dose(recipient: Recipient, code="AZ", given_on=date(2021, 6, 1), number=
 
 def doses() -> list[Dose]:
     db.session.expire_all()
-    return list(db.session.scalars(sa.select(Dose).order_by(Dose.id)))
+    return list(db.session.scalars(
+        sa.select(Dose).options(joinedload(Dose.vaccine)).order_by(Dose.id)))
 
 
 def issue(client, recipient) -> Certificate:
@@ -284,10 +286,11 @@ def issue(client, recipient) -> Certificate:
 # -- reading the database ----------------------------------------------------------------------
 
 
-def reload(obj):
-    """``obj`` (an account, a facility ...) read again from the database."""
+def reload(obj, *options):
+    """``obj`` (an account, a facility ...) read again from the database, with the
+    relationships ``options`` name (``selectinload(Account.custodians)``): none loads itself."""
     db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
+    return db.session.get(type(obj), obj.id, options=options, populate_existing=True)
 
 
 def sid(client) -> str | None:

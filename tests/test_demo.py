@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from vaxportal.auth.models import Account
 from vaxportal.demo import FACILITIES
@@ -46,7 +47,8 @@ def test_seed_demo_loads_province_once(runner, db, outbox):
 
 def test_demo_tree_has_communes_under_two_districts(runner, db):
     runner.invoke(args=["seed-demo"])
-    rows = db.session.scalars(sa.select(Facility).where(Facility.kind == "commune_station"))
+    rows = db.session.scalars(sa.select(Facility).where(Facility.kind == "commune_station")
+                              .options(joinedload(Facility.parent)))
     parents = {f.parent.code for f in rows}
     assert len(parents) == 2
 

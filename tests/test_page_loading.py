@@ -1,6 +1,7 @@
-"""A template never loads a relationship (``vaxportal/renderguard.py``): each view's query
-loads what its page shows. Every main page and fragment, as each role, with rows of every
-kind on it; a lazy load while rendering is an error in tests, so the page answers 500."""
+"""A template runs no SQL (``vaxportal/renderguard.py``) and no relationship loads itself
+(``lazy="raise_on_sql"``): each view's query loads what its page shows. Every main page and
+fragment, as each role, with rows of every kind on it; a statement while rendering is an error
+in tests, so the page answers 500."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 from flask import render_template_string
+from sqlalchemy.orm import joinedload
 
 from tests.helpers import VaxClient, sign_in
+from vaxportal import renderguard
 from vaxportal.audit.models import AuditEvent
+from vaxportal.auth.models import Account
 from vaxportal.exports.models import ExportJob
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, PendingAction
 from vaxportal.recipients.models import Dose, DoseLot, DuplicateCandidate, Recipient, Vaccine
 from vaxportal.recipients.services import create_recipient
-from vaxportal.renderguard import LazyLoadInTemplate
+from vaxportal.renderguard import SqlInTemplate
 from vaxportal.validators import local_today
 
 ROLES = ("admin", "data_entry", "supervisor", "reviewer")
@@ -109,10 +113,32 @@ def test_no_page_loads_a_relationship_while_it_renders(world):
     assert {url for _h, url in rendered} == set(_pages(world))  # each page shown to someone
 
 
-def test_a_lazy_load_in_a_template_is_an_error(app, world):
+def test_a_relationship_the_query_did_not_load_is_an_error_anywhere(app, world):
+    """``lazy="raise_on_sql"``: in a template and in a view's code alike."""
     with app.test_request_context():
         db.session.expire_all()
         dose = db.session.get(Dose, world["dose"].id)
-        with pytest.raises(LazyLoadInTemplate):
+        with pytest.raises(sa.exc.InvalidRequestError, match="raise_on_sql"):
             render_template_string("{{ dose.vaccine.name }}", dose=dose)
-        assert dose.vaccine.code == "AZ"  # the same load in a view's code is allowed
+        with pytest.raises(sa.exc.InvalidRequestError, match="raise_on_sql"):
+            dose.vaccine.name  # noqa: B018
+        loaded = db.session.get(Dose, dose.id, options=[joinedload(Dose.vaccine)],
+                                populate_existing=True)
+        assert render_template_string("{{ dose.vaccine.code }}", dose=loaded) == "AZ"
+
+
+def test_sql_in_a_template_is_an_error(app, world):
+    """What no relationship sees: a property that queries, a query helper."""
+    with app.test_request_context():
+        db.session.expire_all()
+        account = db.session.get(Account, world["accounts"]["data_entry"].id)
+        with pytest.raises(SqlInTemplate):
+            render_template_string("{{ account.current_custodian.full_name }}",
+                                   account=account)
+        assert account.current_custodian is not None  # the same query in a view is allowed
+        with pytest.raises(SqlInTemplate):
+            render_template_string("{{ count() }}", count=lambda: db.session.scalar(
+                sa.select(sa.func.count(Dose.id))))
+        with renderguard.permitted():  # one the template makes on purpose, named
+            assert render_template_string("{{ count() }}", count=lambda: db.session.scalar(
+                sa.select(sa.func.count(Dose.id)))) == "1"

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
-from vaxportal import demo
+from vaxportal import demo, renderguard
 from vaxportal.auth.current import current_account
 from vaxportal.extensions import db, limiter
 from vaxportal.facilities.approvals import count_waiting_for
@@ -85,7 +85,8 @@ def _counted(endpoint: str, label):
     """The approvals link carries how many requests wait for this account (P2.1)."""
     if endpoint != "facilities.approvals_list":
         return label
-    count = count_waiting_for(current_account())
+    with renderguard.permitted():  # the layout asks it: one statement, on purpose
+        count = count_waiting_for(current_account())
     return _("%(label)s (%(n)s)", label=label, n=count) if count else label
 
 

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from tests.helpers import audit_rows, new_dose, new_recipient
 from vaxportal.audit import chain
@@ -110,7 +111,7 @@ class Workload:
         if actor is None:
             return self.create_recipient()
         with self._in_request(actor):
-            recipient = db.session.get(Recipient, rid)
+            recipient = db.session.get(Recipient, rid, options=[selectinload(Recipient.doses)])
             name = recipient.full_name
             for dose in list(recipient.doses):
                 db.session.delete(dose)
@@ -127,7 +128,7 @@ class Workload:
         if actor is None:
             return self.create_recipient()
         with self._in_request(actor):
-            recipient = db.session.get(Recipient, rid)
+            recipient = db.session.get(Recipient, rid, options=[selectinload(Recipient.doses)])
             dose = new_dose(recipient, number=len(recipient.doses) + 1)
             db.session.commit()
             self.doses[dose.id] = rid

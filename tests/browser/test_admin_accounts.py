@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
+from sqlalchemy.orm import selectinload
 
 from tests.helpers import PASSWORD, RECENT, RECENT_DATE, approve_pending, initial_password
 from vaxportal.auth.models import Account, AccountStatus, UserSession, WrittenRequest
@@ -203,7 +204,7 @@ def test_p4_1_p4_2_p4_3a_admin_issues_hands_over_and_revokes_an_account(ui, app,
     expect(requests).to_contain_text(RECENT)
     expect(requests).to_contain_text("Chị Giao chuyển công tác")
     db.session.remove()
-    account = db.session.get(Account, account_id)
+    account = db.session.get(Account, account_id, options=[selectinload(Account.custodians)])
     assert [c.full_name for c in account.custodians] == ["Trần Thị Giao", "Lý Văn Tâm"]
     assert account.custodians[0].to_at is not None and account.custodians[1].to_at is None
     assert written(account_id) == [("hand_over", "45/SYT-NVY", RECENT_DATE,

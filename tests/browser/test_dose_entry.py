@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
+from sqlalchemy.orm import joinedload
 
 from tests.helpers import PASSWORD, add_person
 from vaxportal.extensions import db
@@ -31,7 +32,8 @@ def give(recipient, code: str, number: int, on: date, lot: str) -> None:
 def saved_doses(recipient_id: int) -> list[tuple]:
     db.session.remove()
     return [(d.dose_number, d.vaccine.code, d.lot_number) for d in db.session.scalars(
-        sa.select(Dose).where(Dose.recipient_id == recipient_id).order_by(Dose.id))]
+        sa.select(Dose).where(Dose.recipient_id == recipient_id)
+        .options(joinedload(Dose.vaccine)).order_by(Dose.id))]
 
 
 def test_dose_suggestion_follows_the_person_and_a_foreign_lot_warns(ui, station, nurse_account):

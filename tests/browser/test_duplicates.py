@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
+from sqlalchemy.orm import selectinload
 
 from tests.helpers import PASSWORD, add_dose, add_person
 from vaxportal.auth.models import UserSession
@@ -61,7 +62,8 @@ def test_supervisor_merges_a_pair_field_by_field_and_undoes_it(ui, place, factor
     expect(page.locator("main")).to_contain_text("Đã gộp hồ sơ; 1 mũi tiêm")
     ui.check()
     db.session.expire_all()
-    kept, gone = db.session.get(Recipient, ids["old"]), db.session.get(Recipient, ids["new"])
+    kept, gone = (db.session.get(Recipient, ids[key], options=[selectinload(Recipient.doses)],
+                                 populate_existing=True) for key in ("old", "new"))
     assert kept.phone == "+84987000222" and gone.merged_into_id == kept.id
     assert len(kept.doses) == 2
 

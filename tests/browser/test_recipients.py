@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
+from sqlalchemy.orm import joinedload
 
 from tests.helpers import PASSWORD, add_person, enter_navigates
 from vaxportal.audit.models import AuditEvent
@@ -171,6 +172,7 @@ def test_search_and_record_doses_with_the_keyboard_only(ui, station, nurse_accou
 
     db.session.remove()
     doses = db.session.scalars(sa.select(Dose).where(Dose.recipient_id == person_id)
+                               .options(joinedload(Dose.vaccine))
                                .order_by(Dose.dose_number)).all()
     assert [(d.dose_number, d.given_on, d.lot_number, d.vaccinator, d.vaccine.code)
             for d in doses] == [(1, date(2021, 7, 15), "FK1234", "Lê Thị Tiêm", "PFIZER"),

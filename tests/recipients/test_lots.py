@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from tests.helpers import add_dose, dose_data, doses, hidden_inputs, html, input_value, vaccine
 from vaxportal.audit.models import AuditEvent
@@ -19,7 +20,8 @@ from vaxportal.recipients.models import DoseLot
 
 def lots() -> list[DoseLot]:
     db.session.expire_all()
-    return list(db.session.scalars(sa.select(DoseLot).order_by(DoseLot.id)))
+    return list(db.session.scalars(
+        sa.select(DoseLot).options(joinedload(DoseLot.vaccine)).order_by(DoseLot.id)))
 
 
 def selected_vaccine(page: str) -> str | None:

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import selectinload
 
 from tests.helpers import (
     add_dose,
@@ -85,7 +86,8 @@ def _state(*recipients) -> dict:
     db.session.expire_all()
     out = {}
     for recipient in recipients:
-        row = db.session.get(Recipient, recipient.id)
+        row = db.session.get(Recipient, recipient.id, options=[selectinload(Recipient.doses)],
+                             populate_existing=True)
         out[row.id] = ({key: getattr(row, key) for key in (*fields.FIELD_KEYS, "uncoded",
                                                           "merged_into_id", "name_key")},
                        sorted(d.id for d in row.doses))
@@ -146,7 +148,8 @@ def test_merge_keeps_every_dose_and_every_field_chosen(supervisor, pair):
                       pick_full_name=new.id, pick_street=new.id, pick_national_id=new.id)
     assert response.status_code == 303
     db.session.expire_all()
-    kept, gone = db.session.get(Recipient, old.id), db.session.get(Recipient, new.id)
+    kept, gone = (db.session.get(Recipient, r.id, options=[selectinload(Recipient.doses)],
+                                 populate_existing=True) for r in (old, new))
     assert kept.phone == "+84987000222" and kept.full_name == "LE VAN TRUNG"
     assert kept.street == "Ấp 2" and kept.occupation == "Nông dân"
     assert kept.insurance_number == "HS4890123456789"  # the empty one took the other's

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from tests.helpers import PERSON_FORM, assert_no_personal_data_in_urls, html
 from vaxportal.audit.models import AuditEvent
@@ -140,7 +141,8 @@ def test_same_name_dob_gender_warns_then_register_anyway_queues_the_pair(nurse, 
     done = post(dict(PERSON_FORM, confirm_duplicate="1"))
     assert done.status_code == (204 if hx else 303)
     assert count_recipients() == 2
-    pair = db.session.scalar(sa.select(DuplicateCandidate))
+    pair = db.session.scalar(sa.select(DuplicateCandidate)
+                             .options(joinedload(DuplicateCandidate.recipient)))
     assert pair.other_id == existing.id and pair.status == "open"
     assert pair.recipient.full_name == "Lê Thị Hồng"
 

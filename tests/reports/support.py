@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
@@ -19,6 +20,9 @@ from vaxportal.reports.models import TargetPopulation
 
 _nid = itertools.count(500_000)
 _phone = itertools.count(1_000_000)
+
+#: every recipient with its doses (no relationship loads itself)
+WITH_DOSES = sa.select(Recipient).options(selectinload(Recipient.doses))
 
 
 def vaccine(code: str) -> Vaccine:
@@ -82,7 +86,7 @@ def brute_coverage(account, node: Facility, as_of: date) -> dict:
             doses[dose.recipient_id].append(dose)
     out = {"total": [0, 0, 0], "facility": defaultdict(lambda: [0, 0, 0]),
            "group": defaultdict(lambda: [0, 0, 0]), "band": defaultdict(lambda: [0, 0, 0])}
-    for person in db.session.scalars(sa.select(Recipient)):
+    for person in db.session.scalars(WITH_DOSES):
         if person.merged_into_id or person.facility_id not in keep or not doses[person.id]:
             continue
         given = doses[person.id]
@@ -175,7 +179,7 @@ def brute_due(account, facility_id: int, today: date, days_late: int) -> dict[st
     out = {"due": set(), "overdue": set()}
     if facility_id not in _readable(account):
         return out
-    for person in db.session.scalars(sa.select(Recipient)):
+    for person in db.session.scalars(WITH_DOSES):
         if person.merged_into_id or person.facility_id != facility_id:
             continue
         given = sorted(person.doses, key=lambda d: (d.given_on, d.id))
@@ -197,7 +201,7 @@ def brute_quality(account, node: Facility, today: date) -> dict[str, set[int]]:
     the data-quality lists written out again in plain Python."""
     keep = _subtree(node) & _readable(account)
     vaccines = {v.id: v for v in db.session.scalars(sa.select(Vaccine))}
-    people = [p for p in db.session.scalars(sa.select(Recipient))
+    people = [p for p in db.session.scalars(WITH_DOSES)
               if not p.merged_into_id and p.facility_id in keep]
     twins = defaultdict(int)
     for person in people:

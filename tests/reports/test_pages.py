@@ -20,6 +20,7 @@ from tests.helpers import (
 from tests.reports.support import add_dose, add_person, table_row, text
 from vaxportal.exports.models import ExportJob
 from vaxportal.extensions import db
+from vaxportal.recipients.models import Dose
 from vaxportal.reports.models import TargetPopulation
 from vaxportal.validators import local_today
 
@@ -129,8 +130,8 @@ def test_overdue_list_and_its_count(signed_in, place, people):
     client = signed_in("supervisor", facility=place["d1"])
     url = f"/reports/f/{place['s1'].id}/due"
     assert "Trần Văn Hẹn" not in text(client.get(url, query_string={"status": "overdue"}))
-    db.session.get(type(people["due"]), people["due"].id).doses[0].given_on = (
-        TODAY - timedelta(days=28 + 30))
+    db.session.scalars(sa.select(Dose).where(Dose.recipient_id == people["due"].id)
+                       .order_by(Dose.given_on)).first().given_on = TODAY - timedelta(days=28 + 30)
     db.session.commit()
     html = text(client.get(url, query_string={"status": "overdue"}))
     assert "Trần Văn Hẹn" in html and "1 người quá hạn." in html

@@ -143,8 +143,9 @@ def test_severe_aefi_follow_a_correction_and_a_deletion(signed_in, place, events
     reason): the district's counts follow at once."""
     nurse = signed_in("data_entry", facility=place["s1"])
     fresh_otp(nurse)
-    later, earlier = sorted(events["Trần Văn Nặng"].doses, key=lambda d: d.given_on,
-                            reverse=True)
+    later, earlier = db.session.scalars(
+        sa.select(Dose).where(Dose.recipient_id == events["Trần Văn Nặng"].id)
+        .order_by(Dose.given_on.desc()))
     data = dose_correction(nurse, later, given_on=later.given_on.strftime("%d/%m/%Y"),
                            dose_number="2", lot_number=later.lot_number, aefi="none")
     assert nurse.post(f"/recipients/doses/{later.id}/edit", data=data).status_code == 303

@@ -53,10 +53,9 @@ class Account(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version_id: Mapped[int] = mapped_column(default=1)
 
-    facility: Mapped[Facility] = relationship()
+    facility: Mapped[Facility] = relationship(lazy="raise_on_sql")
     custodians: Mapped[list[Custodian]] = relationship(
-        back_populates="account", order_by="Custodian.from_at"
-    )
+        back_populates="account", order_by="Custodian.from_at", lazy="raise_on_sql")
 
     __mapper_args__ = {"version_id_col": version_id}
     # a live phone number belongs to one live account at a time (P4.1): the lifecycle says so
@@ -80,7 +79,16 @@ class Account(db.Model):
 
     @property
     def current_custodian(self) -> Custodian | None:
-        return next((c for c in reversed(self.custodians) if c.to_at is None), None)
+        """The person holding the account now: from ``custodians`` when the query that
+        read the account loaded them (the session loader, the accounts pages), otherwise
+        by one explicit query (the relationship never loads itself)."""
+        state = sa.inspect(self)
+        if "custodians" in state.dict or state.session is None or not state.has_identity:
+            return next((c for c in reversed(self.custodians) if c.to_at is None), None)
+        return state.session.scalars(
+            sa.select(Custodian).where(Custodian.account_id == self.id,
+                                       Custodian.to_at.is_(None))
+            .order_by(Custodian.from_at.desc(), Custodian.id.desc()).limit(1)).first()
 
     def is_locked(self, now: datetime | None = None) -> bool:
         return self.locked_until is not None and self.locked_until > (now or utcnow())
@@ -123,7 +131,7 @@ class Custodian(db.Model):
     from_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     to_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    account: Mapped[Account] = relationship(back_populates="custodians")
+    account: Mapped[Account] = relationship(back_populates="custodians", lazy="raise_on_sql")
 
 
 @audit.audited(category="account", facility=_account_facility)
@@ -171,7 +179,7 @@ class UserSession(db.Model):
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(300))
 
-    account: Mapped[Account] = relationship()
+    account: Mapped[Account] = relationship(lazy="raise_on_sql")
 
 
 class OtpChallenge(db.Model):

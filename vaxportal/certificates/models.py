@@ -38,8 +38,8 @@ class Certificate(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
 
-    recipient: Mapped[Recipient] = relationship()
-    dose: Mapped[Dose | None] = relationship()
+    recipient: Mapped[Recipient] = relationship(lazy="raise_on_sql")
+    dose: Mapped[Dose | None] = relationship(lazy="raise_on_sql")
 
 
 @audit.audited(facility=lambda _row: None, shared=True)

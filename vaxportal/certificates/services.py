@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from vaxportal.audit import events
 from vaxportal.certificates import hcert, keys, payload, valuesets
@@ -24,6 +25,7 @@ class NotIssuable(Exception):
 def latest_dose(recipient: Recipient) -> Dose | None:
     return db.session.scalar(
         sa.select(Dose).where(Dose.recipient_id == recipient.id)
+        .options(joinedload(Dose.vaccine))
         .order_by(Dose.given_on.desc(), Dose.dose_number.desc(), Dose.id.desc()).limit(1))
 
 

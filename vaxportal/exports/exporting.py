@@ -86,7 +86,7 @@ def _send_code(job: ExportJob, account: Account, *, resend: bool) -> None:
 def scope_label(account: Account) -> str:
     """The account's facility, and how many facilities below it the export may cover."""
     count = policy.scope(account).facility_count()
-    name = account.facility.name
+    name = db.session.get(Facility, account.facility_id).name
     if count > 1:
         return _("%(name)s và %(n)s cơ sở khác trong phạm vi", name=name, n=count - 1)
     return name

@@ -71,12 +71,16 @@ def issue(facility: Facility, username: str, role: str, phone: str, custodian: d
     return _request("issue", actor, facility, None, checked, None)
 
 
+def _facility_of(account: Account) -> Facility:
+    return db.session.get(Facility, account.facility_id)  # held already, or one query
+
+
 def hand_over(account: Account, custodian: dict, new_phone: str | None, ref: RequestRef):
     if not required():
         return lifecycle.hand_over(account, custodian, new_phone, ref)
     checked = lifecycle.check_hand_over(account, custodian, new_phone, ref)
     params = {"custodian": checked["custodian"], "new_phone": checked["phone"]}
-    return _request("hand_over", ref.actor, account.facility, account, params, ref)
+    return _request("hand_over", ref.actor, _facility_of(account), account, params, ref)
 
 
 def change_details(account: Account, changes: dict, ref: RequestRef):
@@ -85,7 +89,7 @@ def change_details(account: Account, changes: dict, ref: RequestRef):
     if required():
         wanted = lifecycle.check_change_details(account, changes, ref)
         if lifecycle.gives_access(account, wanted):
-            return _request("change_details", ref.actor, account.facility, account,
+            return _request("change_details", ref.actor, _facility_of(account), account,
                             {"changes": changes}, ref)
     return lifecycle.change_details(account, changes, ref)
 
@@ -175,9 +179,10 @@ def _event(pending: PendingAction, verb: str, account: Account) -> None:
 def _apply_issue(pending: PendingAction, ref: RequestRef, approver: Account) -> Account:
     p = pending.params
     # the approver is held to the same rules: never approving an account for themselves
-    lifecycle.check_issue(pending.facility, p["username"], p["role"], p["phone"],
-                          p["custodian"], approver)
-    return lifecycle.issue_account(pending.facility, p["username"], p["role"], p["phone"],
+    facility = db.session.get(Facility, pending.facility_id)  # held already, or one query
+    lifecycle.check_issue(facility, p["username"], p["role"], p["phone"], p["custodian"],
+                          approver)
+    return lifecycle.issue_account(facility, p["username"], p["role"], p["phone"],
                                    p["custodian"], actor=ref.actor)
 
 
@@ -195,7 +200,7 @@ def _apply_change_details(pending: PendingAction, ref: RequestRef, approver: Acc
 
 def _apply_delegate(pending: PendingAction, ref: RequestRef, _approver: Account):
     p = pending.params
-    return lifecycle.delegate(_target(pending), pending.facility,
+    return lifecycle.delegate(_target(pending), db.session.get(Facility, pending.facility_id),
                               date.fromisoformat(p["starts_on"]),
                               date.fromisoformat(p["ends_on"]), ref)
 

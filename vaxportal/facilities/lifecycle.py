@@ -215,7 +215,7 @@ def hand_over(account: Account, new_custodian: dict, new_phone: str | None,
         body = _("vaxportal: tài khoản %(username)s đã được bàn giao cho người quản lý mới "
                  "theo văn bản số %(ref)s. Nếu đơn vị không đề nghị việc này, hãy báo ngay cho "
                  "Sở Y tế.", username=account.username, ref=request.number)
-    _notify(told - {phone}, account.facility, body)
+    _notify(told - {phone}, _facility_of(account), body)
     return custodian
 
 
@@ -255,7 +255,7 @@ def check_change_details(account: Account, changes: dict, request: RequestRef) -
     _check_actionable(account, request)
     wanted = _clean_changes(changes)
     if "role" in wanted:
-        _check_role_for(account.facility, wanted["role"])
+        _check_role_for(_facility_of(account), wanted["role"])
     if "phone" in wanted:
         _phone_free(wanted["phone"], account)
     _not_the_actor(request.actor, wanted.get("phone"), {"phone": wanted.get("custodian_phone"),
@@ -288,7 +288,7 @@ def change_details(account: Account, changes: dict, request: RequestRef) -> list
                      "sang số kết thúc bằng %(tail)s theo văn bản số %(ref)s. Nếu đơn vị không "
                      "đề nghị việc này, hãy báo ngay cho Sở Y tế.", username=account.username,
                      tail=account.phone[-3:], ref=request.number)
-        _notify({old_phone}, account.facility, body)
+        _notify({old_phone}, _facility_of(account), body)
     return changed
 
 
@@ -337,7 +337,7 @@ def delegate(support_account: Account, facility: Facility, starts_on: date, ends
     with force_locale("vi"):
         body = _("vaxportal: tài khoản %(username)s của %(unit)s được uỷ quyền nhập liệu cho "
                  "%(facility)s từ %(start)s đến hết %(end)s theo văn bản số %(ref)s.",
-                 username=support_account.username, unit=support_account.facility.name,
+                 username=support_account.username, unit=_facility_of(support_account).name,
                  facility=facility.name, start=format_date_vn(starts_on),
                  end=format_date_vn(ends_on), ref=request.number)
     _notify(set(), facility, body)
@@ -360,6 +360,12 @@ def end_delegation(delegation: Delegation, request: RequestRef) -> None:
 
 #: written requests whose action sends the account an SMS (an initial password)
 SMS_ACTIONS = ("hand_over", "reissue_password", "change_details")
+
+
+def _facility_of(account: Account) -> Facility:
+    """The account's facility: the session's object, or one query (no relationship loads
+    itself)."""
+    return db.session.get(Facility, account.facility_id)
 
 
 def _notify(phones: set, facility: Facility, body: str) -> None:

@@ -58,7 +58,7 @@ class Facility(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    parent: Mapped[Facility | None] = relationship(remote_side=[id])
+    parent: Mapped[Facility | None] = relationship(remote_side=[id], lazy="raise_on_sql")
 
     @validates("name")
     def _keep_name_key(self, _key: str, name: str) -> str:
@@ -94,7 +94,7 @@ class Delegation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    facility: Mapped[Facility] = relationship()
+    facility: Mapped[Facility] = relationship(lazy="raise_on_sql")
 
 
 class PendingStatus(enum.StrEnum):
@@ -130,4 +130,4 @@ class PendingAction(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    facility: Mapped[Facility] = relationship()
+    facility: Mapped[Facility] = relationship(lazy="raise_on_sql")

@@ -9,6 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from vaxportal.auth.models import Account, Role
+from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, Facility, FacilityKind
 from vaxportal.timeutil import local_today
 
@@ -16,7 +17,8 @@ from vaxportal.timeutil import local_today
 def may_receive_delegation(account: Account) -> bool:
     """Only a support unit's data-entry account is delegated to."""
     return (account.role == Role.data_entry
-            and account.facility.kind == FacilityKind.support_unit)
+            and db.session.get(Facility, account.facility_id).kind
+            == FacilityKind.support_unit)
 
 
 def may_be_delegated(support_account: Account, facility: Facility) -> bool:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from flask import g, has_app_context
 from vietnam_provinces import Province, Ward
 
+from vaxportal import renderguard
 from vaxportal.extensions import db
 from vaxportal.recipients.models import PriorityGroup, Recipient
 from vaxportal.text import fold
@@ -254,7 +255,10 @@ def _current_groups(active_only: bool) -> list[tuple[str, str]]:
         return priority_groups(active_only=active_only)
     cache = g.setdefault("_codes_priority_groups", {})
     if active_only not in cache:
-        cache[active_only] = priority_groups(active_only=active_only)
+        # a page's label of a group (``coded`` in a template) may be the first to ask: one
+        # read per request, on purpose, wherever it is asked
+        with renderguard.permitted():
+            cache[active_only] = priority_groups(active_only=active_only)
     return cache[active_only]
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from vaxportal import policy
 from vaxportal.extensions import db
@@ -164,7 +165,7 @@ def commit_entry(entry: Entry, form: DoseForm) -> Entry:
 
 def saved_dose(dose_id: int | None) -> Dose | None:
     """A dose the register may show as just saved: given, and to a person, in scope."""
-    dose = db.session.get(Dose, dose_id) if dose_id else None
+    dose = db.session.get(Dose, dose_id, options=[joinedload(Dose.recipient)]) if dose_id else None
     if dose is None or not (policy.in_scope(dose.facility_id)
                             and policy.in_scope(dose.recipient.facility_id)):
         return None

@@ -14,6 +14,8 @@ from flask_babel import gettext as _
 from vaxportal import policy
 from vaxportal.audit import events
 from vaxportal.auth.current import current_account
+from vaxportal.extensions import db
+from vaxportal.facilities.models import Facility
 from vaxportal.policy import Perm
 from vaxportal.recipients.forms import LookupForm, RecipientForm
 from vaxportal.recipients.models import Recipient
@@ -49,7 +51,8 @@ def existing_summary(recipient: Recipient, record: bool = True) -> dict:
     date, facility and a link. Outside it: the facility only, so that nothing the user did not
     type is echoed (an access event records that it was shown)."""
     readable = policy.scope().contains(recipient.facility_id)
-    summary = {"in_scope": readable, "facility": recipient.facility.name}
+    facility = db.session.get(Facility, recipient.facility_id)  # held already, or one query
+    summary = {"in_scope": readable, "facility": facility.name}
     if not readable:
         if record:
             events.record("view_minimal", category="access", entity="recipient",

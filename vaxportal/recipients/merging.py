@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
 
 from vaxportal import policy
 from vaxportal.audit import events
@@ -137,7 +138,8 @@ def merge(candidate: DuplicateCandidate, kept: Recipient, gone: Recipient,
     db.session.flush()
     for key in changed:
         setattr(kept, key, plan.clean[key])
-    moved = list(gone.doses)
+    moved = list(db.session.scalars(
+        sa.select(Dose).where(Dose.recipient_id == gone.id).order_by(Dose.given_on, Dose.id)))
     for dose in moved:
         dose.recipient_id = kept.id
     for recipient, keys in ((kept, changed), (gone, differs)):
@@ -180,6 +182,7 @@ def last_merge(candidate: DuplicateCandidate) -> RecipientMerge | None:
     return db.session.scalar(
         sa.select(RecipientMerge).where(RecipientMerge.candidate_id == candidate.id,
                                         RecipientMerge.undone_at.is_(None))
+        .options(joinedload(RecipientMerge.kept), joinedload(RecipientMerge.gone))
         .order_by(RecipientMerge.id.desc()).limit(1))
 
 

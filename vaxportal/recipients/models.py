@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm.attributes import set_committed_value
 
 from vaxportal import audit
 from vaxportal.extensions import db
@@ -87,12 +88,12 @@ class Recipient(db.Model):
     # (``vaxportal codes unmatched``) until the field is given a code.
     uncoded: Mapped[dict | None] = mapped_column(sa.JSON)
 
-    facility: Mapped[Facility] = relationship()
+    facility: Mapped[Facility] = relationship(lazy="raise_on_sql")
     doses: Mapped[list[Dose]] = relationship(
-        back_populates="recipient", order_by="Dose.given_on"
-    )
+        back_populates="recipient", order_by="Dose.given_on", lazy="raise_on_sql")
     # The folded words of the name, kept by ``_keep_name_key`` in the same flush.
-    words: Mapped[list[RecipientWord]] = relationship(cascade="all, delete-orphan")
+    words: Mapped[list[RecipientWord]] = relationship(
+        cascade="all, delete-orphan", lazy="raise_on_sql")
 
     __mapper_args__ = {"version_id_col": version_id}
 
@@ -103,9 +104,21 @@ class Recipient(db.Model):
         comes in its one normal form (NFC, no invisible format characters), made by its
         normaliser (``fields.RECIPIENT``, ``validators.normalize_person_name``)."""
         self.name_key, words = search_keys(value)
-        kept = {word.word_key: word for word in self.words}
+        kept = {word.word_key: word for word in self._stored_words()}
         self.words = [kept.get(key) or RecipientWord(word_key=key) for key in words]
         return value
+
+    def _stored_words(self) -> list[RecipientWord]:
+        """The name's words as stored: read by one explicit query when a stored record's
+        name changes and its words were not loaded (the relationship never loads itself)."""
+        state = sa.inspect(self)
+        if "words" in state.dict or state.session is None or not state.has_identity:
+            return list(self.words)
+        with state.session.no_autoflush:  # the name is half set: nothing flushes now
+            rows = state.session.scalars(
+                sa.select(RecipientWord).where(RecipientWord.recipient_id == self.id)).all()
+        set_committed_value(self, "words", rows)
+        return list(rows)
 
     @validates("ethnicity", "nationality", "priority_group", "province", "ward")
     def _coded(self, key: str, value: str | None) -> str | None:
@@ -178,9 +191,9 @@ class Dose(db.Model):
     # One random token per rendered entry form: a second submit of the same form is ignored.
     entry_token: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
 
-    recipient: Mapped[Recipient] = relationship(back_populates="doses")
-    vaccine: Mapped[Vaccine] = relationship()
-    facility: Mapped[Facility] = relationship()
+    recipient: Mapped[Recipient] = relationship(back_populates="doses", lazy="raise_on_sql")
+    vaccine: Mapped[Vaccine] = relationship(lazy="raise_on_sql")
+    facility: Mapped[Facility] = relationship(lazy="raise_on_sql")
 
     __mapper_args__ = {"version_id_col": version_id}
 
@@ -202,8 +215,8 @@ class DoseLot(db.Model):
     last_used_on: Mapped[date | None] = mapped_column(sa.Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    vaccine: Mapped[Vaccine] = relationship()
-    facility: Mapped[Facility] = relationship()
+    vaccine: Mapped[Vaccine] = relationship(lazy="raise_on_sql")
+    facility: Mapped[Facility] = relationship(lazy="raise_on_sql")
 
 
 @audit.audited
@@ -223,8 +236,8 @@ class DuplicateCandidate(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
 
-    recipient: Mapped[Recipient] = relationship(foreign_keys=[recipient_id])
-    other: Mapped[Recipient] = relationship(foreign_keys=[other_id])
+    recipient: Mapped[Recipient] = relationship(foreign_keys=[recipient_id], lazy="raise_on_sql")
+    other: Mapped[Recipient] = relationship(foreign_keys=[other_id], lazy="raise_on_sql")
 
 
 @audit.audited
@@ -256,8 +269,8 @@ class RecipientMerge(db.Model):
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undone_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
 
-    kept: Mapped[Recipient] = relationship(foreign_keys=[kept_id])
-    gone: Mapped[Recipient] = relationship(foreign_keys=[gone_id])
+    kept: Mapped[Recipient] = relationship(foreign_keys=[kept_id], lazy="raise_on_sql")
+    gone: Mapped[Recipient] = relationship(foreign_keys=[gone_id], lazy="raise_on_sql")
 
 
 class RecipientSearch(db.Model):
@@ -285,4 +298,4 @@ class CrossLookup(db.Model):
     reason: Mapped[str] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    recipient: Mapped[Recipient] = relationship()
+    recipient: Mapped[Recipient] = relationship(lazy="raise_on_sql")

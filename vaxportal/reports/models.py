@@ -45,7 +45,7 @@ class TargetPopulation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    facility: Mapped[Facility] = relationship()
+    facility: Mapped[Facility] = relationship(lazy="raise_on_sql")
 
 
 @audit.audited
