@@ -15,7 +15,7 @@ $(BIN)/activate:
 
 # The extras the suite needs, in one resolution: test; deploy (tests/deploy starts gunicorn
 # and waitress, tests/scaleout gunicorn); load (Locust, for `make load`).
-$(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
+$(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,deploy,load]'
 	@touch $@
