@@ -45,6 +45,7 @@ import xlsxwriter  # noqa: E402
 from flask_wtf.csrf import generate_csrf  # noqa: E402
 
 from bench.generate import generate  # noqa: E402
+from vaxportal.audit import integrity  # noqa: E402
 from vaxportal.auth.models import Account, UserSession  # noqa: E402
 from vaxportal.exports import columns as export_columns  # noqa: E402
 from vaxportal.exports import xlsx  # noqa: E402
@@ -339,7 +340,6 @@ def verify(app) -> None:
     """``vaxportal audit verify`` over the large database's whole trail (the generator writes
     the hook's rows for every person and dose); goal >= 100,000 rows/s of CPU, as in
     ``bench/audit_verify.py``, which also measures hashing alone."""
-    from vaxportal.audit import integrity
     with app.app_context():
         start, cpu = time.perf_counter(), time.process_time()
         result = integrity.verify_now()
