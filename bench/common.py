@@ -15,9 +15,15 @@ from vaxportal.dbsetup import install_database_objects
 from vaxportal.extensions import db
 
 
-def bench_app(uri: str | None = None):
-    tmp = Path(tempfile.mkdtemp(prefix="vaxbench-"))
-    atexit.register(shutil.rmtree, tmp, True)  # the SQLite file of 50k recipients is ~90 MB
+def bench_app(uri: str | None = None, folder: Path | None = None, fresh: bool = True):
+    """An app on ``uri`` (or a SQLite file), its files in ``folder`` (kept) or in a temporary
+    folder (removed at exit); ``fresh`` drops and creates every table."""
+    if folder is None:
+        tmp = Path(tempfile.mkdtemp(prefix="vaxbench-"))
+        atexit.register(shutil.rmtree, tmp, True)  # the SQLite file of 50k recipients: ~90 MB
+    else:
+        tmp = folder
+        tmp.mkdir(parents=True, exist_ok=True)
     app = create_app({
         "TESTING": True, "SECRET_KEY": "bench", "OTP_ENCRYPTION_KEY": "bench",
         "AUDIT_KEY": "bench", "AUDIT_CHECKPOINT_DIR": str(tmp / "audit-checkpoints"),
@@ -25,11 +31,12 @@ def bench_app(uri: str | None = None):
         "SMS_BACKEND": f"file:{tmp / 'sms.jsonl'}", "JOBS_MODE": "sync",
         "EXPORT_DIR": str(tmp / "exports"),
     })
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        install_database_objects(db.session.connection())
-        db.session.commit()
+    if fresh:
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            install_database_objects(db.session.connection())
+            db.session.commit()
     return app
 
 

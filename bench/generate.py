@@ -315,11 +315,12 @@ def _naive_utc(value):
 
 
 def generate(uri: str | None, scale: float, seed: int = 2026, audit: bool = True,
-             summary_tables: bool = True):
+             summary_tables: bool = True, folder: Path | None = None):
     """Build the database; returns (app, place, counts). ``summary_tables=False`` leaves the
     coverage summary empty (the register, export and audit benchmarks never read it; its
-    rebuild in Python is most of a large build's time)."""
-    app = bench_app(uri)
+    rebuild in Python is most of a large build's time). ``folder`` keeps the SQLite file (and
+    the audit checkpoints) there instead of in a temporary folder."""
+    app = bench_app(uri, folder)
     rng = random.Random(seed)
     total = max(1000, int(PROVINCE_RECIPIENTS * scale))
     with app.app_context():

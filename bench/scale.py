@@ -44,6 +44,7 @@ import sqlalchemy as sa  # noqa: E402
 import xlsxwriter  # noqa: E402
 from flask_wtf.csrf import generate_csrf  # noqa: E402
 
+from bench.common import bench_app  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from vaxportal.audit import integrity  # noqa: E402
 from vaxportal.auth.models import Account, UserSession  # noqa: E402
@@ -352,12 +353,40 @@ def verify(app) -> None:
 
 # -- the run ----------------------------------------------------------------------------------
 
-def build(uri: str | None, scale: float):
+def kept_database(uri: str | None, folder: Path) -> str | None:
+    """The database of one kept scale: a SQLite file in ``folder``, or on PostgreSQL a
+    database of its own named after the folder, made when missing."""
+    if uri is None:
+        return None
+    url = sa.engine.make_url(uri)
+    name = f"{url.database}_{folder.name.replace('.', '_').replace('-', '_')}"
+    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        found = sa.text("SELECT 1 FROM pg_database WHERE datname = :n")
+        if conn.scalar(found, {"n": name}) is None:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def build(uri: str | None, scale: float, keep: Path | None = None):
+    """The database at ``scale``; with ``keep``, built once into a folder (and on
+    PostgreSQL a database) of that scale and reused by later runs."""
+    folder = keep / f"scale-{scale}" if keep else None
+    if folder is not None:
+        uri = kept_database(uri, folder)
+        done = folder / "built"
+        if done.exists():
+            print(f"scale {scale}: reusing {done.read_text().strip()}", flush=True)
+            return bench_app(uri, folder, fresh=False)
     started = time.perf_counter()
     # the register, the export and the audit trail never read the coverage summary
-    app, _place, counts = generate(uri, scale, summary_tables=False)
-    print(f"scale {scale}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
-          + f", built in {time.perf_counter() - started:.0f} s", flush=True)
+    app, _place, counts = generate(uri, scale, summary_tables=False, folder=folder)
+    line = (", ".join(f"{v} {k}" for k, v in counts.items())
+            + f", built in {time.perf_counter() - started:.0f} s")
+    print(f"scale {scale}: {line}", flush=True)
+    if folder is not None:
+        (folder / "built").write_text(f"{line} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
     return app
 
 
@@ -369,16 +398,26 @@ def main() -> None:
     parser.add_argument("--full", action="store_true",
                         help="a province: 100,000 -> 2,000,000 recipients, 1,000,000 exported")
     parser.add_argument("--uri")
+    parser.add_argument("--keep", type=Path,
+                        help="build each scale's database once into this folder (on "
+                             "PostgreSQL: a database per scale named after --uri's) and "
+                             "reuse it on later runs")
+    parser.add_argument("--only-build", action="store_true",
+                        help="with --keep: build the databases and stop")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["growth", "throughput", "export", "verify"])
     args = parser.parse_args()
     if args.full:
         args.small, args.large, args.export_rows = 0.05, 1.0, 1_000_000
     tmp = Path(tempfile.mkdtemp(prefix="vaxscale-"))
+    if args.only_build:
+        for scale in (args.small, args.large):
+            build(args.uri, scale, args.keep)
+        return
     small = {}
     if "growth" not in args.skip:
-        small = latencies(build(args.uri, args.small))
-    app = build(args.uri, args.large)
+        small = latencies(build(args.uri, args.small, args.keep))
+    app = build(args.uri, args.large, args.keep)
     if "growth" not in args.skip:
         large = latencies(app)
         print(f"p95 of {REQUESTS} requests, scale {args.small} -> {args.large} "
