@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
+from tests.engines import assert_no_stray_listeners, set_shared_engine_uri
 from tests.helpers import VaxClient
 from tests.settings import PG_URI, base_config
 from vaxportal import create_app
@@ -113,11 +114,21 @@ def db_uri(_template, _memory_dir, tmp_path):
     if PG_URI:
         yield PG_URI
         return
-    path = (_memory_dir / f"{tmp_path.name}.sqlite3") if _memory_dir else tmp_path / "test.sqlite3"
-    shutil.copyfile(_template, path)
-    yield f"sqlite:///{path}"
-    if _memory_dir:
-        path.unlink(missing_ok=True)
+    # one path per process, so that each test's app reuses the process's engine and the
+    # SQL it has compiled (tests/fixtures.py: _reuse_engines); a fresh copy of the template
+    # under a new inode each time, so a connection left open keeps the old file, never a
+    # half-copied one
+    folder = _memory_dir or tmp_path
+    path = folder / "test.sqlite3"
+    for leftover in ("-journal", "-wal", "-shm"):
+        Path(f"{path}{leftover}").unlink(missing_ok=True)
+    fresh = folder / "test.sqlite3.new"
+    shutil.copyfile(_template, fresh)
+    os.replace(fresh, path)
+    uri = f"sqlite:///{path}"
+    set_shared_engine_uri(uri)
+    yield uri
+    path.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -139,7 +150,9 @@ def app(config):
         yield app
         _db.session.remove()
     with app.app_context():
-        _db.engine.dispose()
+        engine = _db.engine
+    engine.dispose()
+    assert_no_stray_listeners(engine)
 
 
 def _fresh_g() -> None:

@@ -21,6 +21,7 @@ from jinja2 import BytecodeCache
 from werkzeug.routing.rules import Rule
 from werkzeug.security import generate_password_hash
 
+from tests.engines import reuse_engines
 from tests.helpers import CHEAP_METHOD, Factory, VaxClient, new_recipient, read_outbox, sign_in
 from vaxportal.auth import passwords, signin
 from vaxportal.extensions import db
@@ -34,6 +35,7 @@ def pytest_configure(config):
         "not the suite's cheap stand-in")
     _reuse_url_builders()
     _share_compiled_templates()
+    reuse_engines()
 
 
 class _CompiledTemplates(BytecodeCache):

@@ -1,0 +1,57 @@
+"""One engine per test process on the test database, shared by every test's app: the SQL
+SQLAlchemy compiles is kept per engine, so a new engine per test compiled every statement
+again (a quarter of the suite's time). ``tests/fixtures.py`` installs it;
+``tests/conftest.py`` names the test database and checks the engine after each test."""
+
+from __future__ import annotations
+
+import functools
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event as sa_event
+
+from vaxportal.audit import hook
+
+_SHARED_ENGINE: dict[str, object] = {"uri": None}
+_ENGINES: dict[str, object] = {}
+
+
+def set_shared_engine_uri(uri: str) -> None:
+    """The test database's URI (the same for every test of a process): an app made on it
+    gets the process's one engine."""
+    _SHARED_ENGINE["uri"] = uri
+
+
+def reuse_engines() -> None:
+    """Every test makes its own app, and each app its own engine; SQLAlchemy keeps the SQL it
+    has compiled per engine (and per dialect object), so every test compiled again every
+    statement it ran: a quarter of the suite's time. The engine on the test database is made
+    once per process and handed to each app made on it (its pool disposed after each test by
+    the ``app`` fixture); an engine on any other URI, or with other options, is the app's
+    own, as before. A test's own listener on the engine must be removed by the test:
+    ``app``'s teardown fails on a leftover (``assert_no_stray_listeners``)."""
+    make = SQLAlchemy._make_engine
+    engines = _ENGINES
+
+    @functools.wraps(make)
+    def shared(self, bind_key, options, app):
+        if str(options.get("url")) != _SHARED_ENGINE["uri"]:
+            return make(self, bind_key, options, app)
+        key = repr(sorted((name, repr(value)) for name, value in options.items()))
+        if key not in engines:
+            engines[key] = make(self, bind_key, options, app)
+        return engines[key]
+
+    SQLAlchemy._make_engine = shared
+
+
+def assert_no_stray_listeners(engine) -> None:
+    """Only the app's own statement guard listens on a shared engine between tests; on a
+    leftover the engine is dropped (the next test gets a new one) and the test fails."""
+    expected = 1 if sa_event.contains(engine, "before_cursor_execute", hook._guard_cursor) else 0
+    stray = (len(engine.dispatch.before_cursor_execute) - expected
+             + len(engine.dispatch.after_cursor_execute))
+    if stray:
+        for key in [key for key, value in _ENGINES.items() if value is engine]:
+            del _ENGINES[key]
+        raise AssertionError(f"the test left {stray} listener(s) on the shared engine")
