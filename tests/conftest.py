@@ -112,10 +112,11 @@ def _memory_dir():
 @pytest.fixture
 def db_uri(_template, _memory_dir, tmp_path):
     if PG_URI:
+        set_shared_engine_uri(PG_URI)
         yield PG_URI
         return
     # one path per process, so that each test's app reuses the process's engine and the
-    # SQL it has compiled (tests/fixtures.py: _reuse_engines); a fresh copy of the template
+    # SQL it has compiled (tests/engines.py); a fresh copy of the template
     # under a new inode each time, so a connection left open keeps the old file, never a
     # half-copied one
     folder = _memory_dir or tmp_path
@@ -151,7 +152,8 @@ def app(config):
         _db.session.remove()
     with app.app_context():
         engine = _db.engine
-    engine.dispose()
+    if not PG_URI:  # the next test's SQLite file is a new one; PostgreSQL's pool is kept
+        engine.dispose()
     assert_no_stray_listeners(engine)
 
 

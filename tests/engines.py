@@ -39,7 +39,8 @@ def reuse_engines() -> None:
             return make(self, bind_key, options, app)
         key = repr(sorted((name, repr(value)) for name, value in options.items()))
         if key not in engines:
-            engines[key] = make(self, bind_key, options, app)
+            # room for every statement of the whole suite (SQLAlchemy's default keeps 500)
+            engines[key] = make(self, bind_key, {**options, "query_cache_size": 5000}, app)
         return engines[key]
 
     SQLAlchemy._make_engine = shared
