@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from json.encoder import encode_basestring
 
 import sqlalchemy as sa
@@ -52,6 +53,7 @@ TABLE = AuditEvent.__table__
 #: ``conn.info`` key: (a weak reference to) the transaction in which this connection last
 #: appended
 _APPENDED_IN = "vaxportal_audit_appended_in"
+_LOCKED_IN = "vaxportal_audit_locked_in"
 
 _writing: ContextVar[bool] = ContextVar("audit_chain_writing", default=False)
 
@@ -117,12 +119,20 @@ def unkeyed_digest(row) -> str:
 
 
 def lock(conn: Connection) -> None:
-    """Serialize appends until this transaction ends (taken before any row lock of a flush)."""
+    """Serialize appends until this transaction ends (taken before any row lock of a flush).
+    Taken once per transaction: both locks are held until it ends, savepoints or not."""
+    transaction = conn.get_transaction()
+    locked_in = conn.info.get(_LOCKED_IN)
+    if transaction is not None and locked_in is not None and locked_in() is transaction:
+        return
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
     elif conn.dialect.name == "sqlite":
         with writing():  # takes SQLite's write lock; the row triggers do not fire on no row
             conn.exec_driver_sql("UPDATE audit_event SET id = id WHERE 0")
+    transaction = conn.get_transaction()  # the statement began one if none was open
+    if transaction is not None:
+        conn.info[_LOCKED_IN] = weakref.ref(transaction)
 
 
 def append(conn: Connection, rows: list[dict]) -> list[dict]:
@@ -136,9 +146,7 @@ def append(conn: Connection, rows: list[dict]) -> list[dict]:
     if appended_in is None or appended_in() is not transaction:
         conn.info[_APPENDED_IN] = weakref.ref(transaction)
         checkpoint.write_if_due(conn)  # the committed head: nothing of ours in it yet
-    last = conn.execute(
-        sa.select(TABLE.c.id, TABLE.c.row_hash).order_by(TABLE.c.id.desc()).limit(1)
-    ).first()
+    last = conn.execute(_last_row()).first()
     last_id, prev_hash = (last.id, last.row_hash) if last else (0, None)
     now, key = utcnow(), chain_key()
     written, stored = [], []
@@ -181,9 +189,16 @@ def _written_form(full: dict, texts: dict) -> bytes | None:
         texts["changes"], texts["details"], None))
 
 
+@cache
+def _last_row() -> sa.Select:
+    """The chain's head (built once: every audited flush reads it)."""
+    return sa.select(TABLE.c.id, TABLE.c.row_hash).order_by(TABLE.c.id.desc()).limit(1)
+
+
+@cache
 def _insert(dialect: str) -> sa.Insert:
     """The chain's INSERT (run for many rows at once), the JSON columns bound as the
-    canonical text."""
+    canonical text; built once per dialect (every audited flush runs it)."""
     values = {}
     for column in TABLE.columns:
         if column.key not in _JSON_FIELDS:

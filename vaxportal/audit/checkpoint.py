@@ -31,6 +31,7 @@ import logging
 import os
 import urllib.request
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -61,8 +62,13 @@ _last_day: dict[str, date] = {}
 
 def derived_key(purpose: bytes) -> bytes:
     """A key for one purpose (the chain, the checkpoints), derived from AUDIT_KEY."""
-    secret = current_app.config["AUDIT_KEY"].encode("utf-8")
-    return hmac.new(secret, b"vaxportal audit " + purpose, hashlib.sha256).digest()
+    return _derive(current_app.config["AUDIT_KEY"], purpose)
+
+
+@lru_cache(maxsize=8)
+def _derive(secret: str, purpose: bytes) -> bytes:
+    return hmac.new(secret.encode("utf-8"), b"vaxportal audit " + purpose,
+                    hashlib.sha256).digest()
 
 
 def signature(record: dict) -> str:

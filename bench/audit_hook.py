@@ -1,0 +1,95 @@
+"""What the audit trail costs a write (issue 13: "audit hook, 10,000 dose inserts"): doses
+recorded the way the dose form records them (one ORM object, one commit), with the session
+hook writing each dose's audit row into the chain, and the same inserts without the hook,
+in alternate rounds on the same data so that a load on the shared machine weighs on both
+alike. The coverage summary's session events are off in both, so only the trail differs.
+Goal: audited <= 1.3x the same inserts without the hook.
+
+    .venv/bin/python bench/audit_hook.py [--people 2000] [--doses 2000] [--uri ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from bench.common import bench_app  # noqa: E402
+from bench.coverage import build  # noqa: E402
+from bench.summary_upkeep import record  # noqa: E402
+from vaxportal.audit import hook  # noqa: E402
+from vaxportal.audit.models import AuditEvent  # noqa: E402
+from vaxportal.extensions import db  # noqa: E402
+from vaxportal.recipients.models import Recipient, Vaccine  # noqa: E402
+from vaxportal.reports import summary  # noqa: E402
+
+GOAL = 1.3
+ROUND = 10
+#: the hook's session listeners (``hook.install``), taken off for the baseline's rounds
+SESSION_LISTENERS = (("before_flush", hook._before_flush), ("after_flush", hook._after_flush),
+                     ("after_flush_postexec", hook._flush_done),
+                     ("do_orm_execute", hook._on_orm_execute),
+                     ("after_soft_rollback", hook._forget_flush))
+
+
+def trail(on: bool) -> None:
+    """The hook and its engine guard (which refuses an audited table's write without its
+    rows) on or off."""
+    change = event.listen if on else event.remove
+    for name, listener in SESSION_LISTENERS:
+        if event.contains(db.session, name, listener) != on:
+            change(db.session, name, listener)
+    if event.contains(db.engine, "before_cursor_execute", hook._guard_cursor) != on:
+        change(db.engine, "before_cursor_execute", hook._guard_cursor)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--doses", type=int, default=2000, help="in all, both ways")
+    parser.add_argument("--uri")
+    args = parser.parse_args()
+    app = bench_app(args.uri)
+    with app.app_context():
+        build(args.people)
+        people = db.session.execute(sa.select(Recipient.id, Recipient.facility_id)).all()
+        vaccines = list(db.session.scalars(sa.select(Vaccine.id)))
+        summary.uninstall()
+        rng = random.Random(13)
+        samples: dict[bool, list[float]] = {True: [], False: []}
+        cpu: dict[bool, float] = {True: 0.0, False: 0.0}
+        audit_rows = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+        for n in range(args.doses // (2 * ROUND)):
+            for on in (n % 2 == 0, n % 2 == 1):
+                trail(on)
+                started = time.process_time()
+                samples[on] += [record(rng, people, vaccines) for _ in range(ROUND)]
+                cpu[on] += time.process_time() - started
+        trail(True)
+        summary.install()
+        written = db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEvent)) - audit_rows
+        if written != len(samples[True]):
+            raise SystemExit(f"{written} audit rows for {len(samples[True])} audited doses")
+        audited, bare = (statistics.median(samples[k]) for k in (True, False))
+        ratio, cpu_ratio = audited / bare, cpu[True] / cpu[False]
+        print(f"{args.uri.split('@')[-1] if args.uri else 'SQLite'}: people {args.people}, "
+              f"doses recorded {len(samples[True])} audited + {len(samples[False])} without")
+        print(f"one dose without the hook: median {bare * 1e3:6.2f} ms "
+              f"({1 / bare:6.0f} doses/s)")
+        print(f"one dose, audited:         median {audited * 1e3:6.2f} ms "
+              f"({1 / audited:6.0f} doses/s)  x{ratio:.2f}; by CPU x{cpu_ratio:.2f} "
+              f"(goal <= {GOAL}x) {'PASS' if ratio <= GOAL else 'FAIL'}")
+        db.session.rollback()
+
+
+if __name__ == "__main__":
+    main()
