@@ -29,6 +29,7 @@ BENCHMARKS = (
     ("wire", "wire.py", False),
     ("scale", "scale.py", True),
     ("audit_verify", "audit_verify.py", True),
+    ("audit_hook", "audit_hook.py", True),
     ("import_speed", "import_speed.py", True),
 )
 
