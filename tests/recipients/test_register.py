@@ -27,9 +27,14 @@ def count_recipients() -> int:
 
 
 def test_form_page_renders_fields_with_check_as_you_leave(nurse):
+    """Each field is checked as it is left; its answer goes into the field's message slot,
+    which is always in the page and describes the input."""
     body = html(nurse.get("/recipients/new"))
     assert 'hx-post="/recipients/new/validate/full_name"' in body
-    assert 'hx-trigger="change"' in body and 'hx-target="#v-national_id"' in body
+    assert 'hx-trigger="change"' in body
+    assert 'hx-swap="innerHTML"' in body and 'hx-target="#national_id-msg"' in body
+    assert '<div class="field-message" id="national_id-msg" aria-live="polite"></div>' in body
+    assert 'aria-describedby="national_id-msg national_id-hint"' in body
     assert 'placeholder="dd/mm/yyyy"' in body
     assert "autofocus" in body
 
@@ -79,18 +84,50 @@ def test_date_in_the_future_refused(nurse):
     assert count_recipients() == 0
 
 
-def test_validate_endpoint_returns_the_field_fragment(nurse):
+def test_validate_endpoint_returns_the_field_message_never_the_field(nurse):
+    """The answer is the message for the field's slot: the input the user may be typing in
+    again by then is never sent back to replace it."""
     response = nurse.hx("POST", "/recipients/new/validate/national_id",
                         data=dict(PERSON_FORM, national_id="999"))
     body = html(response)
     assert response.status_code == 200 and "<html" not in body
-    assert body.strip().startswith('<div class="vfield" id="v-national_id">')
-    assert 'id="field-national_id"' in body and "Số CCCD gồm 12 chữ số" in body
-    assert 'value="999"' in body
-    assert "Họ và tên" not in body  # only the field left
+    assert body.strip().startswith(
+        '<p class="field-error" id="national_id-error">Số CCCD gồm 12 chữ số')
+    assert 'id="field-national_id"' not in body and "<input" not in body
+    assert 'value="999"' not in body
+    assert "Họ và tên" not in body  # nothing of the other fields
     ok = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=PERSON_FORM))
-    assert "field-error" not in ok
+    assert "field-error" not in ok and "<input" not in ok
+    for name in ("full_name", "date_of_birth", "gender", "phone", "ward", "street"):
+        answer = html(nurse.hx("POST", f"/recipients/new/validate/{name}",
+                               data=dict(PERSON_FORM, full_name="", date_of_birth="x",
+                                         phone="0123")))
+        assert f'name="{name}"' not in answer, name
     assert nurse.hx("POST", "/recipients/new/validate/nope", data=PERSON_FORM).status_code == 404
+
+
+def test_a_province_check_brings_the_ward_field_out_of_band_never_the_province(nurse):
+    """The province's answer replaces the ward field (new communes, and the province they
+    are listed for, so that Enter still saves the form), never the province's select."""
+    body = html(nurse.hx("POST", "/recipients/new/validate/province",
+                         data=dict(PERSON_FORM, province="01")))
+    assert body.split('<div class="vfield" id="v-ward" hx-swap-oob="true">')[0].strip() == ""
+    assert 'name="province"' not in body and 'name="pick_province"' not in body
+    assert 'name="province_shown" value="01"' in body
+    assert 'hx-target="#ward-msg"' in body
+
+
+def test_the_national_id_check_brings_the_existing_record_out_of_band(nurse, person):
+    existing = person(full_name="Võ Văn Cũ", national_id="089180123456")
+    body = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=PERSON_FORM))
+    message, _sep, rest = body.partition('<div id="existing-record" hx-swap-oob="true">')
+    assert "Số CCCD/CMND này đã được đăng ký" in message and "Võ Văn Cũ" not in message
+    assert "Võ Văn Cũ" in rest and f'href="/recipients/{existing.id}"' in rest
+    assert '<div id="lookup-offer" hx-swap-oob="true">' in rest
+    # the full page (no JavaScript) shows the same record in the same slot
+    page = html(nurse.post("/recipients/new", data=PERSON_FORM))
+    slot = page.split('<div id="existing-record">')[1].split('<div class="vfield"')[0]
+    assert "Võ Văn Cũ" in slot and f'href="/recipients/{existing.id}"' in slot
 
 
 def test_duplicate_national_id_refused_points_to_the_record(nurse, person):
@@ -209,3 +246,4 @@ def test_services_find_and_create(place):
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "female",
                                     exclude_id=recipient.id) == []
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "male") == []
+
