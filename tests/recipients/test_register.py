@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -247,3 +248,148 @@ def test_services_find_and_create(place):
                                     exclude_id=recipient.id) == []
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "male") == []
 
+
+# -- a check as you go never replaces the field it checks ---------------------------------
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+_VERBS = ("hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete")
+
+
+class _Element:
+    def __init__(self, tag: str, attrs: dict, parent: _Element | None) -> None:
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+
+    def ancestors_and_self(self):
+        node = self
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def matches(self, selector: str) -> bool:
+        """A simple selector: a tag, ``.class`` or ``#id``."""
+        if selector.startswith("#"):
+            return self.attrs.get("id") == selector[1:]
+        if selector.startswith("."):
+            return selector[1:] in (self.attrs.get("class") or "").split()
+        return self.tag == selector
+
+
+class _Page(HTMLParser):
+    """The elements of a page or fragment, each knowing its parent (``html.parser``)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = _Element("#document", {}, None)
+        self.elements: list[_Element] = []
+        self._open = self.root
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        element = _Element(tag, {k: v or "" for k, v in attrs}, self._open)
+        self.elements.append(element)
+        if tag not in _VOID:
+            self._open = element
+
+    def handle_startendtag(self, tag, attrs):
+        self.elements.append(_Element(tag, {k: v or "" for k, v in attrs}, self._open))
+
+    def handle_endtag(self, tag):
+        for node in self._open.ancestors_and_self():
+            if node.tag == tag:
+                self._open = node.parent or self.root
+                return
+
+    def by_id(self, element_id: str) -> _Element | None:
+        return next((e for e in self.elements if e.attrs.get("id") == element_id), None)
+
+
+def _inherited(element: _Element, name: str) -> tuple[str | None, _Element | None]:
+    """htmx 1.9's value of ``name`` for ``element``: its own, or the nearest ancestor's that
+    does not disinherit it; and the element holding it."""
+    for node in element.ancestors_and_self():
+        if name in node.attrs:
+            disinherit = node.attrs.get("hx-disinherit", "").split()
+            if node is not element and ("*" in disinherit or name in disinherit):
+                return None, None
+            return node.attrs[name], node
+    return None, None
+
+
+def _target(page: _Page, element: _Element) -> _Element | None:
+    value, holder = _inherited(element, "hx-target")
+    if value is None:
+        return element  # htmx's default: the element itself
+    value = value.strip()
+    if value == "this":
+        return holder
+    if value.startswith("closest "):
+        selector = value[len("closest "):].strip()
+        return next((n for n in element.ancestors_and_self() if n.matches(selector)), None)
+    if value.startswith("#") and " " not in value:
+        return page.by_id(value[1:])
+    raise AssertionError(f"the guard does not read hx-target={value!r} yet: teach it")
+
+
+def replaces_itself(text: str) -> list[str]:
+    """Every form control of ``text`` that sends a request of its own (checked as it is left,
+    searched as typed) and whose answer would replace the control itself: its target is the
+    control or contains it, swapped by outerHTML or innerHTML (htmx's default)."""
+    page = _Page(text)
+    found = []
+    for element in page.elements:
+        if element.tag not in ("input", "select", "textarea") or not any(
+                verb in element.attrs for verb in _VERBS):
+            continue
+        swap = (_inherited(element, "hx-swap")[0] or "innerHTML").split()[0]
+        target = _target(page, element)
+        assert target is not None, f"{element.attrs.get('name')}: no target in the page"
+        if swap in ("outerHTML", "innerHTML") and target in set(element.ancestors_and_self()):
+            found.append(f"{element.attrs.get('name')} -> {target.tag}#{target.attrs.get('id')}")
+    return found
+
+
+def test_the_guard_catches_a_field_whose_answer_replaces_it():
+    old_register_field = ('<form hx-post="/f" hx-target="#form" hx-swap="outerHTML">'
+                          '<div class="vfield" id="v-phone"><div class="field">'
+                          '<input name="phone" hx-post="/check" hx-target="#v-phone" '
+                          'hx-swap="outerHTML"></div></div></form>')
+    assert replaces_itself(old_register_field) == ["phone -> div#v-phone"]
+    inherits_the_forms = ('<div id="form"><form hx-post="/f" hx-target="#form" '
+                          'hx-swap="outerHTML"><select name="kind" hx-get="/f"></select>'
+                          '</form></div>')
+    assert replaces_itself(inherits_the_forms) == ["kind -> div#form"]
+    assert replaces_itself('<input name="q" hx-get="/q">') == ["q -> input#None"]
+    disinherited = ('<div id="form" hx-target="#form" hx-disinherit="hx-target">'
+                    '<input name="q" hx-get="/q" hx-swap="none"></div>')
+    assert replaces_itself(disinherited) == []
+    assert replaces_itself(
+        '<p id="q-msg"></p><input name="q" hx-post="/c" hx-target="#q-msg">') == []
+
+
+def test_no_check_as_you_go_replaces_the_field_it_checks(nurse, person):
+    """The register, its search and its edit pages, with and without errors shown, and the
+    province check's answer (the ward field it brings): no field sends a request whose
+    answer would replace that field while the user may be typing in it again."""
+    recipient = person(province="91", ward="30307")
+    bad = dict(PERSON_FORM, phone="0123", national_id="1")
+    pages = {
+        "register": nurse.get("/recipients/new"),
+        "register with errors": nurse.post("/recipients/new", data=bad),
+        "register with errors (htmx)": nurse.hx("POST", "/recipients/new", data=bad),
+        "province picked": nurse.post("/recipients/new",
+                                      data=dict(PERSON_FORM, province="01", pick_province="1")),
+        "province check": nurse.hx("POST", "/recipients/new/validate/province",
+                                   data=dict(PERSON_FORM, province="01")),
+        "search": nurse.get("/recipients/"),
+        "edit": nurse.get(f"/recipients/{recipient.id}/edit"),
+        "edit identity": nurse.get(f"/recipients/{recipient.id}/identity"),
+        "new dose": nurse.get(f"/recipients/{recipient.id}/doses/new"),
+    }
+    checked = 0
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert replaces_itself(html(response)) == [], name
+        checked += html(response).count('hx-trigger="change"')
+    assert checked > 20  # the register's fields were among those read
