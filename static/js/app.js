@@ -4,8 +4,9 @@
  * Strict ES5 for Internet Explorer 11 (checked by tools/ie11-gates.sh with es-check).
  * Every page works without it: it only sets htmx's options, adds the CSRF header to htmx
  * requests, guards against double submits, moves focus to [data-autofocus] fields, asks
- * [data-confirm] questions, shows the server's error messages for htmx requests and drops
- * a field check's answer that a newer value of the field has made stale.
+ * [data-confirm] questions, shows the server's error messages for htmx requests, drops
+ * a field check's answer that a newer value of the field has made stale and lets a field
+ * follow the message its check brought.
  */
 (function (window, document) {
   "use strict";
@@ -243,10 +244,12 @@
 
   /* ---- (7) a field's check answers only the value it was sent ------------------------- */
 
-  // A check-as-you-leave answer replaces the field it checked. When the field was changed
-  // again while that answer was on its way (a slow line, a select's type-ahead), the answer
-  // is stale: drop it, so it cannot put the older value back over the newer one. The newer
-  // value's own check is queued behind it (hx-sync) and answers instead.
+  // A check-as-you-leave answer fills the field's message slot and, out of band, what
+  // follows the value (the province's commune list, the national ID's existing record).
+  // When the field was changed again while that answer was on its way (a slow line, a
+  // select's type-ahead), the answer is stale: drop it, message and out-of-band parts alike,
+  // so that it cannot show the older value's message or communes. The newer value's own
+  // check is queued behind it (hx-sync) and answers instead.
   function sentValue(detail, name) {
     var parameters = detail.requestConfig && detail.requestConfig.parameters;
     if (!parameters || !Object.prototype.hasOwnProperty.call(parameters, name)) {
@@ -267,6 +270,36 @@
     sent = sentValue(detail, elt.name);
     if (sent !== null && sent !== elt.value) {
       detail.shouldSwap = false;
+    }
+  });
+
+  /* ---- (8) a checked field follows its message -------------------------------------- */
+
+  // The answer went into the field's message slot (templates/_macros.html, field_message),
+  // never into the field: the field's error look and its input's aria-invalid follow the
+  // message here. Without JavaScript the page is rendered whole, with both already right.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var slot = evt.detail && evt.detail.target;
+    var field;
+    var input;
+    if (!isElement(slot) || !slot.id || !slot.matches(".field-message")) {
+      return;
+    }
+    field = slot.closest(".field");
+    if (!field) {
+      return;
+    }
+    input = field.querySelector('[aria-describedby~="' + slot.id + '"]');
+    if (slot.querySelector(".field-error")) {
+      field.classList.add("has-error");
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+      }
+    } else {
+      field.classList.remove("has-error");
+      if (input) {
+        input.removeAttribute("aria-invalid");
+      }
     }
   });
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -27,9 +28,14 @@ def count_recipients() -> int:
 
 
 def test_form_page_renders_fields_with_check_as_you_leave(nurse):
+    """Each field is checked as it is left; its answer goes into the field's message slot,
+    which is always in the page and describes the input."""
     body = html(nurse.get("/recipients/new"))
     assert 'hx-post="/recipients/new/validate/full_name"' in body
-    assert 'hx-trigger="change"' in body and 'hx-target="#v-national_id"' in body
+    assert 'hx-trigger="change"' in body
+    assert 'hx-swap="innerHTML"' in body and 'hx-target="#national_id-msg"' in body
+    assert '<div class="field-message" id="national_id-msg" aria-live="polite"></div>' in body
+    assert 'aria-describedby="national_id-msg national_id-hint"' in body
     assert 'placeholder="dd/mm/yyyy"' in body
     assert "autofocus" in body
 
@@ -79,18 +85,50 @@ def test_date_in_the_future_refused(nurse):
     assert count_recipients() == 0
 
 
-def test_validate_endpoint_returns_the_field_fragment(nurse):
+def test_validate_endpoint_returns_the_field_message_never_the_field(nurse):
+    """The answer is the message for the field's slot: the input the user may be typing in
+    again by then is never sent back to replace it."""
     response = nurse.hx("POST", "/recipients/new/validate/national_id",
                         data=dict(PERSON_FORM, national_id="999"))
     body = html(response)
     assert response.status_code == 200 and "<html" not in body
-    assert body.strip().startswith('<div class="vfield" id="v-national_id">')
-    assert 'id="field-national_id"' in body and "Số CCCD gồm 12 chữ số" in body
-    assert 'value="999"' in body
-    assert "Họ và tên" not in body  # only the field left
+    assert body.strip().startswith(
+        '<p class="field-error" id="national_id-error">Số CCCD gồm 12 chữ số')
+    assert 'id="field-national_id"' not in body and "<input" not in body
+    assert 'value="999"' not in body
+    assert "Họ và tên" not in body  # nothing of the other fields
     ok = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=PERSON_FORM))
-    assert "field-error" not in ok
+    assert "field-error" not in ok and "<input" not in ok
+    for name in ("full_name", "date_of_birth", "gender", "phone", "ward", "street"):
+        answer = html(nurse.hx("POST", f"/recipients/new/validate/{name}",
+                               data=dict(PERSON_FORM, full_name="", date_of_birth="x",
+                                         phone="0123")))
+        assert f'name="{name}"' not in answer, name
     assert nurse.hx("POST", "/recipients/new/validate/nope", data=PERSON_FORM).status_code == 404
+
+
+def test_a_province_check_brings_the_ward_field_out_of_band_never_the_province(nurse):
+    """The province's answer replaces the ward field (new communes, and the province they
+    are listed for, so that Enter still saves the form), never the province's select."""
+    body = html(nurse.hx("POST", "/recipients/new/validate/province",
+                         data=dict(PERSON_FORM, province="01")))
+    assert body.split('<div class="vfield" id="v-ward" hx-swap-oob="true">')[0].strip() == ""
+    assert 'name="province"' not in body and 'name="pick_province"' not in body
+    assert 'name="province_shown" value="01"' in body
+    assert 'hx-target="#ward-msg"' in body
+
+
+def test_the_national_id_check_brings_the_existing_record_out_of_band(nurse, person):
+    existing = person(full_name="Võ Văn Cũ", national_id="089180123456")
+    body = html(nurse.hx("POST", "/recipients/new/validate/national_id", data=PERSON_FORM))
+    message, _sep, rest = body.partition('<div id="existing-record" hx-swap-oob="true">')
+    assert "Số CCCD/CMND này đã được đăng ký" in message and "Võ Văn Cũ" not in message
+    assert "Võ Văn Cũ" in rest and f'href="/recipients/{existing.id}"' in rest
+    assert '<div id="lookup-offer" hx-swap-oob="true">' in rest
+    # the full page (no JavaScript) shows the same record in the same slot
+    page = html(nurse.post("/recipients/new", data=PERSON_FORM))
+    slot = page.split('<div id="existing-record">')[1].split('<div class="vfield"')[0]
+    assert "Võ Văn Cũ" in slot and f'href="/recipients/{existing.id}"' in slot
 
 
 def test_duplicate_national_id_refused_points_to_the_record(nurse, person):
@@ -209,3 +247,149 @@ def test_services_find_and_create(place):
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "female",
                                     exclude_id=recipient.id) == []
     assert find_possible_duplicates("Le Thi Hong", date(1980, 9, 5), "male") == []
+
+
+# -- a check as you go never replaces the field it checks ---------------------------------
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+_VERBS = ("hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete")
+
+
+class _Element:
+    def __init__(self, tag: str, attrs: dict, parent: _Element | None) -> None:
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+
+    def ancestors_and_self(self):
+        node = self
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def matches(self, selector: str) -> bool:
+        """A simple selector: a tag, ``.class`` or ``#id``."""
+        if selector.startswith("#"):
+            return self.attrs.get("id") == selector[1:]
+        if selector.startswith("."):
+            return selector[1:] in (self.attrs.get("class") or "").split()
+        return self.tag == selector
+
+
+class _Page(HTMLParser):
+    """The elements of a page or fragment, each knowing its parent (``html.parser``)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = _Element("#document", {}, None)
+        self.elements: list[_Element] = []
+        self._open = self.root
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        element = _Element(tag, {k: v or "" for k, v in attrs}, self._open)
+        self.elements.append(element)
+        if tag not in _VOID:
+            self._open = element
+
+    def handle_startendtag(self, tag, attrs):
+        self.elements.append(_Element(tag, {k: v or "" for k, v in attrs}, self._open))
+
+    def handle_endtag(self, tag):
+        for node in self._open.ancestors_and_self():
+            if node.tag == tag:
+                self._open = node.parent or self.root
+                return
+
+    def by_id(self, element_id: str) -> _Element | None:
+        return next((e for e in self.elements if e.attrs.get("id") == element_id), None)
+
+
+def _inherited(element: _Element, name: str) -> tuple[str | None, _Element | None]:
+    """htmx 1.9's value of ``name`` for ``element``: its own, or the nearest ancestor's that
+    does not disinherit it; and the element holding it."""
+    for node in element.ancestors_and_self():
+        if name in node.attrs:
+            disinherit = node.attrs.get("hx-disinherit", "").split()
+            if node is not element and ("*" in disinherit or name in disinherit):
+                return None, None
+            return node.attrs[name], node
+    return None, None
+
+
+def _target(page: _Page, element: _Element) -> _Element | None:
+    value, holder = _inherited(element, "hx-target")
+    if value is None:
+        return element  # htmx's default: the element itself
+    value = value.strip()
+    if value == "this":
+        return holder
+    if value.startswith("closest "):
+        selector = value[len("closest "):].strip()
+        return next((n for n in element.ancestors_and_self() if n.matches(selector)), None)
+    if value.startswith("#") and " " not in value:
+        return page.by_id(value[1:])
+    raise AssertionError(f"the guard does not read hx-target={value!r} yet: teach it")
+
+
+def replaces_itself(text: str) -> list[str]:
+    """Every form control of ``text`` that sends a request of its own (checked as it is left,
+    searched as typed) and whose answer would replace the control itself: its target is the
+    control or contains it, swapped by outerHTML or innerHTML (htmx's default)."""
+    page = _Page(text)
+    found = []
+    for element in page.elements:
+        if element.tag not in ("input", "select", "textarea") or not any(
+                verb in element.attrs for verb in _VERBS):
+            continue
+        swap = (_inherited(element, "hx-swap")[0] or "innerHTML").split()[0]
+        target = _target(page, element)
+        assert target is not None, f"{element.attrs.get('name')}: no target in the page"
+        if swap in ("outerHTML", "innerHTML") and target in set(element.ancestors_and_self()):
+            found.append(f"{element.attrs.get('name')} -> {target.tag}#{target.attrs.get('id')}")
+    return found
+
+
+def test_the_guard_catches_a_field_whose_answer_replaces_it():
+    old_register_field = ('<form hx-post="/f" hx-target="#form" hx-swap="outerHTML">'
+                          '<div class="vfield" id="v-phone"><div class="field">'
+                          '<input name="phone" hx-post="/check" hx-target="#v-phone" '
+                          'hx-swap="outerHTML"></div></div></form>')
+    assert replaces_itself(old_register_field) == ["phone -> div#v-phone"]
+    inherits_the_forms = ('<div id="form"><form hx-post="/f" hx-target="#form" '
+                          'hx-swap="outerHTML"><select name="kind" hx-get="/f"></select>'
+                          '</form></div>')
+    assert replaces_itself(inherits_the_forms) == ["kind -> div#form"]
+    assert replaces_itself('<input name="q" hx-get="/q">') == ["q -> input#None"]
+    disinherited = ('<div id="form" hx-target="#form" hx-disinherit="hx-target">'
+                    '<input name="q" hx-get="/q" hx-swap="none"></div>')
+    assert replaces_itself(disinherited) == []
+    assert replaces_itself(
+        '<p id="q-msg"></p><input name="q" hx-post="/c" hx-target="#q-msg">') == []
+
+
+def test_no_check_as_you_go_replaces_the_field_it_checks(nurse, person):
+    """The register, its search and its edit pages, with and without errors shown, and the
+    province check's answer (the ward field it brings): no field sends a request whose
+    answer would replace that field while the user may be typing in it again."""
+    recipient = person(province="91", ward="30307")
+    bad = dict(PERSON_FORM, phone="0123", national_id="1")
+    pages = {
+        "register": nurse.get("/recipients/new"),
+        "register with errors": nurse.post("/recipients/new", data=bad),
+        "register with errors (htmx)": nurse.hx("POST", "/recipients/new", data=bad),
+        "province picked": nurse.post("/recipients/new",
+                                      data=dict(PERSON_FORM, province="01", pick_province="1")),
+        "province check": nurse.hx("POST", "/recipients/new/validate/province",
+                                   data=dict(PERSON_FORM, province="01")),
+        "search": nurse.get("/recipients/"),
+        "edit": nurse.get(f"/recipients/{recipient.id}/edit"),
+        "edit identity": nurse.get(f"/recipients/{recipient.id}/identity"),
+        "new dose": nurse.get(f"/recipients/{recipient.id}/doses/new"),
+    }
+    checked = 0
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert replaces_itself(html(response)) == [], name
+        checked += html(response).count('hx-trigger="change"')
+    assert checked > 20  # the register's fields were among those read

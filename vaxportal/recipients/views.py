@@ -187,8 +187,10 @@ def new():
 @permission_required(Perm.write_recipients)
 @throttle.limited(throttle.field_check_limits)
 def validate_field(name: str):
-    """One field checked as it is left (htmx): the field's fragment with its message; for
-    the national ID also the look-up offer beside the form (out of band)."""
+    """One field checked as it is left (htmx): the field's message alone, for its slot, so
+    that the answer never replaces the input the user may be typing in again; out of band
+    for the national ID the record already holding it and the look-up offer, for the
+    province the ward field with its communes (``recipients/_field_check.html``)."""
     if name not in FIELD_KEYS:
         abort(404)
     form = _recipient_form()
@@ -199,8 +201,8 @@ def validate_field(name: str):
     if name == "national_id" and form.national_id.data and not form.national_id.errors:
         existing = registered_id(form, form.national_id.data)
         db.session.commit()
-    return render_template("recipients/_field.html", form=form, name=name, existing=existing,
-                           offer=lookup_offer(existing), validating=True)
+    return render_template("recipients/_field_check.html", form=form, name=name,
+                           existing=existing, offer=lookup_offer(existing))
 
 
 # -- the recipient's page ----------------------------------------------------------------
