@@ -22,6 +22,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -385,22 +386,38 @@ WORD_COUNT_CAP = 5_000
 
 def _rarest_first(words: tuple[str, ...]) -> list[str]:
     """The words by how many names hold a word starting with each (capped: a short walk of
-    the covering index), longer words first on a tie. One word needs no count; several are
-    counted in one round trip, once per request."""
+    the covering index), longer words first on a tie. One word needs no count; the words
+    this process has not counted lately (``WORD_COUNT_SECONDS``) are counted in one round
+    trip."""
     if len(set(words)) < 2:
         return list(words)
-    key = f"_recipients_word_order_{'|'.join(words)}"
-    if has_app_context() and key in g:
-        return g.get(key)
-    bounds = {}
-    for n, word in enumerate(words):
-        bounds[f"low_{n}"], bounds[f"high_{n}"] = prefix_range(word)
-    found = db.session.connection().execute(_word_counts(len(words)), bounds).one()
-    frequency = dict(zip(words, found, strict=True))
-    ordered = sorted(words, key=lambda word: (int(frequency[word] or 0), -len(word)))
-    if has_app_context():
-        setattr(g, key, ordered)
-    return ordered
+    now = time.monotonic()
+    frequency = {}
+    for word in words:
+        known = _WORD_COUNTS.get(word)
+        if known is not None and now - known[1] < WORD_COUNT_SECONDS:
+            frequency[word] = known[0]
+    missing = [word for word in dict.fromkeys(words) if word not in frequency]
+    if missing:
+        bounds = {}
+        for n, word in enumerate(missing):
+            bounds[f"low_{n}"], bounds[f"high_{n}"] = prefix_range(word)
+        found = db.session.connection().execute(_word_counts(len(missing)), bounds).one()
+        if len(_WORD_COUNTS) + len(missing) > WORD_COUNTS_KEPT:
+            _WORD_COUNTS.clear()
+        for word, count in zip(missing, found, strict=True):
+            frequency[word] = int(count or 0)
+            _WORD_COUNTS[word] = (frequency[word], now)
+    return sorted(words, key=lambda word: (frequency[word], -len(word)))
+
+
+#: a word's count is trusted this long: how many names hold a word changes slowly, and a
+#: count out of date only changes which word gathers the candidates, never the rows found
+#: nor their order
+WORD_COUNT_SECONDS = 600
+#: words whose count a process keeps (the most common name words are a few hundred)
+WORD_COUNTS_KEPT = 4096
+_WORD_COUNTS: dict[str, tuple[int, float]] = {}
 
 
 @functools.lru_cache(maxsize=8)
