@@ -10,7 +10,8 @@ built.
 ``DB``: the folder of one kept scale (``/tmp/keep/scale-0.025``). Prints the process CPU per
 request (the median of rounds of ``--requests``, beside a round of the bare page of
 ``bench/bare.py`` in the same process: a ratio as ``scale.py`` prints, without gunicorn, the
-network or ``wrk``), then with ``--profile N`` the cProfile of N requests (function calls per
+network or ``wrk``; and the least of each's rounds, which other work on a shared machine
+inflates least), then with ``--profile N`` the cProfile of N requests (function calls per
 request, and the top functions by own and by cumulative time).
 """
 
@@ -110,7 +111,9 @@ def main() -> None:
     app_ms, bare_ms = statistics.median(mine) * 1e3, statistics.median(base) * 1e3
     backend = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
     print(f"{backend}: search POST ({len(answer)} B), CPU of this process per request: app "
-          f"{app_ms:.2f} ms, bare {bare_ms:.2f} ms; bare / app {bare_ms / app_ms:.1%} "
+          f"{app_ms:.2f} ms, bare {bare_ms:.2f} ms; bare / app {bare_ms / app_ms:.1%}; "
+          f"the least of the rounds: app {min(mine) * 1e3:.2f} ms, bare "
+          f"{min(base) * 1e3:.2f} ms, {min(base) / min(mine):.1%} "
           f"(rounds app {', '.join(f'{m * 1e3:.2f}' for m in mine)})")
     if args.profile:
         profiler = cProfile.Profile()

@@ -469,22 +469,28 @@ def get_search(search_id: str | None, account) -> RecipientSearch | None:
 
 
 def save_search(register_filter: RegisterFilter, account, session_id: int | None) -> str:
-    """Store the filter and return its id. The same filter searched again in the same
-    browser session has the same id (``_search_id``), so a search already stored (the
-    same page typed again, a filter changed back) is read, not written again: no INSERT
-    and no commit on every request."""
+    """Store the filter and return its id (``store_search``)."""
+    return store_search(register_filter, account, session_id)[0]
+
+
+def store_search(register_filter: RegisterFilter, account,
+                 session_id: int | None) -> tuple[str, bool]:
+    """Store the filter: its id, and whether anything was written (then the caller
+    commits). The same filter searched again in the same browser session has the same id
+    (``_search_id``), so a search already stored (the same page typed again, a filter
+    changed back) is read, not written again: no INSERT and no commit on every request."""
     data = register_filter.to_dict()
     search_id = _search_id(data, account, session_id)
     if search_id is None:  # no browser session (a console or a job): a random id
         row = RecipientSearch(id=secrets.token_urlsafe(16), account_id=account.id,
                               session_id=session_id, query=data)
         db.session.add(row)
-        return row.id
+        return row.id, True
     if _stored_query(search_id, account) == data:
-        return search_id
+        return search_id, False
     _sweep_expired(account)
     _store(search_id, account, session_id, data)
-    return search_id
+    return search_id, True
 
 
 def _stored_query(search_id: str, account) -> dict | None:
