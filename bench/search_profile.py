@@ -11,8 +11,9 @@ built.
 request (the median of rounds of ``--requests``, beside a round of the bare page of
 ``bench/bare.py`` in the same process: a ratio as ``scale.py`` prints, without gunicorn, the
 network or ``wrk``; and the least of each's rounds, which other work on a shared machine
-inflates least), then with ``--profile N`` the cProfile of N requests (function calls per
-request, and the top functions by own and by cumulative time).
+inflates least), then with ``--profile N`` the cProfile of N requests timed by this process's
+CPU clock, so a wait on the database server counts nothing (function calls per request, and
+the top functions by own and by cumulative time).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def main() -> None:
           f"{min(base) * 1e3:.2f} ms, {min(base) / min(mine):.1%} "
           f"(rounds app {', '.join(f'{m * 1e3:.2f}' for m in mine)})")
     if args.profile:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         for _ in range(args.profile):
             search()
