@@ -39,7 +39,8 @@ TEMPLATES = ROOT.parent / "templates"
 POLICY = ROOT / "policy"
 HTMX = ROOT / "htmx.py"
 
-SCOPE_BUILDERS = frozenset({"subtree_ids", "scope_facility_ids", "delegated_facility_ids"})
+SCOPE_BUILDERS = frozenset({"subtree_ids", "scope_facility_ids", "delegated_facility_ids",
+                            "path_range_ids", "subtree_bounds"})
 DELEGATION_PERIOD = frozenset({"starts_on", "ends_on", "ended_at"})
 PERIOD_TESTS = frozenset({"is_", "is_not", "isnot", "between"})
 #: htmx 1.9's request and response headers

@@ -28,10 +28,29 @@ def subtree_ids(facility_id: int) -> sa.Select:
     """``SELECT id`` of a facility and every facility below it: a range of literal paths,
     so that the planner sees the bounds (a sub-select of the path made PostgreSQL guess a
     province's subtree at one row)."""
-    path = _path_of(facility_id)
-    if path is None:
+    bounds = _bounds(facility_id)
+    if bounds is None:
         return sa.select(Facility.id).where(sa.false())
-    low, high = prefix_range(path)
+    return _ids_between(*bounds)
+
+
+def subtree_bounds(facility_id: int) -> tuple[str, str] | None:
+    """The paths ``low <= path < high`` of a facility's subtree (None: no such facility)."""
+    return _bounds(facility_id)
+
+
+def path_range_ids(low, high) -> sa.Select:
+    """``SELECT id`` of the facilities whose path lies in ``[low, high)``: the bounds of
+    ``subtree_bounds``, as values or as named parameters of a statement kept for reuse."""
+    return _ids_between(low, high)
+
+
+def _bounds(facility_id: int) -> tuple[str, str] | None:
+    path = _path_of(facility_id)
+    return None if path is None else prefix_range(path)
+
+
+def _ids_between(low, high) -> sa.Select:
     return sa.select(Facility.id).where(Facility.path >= low, Facility.path < high)
 
 

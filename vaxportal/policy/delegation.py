@@ -38,9 +38,10 @@ def state(delegation: Delegation, today: date | None = None) -> str:
     return "active" if today <= delegation.ends_on else "expired"
 
 
-def is_active():
-    """SQL: the delegation gives scope today."""
-    today = local_today()
+def is_active(today=None):
+    """SQL: the delegation gives scope today (``today``: a date, or a named parameter of a
+    statement kept for reuse; by default today in Vietnam)."""
+    today = local_today() if today is None else today
     return sa.and_(Delegation.starts_on <= today, Delegation.ends_on >= today,
                    Delegation.ended_at.is_(None))
 
@@ -58,7 +59,8 @@ def overlaps(account_id: int, facility_id: int, starts_on: date, ends_on: date):
                    Delegation.ends_on >= starts_on)
 
 
-def delegated_facility_ids(account_id: int) -> sa.Select:
-    """``SELECT facility_id`` of the account's active delegations."""
+def delegated_facility_ids(account_id, today=None) -> sa.Select:
+    """``SELECT facility_id`` of the account's active delegations (``account_id`` and
+    ``today`` as values or as named parameters, see ``is_active``)."""
     return sa.select(Delegation.facility_id).where(Delegation.account_id == account_id,
-                                                   is_active())
+                                                   is_active(today))

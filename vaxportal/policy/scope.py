@@ -17,15 +17,21 @@ from flask import abort, g, has_app_context
 from vaxportal.auth.current import current_account
 from vaxportal.auth.models import Account
 from vaxportal.extensions import db
-from vaxportal.facilities.models import Facility
-from vaxportal.facilities.tree import subtree_ids
+from vaxportal.facilities.models import Delegation, Facility
+from vaxportal.facilities.tree import path_range_ids, subtree_bounds, subtree_ids
 from vaxportal.policy.delegation import delegated_facility_ids
 from vaxportal.policy.roles import Perm, has_perm, has_subtree_scope
+from vaxportal.timeutil import local_today
 
 #: more facilities than this in scope and the scope is "wide" (a district, a province):
 #: searches walk the name index instead of gathering the scope (``RegisterFilter._scoped``)
 WIDE_SCOPE = 3
 _CACHE = "_policy_scopes"
+#: the values of a scope's condition, by name: literal in ``condition`` / ``filter``, named
+#: parameters in ``bound_filter``
+_VALUE_TYPES = {"scope_facility": Facility.id.type, "scope_low": Facility.path.type,
+                "scope_high": Facility.path.type, "scope_account": Delegation.account_id.type,
+                "scope_today": Delegation.starts_on.type}
 
 
 class Scope:
@@ -50,12 +56,7 @@ class Scope:
     @property
     def ids(self) -> sa.Select:
         """``SELECT id`` of the facilities in scope (none without the permission)."""
-        if not self.allowed:
-            return sa.select(Facility.id).where(sa.false())
-        if self.subtree:
-            return subtree_ids(self.facility_id)
-        own = sa.select(sa.literal(self.facility_id).label("id"))
-        return sa.union(own, delegated_facility_ids(self.account.id))
+        return self._ids(self._literal(self._form()))
 
     def condition(self, facility_column) -> sa.ColumnElement[bool]:
         """The WHERE clause "``facility_column`` lies in the scope"."""
@@ -67,9 +68,74 @@ class Scope:
         """``stmt`` restricted to rows whose ``facility_column`` lies in the scope. Once the
         scope knows it is one facility (``remember_choices``), an equality the facility
         index can seek (and serve the ORDER BY from), not a sub-select."""
-        if self._choices is not None and len(self._choices) == 1:
-            return stmt.where(facility_column == self._choices[0][0])
+        if self.shape == "one":
+            return stmt.where(facility_column == self._literal("one")("scope_facility"))
         return stmt.where(self.condition(facility_column))
+
+    @property
+    def shape(self) -> str:
+        """The form ``filter`` gives the condition: ``none`` (no permission, or no such
+        facility: nothing), ``one`` (one facility, once ``remember_choices`` knows it: an
+        equality), ``subtree`` (a range of paths) or ``own`` (the account's facility and its
+        active delegations). ``bound_filter`` writes the same SQL for every scope of one
+        shape, so a hot query may be built once per shape and run with ``parameters()``."""
+        if self._choices is not None and len(self._choices) == 1 and self.allowed:
+            return "one"
+        return self._form()
+
+    def parameters(self) -> dict[str, object]:
+        """The values of ``bound_filter``'s named parameters for this scope."""
+        return self._values(self.shape)
+
+    def bound_filter(self, stmt: sa.Select, facility_column) -> sa.Select:
+        """``filter`` with the scope's values as named parameters (``scope_*``), the same
+        statement for every scope of the same ``shape``."""
+        shape = self.shape
+        if shape == "none":
+            return stmt.where(sa.false())
+        if shape == "one":
+            return stmt.where(facility_column == self._named("scope_facility"))
+        return stmt.where(facility_column.in_(self._ids(self._named)))
+
+    def _form(self) -> str:
+        """The form of ``condition``: ``none``, ``subtree`` or ``own`` (see ``shape``)."""
+        if not self.allowed:
+            return "none"
+        if self.subtree:
+            return "subtree" if subtree_bounds(self.facility_id) is not None else "none"
+        return "own"
+
+    def _values(self, shape: str) -> dict[str, object]:
+        if shape == "one":
+            return {"scope_facility": self._choices[0][0]}
+        if shape == "subtree":
+            low, high = subtree_bounds(self.facility_id)
+            return {"scope_low": low, "scope_high": high}
+        if shape == "own":
+            return {"scope_facility": self.facility_id, "scope_account": self.account.id,
+                    "scope_today": local_today()}
+        return {}
+
+    def _ids(self, value: Callable[[str], sa.BindParameter]) -> sa.Select:
+        """The one form of ``SELECT id`` of the facilities in scope; ``value(name)`` gives
+        each of its values as SQL (a literal of this scope, or a named parameter)."""
+        form = self._form()
+        if form == "none":
+            return sa.select(Facility.id).where(sa.false())
+        if form == "subtree":
+            return path_range_ids(value("scope_low"), value("scope_high"))
+        own = sa.select(value("scope_facility").label("id"))
+        return sa.union(own, delegated_facility_ids(value("scope_account"),
+                                                    value("scope_today")))
+
+    def _literal(self, shape: str) -> Callable[[str], sa.BindParameter]:
+        values = self._values(shape)
+        return lambda name: sa.bindparam(name, values[name], type_=_VALUE_TYPES[name],
+                                         unique=True)
+
+    @staticmethod
+    def _named(name: str) -> sa.BindParameter:
+        return sa.bindparam(name, type_=_VALUE_TYPES[name])
 
     def filter_below(self, stmt: sa.Select, facility_column, node_id: int) -> sa.Select:
         """``stmt`` restricted to the scope and, within it, to the facilities at or below

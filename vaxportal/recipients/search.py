@@ -22,6 +22,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -145,20 +146,8 @@ class RegisterFilter:
 
     def conditions(self) -> list:
         """WHERE clauses of the filter (the scope is added by ``statement``)."""
-        clauses = [Recipient.merged_into_id.is_(None)]
-        clauses.extend(_term_conditions(self.term))
-        if self.facility_id and self.due:  # a due list covers the branch of the tree
-            clauses.append(policy.at_or_below(Recipient.facility_id, self.facility_id))
-        elif self.facility_id:
-            clauses.append(Recipient.facility_id == self.facility_id)
-        if self.vaccine_id:
-            given = sa.select(Dose.id).where(
-                Dose.recipient_id == Recipient.id, Dose.vaccine_id == self.vaccine_id
-            )
-            clauses.append(given.exists())
-        if self.due:
-            clauses.append(due.recipient_condition(self.due, date.fromisoformat(self.due_on)))
-        return clauses
+        values = self._values()
+        return self._conditions(values.__getitem__)
 
     def statement(self, account, *columns) -> sa.Select:
         """Scoped SELECT of Recipient (or of ``columns``), ordered by folded name then id."""
@@ -170,20 +159,16 @@ class RegisterFilter:
         whole name starts with the text typed come first, then the other word matches (an
         exact ID, phone or insurance number matches only itself)."""
         stmt = self._scoped(sa.select(*(columns or (Recipient,))), account)
-        term = self.term
-        if term.kind != "name":
-            return stmt.order_by(Recipient.name_key, Recipient.id)
-        low, high = prefix_range(term.value)
-        whole = sa.case((sa.and_(Recipient.name_key >= low, Recipient.name_key < high), 0),
-                        else_=1)
-        return stmt.order_by(whole, Recipient.name_key, Recipient.id)
+        return self._ranked(stmt, self._values().__getitem__)
 
     def count(self, account, cap: int | None = None) -> int:
         """Rows of the filter in the account's scope; with ``cap``, counting stops after
         ``cap + 1`` rows (the register page need not count a whole province)."""
-        ids = self._scoped(sa.select(Recipient.id), account)
         if cap is not None:
-            ids = ids.limit(cap + 1)
+            stmt, values = self._kept(account, "count")
+            return int(db.session.connection().execute(stmt, {**values, "cap": cap + 1})
+                       .scalar() or 0)
+        ids = self._scoped(sa.select(Recipient.id), account)
         stmt = sa.select(sa.func.count()).select_from(ids.subquery())
         return int(db.session.scalar(stmt) or 0)
 
@@ -205,7 +190,7 @@ class RegisterFilter:
         return "; ".join(parts)
 
 
-    def _scoped(self, stmt: sa.Select, account) -> sa.Select:
+    def _scoped(self, stmt: sa.Select, account, *, named: bool = False) -> sa.Select:
         """The filter and the account's scope, shaped so that SQLite reads rows in the
         register's order from an index, with no sort. A scope of one facility (a commune
         station) also names that facility: the ``(facility_id, name_key, id)`` index then
@@ -213,14 +198,116 @@ class RegisterFilter:
         walks the ``(name_key, id)`` index in order and tests the facility of each row,
         stopping after one page, rather than gather the whole scope through the facility
         index and sort it (300k rows: 750 ms → a few ms); ``+ 0`` keeps it off the facility
-        index. PostgreSQL's planner chooses well from its statistics."""
+        index. PostgreSQL's planner chooses well from its statistics. ``named``: the
+        filter's and the scope's values as named parameters (``_kept``)."""
         scope = policy.scope(account)
         column = Recipient.facility_id
-        if db.session.get_bind().dialect.name == "sqlite":
-            search_choices(account)  # the scope learns its facilities in that round trip
-            if scope.is_wide:
-                column = Recipient.facility_id + 0
+        if self._walks_name_index(account):
+            column = Recipient.facility_id + 0
+        if named:
+            return scope.bound_filter(stmt.where(*self._conditions(sa.bindparam)), column)
         return scope.filter(stmt.where(*self.conditions()), column)
+
+    def _walks_name_index(self, account) -> bool | None:
+        """SQLite's plan (``_scoped``): True over a wide scope, False over a few facilities;
+        None on PostgreSQL. On SQLite the scope learns its facilities first."""
+        if db.session.get_bind().dialect.name != "sqlite":
+            return None
+        search_choices(account)  # the scope learns its facilities in that round trip
+        return policy.scope(account).is_wide
+
+    def _conditions(self, value) -> list:
+        """The filter's WHERE clauses, each value given by ``value(name)``: the value itself
+        (``conditions``), or a named parameter of a statement kept for reuse (``_kept``)."""
+        clauses = [Recipient.merged_into_id.is_(None)]
+        clauses.extend(_term_conditions(self.term, value))
+        if self.facility_id and self.due:  # a due list covers the branch of the tree
+            clauses.append(policy.at_or_below(Recipient.facility_id, self.facility_id))
+        elif self.facility_id:
+            clauses.append(Recipient.facility_id == value("facility_id"))
+        if self.vaccine_id:
+            given = sa.select(Dose.id).where(
+                Dose.recipient_id == Recipient.id, Dose.vaccine_id == value("vaccine_id")
+            )
+            clauses.append(given.exists())
+        if self.due:
+            clauses.append(due.recipient_condition(self.due, date.fromisoformat(self.due_on)))
+        return clauses
+
+    def _values(self) -> dict[str, Any]:
+        """The values of the filter's conditions and of the ranked order, by name: the
+        words' bounds rarest first (``_rarest_first``), the whole name's, an identifier,
+        the facility and the vaccine."""
+        term, values = self.term, {}
+        if term.kind == "name":
+            for n, word in enumerate(_rarest_first(term.words)):
+                values[f"word_low_{n}"], values[f"word_high_{n}"] = prefix_range(word)
+            values["whole_low"], values["whole_high"] = prefix_range(term.value)
+        elif term.kind in ("national_id", "insurance"):
+            values["term"] = term.value
+        elif term.kind == "phone_or_social":
+            if term.phone:
+                values["phone"] = term.phone
+            if term.value:
+                values["term"] = term.value
+        if self.facility_id:
+            values["facility_id"] = self.facility_id
+        if self.vaccine_id:
+            values["vaccine_id"] = self.vaccine_id
+        return values
+
+    def _ranked(self, stmt: sa.Select, value) -> sa.Select:
+        if self.term.kind != "name":
+            return stmt.order_by(Recipient.name_key, Recipient.id)
+        whole = sa.case((sa.and_(Recipient.name_key >= value("whole_low"),
+                                 Recipient.name_key < value("whole_high")), 0), else_=1)
+        return stmt.order_by(whole, Recipient.name_key, Recipient.id)
+
+    def _shape(self) -> tuple | None:
+        """What the filter's statement looks like, whatever its values (None: a due list,
+        never kept)."""
+        if self.due:
+            return None
+        term = self.term
+        return (term.kind, len(term.words), bool(term.phone), bool(term.value),
+                bool(self.facility_id), bool(self.vaccine_id))
+
+    def _kept(self, account, kind: str) -> tuple[sa.Select, dict[str, Any]]:
+        """The register's statement ``kind`` for this filter in the account's scope, and
+        the values to run it with: ``page`` (the page's columns in the ranked order,
+        ``page_limit`` and ``page_offset`` named) or ``count`` (counted up to ``cap``). The
+        statement is built once per process for each shape of filter and scope and SQLite
+        plan, its values all named parameters: the search POST is the hottest request, and
+        building a statement cost more than running it."""
+        scope = policy.scope(account)
+        walks = self._walks_name_index(account)
+        shape = self._shape()
+        values = {**self._values(), **scope.parameters()}  # after the plan: scope.shape
+        if shape is None:
+            return self._statement(account, kind, named=False), values
+        key = (kind, shape, scope.shape, walks)
+        stmt = _KEPT.get(key)
+        if stmt is None:
+            if len(_KEPT) >= KEPT_STATEMENTS:
+                _KEPT.clear()
+            stmt = _KEPT[key] = self._statement(account, kind, named=True)
+        return stmt, values
+
+    def _statement(self, account, kind: str, *, named: bool) -> sa.Select:
+        value = sa.bindparam if named else self._values().__getitem__
+        if kind == "page":
+            stmt = self._ranked(self._scoped(sa.select(*_page_columns()), account, named=named),
+                                value)
+            return stmt.limit(sa.bindparam("page_limit")).offset(sa.bindparam("page_offset"))
+        ids = self._scoped(sa.select(Recipient.id), account, named=named)
+        return sa.select(sa.func.count()).select_from(
+            ids.limit(sa.bindparam("cap")).subquery())
+
+
+#: the register's statements kept per shape (``RegisterFilter._kept``), at most this many
+#: (a few dozen in practice: term kinds x words typed x filters x scope shapes)
+KEPT_STATEMENTS = 512
+_KEPT: dict[tuple, sa.Select] = {}
 
 
 def search_choices(account) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
@@ -231,11 +318,7 @@ def search_choices(account) -> tuple[list[tuple[int, str]], list[tuple[int, str]
     if has_app_context() and key in g:
         return g.get(key)
     scope = policy.scope(account)
-    facilities = scope.choices_statement().add_columns(sa.literal_column("0").label("kind"))
-    vaccines = sa.select(Vaccine.id, Vaccine.name, sa.literal_column("1")).where(
-        Vaccine.active.is_(True))
-    rows = db.session.connection().execute(
-        sa.union_all(facilities, vaccines).order_by("kind", "name"))
+    rows = db.session.connection().execute(_choices_statement(scope), scope.parameters())
     found: tuple[list, list] = ([], [])
     for row_id, name, kind in rows:
         found[kind].append((row_id, name))
@@ -245,35 +328,54 @@ def search_choices(account) -> tuple[list[tuple[int, str]], list[tuple[int, str]
     return found
 
 
-def _term_conditions(term: Term) -> list:
+def _choices_statement(scope: policy.Scope) -> sa.Select:
+    """The search box's choices as one statement, built once per shape of scope (the
+    scope's values named: ``Scope.bound_filter``)."""
+    key = ("choices", scope.shape)
+    stmt = _KEPT.get(key)
+    if stmt is None:
+        facilities = scope.bound_filter(sa.select(Facility.id, Facility.name), Facility.id)
+        vaccines = sa.select(Vaccine.id, Vaccine.name, sa.literal_column("1")).where(
+            Vaccine.active.is_(True))
+        stmt = _KEPT[key] = sa.union_all(
+            facilities.add_columns(sa.literal_column("0").label("kind")), vaccines
+        ).order_by("kind", "name")
+    return stmt
+
+
+def _term_conditions(term: Term, value) -> list:
     if term.kind == "name":
-        return _word_conditions(term.words)
+        return _word_conditions(len(term.words), value)
     if term.kind == "national_id":
-        return [Recipient.national_id == term.value]
+        return [Recipient.national_id == value("term")]
     if term.kind == "insurance":
-        return [Recipient.insurance_number == term.value]
+        return [Recipient.insurance_number == value("term")]
     if term.kind == "phone_or_social":
         either = []
         if term.phone:
-            either.append(Recipient.phone == term.phone)
+            either.append(Recipient.phone == value("phone"))
         if term.value:
-            either.append(Recipient.insurance_number == term.value)
+            either.append(Recipient.insurance_number == value("term"))
         return [sa.or_(*either)]
     if term.kind == "partial":  # an incomplete number finds nobody (exact matches only)
         return [sa.false()]
     return []
 
 
-def _word_conditions(words: tuple[str, ...]) -> list:
-    """Every typed word starts a word of the name. The rarest word gathers the candidates
-    from the ``(word_key, recipient_id)`` index; each other word is checked per candidate on
-    the ``(recipient_id, word_key)`` primary key. A range on the folded key, not LIKE, so
-    that both databases keep to the index."""
-    first, *others = _rarest_first(words)
-    clauses = [Recipient.id.in_(sa.select(RecipientWord.recipient_id).where(*_word_range(first)))]
-    for word in others:
+def _word_conditions(words: int, value) -> list:
+    """Every typed word starts a word of the name. The rarest word (``word_low_0``,
+    ``word_high_0``: ``_values``) gathers the candidates from the ``(word_key,
+    recipient_id)`` index; each other word is checked per candidate on the ``(recipient_id,
+    word_key)`` primary key. A range on the folded key, not LIKE, so that both databases
+    keep to the index."""
+    def word_range(n: int) -> tuple:
+        return (RecipientWord.word_key >= value(f"word_low_{n}"),
+                RecipientWord.word_key < value(f"word_high_{n}"))
+
+    clauses = [Recipient.id.in_(sa.select(RecipientWord.recipient_id).where(*word_range(0)))]
+    for n in range(1, words):
         clauses.append(sa.select(RecipientWord.recipient_id).where(
-            RecipientWord.recipient_id == Recipient.id, *_word_range(word)
+            RecipientWord.recipient_id == Recipient.id, *word_range(n)
         ).exists())
     return clauses
 
@@ -284,22 +386,38 @@ WORD_COUNT_CAP = 5_000
 
 def _rarest_first(words: tuple[str, ...]) -> list[str]:
     """The words by how many names hold a word starting with each (capped: a short walk of
-    the covering index), longer words first on a tie. One word needs no count; several are
-    counted in one round trip, once per request."""
+    the covering index), longer words first on a tie. One word needs no count; the words
+    this process has not counted lately (``WORD_COUNT_SECONDS``) are counted in one round
+    trip."""
     if len(set(words)) < 2:
         return list(words)
-    key = f"_recipients_word_order_{'|'.join(words)}"
-    if has_app_context() and key in g:
-        return g.get(key)
-    bounds = {}
-    for n, word in enumerate(words):
-        bounds[f"low_{n}"], bounds[f"high_{n}"] = prefix_range(word)
-    found = db.session.connection().execute(_word_counts(len(words)), bounds).one()
-    frequency = dict(zip(words, found, strict=True))
-    ordered = sorted(words, key=lambda word: (int(frequency[word] or 0), -len(word)))
-    if has_app_context():
-        setattr(g, key, ordered)
-    return ordered
+    now = time.monotonic()
+    frequency = {}
+    for word in words:
+        known = _WORD_COUNTS.get(word)
+        if known is not None and now - known[1] < WORD_COUNT_SECONDS:
+            frequency[word] = known[0]
+    missing = [word for word in dict.fromkeys(words) if word not in frequency]
+    if missing:
+        bounds = {}
+        for n, word in enumerate(missing):
+            bounds[f"low_{n}"], bounds[f"high_{n}"] = prefix_range(word)
+        found = db.session.connection().execute(_word_counts(len(missing)), bounds).one()
+        if len(_WORD_COUNTS) + len(missing) > WORD_COUNTS_KEPT:
+            _WORD_COUNTS.clear()
+        for word, count in zip(missing, found, strict=True):
+            frequency[word] = int(count or 0)
+            _WORD_COUNTS[word] = (frequency[word], now)
+    return sorted(words, key=lambda word: (frequency[word], -len(word)))
+
+
+#: a word's count is trusted this long: how many names hold a word changes slowly, and a
+#: count out of date only changes which word gathers the candidates, never the rows found
+#: nor their order
+WORD_COUNT_SECONDS = 600
+#: words whose count a process keeps (the most common name words are a few hundred)
+WORD_COUNTS_KEPT = 4096
+_WORD_COUNTS: dict[str, tuple[int, float]] = {}
 
 
 @functools.lru_cache(maxsize=8)
@@ -315,11 +433,6 @@ def _word_counts(words: int) -> sa.Select:
             .limit(WORD_COUNT_CAP).subquery()
         ).scalar_subquery()
         for n in range(words)))
-
-
-def _word_range(word: str) -> tuple:
-    low, high = prefix_range(word)
-    return RecipientWord.word_key >= low, RecipientWord.word_key < high
 
 
 def _due_fields(data: dict[str, Any]) -> dict[str, str]:
@@ -356,22 +469,28 @@ def get_search(search_id: str | None, account) -> RecipientSearch | None:
 
 
 def save_search(register_filter: RegisterFilter, account, session_id: int | None) -> str:
-    """Store the filter and return its id. The same filter searched again in the same
-    browser session has the same id (``_search_id``), so a search already stored (the
-    same page typed again, a filter changed back) is read, not written again: no INSERT
-    and no commit on every request."""
+    """Store the filter and return its id (``store_search``)."""
+    return store_search(register_filter, account, session_id)[0]
+
+
+def store_search(register_filter: RegisterFilter, account,
+                 session_id: int | None) -> tuple[str, bool]:
+    """Store the filter: its id, and whether anything was written (then the caller
+    commits). The same filter searched again in the same browser session has the same id
+    (``_search_id``), so a search already stored (the same page typed again, a filter
+    changed back) is read, not written again: no INSERT and no commit on every request."""
     data = register_filter.to_dict()
     search_id = _search_id(data, account, session_id)
     if search_id is None:  # no browser session (a console or a job): a random id
         row = RecipientSearch(id=secrets.token_urlsafe(16), account_id=account.id,
                               session_id=session_id, query=data)
         db.session.add(row)
-        return row.id
+        return row.id, True
     if _stored_query(search_id, account) == data:
-        return search_id
+        return search_id, False
     _sweep_expired(account)
     _store(search_id, account, session_id, data)
-    return search_id
+    return search_id, True
 
 
 def _stored_query(search_id: str, account) -> dict | None:
@@ -504,9 +623,11 @@ def register_page(register_filter: RegisterFilter, account, page: int, per_page:
 def _page_rows(register_filter: RegisterFilter, account, page: int,
                per_page: int) -> list[dict]:
     """The rows of one page with their facility's name and dose count, in one query (the
-    two sub-selects run for the page's rows only, never for the whole match)."""
-    stmt = register_filter.ranked_statement(account, *_page_columns())
-    rows = db.session.connection().execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    two sub-selects run for the page's rows only, never for the whole match): the
+    statement kept for the filter's shape (``RegisterFilter._kept``)."""
+    stmt, values = register_filter._kept(account, "page")
+    rows = db.session.connection().execute(
+        stmt, {**values, "page_limit": per_page, "page_offset": (page - 1) * per_page})
     return [dict(row._mapping) for row in rows]
 
 
