@@ -383,6 +383,34 @@ def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_n
     assert len(many) <= len(few)
 
 
+def test_a_batch_of_records_and_words_goes_in_as_one_execution_each(nurse):
+    """The batch's records and their name words are each one statement run once: on
+    SQLite one ``executemany``; on PostgreSQL one parameter per column, an array the
+    statement unnests (psycopg's ``executemany`` binds and runs the statement once per
+    row)."""
+    seen: list[tuple] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(("INSERT INTO recipient ", "INSERT INTO recipient_word ")):
+            seen.append((statement.split(" (")[0], executemany, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        upload(nurse, spreadsheet([_row(full_name=f"Người Số {i}") for i in range(4)]))
+        _confirm(nurse, last_import())
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert last_import().created_count == 4
+    assert [table for table, _many, _p in seen] == ["INSERT INTO recipient",
+                                                    "INSERT INTO recipient_word"]
+    if db.session.connection().dialect.name == "postgresql":
+        assert not any(many for _t, many, _p in seen)
+        assert all(isinstance(value, list) and len(value) in (4, 12)
+                   for _t, _m, parameters in seen for value in parameters.values())
+    else:
+        assert all(many and len(parameters) in (4, 12) for _t, many, parameters in seen)
+
+
 def test_a_value_repeated_on_many_rows_is_checked_once_and_a_commune_within_its_province(
         nurse, monkeypatch):
     """The dry run checks each distinct value of a field once (the same text gets the same

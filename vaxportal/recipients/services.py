@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from vaxportal.audit.hook import insert_rows
+from vaxportal.audit.hook import insert_rows, insert_values
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
@@ -220,8 +220,8 @@ def register_batch(people: list[tuple[dict, bool]], facility_id: int,
                      **{key: clean.get(key) for key in FIELD_KEYS}})
         words += [{"recipient_id": recipient_id, "word_key": key} for key in keys]
     insert_rows(db.session, Recipient, rows)
-    if words:  # not audited (derived from the name): a plain statement
-        db.session.connection().execute(sa.insert(RecipientWord.__table__), words)
+    # not audited (derived from the name): a plain statement
+    insert_values(db.session.connection(), RecipientWord.__table__, words)
     for (clean, maybe), row in zip(people, rows, strict=True):
         if maybe:
             for other in find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
