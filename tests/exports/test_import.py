@@ -350,6 +350,30 @@ def test_a_discarded_import_leaves_no_checked_rows_on_disk(nurse):
     assert not storage.checked_path(job.id).exists()
 
 
+@pytest.mark.parametrize("seconds_per_batch, saves", [(0.0, 0), (2.0, 3)])
+def test_the_dry_run_saves_its_progress_at_most_once_a_second(nurse, monkeypatch,
+                                                              seconds_per_batch, saves):
+    """The page asks for the dry run's progress every 2 s: it is committed when a second
+    has passed since the last time, not after every batch (IMPORT_BATCH_SIZE is 4 here)."""
+    from vaxportal.exports import import_views
+
+    held, saved, now = [], [], [0.0]
+
+    def clock():
+        now[0] += seconds_per_batch
+        return now[0]
+
+    monkeypatch.setattr(import_views.jobs, "enqueue", lambda path, *args: held.append(args))
+    monkeypatch.setattr(importing, "_clock", clock)
+    save = importing._save_progress
+    monkeypatch.setattr(importing, "_save_progress",
+                        lambda job_id, rows: (saved.append(rows), save(job_id, rows)))
+    upload(nurse, spreadsheet([_row(full_name=f"Người Số {i}") for i in range(12)]))
+    importing.check_import(last_import().id)
+    assert saved == [4, 8, 12][:saves]
+    assert last_import().total_rows == 12
+
+
 def _statements_of_an_import(nurse, rows: list[dict]) -> list[str]:
     seen: list[str] = []
 
