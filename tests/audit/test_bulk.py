@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import audit_rows, new_dose
-from vaxportal.audit import chain
+from vaxportal.audit import chain, hook
 from vaxportal.audit.hook import AuditBypassError
 from vaxportal.auth import sessions
 from vaxportal.auth.models import UserSession
@@ -88,6 +88,7 @@ def test_p2_4_bulk_update_that_changes_nothing_writes_no_row(three):
 @pytest.mark.parametrize("path", [
     "orm_update_by_primary_key", "orm_bulk_insert", "bulk_update_mappings",
     "bulk_save_objects", "core_on_the_connection", "text_sql", "engine_connection",
+    "insert_values_outside_insert_rows",
 ])
 def test_p2_4_bulk_paths_that_skip_the_hook_are_refused(app, place, three, path):
     target = three[0]
@@ -114,6 +115,10 @@ def test_p2_4_bulk_paths_that_skip_the_hook_are_refused(app, place, three, path)
         elif path == "engine_connection":
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("DELETE FROM recipient")
+        elif path == "insert_values_outside_insert_rows":
+            hook.insert_values(db.session.connection(), Recipient.__table__, [{
+                "full_name": "Ai Đó", "name_key": "ai do", "date_of_birth": date(1990, 1, 1),
+                "gender": "male", "facility_id": s1}])
 
     before = len(audit_rows())
     with pytest.raises(AuditBypassError):

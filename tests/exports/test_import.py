@@ -350,6 +350,30 @@ def test_a_discarded_import_leaves_no_checked_rows_on_disk(nurse):
     assert not storage.checked_path(job.id).exists()
 
 
+@pytest.mark.parametrize("seconds_per_batch, saves", [(0.0, 0), (2.0, 3)])
+def test_the_dry_run_saves_its_progress_at_most_once_a_second(nurse, monkeypatch,
+                                                              seconds_per_batch, saves):
+    """The page asks for the dry run's progress every 2 s: it is committed when a second
+    has passed since the last time, not after every batch (IMPORT_BATCH_SIZE is 4 here)."""
+    from vaxportal.exports import import_views
+
+    held, saved, now = [], [], [0.0]
+
+    def clock():
+        now[0] += seconds_per_batch
+        return now[0]
+
+    monkeypatch.setattr(import_views.jobs, "enqueue", lambda path, *args: held.append(args))
+    monkeypatch.setattr(importing, "_clock", clock)
+    save = importing._save_progress
+    monkeypatch.setattr(importing, "_save_progress",
+                        lambda job_id, rows: (saved.append(rows), save(job_id, rows)))
+    upload(nurse, spreadsheet([_row(full_name=f"Người Số {i}") for i in range(12)]))
+    importing.check_import(last_import().id)
+    assert saved == [4, 8, 12][:saves]
+    assert last_import().total_rows == 12
+
+
 def _statements_of_an_import(nurse, rows: list[dict]) -> list[str]:
     seen: list[str] = []
 
@@ -381,6 +405,34 @@ def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_n
     # no more for four rows than for one (the first import may also ask once whether the
     # coverage summary's tables exist: ``reports.summary._ready``, remembered per engine)
     assert len(many) <= len(few)
+
+
+def test_a_batch_of_records_and_words_goes_in_as_one_execution_each(nurse):
+    """The batch's records and their name words are each one statement run once: on
+    SQLite one ``executemany``; on PostgreSQL one parameter per column, an array the
+    statement unnests (psycopg's ``executemany`` binds and runs the statement once per
+    row)."""
+    seen: list[tuple] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(("INSERT INTO recipient ", "INSERT INTO recipient_word ")):
+            seen.append((statement.split(" (")[0], executemany, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        upload(nurse, spreadsheet([_row(full_name=f"Người Số {i}") for i in range(4)]))
+        _confirm(nurse, last_import())
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert last_import().created_count == 4
+    assert [table for table, _many, _p in seen] == ["INSERT INTO recipient",
+                                                    "INSERT INTO recipient_word"]
+    if db.session.connection().dialect.name == "postgresql":
+        assert not any(many for _t, many, _p in seen)
+        assert all(isinstance(value, list) and len(value) in (4, 12)
+                   for _t, _m, parameters in seen for value in parameters.values())
+    else:
+        assert all(many and len(parameters) in (4, 12) for _t, many, parameters in seen)
 
 
 def test_a_value_repeated_on_many_rows_is_checked_once_and_a_commune_within_its_province(

@@ -215,3 +215,84 @@ def test_error_report_to_a_file_object():
     buffer.seek(0)
     assert looks_like_xlsx(buffer)
     assert openpyxl.load_workbook(buffer).worksheets[0]["F2"].value == "lỗi"
+
+
+# -- reading every kind of cell as openpyxl does -----------------------------------------
+
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PARTS = {
+    "[Content_Types].xml": (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'),
+    "_rels/.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_R}/officeDocument" Target="xl/workbook.xml"/>'
+        '</Relationships>'),
+    "xl/workbook.xml": (
+        f'<workbook {_NS} xmlns:r="{_R}"><sheets>'
+        '<sheet name="Danh sách" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+    "xl/_rels/workbook.xml.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_R}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_R}/styles" Target="styles.xml"/>'
+        f'<Relationship Id="rId3" Type="{_R}/sharedStrings" Target="sharedStrings.xml"/>'
+        '</Relationships>'),
+    "xl/styles.xml": (
+        f'<styleSheet {_NS}><fonts count="1"><font><sz val="11"/></font></fonts>'
+        '<fills count="1"><fill><patternFill patternType="none"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0"/></cellStyleXfs>'
+        '<cellXfs count="2"><xf numFmtId="0"/>'
+        '<xf numFmtId="14" applyNumberFormat="1"/></cellXfs><cellStyles count="1">'
+        '<cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'),
+    "xl/sharedStrings.xml": (
+        f'<sst {_NS} count="2" uniqueCount="2"><si><t>Họ và tên</t></si>'
+        '<si><r><t>Lê </t></r><r><rPr><b/></rPr><t>Thị Hồng</t></r></si></sst>'),
+}
+#: header row, then: shared rich text, a date, a boolean, a formula's cached text, an error;
+#: inline text in runs with a phonetic guide, a number, no reference (next column); a gap
+_SHEET = (
+    f'<worksheet {_NS}><dimension ref="A1:B2"/><sheetData>'
+    '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="inlineStr"><is><t>Ngày sinh</t>'
+    '</is></c><c r="C1" t="inlineStr"><is><t>Giới tính</t></is></c>'
+    '<c r="D1" t="inlineStr"><is><t>Số CCCD/CMND</t></is></c></row>'
+    '<row r="2"><c r="A2" t="s"><v>1</v></c><c r="B2" s="1"><v>29469</v></c>'
+    '<c r="C2" t="b"><v>1</v></c><c r="D2" t="str"><f>"0"&amp;"89"</f><v>089</v></c>'
+    '<c r="E2" t="e"><v>#N/A</v></c></row>'
+    '<row r="4"><c r="A4" t="inlineStr"><is><r><t>Trần </t></r><r><rPr><i/></rPr>'
+    '<t xml:space="preserve">Văn Bình</t></r><rPh sb="0" eb="1"><t>ト</t></rPh></is></c>'
+    '<c t="inlineStr"><is><t>05/09/1981</t></is></c><c r="D4"><v>89080123457</v></c></row>'
+    '<row><c r="C5" t="inlineStr"><is><t>Nữ</t></is></c></row>'
+    '</sheetData></worksheet>')
+
+
+def test_every_kind_of_cell_reads_as_openpyxl_reads_it(tmp_path):
+    path = tmp_path / "kinds.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in {**_PARTS, "xl/worksheets/sheet1.xml": _SHEET}.items():
+            archive.writestr(name, text)
+    sheet = openpyxl.load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    sheet.reset_dimensions()
+    openpyxl_rows = [row for row in sheet.iter_rows(min_row=2, values_only=True)
+                     if any(value is not None for value in row)]
+    rows = list(iter_rows(path, COLUMNS))
+    assert [number for number, _values in rows] == [2, 4, 5]
+    assert [tuple(values.values()) for _n, values in rows] == [
+        tuple(int(v) if isinstance(v, float) else v for v in (*row, None, None)[:4])
+        for row in openpyxl_rows]
+    assert rows[0][1] == {"full_name": "Lê Thị Hồng", "date_of_birth": datetime(1980, 9, 5),
+                          "gender": True, "national_id": "089"}
+    assert rows[1][1] == {"full_name": "Trần Văn Bình", "date_of_birth": "05/09/1981",
+                          "gender": None, "national_id": 89080123457}
+    assert rows[2][1] == {"full_name": None, "date_of_birth": None, "gender": "Nữ",
+                          "national_id": None}

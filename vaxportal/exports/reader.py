@@ -13,12 +13,21 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from itertools import islice
 from typing import IO, Any
 
 import openpyxl
 from flask_babel import lazy_gettext as _l
+from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.escape import unescape
+from openpyxl.worksheet._reader import (
+    CELL_TAG,
+    INLINE_STRING,
+    ROW_TAG,
+    VALUE_TAG,
+    WorkSheetParser,
+)
+from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
 from xlsxwriter import Workbook
 from xlsxwriter.utility import quote_sheetname, xl_range_abs
 from xlsxwriter.worksheet import Worksheet
@@ -156,9 +165,10 @@ def _find_header(book, columns: Sequence[Column]) -> tuple[Iterator, dict[str, i
     keys = {column.key for column in columns}
     missing = [str(column.header) for column in columns]
     for sheet in book.worksheets:
-        sheet.reset_dimensions()  # some writers store wrong dimensions; read what is there
-        rows = enumerate(sheet.iter_rows(values_only=True), start=1)
-        for _number, values in islice(rows, HEADER_SEARCH_ROWS):
+        rows = _sheet_rows(sheet)
+        for number, values in rows:
+            if number > HEADER_SEARCH_ROWS:
+                break
             positions = _header_positions(values, wanted)
             if len(positions) == len(keys):
                 return rows, positions
@@ -168,6 +178,80 @@ def _find_header(book, columns: Sequence[Column]) -> tuple[Iterator, dict[str, i
         "mẫu của hệ thống và giữ nguyên dòng tiêu đề.",
         columns=", ".join(f"“{header}”" for header in missing),
     ))
+
+
+def _sheet_rows(sheet) -> Iterator[tuple[int, list[Any]]]:
+    """(Excel row number, its values from column A) for each row the sheet holds, read by
+    ``_RowParser`` from the part openpyxl's read-only sheet reads, with the workbook's
+    shared strings, date styles and epoch, as its own ``iter_rows(values_only=True)``
+    would (whatever dimensions the file states: some writers store wrong ones)."""
+    book = sheet.parent
+    with sheet._get_source() as source:
+        parser = _RowParser(source, sheet._shared_strings, data_only=True, epoch=book.epoch,
+                            date_formats=book._date_formats,
+                            timedelta_formats=book._timedelta_formats)
+        yield from parser.rows()
+
+
+_TEXT_TAG = f"{{{SHEET_MAIN_NS}}}t"
+_RUN_TAG = f"{{{SHEET_MAIN_NS}}}r"
+
+
+class _RowParser(WorkSheetParser):
+    """openpyxl's sheet parser reduced to the rows' values: a text cell (shared or inline)
+    is read here, any other cell by openpyxl's own ``parse_cell``. openpyxl reads an inline
+    string (what XlsxWriter's constant-memory mode writes: the app's own exports and
+    reports) through its rich-text objects, which cost more than the rest of the cell."""
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        for _event, element in iterparse(self.source):
+            if element.tag == ROW_TAG:
+                yield self._row_number(element), self._values(element)
+                element.clear()
+
+    def _row_number(self, row) -> int:
+        number = row.get("r")
+        if number is None:
+            self.row_counter += 1
+        else:
+            value = float(number)
+            if not value.is_integer():
+                raise ValueError(f"{number} is not a valid row number")
+            self.row_counter = int(value)
+        self.col_counter = 0
+        return self.row_counter
+
+    def _values(self, row) -> list[Any]:
+        values: list[Any] = []
+        for cell in row:
+            if cell.tag != CELL_TAG:
+                continue
+            kind, ref = cell.get("t"), cell.get("r")
+            if kind == "s" or kind == "inlineStr":
+                self.col_counter = coordinate_to_tuple(ref)[1] if ref else self.col_counter + 1
+                value = self._text(cell, kind)
+            else:
+                value = self.parse_cell(cell)["value"]  # sets col_counter
+            if self.col_counter > len(values):
+                values.extend([None] * (self.col_counter - len(values)))
+            values[self.col_counter - 1] = value
+        return values
+
+    def _text(self, cell, kind: str) -> str | None:
+        if kind == "s":
+            index = cell.findtext(VALUE_TAG)
+            return self.shared_strings[int(index)] if index else None
+        inline = cell.find(INLINE_STRING)
+        if inline is None:
+            return None
+        # the plain text and the runs' text, not the phonetic guides (openpyxl's ``content``)
+        parts = []
+        for part in inline:
+            if part.tag == _TEXT_TAG:
+                parts.append(part.text or "")
+            elif part.tag == _RUN_TAG:
+                parts.extend(text.text or "" for text in part if text.tag == _TEXT_TAG)
+        return "".join(parts)
 
 
 def normalize_header(text: str) -> str:
@@ -195,7 +279,7 @@ def _record(values: Sequence[Any], positions: Mapping[str, int]) -> dict[str, An
 def _clean(value: Any) -> Any:
     """Text stripped (empty text is None); a whole float (1.0E10) as the int it is."""
     if isinstance(value, str):
-        return unescape(value).strip() or None
+        return (unescape(value) if "_x" in value else value).strip() or None
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return value

@@ -23,9 +23,8 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from werkzeug.datastructures import MultiDict
 
-from vaxportal.audit.hook import insert_rows
+from vaxportal.audit.hook import insert_rows, insert_values
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
@@ -83,12 +82,13 @@ def validate_recipient_data(data: Mapping[str, Any]) -> tuple[dict, dict[str, st
 
 class RowValidator:
     """``validate_recipient_data`` for many rows (an import): one form, bound once, whose
-    fields check each row's cells; a field's verdict on a value (its stored form, or its
-    message) is the same on every row, so each distinct value of a field is checked once
-    and remembered (a commune with the province's stored value it was checked against).
-    Dates are always checked (whether one is in the future depends on the day). At most
-    ``MEMO`` values per field are kept: a column of unique values (names, IDs) costs a
-    look-up, not memory. Not shared between threads."""
+    fields check each row's cells; a field's verdict on a cell (its stored form, or its
+    message) is the same on every row, so each distinct cell value of a field is checked
+    once and remembered (a commune with the province's stored value it was checked
+    against); a cell is turned into typed text only when checked. Dates are always checked
+    (whether one is in the future depends on the day). At most ``MEMO`` values per field
+    are kept: a column of unique values (names, IDs) costs a look-up, not memory. Not
+    shared between threads."""
 
     MEMO = 4096
 
@@ -103,19 +103,18 @@ class RowValidator:
             key: {} for key in FIELD_KEYS}
 
     def __call__(self, data: Mapping[str, Any]) -> tuple[dict, dict[str, str]]:
-        texts = {key: _as_form_text(data.get(key)) for key in FIELD_KEYS}
-        formdata: MultiDict | None = None
         clean: dict[str, Any] = {}
         errors: dict[str, str] = {}
         stored: dict[str, Any] = {}
         for key, field, inline, within, remembered in self._plan:
             memo = self._memo[key]
-            seen = (texts[key], stored.get(within)) if within else (texts[key],)
+            cell = data.get(key)
+            # the cell's type too: True and 1 are equal keys, but typed as "True" and "1"
+            seen = (cell.__class__, cell, stored.get(within)) if within else (
+                cell.__class__, cell)
             verdict = memo.get(seen) if remembered else None
             if verdict is None:
-                if formdata is None:
-                    formdata = MultiDict(texts)
-                verdict = self._check(field, formdata, inline)
+                verdict = self._check(field, _Typed(key, _as_form_text(cell)), inline)
                 if remembered and len(memo) < self.MEMO:
                     memo[seen] = verdict
             else:
@@ -128,13 +127,29 @@ class RowValidator:
                 clean[key] = None if isinstance(value, str) and not value.strip() else value
         return clean, errors
 
-    def _check(self, field, formdata: MultiDict, inline) -> tuple[Any, str | None]:
-        """One field of the form run on one row's text, as ``Form.process`` and
+    def _check(self, field, formdata: _Typed, inline) -> tuple[Any, str | None]:
+        """One field of the form run on one cell's text, as ``Form.process`` and
         ``Form.validate`` run it: (its data, its first message or None)."""
         field.process(formdata)
         field.post_process(formdata)
         field.validate(self.form, inline)
         return field.data, (str(field.errors[0]) if field.errors else None)
+
+
+class _Typed:
+    """The form data of one field (what WTForms' ``process`` reads of a request's form): the
+    text a person would have typed in it."""
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, key: str, text: str) -> None:
+        self.key, self.text = key, text
+
+    def __contains__(self, key: str) -> bool:
+        return key == self.key
+
+    def getlist(self, key: str) -> list[str]:
+        return [self.text] if key == self.key else []
 
 
 def _inline(cls, key: str) -> tuple:
@@ -220,8 +235,8 @@ def register_batch(people: list[tuple[dict, bool]], facility_id: int,
                      **{key: clean.get(key) for key in FIELD_KEYS}})
         words += [{"recipient_id": recipient_id, "word_key": key} for key in keys]
     insert_rows(db.session, Recipient, rows)
-    if words:  # not audited (derived from the name): a plain statement
-        db.session.connection().execute(sa.insert(RecipientWord.__table__), words)
+    # not audited (derived from the name): a plain statement
+    insert_values(db.session.connection(), RecipientWord.__table__, words)
     for (clean, maybe), row in zip(people, rows, strict=True):
         if maybe:
             for other in find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
