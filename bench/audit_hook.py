@@ -10,7 +10,6 @@ Goal: audited <= 1.3x the same inserts without the hook.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
@@ -23,12 +22,10 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.common import bench_app  # noqa: E402
-from bench.coverage import build  # noqa: E402
-from bench.summary_upkeep import record  # noqa: E402
+from bench.summary_upkeep import arguments, people_and_vaccines, record  # noqa: E402
 from vaxportal.audit import hook  # noqa: E402
 from vaxportal.audit.models import AuditEvent  # noqa: E402
 from vaxportal.extensions import db  # noqa: E402
-from vaxportal.recipients.models import Recipient, Vaccine  # noqa: E402
 from vaxportal.reports import summary  # noqa: E402
 
 GOAL = 1.3
@@ -52,16 +49,10 @@ def trail(on: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--people", type=int, default=2000)
-    parser.add_argument("--doses", type=int, default=2000, help="in all, both ways")
-    parser.add_argument("--uri")
-    args = parser.parse_args()
+    args = arguments(doses=2000)  # in all, both ways
     app = bench_app(args.uri)
     with app.app_context():
-        build(args.people)
-        people = db.session.execute(sa.select(Recipient.id, Recipient.facility_id)).all()
-        vaccines = list(db.session.scalars(sa.select(Vaccine.id)))
+        people, vaccines = people_and_vaccines(args.people)
         summary.uninstall()
         rng = random.Random(13)
         samples: dict[bool, list[float]] = {True: [], False: []}

@@ -40,17 +40,27 @@ def record(rng: random.Random, people: list[tuple[int, int]], vaccines: list[int
     return time.perf_counter() - start
 
 
-def main() -> None:
+def arguments(doses: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=2000)
-    parser.add_argument("--doses", type=int, default=300)
+    parser.add_argument("--doses", type=int, default=doses)
     parser.add_argument("--uri")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def people_and_vaccines(people: int) -> tuple[list, list[int]]:
+    """``bench/coverage.py``'s province of ``people``: (recipient id, facility id) of each,
+    and the vaccines' ids (in an app context)."""
+    build(people)
+    return (db.session.execute(sa.select(Recipient.id, Recipient.facility_id)).all(),
+            list(db.session.scalars(sa.select(Vaccine.id))))
+
+
+def main() -> None:
+    args = arguments(doses=300)
     app = bench_app(args.uri)
     with app.app_context():
-        build(args.people)
-        people = db.session.execute(sa.select(Recipient.id, Recipient.facility_id)).all()
-        vaccines = list(db.session.scalars(sa.select(Vaccine.id)))
+        people, vaccines = people_and_vaccines(args.people)
         rng = random.Random(15)
         samples = {True: [], False: []}
         for n in range(args.doses // ROUND):
