@@ -37,6 +37,30 @@ def test_postgres_uri_uses_psycopg3(config):
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
 
 
+def test_postgres_plans_each_statement_for_its_own_values(config):
+    """A generic plan of a prepared statement read a province's export chunk in 1.7 s
+    instead of 60 ms: every PostgreSQL connection plans for the values it is given, and
+    connect options the operator set are kept."""
+    app = create_app(config | {"SQLALCHEMY_DATABASE_URI": "postgresql://u@h/db"})
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["connect_args"]["options"] == "-c plan_cache_mode=force_custom_plan"
+    assert options["pool_pre_ping"] is True
+    given = {"connect_args": {"options": "-c statement_timeout=5000", "connect_timeout": 3}}
+    app = create_app(config | {"SQLALCHEMY_DATABASE_URI": "postgresql://u@h/db",
+                               "SQLALCHEMY_ENGINE_OPTIONS": given})
+    connect_args = app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
+    assert connect_args == {"options": "-c statement_timeout=5000 "
+                                       "-c plan_cache_mode=force_custom_plan",
+                            "connect_timeout": 3}
+    assert given == {"connect_args": {"options": "-c statement_timeout=5000",
+                                      "connect_timeout": 3}}  # the caller's dict untouched
+
+
+@pytest.mark.postgres
+def test_postgres_connections_plan_for_their_values(app, db):
+    assert db.session.execute(sa.text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+
+
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200

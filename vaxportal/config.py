@@ -151,6 +151,24 @@ def load(app: Flask, overrides: dict | None) -> None:
     _derive(app)
 
 
+#: PostgreSQL plans every statement for its own values. psycopg prepares a statement run
+#: five times, and PostgreSQL may then keep one generic plan for any values; the register's
+#: ranges (a station's or a province's paths, a name's prefix, an export's next chunk) differ
+#: by orders of magnitude in the rows they hold, and a generic plan of the export's chunk
+#: took 1.7 s where its own plan took 60 ms (2,000,000 people, docs/benchmarks.md).
+POSTGRES_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+
+
+def _custom_plans(app: Flask) -> None:
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    given = connect_args.get("options", "")
+    if "plan_cache_mode" not in given:
+        connect_args["options"] = f"{given} {POSTGRES_OPTIONS}".strip()
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def _derive(app: Flask) -> None:
     instance = Path(app.instance_path)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
@@ -159,6 +177,8 @@ def _derive(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith(("postgresql://", "postgres://")):  # the psycopg 3 driver we ship
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        _custom_plans(app)
     for key in ("SECRET_KEY", "OTP_ENCRYPTION_KEY", "AUDIT_KEY"):
         if not app.config.get(key):
             app.config[key] = _local_secret(app, key)
