@@ -387,7 +387,7 @@ def _word_conditions(words: int, value, word_index: bool) -> list:
     if not word_index:
         return clauses
     if db.session.get_bind().dialect.name == "postgresql":
-        query = sa.cast(value("words_query"), postgresql.TSQUERY)
+        query = sa.cast(sa.type_coerce(value("words_query"), sa.Text), postgresql.TSQUERY)
         return [name_words_vector(Recipient.name_words).bool_op("@@")(query), *clauses]
     return [Recipient.id.in_(sa.select(sa.literal_column("rowid")).select_from(_NAME_FTS)
                              .where(sa.literal_column("recipient_name_fts")
