@@ -8,7 +8,7 @@ dates, phones and insurance numbers, their doses, and the audit trail of that hi
 about 5.3 million: a series stops at the end of 2023). The people are
 spread over the communes with a realistic skew (a few large urban wards, many small rural
 communes), not evenly. Every derived column is filled by the app's own functions
-(``text.clean``, ``text.fold``, ``text.name_words``, ``registry.change``), a sample of the
+(``text.clean``, ``models.search_keys``, ``registry.change``), a sample of the
 rows is checked against the register form's rules, and the audit rows are written by the
 chain's own ``chain.append`` in batches, so ``vaxportal audit verify`` checks a realistic
 trail. Rows are loaded with COPY on PostgreSQL and ``executemany`` on SQLite through an
@@ -42,11 +42,11 @@ from vaxportal.facilities import tree  # noqa: E402
 from vaxportal.facilities.models import FacilityKind  # noqa: E402
 from vaxportal.recipients import codes  # noqa: E402
 from vaxportal.recipients.demo import FIRST_DAY, MOBILE_PREFIXES, OCCUPATIONS, STREETS  # noqa: E402
-from vaxportal.recipients.models import Dose, Recipient, RecipientWord, Vaccine  # noqa: E402
+from vaxportal.recipients.models import Dose, Recipient, Vaccine, search_keys  # noqa: E402
 from vaxportal.recipients.services import FIELD_KEYS, validate_recipient_data  # noqa: E402
 from vaxportal.recipients.vaccines import seed_vaccines  # noqa: E402
 from vaxportal.reports import summary  # noqa: E402
-from vaxportal.text import clean, fold, name_words  # noqa: E402
+from vaxportal.text import clean  # noqa: E402
 from vaxportal.timeutil import utcnow  # noqa: E402
 
 PROVINCE_RECIPIENTS = 2_000_000
@@ -208,8 +208,8 @@ def check_against_the_form(people: People, ward: str) -> None:
 
 # -- the rows -------------------------------------------------------------------------------
 
-RECIPIENT_COLUMNS = ("id", *FIELD_KEYS, "name_key", "facility_id", "created_at", "updated_at",
-                     "version_id")
+RECIPIENT_COLUMNS = ("id", *FIELD_KEYS, "name_key", "name_words", "facility_id", "created_at",
+                     "updated_at", "version_id")
 DOSE_COLUMNS = ("id", "recipient_id", "facility_id", "vaccine_id", "lot_number", "dose_number",
                 "given_on", "vaccinator", "aefi", "aefi_note", "created_at", "version_id")
 
@@ -221,22 +221,22 @@ class Generator:
         self.people = People(rng)
         self.next_dose = 1
 
-    def batch(self, first: int, size: int) -> tuple[list[dict], list[dict], list[dict]]:
-        """Recipients ``first`` .. ``first + size - 1``, their name words and doses."""
+    def batch(self, first: int, size: int) -> tuple[list[dict], list[dict]]:
+        """Recipients ``first`` .. ``first + size - 1`` (their search keys as the register
+        writes them: ``models.search_keys``) and their doses."""
         rng, place = self.rng, self.place
         stations = rng.choices(place.station_ids, cum_weights=place.cum_weights, k=size)
-        recipients, words, doses = [], [], []
+        recipients, doses = [], []
         for offset, station in enumerate(stations):
             rid = first + offset
             row = self.people.person(place.ward_of[station])
             registered = self._registered_at(rid)
-            row.update(id=rid, name_key=fold(row["full_name"]), facility_id=station,
+            name_key, words = search_keys(row["full_name"])
+            row.update(id=rid, name_key=name_key, name_words=words, facility_id=station,
                        created_at=registered, updated_at=registered, version_id=1)
             recipients.append(row)
-            words.extend({"recipient_id": rid, "word_key": key}
-                         for key in name_words(row["full_name"]))
             doses.extend(self._doses(rid, station, registered))
-        return recipients, words, doses
+        return recipients, doses
 
     def _registered_at(self, rid: int) -> datetime:
         """Registrations spread over the campaign, in id order."""
@@ -334,10 +334,9 @@ def generate(uri: str | None, scale: float, seed: int = 2026, audit: bool = True
         counts = {"recipients": 0, "doses": 0, "audit rows": 0}
         for first in range(1, total + 1, BATCH):
             size = min(BATCH, total - first + 1)
-            recipients, words, doses = generator.batch(first, size)
+            recipients, doses = generator.batch(first, size)
             with engine.begin() as conn:
                 load(conn, Recipient.__table__, RECIPIENT_COLUMNS, recipients)
-                load(conn, RecipientWord.__table__, ("recipient_id", "word_key"), words)
                 load(conn, Dose.__table__, DOSE_COLUMNS, doses)
                 if audit:
                     counts["audit rows"] += len(chain.append(

@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from vaxportal.dbsetup import include_name
+
 config = context.config
 if config.config_file_name:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -32,6 +34,7 @@ def run_online() -> None:
     args = dict(migrate_ext.configure_args)
     args.setdefault("process_revision_directives", _skip_empty)
     args.setdefault("compare_type", True)
+    args.setdefault("include_name", include_name)  # not the FTS5 tables of EXTRA_DDL
     args.setdefault("render_as_batch", migrate_ext.db.engine.dialect.name == "sqlite")
     with migrate_ext.db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata, **args)

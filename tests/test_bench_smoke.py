@@ -22,5 +22,27 @@ def test_the_province_generator_runs_at_a_tiny_scale(tmp_path):
     with engine.connect() as conn:
         recipients = conn.scalar(sa.text("SELECT count(*) FROM recipient"))
         doses = conn.scalar(sa.text("SELECT count(*) FROM dose"))
+        wordless = conn.scalar(sa.text("SELECT count(*) FROM recipient WHERE name_words = ''"))
+        nguyen = conn.scalar(sa.text("SELECT count(*) FROM recipient WHERE name_key LIKE "
+                                     "'nguyen %'"))
+        indexed = conn.scalar(sa.text("SELECT count(*) FROM recipient_name_fts WHERE "
+                                      "recipient_name_fts MATCH 'nguyen'"))
     engine.dispose()
     assert recipients > 0 and doses > 0, result.stdout
+    assert wordless == 0 and indexed >= nguyen > 0  # the names' words, in their index
+
+
+def test_the_search_benchmark_seeds_what_the_register_form_stores(app):
+    """``bench/search.py`` starts by checking that its people are what the register form
+    stores (it once stopped there: the form stores the coded fields as codes); then its
+    people are found by their words."""
+    from bench.search import seed
+    from vaxportal.extensions import db
+    from vaxportal.recipients.models import Recipient
+
+    seed(40)
+    rows = db.session.execute(sa.select(Recipient.ethnicity, Recipient.province,
+                                        Recipient.name_words)).all()
+    assert len(rows) == 40
+    assert {(ethnicity, province) for ethnicity, province, _w in rows} == {("01", "91")}
+    assert all(words for _e, _p, words in rows)

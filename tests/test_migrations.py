@@ -11,6 +11,7 @@ from flask_migrate import upgrade
 
 from tests.settings import PG_URI, base_config
 from vaxportal import create_app
+from vaxportal.dbsetup import include_name
 from vaxportal.extensions import db
 
 
@@ -36,7 +37,8 @@ def test_upgrade_on_empty_database_matches_models(empty_uri, tmp_path):
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={
+                "compare_type": True, "include_name": include_name})
             diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
@@ -75,7 +77,7 @@ def test_p2_4_upgrade_installs_the_append_only_audit_triggers(empty_uri, tmp_pat
 
 def test_words_migration_fills_the_name_words_of_existing_recipients(empty_uri, tmp_path):
     """Search by any part of a name (issue 14): recipients registered before the word table
-    existed are found by their words after the upgrade."""
+    existed had their words after that upgrade (the table ``namewords01`` replaced)."""
     app = create_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade(revision="lockout01")
@@ -90,12 +92,91 @@ def test_words_migration_fills_the_name_words_of_existing_recipients(empty_uri, 
                 "'Nguyễn Thị Hồng Đào', 'nguyen thi hong dao', '1990-01-02', 'female', 1, "
                 "'2026-01-01', '2026-01-01', 1)"))
         bare.dispose()
-        upgrade()
+        upgrade(revision="coverage01")
         with db.engine.connect() as conn:
             words = conn.execute(sa.text(
                 "SELECT word_key FROM recipient_word WHERE recipient_id = 7")).scalars().all()
         db.engine.dispose()
     assert sorted(words) == ["dao", "hong", "nguyen", "thi"]
+
+
+#: names registered before ``namewords01``: (id, full name, folded name)
+OLDER_NAMES = [(7, "Nguyễn Thị Hồng Đào", "nguyen thi hong dao"),
+               (8, "Bùi Bích An", "bui bich an"),
+               (9, "Đào Văn Hồng", "dao van hong")]
+
+
+def _found(q: str) -> list[int]:
+    """The ids the register's own name conditions find (the words' index included)."""
+    from vaxportal.recipients.models import Recipient
+    from vaxportal.recipients.search import RegisterFilter
+
+    stmt = sa.select(Recipient.id).where(*RegisterFilter(q=q).conditions()).order_by(
+        Recipient.id)
+    return list(db.session.scalars(stmt))
+
+
+def test_name_words_migration_fills_the_column_and_its_index_and_goes_back(empty_uri,
+                                                                          tmp_path):
+    """``namewords01`` on a register of the revision before: every name's words in
+    ``name_words``, found through the words' index (GIN on PostgreSQL, FTS5 on SQLite,
+    whose triggers then follow new names); ``recipient_word`` gone. Its downgrade gives the
+    word table back, filled, and takes the column away."""
+    from vaxportal.recipients.models import Recipient
+
+    app = create_app(base_config(empty_uri, tmp_path))
+    with app.app_context():
+        upgrade(revision="coverage01")
+        bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
+        with bare.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
+                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+            for rid, name, key in OLDER_NAMES:
+                conn.execute(sa.text(
+                    "INSERT INTO recipient (id, full_name, name_key, date_of_birth, gender, "
+                    "facility_id, created_at, updated_at, version_id) VALUES (:id, :name, "
+                    ":key, '1990-01-02', 'female', 1, '2026-01-01', '2026-01-01', 1)"),
+                    {"id": rid, "name": name, "key": key})
+        bare.dispose()
+        upgrade()
+        stored = dict(db.session.execute(sa.select(Recipient.id, Recipient.name_words)).all())
+        found = {q: _found(q) for q in ("hong dao", "bich", "dao van", "an bui", "hong")}
+        inspector = sa.inspect(db.engine)
+        tables = set(inspector.get_table_names())
+        indexes = {index["name"] for index in inspector.get_indexes("recipient")}
+        renamed = db.session.get(Recipient, 8)
+        renamed.full_name = "Bùi Thị Lan"
+        db.session.commit()
+        after_rename = (_found("bich"), _found("lan bui"))
+        db.session.remove()
+        db.engine.dispose()
+        downgrade_to("coverage01")
+        with db.engine.connect() as conn:
+            words = conn.execute(sa.text(
+                "SELECT recipient_id, word_key FROM recipient_word ORDER BY recipient_id, "
+                "word_key")).all()
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("recipient")}
+        db.engine.dispose()
+    assert stored == {7: "nguyen thi hong dao", 8: "bui bich an", 9: "dao van hong"}
+    assert found == {"hong dao": [7, 9], "bich": [8], "dao van": [9], "an bui": [8],
+                     "hong": [7, 9]}
+    assert "recipient_word" not in tables
+    if PG_URI:
+        assert "ix_recipient_name_words" in indexes
+    else:
+        assert "recipient_name_fts" in tables
+    assert after_rename == ([], [8])
+    assert [tuple(w) for w in words][:4] == [(7, "dao"), (7, "hong"), (7, "nguyen"),
+                                             (7, "thi")]
+    assert (8, "lan") in [tuple(w) for w in words] and len(words) == 4 + 3 + 3
+    assert "name_words" not in columns
+
+
+def downgrade_to(revision: str) -> None:
+    from flask_migrate import downgrade
+
+    downgrade(revision=revision)
 
 
 def test_codes_migration_turns_older_text_into_codes_and_keeps_the_rest_for_review(

@@ -8,7 +8,7 @@ Create Date: 2026-11-26 23:33:49.907140
 from alembic import op
 import sqlalchemy as sa
 import vaxportal.timeutil
-from vaxportal.dbsetup import install_database_objects
+from vaxportal.audit.models import DDL as AUDIT_DDL
 
 
 # revision identifiers, used by Alembic.
@@ -382,8 +382,12 @@ def upgrade():
 
     # ### end Alembic commands ###
 
-    # the append-only triggers on audit_event (P2.3), shared with the test schema
-    install_database_objects(op.get_bind())
+    # the append-only triggers on audit_event (P2.3), shared with the test schema; only
+    # these: the other objects of ``dbsetup.EXTRA_DDL`` need columns that later revisions
+    # add (``namewords01`` installs the name search's)
+    bind = op.get_bind()
+    for statement in AUDIT_DDL.get(bind.dialect.name, []):
+        bind.exec_driver_sql(statement)
 
 
 def downgrade():

@@ -19,8 +19,8 @@ depends_on = None
 def upgrade():
     """The application's own rule (`codes.match_older_values`), through an ORM session of
     the application on the upgrade's connection: the audit trail records each change in
-    the same transaction (P2.4). It loads `Recipient` as the models are at this revision:
-    a later migration that adds columns to `recipient` must come after this one."""
+    the same transaction (P2.4). It loads only the columns of `recipient` it reads and
+    writes, which this revision has, whatever columns later migrations add."""
     from vaxportal.extensions import db
     from vaxportal.recipients.codes import match_older_values
 

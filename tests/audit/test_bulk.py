@@ -144,7 +144,7 @@ def test_p2_4_a_batch_of_new_rows_without_objects_gets_its_audit_rows_or_is_refu
     (one append for the batch); a model the trail does not follow is refused, and so is a
     None for a column that would store it as JSON ``null``."""
     from vaxportal.audit.hook import insert_rows
-    from vaxportal.recipients.models import RecipientWord
+    from vaxportal.recipients.models import RecipientSearch
 
     s1 = place["s1"].id
     rows = [{"id": 900 + i, "full_name": f"Người {i}", "name_key": f"nguoi {i}",
@@ -160,7 +160,7 @@ def test_p2_4_a_batch_of_new_rows_without_objects_gets_its_audit_rows_or_is_refu
     assert db.session.get(Recipient, 901).version_id == 1
     assert _verified()
     with pytest.raises(ValueError):
-        insert_rows(db.session, RecipientWord, [{"recipient_id": 900, "word_key": "x"}])
+        insert_rows(db.session, RecipientSearch, [{"id": "x", "account_id": 1, "query": {}}])
     with pytest.raises(ValueError):
         insert_rows(db.session, Recipient, [{**rows[0], "id": 950, "uncoded": None}])
     db.session.rollback()

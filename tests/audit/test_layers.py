@@ -47,7 +47,6 @@ NOT_AUDITED = {
     "OtpChallenge": "codes churn; code outcomes are access events",
     "PasswordHistory": "hashes only; a password change is an account event",
     "SignInFailure": "lock-out bookkeeping; failures are access events",
-    "RecipientWord": "the search index, derived from the audited name",
     "RecipientSearch": "a stored search; searches are access events",
     "CrossLookup": "a look-up and its reason are an access event",
     "ExportJob": "an export is an access event (filter, row count, file digest)",

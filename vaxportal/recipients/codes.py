@@ -24,6 +24,7 @@ from functools import lru_cache
 import babel
 import sqlalchemy as sa
 from flask import g, has_app_context
+from sqlalchemy.orm import load_only
 from vietnam_provinces import Province, Ward
 
 from vaxportal import renderguard
@@ -350,11 +351,14 @@ def match_older_values(session=None) -> int:
     runs it in the upgrade's own transaction; ``vaxportal codes match`` again at any time
     (harmless). Statements go through the session (``db.session`` unless given), so the
     audit trail records each change; the caller commits. Returns the number of records
-    that kept unmatched text."""
+    that kept unmatched text. Only the columns it reads and writes are loaded, so that the
+    migration runs on the columns of its revision, whatever columns came later."""
     session = session or db.session
 
     fields = [getattr(Recipient, key) for key in CODED_FIELDS]
     stmt = (sa.select(Recipient).where(sa.or_(*[f.isnot(None) for f in fields]))
+            .options(load_only(*fields, Recipient.uncoded, Recipient.facility_id,
+                               Recipient.version_id))
             .order_by(Recipient.id))
     unmatched, groups = 0, priority_groups(active_only=False, session=session)
     for recipient in session.scalars(stmt).all():

@@ -7,9 +7,8 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
-from sqlalchemy.orm.attributes import set_committed_value
 
-from vaxportal import audit
+from vaxportal import audit, dbsetup
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Facility
 from vaxportal.text import fold, folded_words
@@ -47,7 +46,7 @@ class PriorityGroup(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
-@audit.audited
+@audit.audited(ignore=("name_words",))  # derived from the audited name, as name_key
 class Recipient(db.Model):
     __tablename__ = "recipient"
     __table_args__ = (
@@ -65,6 +64,10 @@ class Recipient(db.Model):
     name_key: Mapped[str] = mapped_column(
         sa.String(120).with_variant(sa.String(120, collation="C"), "postgresql")
     )
+    # The folded words of the name, each once, in order, joined by one space ("bui bich an"):
+    # search by any part of a name, through ``ix_recipient_name_words`` (PostgreSQL) or the
+    # ``recipient_name_fts`` table (SQLite, ``NAME_INDEX_DDL``).
+    name_words: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     date_of_birth: Mapped[date] = mapped_column(sa.Date)
     gender: Mapped[str] = mapped_column(sa.String(8))
     national_id: Mapped[str | None] = mapped_column(sa.String(12), unique=True)
@@ -91,34 +94,17 @@ class Recipient(db.Model):
     facility: Mapped[Facility] = relationship(lazy="raise_on_sql")
     doses: Mapped[list[Dose]] = relationship(
         back_populates="recipient", order_by="Dose.given_on", lazy="raise_on_sql")
-    # The folded words of the name, kept by ``_keep_name_key`` in the same flush.
-    words: Mapped[list[RecipientWord]] = relationship(
-        cascade="all, delete-orphan", lazy="raise_on_sql")
 
     __mapper_args__ = {"version_id_col": version_id}
 
     @validates("full_name")
     def _keep_name_key(self, _key: str, value: str) -> str:
         """The search keys follow the name, however the name is set (register, edit, import):
-        the folded name and its words, written in the same transaction as the name. The name
-        comes in its one normal form (NFC, no invisible format characters), made by its
+        the folded name and its words, written in the same row as the name. The name comes
+        in its one normal form (NFC, no invisible format characters), made by its
         normaliser (``fields.RECIPIENT``, ``validators.normalize_person_name``)."""
-        self.name_key, words = search_keys(value)
-        kept = {word.word_key: word for word in self._stored_words()}
-        self.words = [kept.get(key) or RecipientWord(word_key=key) for key in words]
+        self.name_key, self.name_words = search_keys(value)
         return value
-
-    def _stored_words(self) -> list[RecipientWord]:
-        """The name's words as stored: read by one explicit query when a stored record's
-        name changes and its words were not loaded (the relationship never loads itself)."""
-        state = sa.inspect(self)
-        if "words" in state.dict or state.session is None or not state.has_identity:
-            return list(self.words)
-        with state.session.no_autoflush:  # the name is half set: nothing flushes now
-            rows = state.session.scalars(
-                sa.select(RecipientWord).where(RecipientWord.recipient_id == self.id)).all()
-        set_committed_value(self, "words", rows)
-        return list(rows)
 
     @validates("ethnicity", "nationality", "priority_group", "province", "ward")
     def _coded(self, key: str, value: str | None) -> str | None:
@@ -128,12 +114,63 @@ class Recipient(db.Model):
         return value
 
 
-def search_keys(full_name: str | None) -> tuple[str, list[str]]:
-    """The search keys of a name: its folded form (``name_key``) and its folded words (the
-    ``RecipientWord`` rows), however the record is written (``_keep_name_key``, or a batch of
-    new records inserted at once, ``services.register_batch``)."""
+def search_keys(full_name: str | None) -> tuple[str, str]:
+    """The search keys of a name: its folded form (``name_key``) and its folded words
+    (``name_words``), however the record is written (``_keep_name_key``, or a batch of new
+    records inserted at once, ``services.register_batch``)."""
     folded = fold(full_name or "")
-    return folded, folded_words(folded)
+    return folded, joined_words(folded)
+
+
+def joined_words(folded: str) -> str:
+    """``name_words`` of a name already folded (``fold``): its words (``folded_words``:
+    letters and digits only, cut to 40 characters, each once, in order) joined by one
+    space."""
+    return " ".join(folded_words(folded))
+
+
+def name_words_vector(column) -> sa.ColumnElement:
+    """The stored words as a ``tsvector`` of exactly those lexemes (PostgreSQL): no text
+    search parser nor dictionary, which would split or change some of them ("12e3x" in two,
+    "²" dropped, "ΣΑΣ" lower-cased otherwise than Python does). The expression of
+    ``ix_recipient_name_words``; a search names the same expression."""
+    return sa.func.array_to_tsvector(sa.func.string_to_array(column, sa.literal_column("' '")))
+
+
+#: every typed word the start of a word of the name, found among millions by an index that
+#: intersects the words' lists (``search._word_conditions``): a GIN index on PostgreSQL
+sa.Index("ix_recipient_name_words", name_words_vector(Recipient.__table__.c.name_words),
+         postgresql_using="gin").ddl_if(dialect="postgresql")
+
+#: and on SQLite an FTS5 table over ``recipient.name_words`` (external content: it stores
+#: only its index), kept by triggers in the same statement as the row, built again from the
+#: rows on every install (``dbsetup.install_database_objects``: the test schema, the
+#: migration ``namewords01``)
+NAME_INDEX_DDL = {"sqlite": [
+    "DROP TRIGGER IF EXISTS recipient_name_fts_insert",
+    "DROP TRIGGER IF EXISTS recipient_name_fts_delete",
+    "DROP TRIGGER IF EXISTS recipient_name_fts_update",
+    "DROP TABLE IF EXISTS recipient_name_fts",
+    "CREATE VIRTUAL TABLE recipient_name_fts USING fts5(name_words, content='recipient', "
+    "content_rowid='id', prefix='2 3', tokenize='unicode61 remove_diacritics 0')",
+    "CREATE TRIGGER recipient_name_fts_insert AFTER INSERT ON recipient BEGIN "
+    "INSERT INTO recipient_name_fts (rowid, name_words) VALUES (new.id, new.name_words); END",
+    "CREATE TRIGGER recipient_name_fts_delete AFTER DELETE ON recipient BEGIN "
+    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words) "
+    "VALUES ('delete', old.id, old.name_words); END",
+    "CREATE TRIGGER recipient_name_fts_update AFTER UPDATE OF name_words ON recipient BEGIN "
+    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words) "
+    "VALUES ('delete', old.id, old.name_words); "
+    "INSERT INTO recipient_name_fts (rowid, name_words) VALUES (new.id, new.name_words); END",
+    "INSERT INTO recipient_name_fts (recipient_name_fts) VALUES ('rebuild')",
+]}
+
+for _dialect, _statements in NAME_INDEX_DDL.items():
+    _known = dbsetup.EXTRA_DDL.setdefault(_dialect, [])
+    _known.extend(s for s in _statements if s not in _known)
+# the FTS5 table and the tables SQLite keeps its index in
+dbsetup.EXTRA_TABLES.update(f"recipient_name_fts{part}" for part in
+                            ("", "_data", "_idx", "_docsize", "_config"))
 
 
 def person_columns(entity=None) -> tuple:
@@ -153,23 +190,6 @@ def same_person(one, two) -> sa.ColumnElement[bool]:
     """Two (aliased) records with the same ``person_columns``."""
     return sa.and_(*(a == b for a, b in zip(person_columns(one), person_columns(two),
                                             strict=True)))
-
-
-class RecipientWord(db.Model):
-    """One folded word of a recipient's name: search by any part of a name walks the
-    ``(word_key, recipient_id)`` index with a prefix range, never the recipient table."""
-
-    __tablename__ = "recipient_word"
-    __table_args__ = (sa.Index("ix_recipient_word_key", "word_key", "recipient_id"),)
-
-    recipient_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("recipient.id", ondelete="CASCADE"), primary_key=True
-    )
-    # Byte order on PostgreSQL so that a prefix range uses the index (as ``name_key``).
-    word_key: Mapped[str] = mapped_column(
-        sa.String(40).with_variant(sa.String(40, collation="C"), "postgresql"),
-        primary_key=True,
-    )
 
 
 @audit.audited

@@ -22,7 +22,6 @@ import hmac
 import json
 import re
 import secrets
-import time
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -40,8 +39,8 @@ from vaxportal.recipients.models import (
     Dose,
     Recipient,
     RecipientSearch,
-    RecipientWord,
     Vaccine,
+    name_words_vector,
 )
 from vaxportal.text import clean, fold, name_words, prefix_range
 from vaxportal.timeutil import utcnow
@@ -144,10 +143,12 @@ class RegisterFilter:
 
     # -- queries --------------------------------------------------------------------------
 
-    def conditions(self) -> list:
-        """WHERE clauses of the filter (the scope is added by ``statement``)."""
+    def conditions(self, *, word_index: bool = True) -> list:
+        """WHERE clauses of the filter (the scope is added by ``statement``); ``word_index``:
+        with the condition that finds a name's words through their index
+        (``_word_conditions``)."""
         values = self._values()
-        return self._conditions(values.__getitem__)
+        return self._conditions(values.__getitem__, word_index=word_index)
 
     def statement(self, account, *columns) -> sa.Select:
         """Scoped SELECT of Recipient (or of ``columns``), ordered by folded name then id."""
@@ -198,15 +199,21 @@ class RegisterFilter:
         walks the ``(name_key, id)`` index in order and tests the facility of each row,
         stopping after one page, rather than gather the whole scope through the facility
         index and sort it (300k rows: 750 ms → a few ms); ``+ 0`` keeps it off the facility
-        index. PostgreSQL's planner chooses well from its statistics. ``named``: the
-        filter's and the scope's values as named parameters (``_kept``)."""
+        index. A name typed over a wide scope finds its candidates through the words' index
+        (the FTS5 table), a station's through its facility's rows. PostgreSQL's planner
+        chooses well from its statistics, between the facility index and the words' (which
+        it is always offered). ``named``: the filter's and the scope's values as named
+        parameters (``_kept``)."""
         scope = policy.scope(account)
         column = Recipient.facility_id
-        if self._walks_name_index(account):
+        walks = self._walks_name_index(account)
+        if walks:
             column = Recipient.facility_id + 0
+        word_index = walks is not False
         if named:
-            return scope.bound_filter(stmt.where(*self._conditions(sa.bindparam)), column)
-        return scope.filter(stmt.where(*self.conditions()), column)
+            return scope.bound_filter(
+                stmt.where(*self._conditions(sa.bindparam, word_index=word_index)), column)
+        return scope.filter(stmt.where(*self.conditions(word_index=word_index)), column)
 
     def _walks_name_index(self, account) -> bool | None:
         """SQLite's plan (``_scoped``): True over a wide scope, False over a few facilities;
@@ -216,11 +223,12 @@ class RegisterFilter:
         search_choices(account)  # the scope learns its facilities in that round trip
         return policy.scope(account).is_wide
 
-    def _conditions(self, value) -> list:
+    def _conditions(self, value, *, word_index: bool = True) -> list:
         """The filter's WHERE clauses, each value given by ``value(name)``: the value itself
-        (``conditions``), or a named parameter of a statement kept for reuse (``_kept``)."""
+        (``conditions``), or a named parameter of a statement kept for reuse (``_kept``).
+        ``word_index``: a name's words also looked up in their index."""
         clauses = [Recipient.merged_into_id.is_(None)]
-        clauses.extend(_term_conditions(self.term, value))
+        clauses.extend(_term_conditions(self.term, value, word_index))
         if self.facility_id and self.due:  # a due list covers the branch of the tree
             clauses.append(policy.at_or_below(Recipient.facility_id, self.facility_id))
         elif self.facility_id:
@@ -235,13 +243,14 @@ class RegisterFilter:
         return clauses
 
     def _values(self) -> dict[str, Any]:
-        """The values of the filter's conditions and of the ranked order, by name: the
-        words' bounds rarest first (``_rarest_first``), the whole name's, an identifier,
-        the facility and the vaccine."""
+        """The values of the filter's conditions and of the ranked order, by name: each
+        typed word, the words as a query of their index, the whole name's bounds, an
+        identifier, the facility and the vaccine."""
         term, values = self.term, {}
         if term.kind == "name":
-            for n, word in enumerate(_rarest_first(term.words)):
-                values[f"word_low_{n}"], values[f"word_high_{n}"] = prefix_range(word)
+            for n, word in enumerate(term.words):
+                values[f"word_{n}"] = word
+            values["words_query"] = _words_query(term.words, db.session.get_bind().dialect.name)
             values["whole_low"], values["whole_high"] = prefix_range(term.value)
         elif term.kind in ("national_id", "insurance"):
             values["term"] = term.value
@@ -343,9 +352,9 @@ def _choices_statement(scope: policy.Scope) -> sa.Select:
     return stmt
 
 
-def _term_conditions(term: Term, value) -> list:
+def _term_conditions(term: Term, value, word_index: bool) -> list:
     if term.kind == "name":
-        return _word_conditions(len(term.words), value)
+        return _word_conditions(len(term.words), value, word_index)
     if term.kind == "national_id":
         return [Recipient.national_id == value("term")]
     if term.kind == "insurance":
@@ -362,77 +371,40 @@ def _term_conditions(term: Term, value) -> list:
     return []
 
 
-def _word_conditions(words: int, value) -> list:
-    """Every typed word starts a word of the name. The rarest word (``word_low_0``,
-    ``word_high_0``: ``_values``) gathers the candidates from the ``(word_key,
-    recipient_id)`` index; each other word is checked per candidate on the ``(recipient_id,
-    word_key)`` primary key. A range on the folded key, not LIKE, so that both databases
-    keep to the index."""
-    def word_range(n: int) -> tuple:
-        return (RecipientWord.word_key >= value(f"word_low_{n}"),
-                RecipientWord.word_key < value(f"word_high_{n}"))
-
-    clauses = [Recipient.id.in_(sa.select(RecipientWord.recipient_id).where(*word_range(0)))]
-    for n in range(1, words):
-        clauses.append(sa.select(RecipientWord.recipient_id).where(
-            RecipientWord.recipient_id == Recipient.id, *word_range(n)
-        ).exists())
-    return clauses
-
-
-#: counting a word's keys stops here: enough to tell a given name from "nguyen"
-WORD_COUNT_CAP = 5_000
-
-
-def _rarest_first(words: tuple[str, ...]) -> list[str]:
-    """The words by how many names hold a word starting with each (capped: a short walk of
-    the covering index), longer words first on a tie. One word needs no count; the words
-    this process has not counted lately (``WORD_COUNT_SECONDS``) are counted in one round
-    trip."""
-    if len(set(words)) < 2:
-        return list(words)
-    now = time.monotonic()
-    frequency = {}
-    for word in words:
-        known = _WORD_COUNTS.get(word)
-        if known is not None and now - known[1] < WORD_COUNT_SECONDS:
-            frequency[word] = known[0]
-    missing = [word for word in dict.fromkeys(words) if word not in frequency]
-    if missing:
-        bounds = {}
-        for n, word in enumerate(missing):
-            bounds[f"low_{n}"], bounds[f"high_{n}"] = prefix_range(word)
-        found = db.session.connection().execute(_word_counts(len(missing)), bounds).one()
-        if len(_WORD_COUNTS) + len(missing) > WORD_COUNTS_KEPT:
-            _WORD_COUNTS.clear()
-        for word, count in zip(missing, found, strict=True):
-            frequency[word] = int(count or 0)
-            _WORD_COUNTS[word] = (frequency[word], now)
-    return sorted(words, key=lambda word: (frequency[word], -len(word)))
+def _word_conditions(words: int, value, word_index: bool) -> list:
+    """Every typed word (``word_<n>``) starts a word of the name: one condition per word on
+    ``name_words``, the rule itself, enough where the scope's rows are few (a commune
+    station's, read from its facility index). With ``word_index``, the words' index also
+    finds the names holding every word (``words_query``: ``_words_query``), by intersecting
+    the words' lists, so that the cost follows the matches, not the holders of the rarest
+    word: the GIN index on PostgreSQL (``models.name_words_vector``), the FTS5 table on
+    SQLite. The typed words are letters and digits only (``text.folded_words``): no LIKE
+    wildcard, quote or operator can come in."""
+    spaced = sa.literal_column("' '", sa.Text) + Recipient.name_words
+    clauses = [spaced.like(sa.literal_column("'% '", sa.Text) + value(f"word_{n}") +
+                           sa.literal_column("'%'", sa.Text))
+               for n in range(words)]
+    if not word_index:
+        return clauses
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = sa.cast(sa.type_coerce(value("words_query"), sa.Text), postgresql.TSQUERY)
+        return [name_words_vector(Recipient.name_words).bool_op("@@")(query), *clauses]
+    return [Recipient.id.in_(sa.select(sa.literal_column("rowid")).select_from(_NAME_FTS)
+                             .where(sa.literal_column("recipient_name_fts")
+                                    .op("MATCH")(value("words_query")))), *clauses]
 
 
-#: a word's count is trusted this long: how many names hold a word changes slowly, and a
-#: count out of date only changes which word gathers the candidates, never the rows found
-#: nor their order
-WORD_COUNT_SECONDS = 600
-#: words whose count a process keeps (the most common name words are a few hundred)
-WORD_COUNTS_KEPT = 4096
-_WORD_COUNTS: dict[str, tuple[int, float]] = {}
+#: the FTS5 table of the names' words on SQLite (``models.NAME_INDEX_DDL``)
+_NAME_FTS = sa.table("recipient_name_fts")
 
 
-@functools.lru_cache(maxsize=8)
-def _word_counts(words: int) -> sa.Select:
-    """One row: for each of ``words`` words, how many word keys lie between its bounds
-    (``low_<n>``, ``high_<n>``), counted up to ``WORD_COUNT_CAP``. Built once per number of
-    words, run on the session's connection (a read of counts loads no object)."""
-    return sa.select(*(
-        sa.select(sa.func.count()).select_from(
-            sa.select(RecipientWord.recipient_id).where(
-                RecipientWord.word_key >= sa.bindparam(f"low_{n}"),
-                RecipientWord.word_key < sa.bindparam(f"high_{n}"))
-            .limit(WORD_COUNT_CAP).subquery()
-        ).scalar_subquery()
-        for n in range(words)))
+def _words_query(words: tuple[str, ...], dialect: str) -> str:
+    """The typed words as one query of the words' index, each the prefix of a word, all of
+    them required: ``'bui':* & 'bich':*`` (a ``tsquery``, PostgreSQL) or ``"bui"* AND
+    "bich"*`` (FTS5). Each word quoted, though letters and digits need no escape."""
+    if dialect == "postgresql":
+        return " & ".join(f"'{word}':*" for word in words)
+    return " AND ".join(f'"{word}"*' for word in words)
 
 
 def _due_fields(data: dict[str, Any]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vaxportal.audit.hook import insert_rows, insert_values
+from vaxportal.audit.hook import insert_rows
 from vaxportal.extensions import db
 from vaxportal.recipients import fields
 from vaxportal.recipients.forms import RecipientChecks
@@ -32,12 +32,11 @@ from vaxportal.recipients.models import (
     Dose,
     DuplicateCandidate,
     Recipient,
-    RecipientWord,
+    joined_words,
     person_columns,
     person_values,
     search_keys,
 )
-from vaxportal.text import folded_words
 from vaxportal.validators import format_date_vn
 
 #: (key, column header, cell kind) of ``fields.RECIPIENT``: the order of spreadsheets
@@ -217,26 +216,23 @@ def register_batch(people: list[tuple[dict, bool]], facility_id: int,
                    ids: Iterable[int], name_keys: Iterable[str] | None = None) -> None:
     """``register_recipient`` for a batch of people (an import), in statements rather than
     objects: the records (their search keys as ``Recipient._keep_name_key`` writes them) and
-    their audit rows go in together (``audit.hook.insert_rows``), their words in one more
-    statement. ``people``: (clean, may_be_duplicate); a possible duplicate is queued, as by
-    ``register_recipient``, with the live records of the same person registered before it
-    (earlier rows of the batch included). ``ids``: one new id per person, taken by the
+    their audit rows go in together (``audit.hook.insert_rows``). ``people``: (clean,
+    may_be_duplicate); a possible duplicate is queued, as by ``register_recipient``, with
+    the live records of the same person registered before it (earlier rows of the batch
+    included). ``ids``: one new id per person, taken by the
     caller under the chain's lock. ``name_keys``: the names already folded (``fold``), if
     the caller has them."""
-    rows, words = [], []
+    rows = []
     folded = iter(name_keys) if name_keys is not None else None
     for (clean, _maybe), recipient_id in zip(people, ids, strict=False):
         if folded is None:
-            name_key, keys = search_keys(clean["full_name"])
+            name_key, words = search_keys(clean["full_name"])
         else:
             name_key = next(folded)
-            keys = folded_words(name_key)
+            words = joined_words(name_key)
         rows.append({"id": recipient_id, "facility_id": facility_id, "name_key": name_key,
-                     **{key: clean.get(key) for key in FIELD_KEYS}})
-        words += [{"recipient_id": recipient_id, "word_key": key} for key in keys]
+                     "name_words": words, **{key: clean.get(key) for key in FIELD_KEYS}})
     insert_rows(db.session, Recipient, rows)
-    # not audited (derived from the name): a plain statement
-    insert_values(db.session.connection(), RecipientWord.__table__, words)
     for (clean, maybe), row in zip(people, rows, strict=True):
         if maybe:
             for other in find_possible_duplicates(clean["full_name"], clean["date_of_birth"],
