@@ -185,12 +185,12 @@ def runner(app):
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` are about PostgreSQL itself: deselected (not skipped) in the
-    SQLite pass; CI runs them in its PostgreSQL pass."""
+    SQLite pass; those marked ``sqlite`` (SQLite's own plans and FTS5 table) likewise in the
+    PostgreSQL pass. CI runs each in its own pass."""
     _mark_slow_suites(items)
-    if PG_URI:
-        return
-    keep = [item for item in items if "postgres" not in item.keywords]
-    dropped = [item for item in items if "postgres" in item.keywords]
+    other = "sqlite" if PG_URI else "postgres"
+    keep = [item for item in items if item.get_closest_marker(other) is None]
+    dropped = [item for item in items if item.get_closest_marker(other) is not None]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep

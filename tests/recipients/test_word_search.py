@@ -138,8 +138,7 @@ def _kept_plan(register_filter: RegisterFilter, account, kind: str) -> str:
                                                             params))
 
 
-@pytest.mark.skipif("os.environ.get('VAXPORTAL_TEST_DATABASE_URI')",
-                    reason="SQLite's plan (the FTS5 table)")
+@pytest.mark.sqlite
 @pytest.mark.parametrize("kind", ["page", "count"])
 @pytest.mark.parametrize("q", ["dao", "nguyen thi hong dao", "hong d"])
 def test_sqlite_a_province_finds_names_through_the_fts_table_a_station_through_its_rows(
@@ -201,8 +200,7 @@ def _register_of(count: int, facility_ids: list[int], first_id: int) -> None:
              "names": names, "keys": [k for k, _w in keys], "words": [w for _k, w in keys]})
 
 
-@pytest.mark.skipif("not os.environ.get('VAXPORTAL_TEST_DATABASE_URI')",
-                    reason="PostgreSQL's plan (the GIN index)")
+@pytest.mark.postgres
 def test_postgresql_a_wide_search_uses_the_gin_index_a_station_its_facility_index(
         signed_in, place, factory, person):
     """Three thousand people at forty stations, analysed: a province's search for a rare
