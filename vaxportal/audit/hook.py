@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from contextvars import ContextVar
@@ -382,11 +383,18 @@ def _in_flush(context) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _targets(statement: str) -> frozenset[tuple[str, str]]:
+    """The (verb, table) pairs a statement writes. The app sends the same few hundred
+    statement strings again and again (SQLAlchemy's compiled cache): read each once."""
+    return frozenset((m.group(1).split()[0].upper(), m.group(2).lower())
+                     for m in _DML.finditer(statement))
+
+
 def _guard_cursor(conn, cursor, statement, parameters, context, executemany) -> None:
     if chain.is_writing():
         return
-    targets = {(m.group(1).split()[0].upper(), m.group(2).lower())
-               for m in _DML.finditer(statement)}
+    targets = _targets(statement)
     if not targets:
         return
     if any(table == AuditEvent.__tablename__ for _verb, table in targets):
