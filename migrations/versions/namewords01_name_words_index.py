@@ -24,6 +24,14 @@ BATCH = 10_000
 
 _recipient = sa.table('recipient', sa.column('id', sa.Integer), sa.column('name_key'),
                       sa.column('name_words'))
+#: PostgreSQL: every prefix of every word of a name, the GIN index's expression; written out
+#: here as the app's models.WORD_PREFIXES_FUNCTION is at this revision
+WORD_PREFIXES_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION name_word_prefixes(words text) RETURNS tsvector "
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $body$ "
+    "SELECT array_to_tsvector(coalesce(array_agg(left(w, n)), '{}'::text[])) "
+    "FROM unnest(string_to_array(words, ' ')) AS w, generate_series(1, char_length(w)) AS n "
+    "$body$")
 _word = sa.table('recipient_word', sa.column('recipient_id', sa.Integer),
                  sa.column('word_key'))
 
@@ -35,9 +43,11 @@ def upgrade():
                                          nullable=False))
     _fill_name_words(bind)
     if bind.dialect.name == 'postgresql':
-        # built once over the filled column, rather than kept row by row while filling
+        # built once over the filled column, rather than kept row by row while filling;
+        # its expression: every prefix of every word (models.WORD_PREFIXES_FUNCTION)
+        bind.exec_driver_sql(WORD_PREFIXES_FUNCTION)
         op.create_index('ix_recipient_name_words', 'recipient',
-                        [sa.text("array_to_tsvector(string_to_array(name_words, ' '))")],
+                        [sa.text("name_word_prefixes(name_words)")],
                         postgresql_using='gin')
     else:
         _install_sqlite_index(bind)
@@ -110,6 +120,7 @@ def downgrade():
                               unique=False)
     if bind.dialect.name == 'postgresql':
         op.drop_index('ix_recipient_name_words', table_name='recipient')
+        bind.exec_driver_sql("DROP FUNCTION IF EXISTS name_word_prefixes(text)")
         op.drop_column('recipient', 'name_words')
     else:
         for name in ('insert', 'delete', 'update'):

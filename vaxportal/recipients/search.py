@@ -372,23 +372,27 @@ def _term_conditions(term: Term, value, word_index: bool) -> list:
 
 
 def _word_conditions(words: int, value, word_index: bool) -> list:
-    """Every typed word (``word_<n>``) starts a word of the name: one condition per word on
+    """Every typed word (``word_<n>``) starts a word of the name. On PostgreSQL one condition
+    on the GIN index of every prefix of every word (``models.name_words_vector``: exact
+    lexemes, ``words_query``: ``_words_query``), which is the rule itself; the planner
+    chooses it or a station's facility index. On SQLite one condition per word on
     ``name_words``, the rule itself, enough where the scope's rows are few (a commune
-    station's, read from its facility index). With ``word_index``, the words' index also
-    finds the names holding every word (``words_query``: ``_words_query``), by intersecting
-    the words' lists, so that the cost follows the matches, not the holders of the rarest
-    word: the GIN index on PostgreSQL (``models.name_words_vector``), the FTS5 table on
-    SQLite. The typed words are letters and digits only (``text.folded_words``): no LIKE
-    wildcard, quote or operator can come in."""
+    station's, read from its facility index); with ``word_index`` the FTS5 table also finds
+    the names holding every word, by intersecting the words' lists, so that the cost follows
+    the matches, not the holders of the rarest word. The typed words are letters and digits
+    only (``text.folded_words``): no LIKE wildcard, quote or operator can come in."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # the index holds every prefix of every word as a lexeme, so its condition IS the
+        # rule (a LIKE per word beside it would only mislead the planner's estimate: the
+        # words' selectivities multiplied as if independent, a few rows for 200,000)
+        query = sa.cast(sa.type_coerce(value("words_query"), sa.Text), postgresql.TSQUERY)
+        return [name_words_vector(Recipient.name_words).bool_op("@@")(query)]
     spaced = sa.literal_column("' '", sa.Text) + Recipient.name_words
     clauses = [spaced.like(sa.literal_column("'% '", sa.Text) + value(f"word_{n}") +
                            sa.literal_column("'%'", sa.Text))
                for n in range(words)]
     if not word_index:
         return clauses
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = sa.cast(sa.type_coerce(value("words_query"), sa.Text), postgresql.TSQUERY)
-        return [name_words_vector(Recipient.name_words).bool_op("@@")(query), *clauses]
     return [Recipient.id.in_(sa.select(sa.literal_column("rowid")).select_from(_NAME_FTS)
                              .where(sa.literal_column("recipient_name_fts")
                                     .op("MATCH")(value("words_query")))), *clauses]
@@ -400,10 +404,11 @@ _NAME_FTS = sa.table("recipient_name_fts")
 
 def _words_query(words: tuple[str, ...], dialect: str) -> str:
     """The typed words as one query of the words' index, each the prefix of a word, all of
-    them required: ``'bui':* & 'bich':*`` (a ``tsquery``, PostgreSQL) or ``"bui"* AND
+    them required: ``'bui' & 'bich'`` (a ``tsquery`` of exact lexemes, PostgreSQL, whose
+    index holds every prefix of every word: ``models.name_words_vector``) or ``"bui"* AND
     "bich"*`` (FTS5). Each word quoted, though letters and digits need no escape."""
     if dialect == "postgresql":
-        return " & ".join(f"'{word}':*" for word in words)
+        return " & ".join(f"'{word}'" for word in words)
     return " AND ".join(f'"{word}"*' for word in words)
 
 
