@@ -108,6 +108,7 @@ def bare(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=8192)
 def _option(name: str) -> str:
     """An option label that starts with its letters without diacritics, so typing them in
     a plain <select> (IE11 included) finds it: "Tay · Tày"; "Kinh" stays "Kinh"."""
@@ -123,9 +124,11 @@ def _place_key(name: str) -> str:
     return key
 
 
+@lru_cache(maxsize=8192)
 def _place_option(name: str) -> str:
     """Communes and provinces sort and type-ahead by their proper name: "Long Xuyen ·
-    Phường Long Xuyên"."""
+    Phường Long Xuyên". Kept per name, as ``_option``: a register form lists hundreds, and
+    each was folded again on every form."""
     words = name.split()
     for prefix in _PLACE_TYPES:
         size = len(prefix.split())
