@@ -255,11 +255,20 @@ def _index_ids(q: str) -> list[int]:
 
 
 def _ids(q: str, *, word_index: bool) -> list[int]:
-    """The live records the filter finds over the whole register, with or without the
-    words' index (the rule alone: one condition per typed word)."""
-    stmt = sa.select(Recipient.id).where(
-        *RegisterFilter(q=q).conditions(word_index=word_index)).order_by(Recipient.id)
-    return list(db.session.scalars(stmt))
+    """The live records found over the whole register: by the filter through the words'
+    index, or (``word_index=False``) by the rule itself applied here to every stored
+    ``name_words``: every typed word starts a word of the name. (On PostgreSQL the filter's
+    one condition is the index's, so only this reading of the rule can check it.)"""
+    if word_index:
+        stmt = sa.select(Recipient.id).where(
+            *RegisterFilter(q=q).conditions(word_index=True)).order_by(Recipient.id)
+        return list(db.session.scalars(stmt))
+    typed = classify(q).words
+    rows = db.session.execute(sa.select(Recipient.id, Recipient.name_words)
+                              .where(Recipient.merged_into_id.is_(None))
+                              .order_by(Recipient.id))
+    return [row_id for row_id, stored in rows
+            if all(any(word.startswith(t) for word in stored.split()) for t in typed)]
 
 
 def _integrity_check() -> None:
