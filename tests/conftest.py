@@ -39,6 +39,10 @@ def build_schema(app) -> None:
         _db.create_all()
         install_database_objects(_db.session.connection())
         _db.session.commit()
+        _db.session.remove()
+        # SQLite's file is in write-ahead-log mode: closing the last connection writes the
+        # log into the file (and removes it), so that a copy of the file alone is whole
+        _db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

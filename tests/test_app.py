@@ -189,3 +189,12 @@ def test_post_without_csrf_token_refused(client):
 def test_schema_has_core_tables(app, db):
     tables = set(sa.inspect(db.engine).get_table_names())
     assert {"facility", "account", "custodian", "user_session", "otp_challenge"} <= tables
+
+
+@pytest.mark.sqlite
+def test_sqlite_file_is_in_write_ahead_log_mode(app, db):
+    """Readers and the writer of a SQLite file do not wait on each other: under gunicorn -w 2
+    on the province's file, a search storing its terms while another read the register
+    failed with "database is locked" in the rollback journal's mode (docs/benchmarks.md)."""
+    assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+

@@ -10,6 +10,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import DeclarativeBase
 
 from vaxportal import ROOT
@@ -54,12 +55,35 @@ def init_app(app) -> None:
     from vaxportal import models  # noqa: F401
 
     db.init_app(app)
+    with app.app_context():
+        _sqlite_wal(db.engine)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR") or _migrations()))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     compress.init_app(app)  # COMPRESS_REGISTER is off: _compress below decides when
     app.after_request(_compress)  # first registered, so it runs last: the final answer
+
+
+def _sqlite_wal(engine) -> None:
+    """A SQLite file in write-ahead-log mode: readers and the one writer no longer block each
+    other. In SQLite's default (rollback journal) a commit waits for every reader to finish,
+    while a reader that goes on to write waits for the committing writer: two requests at
+    once (gunicorn's workers, waitress's threads) could each wait on the other and one of
+    them failed at once with "database is locked" (a search storing its terms while another
+    read a large register). The mode is kept in the file; it is asked on every connection
+    (an old file, a restored copy)."""
+    if engine.dialect.name != "sqlite" or sa_event.contains(engine, "connect", _wal_mode):
+        return
+    sa_event.listen(engine, "connect", _wal_mode)
+
+
+def _wal_mode(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # "memory" for an in-memory database
+    finally:
+        cursor.close()
 
 
 #: what browsers say of a request made by one of our own pages, or typed in the address bar
