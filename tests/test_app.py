@@ -197,4 +197,5 @@ def test_sqlite_file_is_in_write_ahead_log_mode(app, db):
     on the province's file, a search storing its terms while another read the register
     failed with "database is locked" in the rollback journal's mode (docs/benchmarks.md)."""
     assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30_000
 

@@ -65,6 +65,10 @@ def init_app(app) -> None:
     app.after_request(_compress)  # first registered, so it runs last: the final answer
 
 
+#: how long a SQLite writer waits for another's transaction before giving up
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_wal(engine) -> None:
     """A SQLite file in write-ahead-log mode: readers and the one writer no longer block each
     other. In SQLite's default (rollback journal) a commit waits for every reader to finish,
@@ -82,6 +86,9 @@ def _wal_mode(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")  # "memory" for an in-memory database
+        # a writer waits its turn behind another writer's request (one commit per request:
+        # the lock spans that request's reads) rather than fail after Python's 5 s
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 
