@@ -75,35 +75,43 @@ def test_p2_4_upgrade_installs_the_append_only_audit_triggers(empty_uri, tmp_pat
     engine.dispose()
 
 
+#: names registered before the word table and before ``namewords01``: (id, full name,
+#: folded name)
+OLDER_NAMES = [(7, "Nguyễn Thị Hồng Đào", "nguyen thi hong dao"),
+               (8, "Bùi Bích An", "bui bich an"),
+               (9, "Đào Văn Hồng", "dao van hong")]
+
+
+def _older_register(uri: str, names: list[tuple[int, str, str]]) -> None:
+    """A station and ``names`` written as an older release wrote them, past the app's audit
+    guard (the schema is that of an earlier revision)."""
+    bare = sa.create_engine(uri)
+    with bare.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
+            "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+        for rid, name, key in names:
+            conn.execute(sa.text(
+                "INSERT INTO recipient (id, full_name, name_key, date_of_birth, gender, "
+                "facility_id, created_at, updated_at, version_id) VALUES (:id, :name, "
+                ":key, '1990-01-02', 'female', 1, '2026-01-01', '2026-01-01', 1)"),
+                {"id": rid, "name": name, "key": key})
+    bare.dispose()
+
+
 def test_words_migration_fills_the_name_words_of_existing_recipients(empty_uri, tmp_path):
     """Search by any part of a name (issue 14): recipients registered before the word table
     existed had their words after that upgrade (the table ``namewords01`` replaced)."""
     app = create_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade(revision="lockout01")
-        bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
-        with bare.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
-                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
-            conn.execute(sa.text(
-                "INSERT INTO recipient (id, full_name, name_key, date_of_birth, gender, "
-                "facility_id, created_at, updated_at, version_id) VALUES (7, "
-                "'Nguyễn Thị Hồng Đào', 'nguyen thi hong dao', '1990-01-02', 'female', 1, "
-                "'2026-01-01', '2026-01-01', 1)"))
-        bare.dispose()
+        _older_register(empty_uri, OLDER_NAMES[:1])
         upgrade(revision="coverage01")
         with db.engine.connect() as conn:
             words = conn.execute(sa.text(
                 "SELECT word_key FROM recipient_word WHERE recipient_id = 7")).scalars().all()
         db.engine.dispose()
     assert sorted(words) == ["dao", "hong", "nguyen", "thi"]
-
-
-#: names registered before ``namewords01``: (id, full name, folded name)
-OLDER_NAMES = [(7, "Nguyễn Thị Hồng Đào", "nguyen thi hong dao"),
-               (8, "Bùi Bích An", "bui bich an"),
-               (9, "Đào Văn Hồng", "dao van hong")]
 
 
 def _found(q: str) -> list[int]:
@@ -127,18 +135,7 @@ def test_name_words_migration_fills_the_column_and_its_index_and_goes_back(empty
     app = create_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade(revision="coverage01")
-        bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
-        with bare.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
-                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
-            for rid, name, key in OLDER_NAMES:
-                conn.execute(sa.text(
-                    "INSERT INTO recipient (id, full_name, name_key, date_of_birth, gender, "
-                    "facility_id, created_at, updated_at, version_id) VALUES (:id, :name, "
-                    ":key, '1990-01-02', 'female', 1, '2026-01-01', '2026-01-01', 1)"),
-                    {"id": rid, "name": name, "key": key})
-        bare.dispose()
+        _older_register(empty_uri, OLDER_NAMES)
         upgrade()
         stored = dict(db.session.execute(sa.select(Recipient.id, Recipient.name_words)).all())
         found = {q: _found(q) for q in ("hong dao", "bich", "dao van", "an bui", "hong")}
