@@ -12,12 +12,14 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from tests.helpers import fresh_otp, hidden_inputs, html
 from vaxportal.audit import chain
 from vaxportal.extensions import db
-from vaxportal.recipients.models import Recipient
-from vaxportal.recipients.search import RegisterFilter, classify
+from vaxportal.recipients.models import Recipient, name_words_vector
+from vaxportal.recipients.search import RegisterFilter, _words_query, classify
+from vaxportal.text import name_words
 
 
 def hx_search(client, q):
@@ -237,12 +239,6 @@ def test_postgresql_a_wide_search_uses_the_gin_index_a_station_its_facility_inde
 def _index_ids(q: str) -> list[int]:
     """What the words' index alone holds for ``q``: the ids it gives, without the rule's
     conditions nor any scope (the FTS5 table on SQLite, the GIN expression on PostgreSQL)."""
-    from sqlalchemy.dialects.postgresql import TSQUERY
-
-    from vaxportal.recipients.models import name_words_vector
-    from vaxportal.recipients.search import _words_query
-    from vaxportal.text import name_words
-
     dialect = db.session.get_bind().dialect.name
     query = _words_query(tuple(name_words(q)), dialect)
     if dialect == "sqlite":
@@ -254,15 +250,17 @@ def _index_ids(q: str) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
-def _ids(q: str, *, word_index: bool) -> list[int]:
-    """The live records found over the whole register: by the filter through the words'
-    index, or (``word_index=False``) by the rule itself applied here to every stored
-    ``name_words``: every typed word starts a word of the name. (On PostgreSQL the filter's
-    one condition is the index's, so only this reading of the rule can check it.)"""
-    if word_index:
-        stmt = sa.select(Recipient.id).where(
-            *RegisterFilter(q=q).conditions(word_index=True)).order_by(Recipient.id)
-        return list(db.session.scalars(stmt))
+def _found(q: str) -> list[int]:
+    """The live records the filter finds over the whole register, through the words' index."""
+    stmt = sa.select(Recipient.id).where(
+        *RegisterFilter(q=q).conditions(word_index=True)).order_by(Recipient.id)
+    return list(db.session.scalars(stmt))
+
+
+def _by_the_rule(q: str) -> list[int]:
+    """The live records the rule itself gives, applied here to every stored ``name_words``:
+    every typed word starts a word of the name. (On PostgreSQL the filter's one condition is
+    the index's, so only this reading of the rule can check it.)"""
     typed = classify(q).words
     rows = db.session.execute(sa.select(Recipient.id, Recipient.name_words)
                               .where(Recipient.merged_into_id.is_(None))
@@ -301,7 +299,7 @@ def test_the_same_people_are_found_with_and_without_the_words_index(
         account = signed_in(role, facility=place[home]).account
         stmt = RegisterFilter(q=q).ranked_statement(account, Recipient.full_name)
         assert sorted(db.session.scalars(stmt)) == expected, role
-    assert _ids(q, word_index=True) == _ids(q, word_index=False)
+    assert _found(q) == _by_the_rule(q)
 
 
 def test_p1_a_wide_scope_finds_through_the_words_index_only_its_own_people(
@@ -384,9 +382,9 @@ def test_the_words_index_splits_awkward_words_as_the_rule_does(person):
                 if classify(typed).kind != "name":
                     continue
                 tried += 1
-                with_index = _ids(typed, word_index=True)
+                with_index = _found(typed)
                 assert recipient.id in with_index, (name, typed)
-                assert with_index == _ids(typed, word_index=False), (name, typed)
+                assert with_index == _by_the_rule(typed), (name, typed)
     assert db.session.get(Recipient, people[AWKWARD[3]].id).name_words == "pham " + (
         "qua" * 15)[:40]
     assert tried > 20
