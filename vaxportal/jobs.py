@@ -11,6 +11,7 @@ In ``sync`` mode nothing is scheduled; run the job's command instead.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -128,11 +129,43 @@ def _queue(app: Flask):
     return Queue(name, connection=Redis.from_url(app.config["REDIS_URL"]))
 
 
+class _PromptShutdown:
+    """An RQ worker whose shutdown cannot hang on its command channel. RQ unsubscribes the
+    channel's thread and then stops it; if the thread reads the reply to UNSUBSCRIBE before
+    it is stopped, it waits for a subscription again (RQ's 60 s), and redis-py's ``stop()``
+    waits for the thread: a ``vaxportal worker`` asked to stop (SIGTERM, a deployment)
+    then took up to a minute, killed before that by a supervisor. Here the thread is told
+    to stop first, so the reply to UNSUBSCRIBE ends its loop."""
+
+    pubsub = pubsub_thread = None
+
+    def unsubscribe(self) -> None:
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        thread.stop(timeout=0)  # its run flag cleared, without waiting for it
+        self.pubsub.unsubscribe()
+        thread.join(timeout=1)
+        self.pubsub.close()
+
+
+@functools.cache
+def _worker_class(in_process: bool) -> type:
+    from rq import SimpleWorker, Worker
+
+    base = SimpleWorker if in_process else Worker
+    return type(base.__name__, (_PromptShutdown, base), {})
+
+
+def new_worker(queues: list, connection, *, in_process: bool = False):
+    """The RQ worker of ``vaxportal worker`` (each job in a forked process), or with
+    ``in_process`` one that runs each job in this process (``SimpleWorker``)."""
+    return _worker_class(in_process)(queues, connection=connection)
+
+
 @click.command("worker")
 def worker_command() -> None:
     """Chạy tiến trình xử lý tác vụ nền trên Redis đã cấu hình (VAXPORTAL_REDIS_URL)."""
-    from rq import Worker
-
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
         raise click.ClickException(_(
@@ -143,7 +176,7 @@ def worker_command() -> None:
     stop = threading.Event()
     threading.Thread(target=_run_schedule, args=(app, stop), daemon=True).start()
     try:
-        Worker([queue], connection=queue.connection).work()
+        new_worker([queue], queue.connection).work()
     finally:
         stop.set()
 

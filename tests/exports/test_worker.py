@@ -10,6 +10,7 @@ the same flow runs in the default mode, a thread of the web process.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import uuid
 
@@ -79,10 +80,8 @@ def _delete_queue(queue) -> None:
 
 def _run_worker(queue) -> None:
     """``vaxportal worker`` in burst mode, in this process; pytest's signal handlers kept."""
-    from rq import SimpleWorker
-
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    worker = SimpleWorker([queue], connection=queue.connection)
+    worker = jobs.new_worker([queue], queue.connection, in_process=True)
     try:
         worker.work(burst=True)
     finally:
@@ -140,3 +139,43 @@ def test_large_export_runs_on_the_configured_job_runner_and_downloads(
         AuditEvent.action == "export_completed", AuditEvent.entity_id == job.id))
     assert completed.actor == f"job:{nurse.account.username}"
     assert completed.details["sha256"] == done.sha256
+
+
+@pytest.mark.postgres  # the PostgreSQL + Redis pass: Redis
+@pytest.mark.parametrize("in_process", [False, True], ids=["vaxportal worker", "in process"])
+def test_a_worker_asked_to_stop_leaves_its_command_channel_at_once(monkeypatch, in_process):
+    """RQ's worker unsubscribed its command channel, then stopped the channel's thread. A
+    thread that read the reply to UNSUBSCRIBE first (a worker process descheduled for a
+    moment, as on a busy server) waited a minute for a new subscription, and redis-py's
+    ``stop()`` waited for it: ``vaxportal worker`` took up to 60 s to stop (SIGTERM) and
+    this suite's burst worker 60 s to finish. The moment is forced here: ``stop()`` is
+    late by 0.5 s. The worker still leaves its channel within a few seconds."""
+    from redis import Redis
+    from redis.client import PubSubWorkerThread
+
+    stop = PubSubWorkerThread.stop
+
+    def late_stop(thread, *args, **kwargs):
+        time.sleep(0.5)
+        return stop(thread, *args, **kwargs)
+
+    connection = Redis.from_url(REDIS_URL)
+    worker = jobs.new_worker([f"vaxportal-test-{uuid.uuid4().hex}"], connection,
+                             in_process=in_process)
+    worker.subscribe()
+    try:
+        deadline = time.monotonic() + 5
+        while not worker.pubsub.connection or not worker.pubsub.channels:
+            assert time.monotonic() < deadline, "the worker did not subscribe"
+            time.sleep(0.05)
+        monkeypatch.setattr(PubSubWorkerThread, "stop", late_stop)
+        leaving = threading.Thread(target=worker.unsubscribe, daemon=True)
+        leaving.start()
+        leaving.join(timeout=10)
+        assert not leaving.is_alive(), "the worker is still leaving its command channel"
+        assert not worker.pubsub_thread.is_alive()
+    finally:
+        monkeypatch.undo()
+        if worker.pubsub_thread.is_alive():
+            worker.pubsub_thread.stop(timeout=0)
+        connection.close()
