@@ -50,7 +50,7 @@ def upgrade():
                         [sa.text("name_word_prefixes(name_words)")],
                         postgresql_using='gin')
     else:
-        _install_sqlite_index(bind)
+        install_sqlite_index(bind)
     with op.batch_alter_table('recipient_word', schema=None) as batch_op:
         batch_op.drop_index('ix_recipient_word_key')
     op.drop_table('recipient_word')
@@ -93,12 +93,32 @@ def _fill_name_words(bind):
                              [{"id": i, "words": w} for i, w in zip(ids, words) if w])
 
 
-def _install_sqlite_index(bind):
-    """The FTS5 table and its triggers as the application declares them (its last
-    statement builds the index from the rows)."""
-    from vaxportal.recipients.models import NAME_INDEX_DDL
+#: SQLite: the FTS5 table of the names' words and its triggers as they were at this
+#: revision (``namefts02`` adds the facility; its downgrade puts this one back)
+FTS_DDL = [
+    "DROP TRIGGER IF EXISTS recipient_name_fts_insert",
+    "DROP TRIGGER IF EXISTS recipient_name_fts_delete",
+    "DROP TRIGGER IF EXISTS recipient_name_fts_update",
+    "DROP TABLE IF EXISTS recipient_name_fts",
+    "CREATE VIRTUAL TABLE recipient_name_fts USING fts5(name_words, content='recipient', "
+    "content_rowid='id', prefix='2 3', tokenize='unicode61 remove_diacritics 0')",
+    "CREATE TRIGGER recipient_name_fts_insert AFTER INSERT ON recipient BEGIN "
+    "INSERT INTO recipient_name_fts (rowid, name_words) VALUES (new.id, new.name_words); END",
+    "CREATE TRIGGER recipient_name_fts_delete AFTER DELETE ON recipient BEGIN "
+    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words) "
+    "VALUES ('delete', old.id, old.name_words); END",
+    "CREATE TRIGGER recipient_name_fts_update AFTER UPDATE OF name_words ON recipient BEGIN "
+    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words) "
+    "VALUES ('delete', old.id, old.name_words); "
+    "INSERT INTO recipient_name_fts (rowid, name_words) VALUES (new.id, new.name_words); END",
+    "INSERT INTO recipient_name_fts (recipient_name_fts) VALUES ('rebuild')",
+]
 
-    for statement in NAME_INDEX_DDL['sqlite']:
+
+def install_sqlite_index(bind):
+    """The FTS5 table and its triggers of this revision (the last statement builds the
+    index from the rows)."""
+    for statement in FTS_DDL:
         bind.exec_driver_sql(statement)
 
 

@@ -143,21 +143,51 @@ def _kept_plan(register_filter: RegisterFilter, account, kind: str) -> str:
 @pytest.mark.sqlite
 @pytest.mark.parametrize("kind", ["page", "count"])
 @pytest.mark.parametrize("q", ["dao", "nguyen thi hong dao", "hong d"])
-def test_sqlite_a_province_finds_names_through_the_fts_table_a_station_through_its_rows(
+def test_sqlite_names_are_found_through_the_fts_table_within_a_stations_facility(
         signed_in, place, people, kind, q):
-    """A province's reviewer: the names holding every typed word come from the FTS5 table
-    (then each row by its key), never a walk of the register; a station's nurse: its own
-    rows from the facility index, the FTS5 table not asked."""
+    """In every scope the names holding every typed word come from the FTS5 table (then
+    each row by its key), never a walk of the register nor of a station's rows: a
+    province's reviewer asks it over every facility, a station's nurse within the station
+    (the table's facility column), so a station's search costs its own matches."""
     reviewer = signed_in("reviewer", facility=place["doh"]).account
-    plan = _kept_plan(RegisterFilter(q=q), reviewer, kind)
-    assert "SCAN recipient_name_fts VIRTUAL TABLE INDEX" in plan, plan
-    assert not re.search(r"^\s*SCAN recipient\b", plan, re.M), plan
     nurse = signed_in("data_entry", facility=place["s1"]).account
-    plan = _kept_plan(RegisterFilter(q=q), nurse, kind)
-    assert re.search(r"SEARCH recipient USING (COVERING )?INDEX ix_recipient_facility_\w+ "
-                     r"\(facility_id=\?", plan), plan
-    assert "recipient_name_fts" not in plan, plan
+    for account in (reviewer, nurse):
+        plan = _kept_plan(RegisterFilter(q=q), account, kind)
+        assert "SCAN recipient_name_fts VIRTUAL TABLE INDEX" in plan, plan
+        assert not re.search(r"^\s*SCAN recipient\b", plan, re.M), plan
+        assert "ix_recipient_facility" not in plan, plan
+    _statement, values = RegisterFilter(q=q)._kept(nurse, kind)
+    assert values["words_query"].startswith(f'facility_id : ("{place["s1"].id}") AND '), values
+    _statement, values = RegisterFilter(q=q)._kept(reviewer, kind)
+    assert values["words_query"].startswith("name_words : ("), values
     db.session.rollback()
+
+
+@pytest.mark.sqlite
+def test_sqlite_the_fts_table_follows_a_records_facility(signed_in, place, people):
+    """The FTS5 table's facility column follows the row (its triggers): a record moved to
+    another facility is found within that facility's index and no longer within its old
+    one; the table stays exactly the index of its rows. The facility chosen in a
+    supervisor's search box narrows the index too."""
+    moved = people["binh"]
+    within = _words_query(("binh",), "sqlite", [place["s1b"].id])
+    assert _index_ids_within(within) == []
+    moved.facility_id = place["s1b"].id
+    db.session.commit()
+    assert _index_ids_within(within) == [moved.id]
+    assert _index_ids_within(_words_query(("binh",), "sqlite", [place["s1"].id])) == []
+    _integrity_check()
+    supervisor = signed_in("supervisor", facility=place["d1"]).account
+    chosen = RegisterFilter(q="binh", facility_id=place["s1b"].id)
+    _statement, values = chosen._kept(supervisor, "page")
+    assert values["words_query"] == within
+    assert db.session.scalars(chosen.statement(supervisor, Recipient.id)).all() == [moved.id]
+
+
+def _index_ids_within(query: str) -> list[int]:
+    stmt = sa.text("SELECT rowid FROM recipient_name_fts WHERE recipient_name_fts MATCH :query "
+                   "ORDER BY rowid")
+    return list(db.session.scalars(stmt, {"query": query}))
 
 
 #: the PostgreSQL plan's register: family names by their share (Nguyễn about 38 %), middle
@@ -253,7 +283,7 @@ def _index_ids(q: str) -> list[int]:
 def _found(q: str) -> list[int]:
     """The live records the filter finds over the whole register, through the words' index."""
     stmt = sa.select(Recipient.id).where(
-        *RegisterFilter(q=q).conditions(word_index=True)).order_by(Recipient.id)
+        *RegisterFilter(q=q).conditions()).order_by(Recipient.id)
     return list(db.session.scalars(stmt))
 
 

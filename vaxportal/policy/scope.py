@@ -206,6 +206,10 @@ class Scope:
         self._choices = sorted(choices, key=lambda choice: choice[1])
         self._wide = len(self._choices) > WIDE_SCOPE
 
+    def known_facility_ids(self) -> list[int]:
+        """The facilities in scope as ``remember_choices`` learnt them (none before)."""
+        return [fid for fid, _name in self._choices or ()]
+
     def facility_ids(self) -> set[int]:
         return set(db.session.scalars(self.ids)) if self.allowed else set()
 

@@ -158,26 +158,31 @@ def name_words_vector(column) -> sa.ColumnElement:
 sa.Index("ix_recipient_name_words", name_words_vector(Recipient.__table__.c.name_words),
          postgresql_using="gin").ddl_if(dialect="postgresql")
 
-#: and on SQLite an FTS5 table over ``recipient.name_words`` (external content: it stores
-#: only its index), kept by triggers in the same statement as the row, built again from the
-#: rows on every install (``dbsetup.install_database_objects``: the test schema, the
-#: migration ``namewords01``)
+#: and on SQLite an FTS5 table over ``recipient.name_words`` and ``recipient.facility_id``
+#: (external content: it stores only its index; the facility so that a station's search
+#: intersects its own rows' list with the words'), kept by triggers in the same statement as
+#: the row, built again from the rows on every install (``dbsetup.install_database_objects``:
+#: the test schema, the migrations ``namewords01`` and ``namefts02``)
 NAME_INDEX_DDL = {"sqlite": [
     "DROP TRIGGER IF EXISTS recipient_name_fts_insert",
     "DROP TRIGGER IF EXISTS recipient_name_fts_delete",
     "DROP TRIGGER IF EXISTS recipient_name_fts_update",
     "DROP TABLE IF EXISTS recipient_name_fts",
-    "CREATE VIRTUAL TABLE recipient_name_fts USING fts5(name_words, content='recipient', "
-    "content_rowid='id', prefix='2 3', tokenize='unicode61 remove_diacritics 0')",
+    "CREATE VIRTUAL TABLE recipient_name_fts USING fts5(name_words, facility_id, "
+    "content='recipient', content_rowid='id', prefix='2 3', "
+    "tokenize='unicode61 remove_diacritics 0')",
     "CREATE TRIGGER recipient_name_fts_insert AFTER INSERT ON recipient BEGIN "
-    "INSERT INTO recipient_name_fts (rowid, name_words) VALUES (new.id, new.name_words); END",
+    "INSERT INTO recipient_name_fts (rowid, name_words, facility_id) "
+    "VALUES (new.id, new.name_words, new.facility_id); END",
     "CREATE TRIGGER recipient_name_fts_delete AFTER DELETE ON recipient BEGIN "
-    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words) "
-    "VALUES ('delete', old.id, old.name_words); END",
-    "CREATE TRIGGER recipient_name_fts_update AFTER UPDATE OF name_words ON recipient BEGIN "
-    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words) "
-    "VALUES ('delete', old.id, old.name_words); "
-    "INSERT INTO recipient_name_fts (rowid, name_words) VALUES (new.id, new.name_words); END",
+    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words, facility_id) "
+    "VALUES ('delete', old.id, old.name_words, old.facility_id); END",
+    "CREATE TRIGGER recipient_name_fts_update AFTER UPDATE OF name_words, facility_id "
+    "ON recipient BEGIN "
+    "INSERT INTO recipient_name_fts (recipient_name_fts, rowid, name_words, facility_id) "
+    "VALUES ('delete', old.id, old.name_words, old.facility_id); "
+    "INSERT INTO recipient_name_fts (rowid, name_words, facility_id) "
+    "VALUES (new.id, new.name_words, new.facility_id); END",
     "INSERT INTO recipient_name_fts (recipient_name_fts) VALUES ('rebuild')",
 ]}
 

@@ -30,6 +30,8 @@ import sqlalchemy as sa
 from flask import current_app, g, has_app_context, has_request_context, session
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from vaxportal import policy
 from vaxportal.extensions import db
@@ -143,12 +145,11 @@ class RegisterFilter:
 
     # -- queries --------------------------------------------------------------------------
 
-    def conditions(self, *, word_index: bool = True) -> list:
-        """WHERE clauses of the filter (the scope is added by ``statement``); ``word_index``:
-        with the condition that finds a name's words through their index
-        (``_word_conditions``)."""
-        values = self._values()
-        return self._conditions(values.__getitem__, word_index=word_index)
+    def conditions(self, account=None, facility=Recipient.facility_id) -> list:
+        """WHERE clauses of the filter (the scope is added by ``statement``); a name's words
+        found through their index (``_word_conditions``), asked within ``account``'s
+        facilities where they are few."""
+        return self._conditions(self._values(account).__getitem__, facility)
 
     def statement(self, account, *columns) -> sa.Select:
         """Scoped SELECT of Recipient (or of ``columns``), ordered by folded name then id."""
@@ -160,7 +161,7 @@ class RegisterFilter:
         whole name starts with the text typed come first, then the other word matches (an
         exact ID, phone or insurance number matches only itself)."""
         stmt = self._scoped(sa.select(*(columns or (Recipient,))), account)
-        return self._ranked(stmt, self._values().__getitem__)
+        return self._ranked(stmt, self._values(account).__getitem__)
 
     def count(self, account, cap: int | None = None) -> int:
         """Rows of the filter in the account's scope; with ``cap``, counting stops after
@@ -198,22 +199,22 @@ class RegisterFilter:
         yields its rows in name order. Over a wide scope (a district, a province) SQLite
         walks the ``(name_key, id)`` index in order and tests the facility of each row,
         stopping after one page, rather than gather the whole scope through the facility
-        index and sort it (300k rows: 750 ms → a few ms); ``+ 0`` keeps it off the facility
-        index. A name typed over a wide scope finds its candidates through the words' index
-        (the FTS5 table), a station's through its facility's rows. PostgreSQL's planner
-        chooses well from its statistics, between the facility index and the words' (which
-        it is always offered). ``named``: the filter's and the scope's values as named
-        parameters (``_kept``)."""
+        index and sort it (300k rows: 750 ms → a few ms); SQLite's unary ``+``
+        (``_off_index``) keeps it off the facility index. A typed name finds its candidates through the words' index in every scope
+        (the FTS5 table; over a few facilities asked within them: ``_index_facilities``),
+        never by testing each of a station's rows (100,000 rows: 200 ms → a few ms), so
+        off the facility index there too. PostgreSQL's planner chooses well from its statistics, between the
+        facility index and the words' (which it is always offered). ``named``: the filter's
+        and the scope's values as named parameters (``_kept``)."""
         scope = policy.scope(account)
         column = Recipient.facility_id
         walks = self._walks_name_index(account)
-        if walks:
-            column = Recipient.facility_id + 0
-        word_index = walks is not False
+        if walks or (walks is not None and self.term.kind == "name"):
+            column = _off_index(Recipient.facility_id)
         if named:
-            return scope.bound_filter(
-                stmt.where(*self._conditions(sa.bindparam, word_index=word_index)), column)
-        return scope.filter(stmt.where(*self.conditions(word_index=word_index)), column)
+            return scope.bound_filter(stmt.where(*self._conditions(sa.bindparam, column)),
+                                      column)
+        return scope.filter(stmt.where(*self.conditions(account, column)), column)
 
     def _walks_name_index(self, account) -> bool | None:
         """SQLite's plan (``_scoped``): True over a wide scope, False over a few facilities;
@@ -223,16 +224,29 @@ class RegisterFilter:
         search_choices(account)  # the scope learns its facilities in that round trip
         return policy.scope(account).is_wide
 
-    def _conditions(self, value, *, word_index: bool = True) -> list:
+    def _index_facilities(self, account) -> list[int]:
+        """SQLite: the facilities within which the words' index is asked (its
+        ``facility_id`` column), so that a station's name search costs its own matches,
+        not the province's: the facility chosen in the search box, else a narrow scope's
+        facilities; none over a wide scope (the index asked over every facility, the
+        scope's condition then tests each match's row)."""
+        if self.facility_id and not self.due:
+            return [self.facility_id]
+        if account is None or self._walks_name_index(account) is not False:
+            return []
+        return policy.scope(account).known_facility_ids()
+
+    def _conditions(self, value, facility=Recipient.facility_id) -> list:
         """The filter's WHERE clauses, each value given by ``value(name)``: the value itself
-        (``conditions``), or a named parameter of a statement kept for reuse (``_kept``).
-        ``word_index``: a name's words also looked up in their index."""
+        (``conditions``), or a named parameter of a statement kept for reuse (``_kept``);
+        ``facility``: the column the facility chosen in the search box is compared with
+        (``_scoped``'s, off SQLite's facility index or not)."""
         clauses = [Recipient.merged_into_id.is_(None)]
-        clauses.extend(_term_conditions(self.term, value, word_index))
+        clauses.extend(_term_conditions(self.term, value))
         if self.facility_id and self.due:  # a due list covers the branch of the tree
             clauses.append(policy.at_or_below(Recipient.facility_id, self.facility_id))
         elif self.facility_id:
-            clauses.append(Recipient.facility_id == value("facility_id"))
+            clauses.append(facility == value("facility_id"))
         if self.vaccine_id:
             given = sa.select(Dose.id).where(
                 Dose.recipient_id == Recipient.id, Dose.vaccine_id == value("vaccine_id")
@@ -242,15 +256,18 @@ class RegisterFilter:
             clauses.append(due.recipient_condition(self.due, date.fromisoformat(self.due_on)))
         return clauses
 
-    def _values(self) -> dict[str, Any]:
+    def _values(self, account=None) -> dict[str, Any]:
         """The values of the filter's conditions and of the ranked order, by name: each
-        typed word, the words as a query of their index, the whole name's bounds, an
-        identifier, the facility and the vaccine."""
+        typed word, the words as a query of their index (within ``account``'s facilities
+        where they are few: ``_index_facilities``), the whole name's bounds, an identifier,
+        the facility and the vaccine."""
         term, values = self.term, {}
         if term.kind == "name":
+            dialect = db.session.get_bind().dialect.name
             for n, word in enumerate(term.words):
                 values[f"word_{n}"] = word
-            values["words_query"] = _words_query(term.words, db.session.get_bind().dialect.name)
+            facilities = self._index_facilities(account) if dialect == "sqlite" else []
+            values["words_query"] = _words_query(term.words, dialect, facilities)
             values["whole_low"], values["whole_high"] = prefix_range(term.value)
         elif term.kind in ("national_id", "insurance"):
             values["term"] = term.value
@@ -291,7 +308,7 @@ class RegisterFilter:
         scope = policy.scope(account)
         walks = self._walks_name_index(account)
         shape = self._shape()
-        values = {**self._values(), **scope.parameters()}  # after the plan: scope.shape
+        values = {**self._values(account), **scope.parameters()}  # after the plan: scope.shape
         if shape is None:
             return self._statement(account, kind, named=False), values
         key = (kind, shape, scope.shape, walks)
@@ -303,7 +320,7 @@ class RegisterFilter:
         return stmt, values
 
     def _statement(self, account, kind: str, *, named: bool) -> sa.Select:
-        value = sa.bindparam if named else self._values().__getitem__
+        value = sa.bindparam if named else self._values(account).__getitem__
         if kind == "page":
             stmt = self._ranked(self._scoped(sa.select(*_page_columns()), account, named=named),
                                 value)
@@ -311,6 +328,13 @@ class RegisterFilter:
         ids = self._scoped(sa.select(Recipient.id), account, named=named)
         return sa.select(sa.func.count()).select_from(
             ids.limit(sa.bindparam("cap")).subquery())
+
+
+def _off_index(column: sa.ColumnElement) -> sa.ColumnElement:
+    """``(+ column)``: the same value, but SQLite's planner no longer looks up ``column``'s
+    indexes for a term on it (SQLite's documented unary ``+``); the statement still names
+    the column, as the routing to a province's partition needs."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
 #: the register's statements kept per shape (``RegisterFilter._kept``), at most this many
@@ -352,9 +376,9 @@ def _choices_statement(scope: policy.Scope) -> sa.Select:
     return stmt
 
 
-def _term_conditions(term: Term, value, word_index: bool) -> list:
+def _term_conditions(term: Term, value) -> list:
     if term.kind == "name":
-        return _word_conditions(len(term.words), value, word_index)
+        return _word_conditions(len(term.words), value)
     if term.kind == "national_id":
         return [Recipient.national_id == value("term")]
     if term.kind == "insurance":
@@ -371,15 +395,15 @@ def _term_conditions(term: Term, value, word_index: bool) -> list:
     return []
 
 
-def _word_conditions(words: int, value, word_index: bool) -> list:
+def _word_conditions(words: int, value) -> list:
     """Every typed word (``word_<n>``) starts a word of the name. On PostgreSQL one condition
     on the GIN index of every prefix of every word (``models.name_words_vector``: exact
     lexemes, ``words_query``: ``_words_query``), which is the rule itself; the planner
-    chooses it or a station's facility index. On SQLite one condition per word on
-    ``name_words``, the rule itself, enough where the scope's rows are few (a commune
-    station's, read from its facility index); with ``word_index`` the FTS5 table also finds
-    the names holding every word, by intersecting the words' lists, so that the cost follows
-    the matches, not the holders of the rarest word. The typed words are letters and digits
+    chooses it or a station's facility index. On SQLite the FTS5 table finds the names
+    holding every word (within a few facilities where the scope is narrow), by intersecting
+    the words' lists, so that the cost follows the matches, not the holders of the rarest
+    word nor a station's rows; beside it one condition per word on ``name_words``, the rule
+    itself (the FTS5 tokenizer is not the app's). The typed words are letters and digits
     only (``text.folded_words``): no LIKE wildcard, quote or operator can come in."""
     if db.session.get_bind().dialect.name == "postgresql":
         # the index holds every prefix of every word as a lexeme, so its condition IS the
@@ -388,28 +412,32 @@ def _word_conditions(words: int, value, word_index: bool) -> list:
         query = sa.cast(sa.type_coerce(value("words_query"), sa.Text), postgresql.TSQUERY)
         return [name_words_vector(Recipient.name_words).bool_op("@@")(query)]
     spaced = sa.literal_column("' '", sa.Text) + Recipient.name_words
-    clauses = [spaced.like(sa.literal_column("'% '", sa.Text) + value(f"word_{n}") +
-                           sa.literal_column("'%'", sa.Text))
-               for n in range(words)]
-    if not word_index:
-        return clauses
     return [Recipient.id.in_(sa.select(sa.literal_column("rowid")).select_from(_NAME_FTS)
                              .where(sa.literal_column("recipient_name_fts")
-                                    .op("MATCH")(value("words_query")))), *clauses]
+                                    .op("MATCH")(value("words_query")))),
+            *(spaced.like(sa.literal_column("'% '", sa.Text) + value(f"word_{n}") +
+                          sa.literal_column("'%'", sa.Text))
+              for n in range(words))]
 
 
 #: the FTS5 table of the names' words on SQLite (``models.NAME_INDEX_DDL``)
 _NAME_FTS = sa.table("recipient_name_fts")
 
 
-def _words_query(words: tuple[str, ...], dialect: str) -> str:
+def _words_query(words: tuple[str, ...], dialect: str, facilities=()) -> str:
     """The typed words as one query of the words' index, each the prefix of a word, all of
     them required: ``'bui' & 'bich'`` (a ``tsquery`` of exact lexemes, PostgreSQL, whose
-    index holds every prefix of every word: ``models.name_words_vector``) or ``"bui"* AND
-    "bich"*`` (FTS5). Each word quoted, though letters and digits need no escape."""
+    index holds every prefix of every word: ``models.name_words_vector``) or
+    ``name_words : ("bui"* AND "bich"*)`` (FTS5), there within ``facilities`` if any
+    (``facility_id : ("12" OR "15") AND …``: the FTS5 table's other column). Each word
+    quoted, though letters and digits need no escape."""
     if dialect == "postgresql":
         return " & ".join(f"'{word}'" for word in words)
-    return " AND ".join(f'"{word}"*' for word in words)
+    query = "name_words : (" + " AND ".join(f'"{word}"*' for word in words) + ")"
+    if facilities:
+        within = " OR ".join(f'"{int(facility)}"' for facility in facilities)
+        query = f"facility_id : ({within}) AND {query}"
+    return query
 
 
 def _due_fields(data: dict[str, Any]) -> dict[str, str]:
