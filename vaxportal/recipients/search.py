@@ -200,12 +200,13 @@ class RegisterFilter:
         walks the ``(name_key, id)`` index in order and tests the facility of each row,
         stopping after one page, rather than gather the whole scope through the facility
         index and sort it (300k rows: 750 ms → a few ms); SQLite's unary ``+``
-        (``_off_index``) keeps it off the facility index. A typed name finds its candidates through the words' index in every scope
-        (the FTS5 table; over a few facilities asked within them: ``_index_facilities``),
-        never by testing each of a station's rows (100,000 rows: 200 ms → a few ms), so
-        off the facility index there too. PostgreSQL's planner chooses well from its statistics, between the
-        facility index and the words' (which it is always offered). ``named``: the filter's
-        and the scope's values as named parameters (``_kept``)."""
+        (``_off_index``) keeps it off the facility index. A typed name finds its
+        candidates through the words' index in every scope (the FTS5 table; over a few
+        facilities asked within them: ``_index_facilities``), never by testing each of a
+        station's rows (100,000 rows: 200 ms → a few ms), so off the facility index there
+        too. PostgreSQL's planner chooses well from its statistics, between the facility
+        index and the words' (which it is always offered). ``named``: the filter's and the
+        scope's values as named parameters (``_kept``)."""
         scope = policy.scope(account)
         column = Recipient.facility_id
         walks = self._walks_name_index(account)
