@@ -478,3 +478,32 @@ def test_the_offered_lookup_posts_and_finds_the_person(nurse, people):
         "id_number": nid, "reason": "Người dân chuyển đến tiêm mũi 2"})
     assert response.status_code == 200
     assert "Lê Hồng Đào" in html(response)
+
+
+@pytest.mark.parametrize("q", ["nguyen", "nguyen thi", "hong", "thi hong", "dao", "an"])
+def test_pages_of_a_name_follow_the_register_order_across_whole_name_and_other_matches(
+        signed_in, place, person, q):
+    """The register's pages of a typed name (``search._page_rows``: on PostgreSQL the
+    whole-name part, then the other matches only when it runs short,
+    ``RegisterFilter._name_page``) give, page after page, exactly the order of the one
+    ranked statement: whole-name prefixes first, then the other matches, each by name and
+    id, a page boundary falling inside either part or between them."""
+    from vaxportal.recipients.search import _page_rows
+
+    names = ["Nguyễn Thị Hồng", "Nguyễn Thị An", "Nguyễn Văn Đào", "Đào Thị Hồng",
+             "Lê Nguyễn Thị Hồng", "Trần Thị Nguyệt", "Hồng Thị Đào", "An Thị Nguyễn",
+             "Nguyễn An", "Phạm Thị Hồng Đào", "Thị Hồng Nguyễn"]
+    for n, name in enumerate(names):
+        person("s1" if n % 3 else "s1b", full_name=name, date_of_birth=date(1980, 1, 1 + n))
+    for role, home in (("data_entry", "s1"), ("supervisor", "d1"), ("reviewer", "doh")):
+        account = signed_in(role, facility=place[home]).account
+        register_filter = RegisterFilter(q=q)
+        expected = list(db.session.scalars(register_filter.ranked_statement(account,
+                                                                             Recipient.id)))
+        for per_page in (1, 2, 3, 25):
+            paged = []
+            for page in range(1, len(expected) // per_page + 3):
+                paged += [row["id"] for row in _page_rows(register_filter, account, page,
+                                                          per_page)]
+            assert paged == expected, (role, per_page)
+        assert expected, role

@@ -322,6 +322,9 @@ class RegisterFilter:
 
     def _statement(self, account, kind: str, *, named: bool) -> sa.Select:
         value = sa.bindparam if named else self._values(account).__getitem__
+        if kind == "page" and self.term.kind == "name" and \
+                db.session.get_bind().dialect.name == "postgresql":
+            return self._name_page(account, value, named)
         if kind == "page":
             stmt = self._ranked(self._scoped(sa.select(*_page_columns()), account, named=named),
                                 value)
@@ -329,6 +332,48 @@ class RegisterFilter:
         ids = self._scoped(sa.select(Recipient.id), account, named=named)
         return sa.select(sa.func.count()).select_from(
             ids.limit(sa.bindparam("cap")).subquery())
+
+
+    def _name_page(self, account, value, named: bool) -> sa.Select:
+        """PostgreSQL: a page of a typed name in the register's order (``_ranked``: the
+        names that start with the whole text typed, then the other matches, each by name)
+        as two parts, so that a common name costs a page, not its holders. "nguyen thi"
+        over a province holds every fifth person: one statement gathering all 240,000
+        through the words' index to sort them took 0.5 s.
+
+        * The whole-name part walks the ``(name_key, id)`` index over the typed text's
+          range, in order, and stops after ``page_offset + page_limit`` rows.
+        * The other matches are looked for only when that part is shorter than that (its
+          count in a ``WHERE`` the planner evaluates once, before the scan), and then
+          through the words' index and a sort: their order is kept off the name index
+          (``name_key || ''``), whose walk would test row after row for a rare full name
+          (594,767 rows, 6.4 s).
+
+        The page's columns (a dose count and a facility name each) are read for the page's
+        rows only."""
+        upto = _PAGE_OFFSET + _PAGE_LIMIT
+        whole = sa.and_(Recipient.name_key >= value("whole_low"),
+                        Recipient.name_key < value("whole_high"))
+        first = (self._scoped(sa.select(sa.literal_column("0").label("part"), Recipient.id,
+                                        Recipient.name_key), account, named=named)
+                 .where(whole).order_by(Recipient.name_key, Recipient.id).limit(upto)
+                 .cte("whole_first").prefix_with("MATERIALIZED"))
+        short = sa.select(sa.func.count()).select_from(first).scalar_subquery() < upto
+        rest = (self._scoped(sa.select(sa.literal_column("1").label("part"), Recipient.id,
+                                       Recipient.name_key), account, named=named)
+                .where(sa.not_(whole), short)
+                .order_by(Recipient.name_key.op("||")(sa.literal_column("''")), Recipient.id)
+                .limit(upto))
+        ranked = sa.union_all(sa.select(first), rest).subquery("ranked")
+        return (sa.select(*_page_columns())
+                .join_from(Recipient, ranked, Recipient.id == ranked.c.id)
+                .order_by(ranked.c.part, ranked.c.name_key, ranked.c.id)
+                .limit(_PAGE_LIMIT).offset(_PAGE_OFFSET))
+
+
+#: a page's size and start (``_name_page``: typed, as the statement adds them up)
+_PAGE_LIMIT = sa.bindparam("page_limit", type_=sa.Integer)
+_PAGE_OFFSET = sa.bindparam("page_offset", type_=sa.Integer)
 
 
 def _off_index(column: sa.ColumnElement) -> sa.ColumnElement:
