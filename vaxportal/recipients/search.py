@@ -145,11 +145,13 @@ class RegisterFilter:
 
     # -- queries --------------------------------------------------------------------------
 
-    def conditions(self, account=None, facility=Recipient.facility_id) -> list:
+    def conditions(self, account=None, facility=Recipient.facility_id, *,
+                   words: bool = True) -> list:
         """WHERE clauses of the filter (the scope is added by ``statement``); a name's words
         found through their index (``_word_conditions``), asked within ``account``'s
-        facilities where they are few."""
-        return self._conditions(self._values(account).__getitem__, facility)
+        facilities where they are few; ``words=False``: a name's words left to a
+        whole-name range that implies them (``_name_page``)."""
+        return self._conditions(self._values(account).__getitem__, facility, words=words)
 
     def statement(self, account, *columns) -> sa.Select:
         """Scoped SELECT of Recipient (or of ``columns``), ordered by folded name then id."""
@@ -192,7 +194,8 @@ class RegisterFilter:
         return "; ".join(parts)
 
 
-    def _scoped(self, stmt: sa.Select, account, *, named: bool = False) -> sa.Select:
+    def _scoped(self, stmt: sa.Select, account, *, named: bool = False,
+                words: bool = True, only_if=None) -> sa.Select:
         """The filter and the account's scope, shaped so that SQLite reads rows in the
         register's order from an index, with no sort. A scope of one facility (a commune
         station) also names that facility: the ``(facility_id, name_key, id)`` index then
@@ -213,9 +216,10 @@ class RegisterFilter:
         if walks or (walks is not None and self.term.kind == "name"):
             column = _off_index(Recipient.facility_id)
         if named:
-            return scope.bound_filter(stmt.where(*self._conditions(sa.bindparam, column)),
-                                      column)
-        return scope.filter(stmt.where(*self.conditions(account, column)), column)
+            return scope.bound_filter(stmt.where(*self._conditions(
+                sa.bindparam, column, words=words, only_if=only_if)), column)
+        return scope.filter(stmt.where(*self._conditions(
+            self._values(account).__getitem__, column, words=words, only_if=only_if)), column)
 
     def _walks_name_index(self, account) -> bool | None:
         """SQLite's plan (``_scoped``): True over a wide scope, False over a few facilities;
@@ -237,13 +241,15 @@ class RegisterFilter:
             return []
         return policy.scope(account).known_facility_ids()
 
-    def _conditions(self, value, facility=Recipient.facility_id) -> list:
+    def _conditions(self, value, facility=Recipient.facility_id, *, words: bool = True,
+                    only_if=None) -> list:
         """The filter's WHERE clauses, each value given by ``value(name)``: the value itself
         (``conditions``), or a named parameter of a statement kept for reuse (``_kept``);
         ``facility``: the column the facility chosen in the search box is compared with
         (``_scoped``'s, off SQLite's facility index or not)."""
         clauses = [Recipient.merged_into_id.is_(None)]
-        clauses.extend(_term_conditions(self.term, value))
+        if words or self.term.kind != "name":
+            clauses.extend(_term_conditions(self.term, value, only_if))
         if self.facility_id and self.due:  # a due list covers the branch of the tree
             clauses.append(policy.at_or_below(Recipient.facility_id, self.facility_id))
         elif self.facility_id:
@@ -322,8 +328,7 @@ class RegisterFilter:
 
     def _statement(self, account, kind: str, *, named: bool) -> sa.Select:
         value = sa.bindparam if named else self._values(account).__getitem__
-        if kind == "page" and self.term.kind == "name" and \
-                db.session.get_bind().dialect.name == "postgresql":
+        if kind == "page" and self.term.kind == "name":
             return self._name_page(account, value, named)
         if kind == "page":
             stmt = self._ranked(self._scoped(sa.select(*_page_columns()), account, named=named),
@@ -335,19 +340,23 @@ class RegisterFilter:
 
 
     def _name_page(self, account, value, named: bool) -> sa.Select:
-        """PostgreSQL: a page of a typed name in the register's order (``_ranked``: the
-        names that start with the whole text typed, then the other matches, each by name)
-        as two parts, so that a common name costs a page, not its holders. "nguyen thi"
-        over a province holds every fifth person: one statement gathering all 240,000
-        through the words' index to sort them took 0.5 s.
+        """A page of a typed name in the register's order (``_ranked``: the names that
+        start with the whole text typed, then the other matches, each by name) as two
+        parts, so that a common name costs a page, not its holders. "nguyen thi" over a
+        province holds every fifth person: one statement gathering all 240,000 through the
+        words' index to sort them took 0.5 s on PostgreSQL.
 
         * The whole-name part walks the ``(name_key, id)`` index over the typed text's
-          range, in order, and stops after ``page_offset + page_limit`` rows.
+          range, in order, and stops after ``page_offset + page_limit`` rows. A name that
+          starts with the folded text typed holds every typed word at the start of a word
+          (the words are the text's runs of letters and digits, the same ``fold`` on both
+          sides), so the words' conditions are left out of this part (``words=False``):
+          the range is the rule there.
         * The other matches are looked for only when that part is shorter than that (its
-          count in a ``WHERE`` the planner evaluates once, before the scan), and then
-          through the words' index and a sort: their order is kept off the name index
+          count in a condition evaluated once, before the scan), and then through the
+          words' index and a sort: their order is kept off the name index
           (``name_key || ''``), whose walk would test row after row for a rare full name
-          (594,767 rows, 6.4 s).
+          (594,767 rows, 6.4 s on PostgreSQL).
 
         The page's columns (a dose count and a facility name each) are read for the page's
         rows only."""
@@ -355,16 +364,19 @@ class RegisterFilter:
         whole = sa.and_(Recipient.name_key >= value("whole_low"),
                         Recipient.name_key < value("whole_high"))
         first = (self._scoped(sa.select(sa.literal_column("0").label("part"), Recipient.id,
-                                        Recipient.name_key), account, named=named)
+                                        Recipient.name_key), account, named=named, words=False)
                  .where(whole).order_by(Recipient.name_key, Recipient.id).limit(upto)
                  .cte("whole_first").prefix_with("MATERIALIZED"))
         short = sa.select(sa.func.count()).select_from(first).scalar_subquery() < upto
         rest = (self._scoped(sa.select(sa.literal_column("1").label("part"), Recipient.id,
-                                       Recipient.name_key), account, named=named)
+                                       Recipient.name_key), account, named=named,
+                             only_if=short)
                 .where(sa.not_(whole), short)
                 .order_by(Recipient.name_key.op("||")(sa.literal_column("''")), Recipient.id)
                 .limit(upto))
-        ranked = sa.union_all(sa.select(first), rest).subquery("ranked")
+        # each part a sub-select of its own: SQLite takes no ORDER BY inside a UNION
+        ranked = sa.union_all(sa.select(first), sa.select(rest.subquery("other_matches"))
+                              ).subquery("ranked")
         return (sa.select(*_page_columns())
                 .join_from(Recipient, ranked, Recipient.id == ranked.c.id)
                 .order_by(ranked.c.part, ranked.c.name_key, ranked.c.id)
@@ -422,9 +434,9 @@ def _choices_statement(scope: policy.Scope) -> sa.Select:
     return stmt
 
 
-def _term_conditions(term: Term, value) -> list:
+def _term_conditions(term: Term, value, only_if=None) -> list:
     if term.kind == "name":
-        return _word_conditions(len(term.words), value)
+        return _word_conditions(len(term.words), value, only_if)
     if term.kind == "national_id":
         return [Recipient.national_id == value("term")]
     if term.kind == "insurance":
@@ -441,7 +453,7 @@ def _term_conditions(term: Term, value) -> list:
     return []
 
 
-def _word_conditions(words: int, value) -> list:
+def _word_conditions(words: int, value, only_if=None) -> list:
     """Every typed word (``word_<n>``) starts a word of the name. On PostgreSQL one condition
     on the GIN index of every prefix of every word (``models.name_words_vector``: exact
     lexemes, ``words_query``: ``_words_query``), which is the rule itself; the planner
@@ -450,7 +462,9 @@ def _word_conditions(words: int, value) -> list:
     the words' lists, so that the cost follows the matches, not the holders of the rarest
     word nor a station's rows; beside it one condition per word on ``name_words``, the rule
     itself (the FTS5 tokenizer is not the app's). The typed words are letters and digits
-    only (``text.folded_words``): no LIKE wildcard, quote or operator can come in."""
+    only (``text.folded_words``): no LIKE wildcard, quote or operator can come in.
+    ``only_if``: a condition on no row, under which alone the words' index is read (SQLite
+    builds the list of an ``IN`` sub-select before it tests such a condition outside it)."""
     if db.session.get_bind().dialect.name == "postgresql":
         # the index holds every prefix of every word as a lexeme, so its condition IS the
         # rule (a LIKE per word beside it would only mislead the planner's estimate: the
@@ -458,9 +472,11 @@ def _word_conditions(words: int, value) -> list:
         query = sa.cast(sa.type_coerce(value("words_query"), sa.Text), postgresql.TSQUERY)
         return [name_words_vector(Recipient.name_words).bool_op("@@")(query)]
     spaced = sa.literal_column("' '", sa.Text) + Recipient.name_words
-    return [Recipient.id.in_(sa.select(sa.literal_column("rowid")).select_from(_NAME_FTS)
-                             .where(sa.literal_column("recipient_name_fts")
-                                    .op("MATCH")(value("words_query")))),
+    indexed = (sa.select(sa.literal_column("rowid")).select_from(_NAME_FTS)
+               .where(sa.literal_column("recipient_name_fts").op("MATCH")(value("words_query"))))
+    if only_if is not None:
+        indexed = indexed.where(only_if)
+    return [Recipient.id.in_(indexed),
             *(spaced.like(sa.literal_column("'% '", sa.Text) + value(f"word_{n}") +
                           sa.literal_column("'%'", sa.Text))
               for n in range(words))]
