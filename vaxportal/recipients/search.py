@@ -213,7 +213,9 @@ class RegisterFilter:
         scope = policy.scope(account)
         column = Recipient.facility_id
         walks = self._walks_name_index(account)
-        if walks or (walks is not None and self.term.kind == "name"):
+        if walks or (walks is not None and self.term.kind == "name" and words):
+            # (a name's whole-name part, ``words=False``, over a few facilities reads the
+            # ``(facility_id, name_key, id)`` index over the typed text's range)
             column = _off_index(Recipient.facility_id)
         if named:
             return scope.bound_filter(stmt.where(*self._conditions(
