@@ -485,24 +485,35 @@ def test_the_offered_lookup_posts_and_finds_the_person(nurse, people):
     assert "Lê Hồng Đào" in html(response)
 
 
+@pytest.mark.parametrize("filters", ["name only", "facility and vaccine chosen", "overdue"])
 @pytest.mark.parametrize("q", ["nguyen", "nguyen thi", "hong", "thi hong", "dao", "an"])
 def test_pages_of_a_name_follow_the_register_order_across_whole_name_and_other_matches(
-        signed_in, place, person, q):
-    """The register's pages of a typed name (``search._page_rows``: on PostgreSQL the
-    whole-name part, then the other matches only when it runs short,
-    ``RegisterFilter._name_page``) give, page after page, exactly the order of the one
-    ranked statement: whole-name prefixes first, then the other matches, each by name and
-    id, a page boundary falling inside either part or between them."""
+        signed_in, place, person, q, filters):
+    """The register's pages of a typed name (``search._page_rows``: the whole-name part,
+    then the other matches only when it runs short, ``RegisterFilter._name_page``) give,
+    page after page, exactly the order of the one ranked statement: whole-name prefixes
+    first, then the other matches, each by name and id, a page boundary falling inside
+    either part or between them; with the search box's facility and vaccine chosen too,
+    and in a due list."""
+    from tests.helpers import add_dose, vaccine
     from vaxportal.recipients.search import _page_rows
 
     names = ["Nguyễn Thị Hồng", "Nguyễn Thị An", "Nguyễn Văn Đào", "Đào Thị Hồng",
              "Lê Nguyễn Thị Hồng", "Trần Thị Nguyệt", "Hồng Thị Đào", "An Thị Nguyễn",
              "Nguyễn An", "Phạm Thị Hồng Đào", "Thị Hồng Nguyễn"]
     for n, name in enumerate(names):
-        person("s1" if n % 3 else "s1b", full_name=name, date_of_birth=date(1980, 1, 1 + n))
+        someone = person("s1" if n % 3 else "s1b", full_name=name,
+                         date_of_birth=date(1980, 1, 1 + n))
+        if n % 2:
+            add_dose(someone)
+    chosen = {"name only": {},
+              "facility and vaccine chosen": {"facility_id": place["s1"].id,
+                                              "vaccine_id": vaccine("AZ").id},
+              # a due list (its statement never kept): the doses of 2021 are long overdue
+              "overdue": {"due": "overdue", "due_on": "2026-01-01"}}[filters]
     for role, home in (("data_entry", "s1"), ("supervisor", "d1"), ("reviewer", "doh")):
         account = signed_in(role, facility=place[home]).account
-        register_filter = RegisterFilter(q=q)
+        register_filter = RegisterFilter(q=q, **chosen)
         expected = list(db.session.scalars(register_filter.ranked_statement(account,
                                                                              Recipient.id)))
         for per_page in (1, 2, 3, 25):
@@ -511,4 +522,5 @@ def test_pages_of_a_name_follow_the_register_order_across_whole_name_and_other_m
                 paged += [row["id"] for row in _page_rows(register_filter, account, page,
                                                           per_page)]
             assert paged == expected, (role, per_page)
-        assert expected, role
+        # every filter keeps someone found by "nguyen" and "an" (Nguyễn Thị An, dosed at S1)
+        assert expected or (chosen and q not in ("nguyen", "an")), role
