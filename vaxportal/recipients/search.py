@@ -145,13 +145,11 @@ class RegisterFilter:
 
     # -- queries --------------------------------------------------------------------------
 
-    def conditions(self, account=None, facility=Recipient.facility_id, *,
-                   words: bool = True) -> list:
+    def conditions(self, account=None) -> list:
         """WHERE clauses of the filter (the scope is added by ``statement``); a name's words
         found through their index (``_word_conditions``), asked within ``account``'s
-        facilities where they are few; ``words=False``: a name's words left to a
-        whole-name range that implies them (``_name_page``)."""
-        return self._conditions(self._values(account).__getitem__, facility, words=words)
+        facilities where they are few."""
+        return self._conditions(self._values(account).__getitem__)
 
     def statement(self, account, *columns) -> sa.Select:
         """Scoped SELECT of Recipient (or of ``columns``), ordered by folded name then id."""
@@ -248,7 +246,9 @@ class RegisterFilter:
         """The filter's WHERE clauses, each value given by ``value(name)``: the value itself
         (``conditions``), or a named parameter of a statement kept for reuse (``_kept``);
         ``facility``: the column the facility chosen in the search box is compared with
-        (``_scoped``'s, off SQLite's facility index or not)."""
+        (``_scoped``'s, off SQLite's facility index or not); ``words=False``: a name's
+        words left to a whole-name range that implies them (``_name_page``); ``only_if``:
+        see ``_word_conditions``."""
         clauses = [Recipient.merged_into_id.is_(None)]
         if words or self.term.kind != "name":
             clauses.extend(_term_conditions(self.term, value, only_if))
@@ -273,9 +273,10 @@ class RegisterFilter:
         term, values = self.term, {}
         if term.kind == "name":
             dialect = db.session.get_bind().dialect.name
-            for n, word in enumerate(term.words):
-                values[f"word_{n}"] = word
-            facilities = self._index_facilities(account) if dialect == "sqlite" else []
+            facilities = []
+            if dialect == "sqlite":  # one LIKE per word beside the FTS5 table's query
+                values.update((f"word_{n}", word) for n, word in enumerate(term.words))
+                facilities = self._index_facilities(account)
             values["words_query"] = _words_query(term.words, dialect, facilities)
             values["whole_low"], values["whole_high"] = prefix_range(term.value)
         elif term.kind in ("national_id", "insurance"):
@@ -335,7 +336,7 @@ class RegisterFilter:
         if kind == "page":
             stmt = self._ranked(self._scoped(sa.select(*_page_columns()), account, named=named),
                                 value)
-            return stmt.limit(sa.bindparam("page_limit")).offset(sa.bindparam("page_offset"))
+            return stmt.limit(_PAGE_LIMIT).offset(_PAGE_OFFSET)
         ids = self._scoped(sa.select(Recipient.id), account, named=named)
         return sa.select(sa.func.count()).select_from(
             ids.limit(sa.bindparam("cap")).subquery())
@@ -385,7 +386,7 @@ class RegisterFilter:
                 .limit(_PAGE_LIMIT).offset(_PAGE_OFFSET))
 
 
-#: a page's size and start (``_name_page``: typed, as the statement adds them up)
+#: a page's size and start (typed: ``_name_page`` adds them up)
 _PAGE_LIMIT = sa.bindparam("page_limit", type_=sa.Integer)
 _PAGE_OFFSET = sa.bindparam("page_offset", type_=sa.Integer)
 
