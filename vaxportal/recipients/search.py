@@ -675,8 +675,10 @@ class Page:
 
 def register_page(register_filter: RegisterFilter, account, page: int, per_page: int) -> Page:
     """One page of the register. A first page shorter than a page is the whole match, so
-    it needs no count (the usual answer to a name or an ID typed in the search box)."""
-    page = max(1, page)
+    it needs no count (the usual answer to a name or an ID typed in the search box). A
+    page beyond the last one a capped count can show is that page: its offset is never
+    read past, and never overflows the statement's integer parameters."""
+    page = min(max(1, page), -(-COUNT_CAP // per_page))
     rows = _page_rows(register_filter, account, page, per_page)
     if page == 1 and len(rows) < per_page and len(rows) <= COUNT_CAP:
         return Page(rows=rows, page=1, per_page=per_page, total=len(rows))
