@@ -8,7 +8,7 @@ import json
 import os
 import re
 import shutil
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.helpers import sent_code
 from vaxportal import ROOT
@@ -116,6 +116,14 @@ class Ui:
 
     def text(self) -> str:
         return self.page.inner_text("body")
+
+    def url_shows(self, text: str) -> bool:
+        """Whether ``text`` (any case) is in the page's address, decoded: its path or a
+        query value other than the stored search's random id (``?s=``), in which a few
+        letters turn up by chance (once "dao", in a run's 2,000th journey)."""
+        parts = urlsplit(self.page.url)
+        values = [value for key, value in parse_qsl(parts.query) if key != "s"]
+        return any(text.lower() in unquote(part).lower() for part in [parts.path, *values])
 
     def code_since(self, before: int, kinds=("login", "activation")) -> str:
         return sent_code(self.outbox, before, kinds)
