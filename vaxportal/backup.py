@@ -221,11 +221,25 @@ def pg_dump_command(target: Path) -> list[str]:
     """``pg_dump -Fc`` of the configured database, without its password (libpq reads it
     from ``PGPASSWORD`` or ``~/.pgpass``)."""
     url = db.engine.url
-    args = ["pg_dump", "-Fc", "--no-owner"]
-    for flag, value in (("-h", url.host), ("-p", url.port), ("-U", url.username)):
+    return ["pg_dump", "-Fc", "--no-owner", *libpq_flags(url), "-f", str(target),
+            url.database or ""]
+
+
+def libpq_flags(url: sa.engine.URL) -> list[str]:
+    """``-h``, ``-p`` and ``-U`` of a PostgreSQL URL for libpq's tools (pg_dump,
+    pg_restore), password left out. A server reached through its Unix socket is named in
+    the query (``postgresql+psycopg://user@/db?host=/var/run/postgresql``, libpq's own
+    form): the host is that folder, the port the query's when it gives one."""
+    def query(key: str) -> str | None:
+        value = url.query.get(key)
+        return value[0] if isinstance(value, tuple) else value
+
+    args = []
+    for flag, value in (("-h", url.host or query("host")), ("-p", url.port or query("port")),
+                        ("-U", url.username)):
         if value:
             args += [flag, str(value)]
-    return [*args, "-f", str(target), url.database or ""]
+    return args
 
 
 def run_pg_dump(target: Path) -> dict:

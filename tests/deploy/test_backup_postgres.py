@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_migrate import stamp
 
 from tests.helpers import audit
+from vaxportal.backup import libpq_flags
 from vaxportal.extensions import db
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.services import create_recipient
@@ -35,16 +36,38 @@ def _register(facility, name: str, nid: str) -> None:
     db.session.commit()
 
 
+def _server(url) -> list[str]:
+    """The server as libpq's tools name it: host and port, or the socket's folder that the
+    URL's query names (CI's PostgreSQL pass uses the socket)."""
+    if url.host:
+        return ["-h", url.host, *(["-p", str(url.port)] if url.port else [])]
+    return ["-h", url.query["host"]]
+
+
 def test_backup_prints_the_pg_dump_command_without_the_password(runner, tmp_path):
     result = runner.invoke(args=["backup", "--to", str(tmp_path / "x.dump")])
 
     assert result.exit_code == 2
     url = db.engine.url
-    assert result.output.split() == ["pg_dump", "-Fc", "--no-owner", "-h", url.host, "-p",
-                                     str(url.port), "-U", url.username, "-f",
-                                     str(tmp_path / "x.dump"), url.database]
+    assert result.output.split() == ["pg_dump", "-Fc", "--no-owner", *_server(url), "-U",
+                                     url.username, "-f", str(tmp_path / "x.dump"),
+                                     url.database]
     assert SECRET not in result.output
     assert audit("backup") == []
+
+
+@pytest.mark.parametrize("uri, flags", [
+    ("postgresql+psycopg://vax:pw@db.example:6543/vaxportal",
+     ["-h", "db.example", "-p", "6543", "-U", "vax"]),
+    ("postgresql+psycopg://vax@/vaxportal?host=/var/run/postgresql",
+     ["-h", "/var/run/postgresql", "-U", "vax"]),
+    ("postgresql+psycopg://vax@/vaxportal?host=/run/pg&port=5433",
+     ["-h", "/run/pg", "-p", "5433", "-U", "vax"]),
+])
+def test_the_pg_dump_command_names_a_server_by_address_or_by_its_socket(uri, flags):
+    """A deployment that reaches PostgreSQL through its Unix socket gets a backup of that
+    server, never one of libpq's default."""
+    assert libpq_flags(sa.engine.make_url(uri)) == flags
 
 
 def test_restore_refuses_on_postgresql(runner, tmp_path):
@@ -76,8 +99,8 @@ def test_p2_4_pg_dump_then_pg_restore_and_the_restore_mark(runner, place, stampe
     db.session.remove()
     db.engine.dispose()
     url = db.engine.url
-    subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "-h", url.host,
-                    "-p", str(url.port), "-U", url.username, "-d", url.database, str(dump)],
+    subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", *_server(url),
+                    "-U", url.username, "-d", url.database, str(dump)],
                    check=True, capture_output=True)
     assert runner.invoke(args=["audit", "verify"]).exit_code == 1  # the checkpoint after it
 
