@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from tests.engines import assert_no_stray_listeners, set_shared_engine_uri
+from tests.engines import assert_no_stray_listeners, clean_postgres, set_shared_engine_uri
 from tests.helpers import VaxClient
 from tests.settings import PG_URI, base_config
 from vaxportal import create_app
@@ -75,29 +75,6 @@ def _create_database(uri: str) -> None:
     admin.dispose()
 
 
-def _clean_postgres(app) -> None:
-    """Empty every table and restart the sequences that were used. DELETE on the few rows a
-    test leaves is about a hundred times cheaper than TRUNCATE (which makes new files for every
-    table, about 0.3 s a test); it runs on a raw connection with triggers off, past the audit
-    trail's append-only guard, which refuses a DELETE on its table from the app's engine."""
-    with app.app_context():
-        names = [table.name for table in _db.metadata.sorted_tables]
-        raw = _db.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("SET session_replication_role = replica")
-        cursor.execute(";".join(f'DELETE FROM "{name}"' for name in names))  # noqa: S608 (table names from the models)
-        cursor.execute("SELECT sequencename FROM pg_sequences "
-                       "WHERE schemaname = 'public' AND last_value IS NOT NULL")
-        used = [row[0] for row in cursor.fetchall()]
-        if used:
-            cursor.execute(";".join(f'ALTER SEQUENCE "{name}" RESTART' for name in used))
-        cursor.execute("SET session_replication_role = DEFAULT")
-        raw.commit()
-    finally:
-        raw.close()
-
-
 @pytest.fixture(scope="session")
 def _memory_dir():
     """Where each test's SQLite file lives: a folder in memory (tmpfs) where the machine has
@@ -148,7 +125,7 @@ def app(config):
     app = create_app(config)
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     if PG_URI:
-        _clean_postgres(app)
+        clean_postgres(app)
     with app.app_context():
         limiter.reset()
     with app.app_context():

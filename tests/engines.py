@@ -1,7 +1,8 @@
 """One engine per test process on the test database, shared by every test's app: the SQL
 SQLAlchemy compiles is kept per engine, so a new engine per test compiled every statement
 again (a quarter of the suite's time). ``tests/fixtures.py`` installs it;
-``tests/conftest.py`` names the test database and checks the engine after each test."""
+``tests/conftest.py`` names the test database and checks the engine after each test. And
+``clean_postgres``, which empties the PostgreSQL test database before each test."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event as sa_event
 
 from vaxportal.audit import hook
+from vaxportal.extensions import db
 
 _SHARED_ENGINE: dict[str, object] = {"uri": None}
 _ENGINES: dict[str, object] = {}
@@ -56,3 +58,26 @@ def assert_no_stray_listeners(engine) -> None:
         for key in [key for key, value in _ENGINES.items() if value is engine]:
             del _ENGINES[key]
         raise AssertionError(f"the test left {stray} listener(s) on the shared engine")
+
+
+def clean_postgres(app) -> None:
+    """Empty every table and restart the sequences that were used. DELETE on the few rows a
+    test leaves is about a hundred times cheaper than TRUNCATE (which makes new files for every
+    table, about 0.3 s a test); it runs on a raw connection with triggers off, past the audit
+    trail's append-only guard, which refuses a DELETE on its table from the app's engine."""
+    with app.app_context():
+        names = [table.name for table in db.metadata.sorted_tables]
+        raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(";".join(f'DELETE FROM "{name}"' for name in names))  # noqa: S608 (table names from the models)
+        cursor.execute("SELECT sequencename FROM pg_sequences "
+                       "WHERE schemaname = 'public' AND last_value IS NOT NULL")
+        used = [row[0] for row in cursor.fetchall()]
+        if used:
+            cursor.execute(";".join(f'ALTER SEQUENCE "{name}" RESTART' for name in used))
+        cursor.execute("SET session_replication_role = DEFAULT")
+        raw.commit()
+    finally:
+        raw.close()

@@ -24,6 +24,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload
 from werkzeug.test import TestResponse
 
+from tests import snapshots
 from vaxportal.audit.models import AuditEvent
 from vaxportal.auth.models import Account, AccountStatus, Custodian, UserSession, WrittenRequest
 from vaxportal.auth.passwords import hash_password
@@ -43,6 +44,8 @@ PASSWORD = "Tiem-Chung#Xa9Ph"
 #: the tests' password hashing: one PBKDF2 round (``tests/fixtures.py``, cheap_passwords)
 CHEAP_METHOD = "pbkdf2:sha256:1"
 _seq = itertools.count(1)
+#: ``Factory.place``'s result per process, laid down again in later tests (tests/snapshots.py)
+_SNAPSHOTS: dict[tuple, snapshots.Snapshot] = {}
 #: a written request's date recent enough for WRITTEN_REQUEST_MAX_AGE_DAYS (dd/mm/yyyy)
 RECENT_DATE = local_today() - timedelta(days=7)
 RECENT = format_date_vn(RECENT_DATE)
@@ -92,11 +95,26 @@ class Factory:
         """MIN (the ministry's IT department, with ``ministry=True``) → DOH → D1 → S1, S1B;
         DOH → D2 → S2; and the vaccine catalogue. Keys as in ``PROVINCE``."""
         rows = self.PROVINCE if ministry else [row for row in self.PROVINCE if row[0] != "min"]
+        key = snapshots.key("place", ministry, vaccines)
+        empty = key is not None and snapshots.is_empty()
+        if empty and key in _SNAPSHOTS:  # the same rows, copied: tests/snapshots.py
+            snapshots.restore(_SNAPSHOTS[key])
+            for _row in rows:
+                next(_seq)  # as many numbers as the build takes
+            return self._by_code(rows)
         made = self.tree(rows)
         if vaccines:
             seed_vaccines()
             db.session.commit()
+        if empty:
+            _SNAPSHOTS[key] = snapshots.take()
         return made
+
+    @staticmethod
+    def _by_code(rows) -> dict[str, Facility]:
+        keys = {code: key for key, code, *_rest in rows}
+        found = db.session.scalars(sa.select(Facility).where(Facility.code.in_(keys)))
+        return {keys[facility.code]: facility for facility in found}
 
     def tree(self, rows) -> dict[str, Facility]:
         """Facilities from rows of (key, code, kind, parent key or None, name or None), each
