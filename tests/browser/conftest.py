@@ -1,4 +1,5 @@
-"""Browser journeys: a live server in a thread and Debian's Chromium driven by Playwright.
+"""Browser journeys: a live server in a thread and Debian's Chromium (its headless shell) driven
+by Playwright.
 
 Every journey runs twice, with JavaScript on and off (the ``js`` parameter). With it on,
 each page the journey visits is checked by axe-core (no serious or critical finding) and the
