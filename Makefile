@@ -49,7 +49,7 @@ gates: node_modules/.installed
 # Byte-code caching on even where the shell turns it off: each worker would otherwise rewrite
 # the asserts of every test module again (about 6 s of CPU per worker and run).
 # The scale-out tests (tests/scaleout) start gunicorn: the deploy extra comes with the suite.
-suite: $(VENV)/.installed translations node_modules/.installed
+suite: $(VENV)/.installed translations node_modules/.installed browser-deps
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Chromium for the browser journeys (Debian's packages; browsers cannot be downloaded here):
