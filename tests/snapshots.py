@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
 
 from vaxportal import timeutil
 from vaxportal.audit import checkpoint
+from vaxportal.exports.storage import open_private
 from vaxportal.extensions import db
 
 _ORIGINAL_UTCNOW = timeutil.utcnow
@@ -106,8 +106,11 @@ def restore(snapshot: Snapshot) -> None:
             marks = ", ".join("?" * len(rows[0]))
             raw.executemany(f'INSERT INTO "{name}" VALUES ({marks})', rows)  # noqa: S608 (the models' names)
     db.session.commit()
-    if snapshot.checkpoints is not None:
-        _write_private(checkpoint.path(), snapshot.checkpoints)
+    if snapshot.checkpoints is not None:  # 0600 before a byte is in it, as the app writes it
+        path = checkpoint.path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open_private(path) as out:
+            out.write(snapshot.checkpoints)
 
 
 def _order(table: sa.Table) -> str:
@@ -120,8 +123,3 @@ def _driver_connection():
     """The DBAPI connection under the session's own (its transaction, its locks)."""
     return db.session.connection().connection.dbapi_connection
 
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.chmod(0o600)
