@@ -50,3 +50,21 @@ def test_dates_are_iso_and_times_utc():
     stored = registry.normalized({"on": date(2026, 12, 3),
                                   "at": datetime(2026, 12, 3, 7, 0, tzinfo=hanoi)})
     assert stored == {"on": "2026-12-03", "at": "2026-12-03T00:00:00+00:00"}
+
+
+class Flag(enum.IntEnum):
+    on = 1
+
+
+def test_a_change_of_an_enum_column_is_already_in_json_s_own_types():
+    """An enum member (a str or int enum is a str or int) is stored as its plain value, so
+    an insert's ``changes`` (ints, text, dates as text, enums) goes into the chain as it is,
+    without a JSON round trip per audited row (the audit hook's cost per write)."""
+    assert type(registry.jsonable(Kind.station)) is str
+    assert type(registry.jsonable(Flag.on)) is int
+    assert registry.jsonable(Kind.station) == "commune_station"
+    spec = registry.AuditSpec(category="data", entity="dose")
+    changes = {key: registry.change(spec, key, None, value) for key, value in
+               {"kind": Kind.station, "flag": Flag.on, "given_on": date(2021, 6, 1)}.items()}
+    assert registry._plain(changes)
+    assert registry.normalized(changes) is changes

@@ -14,6 +14,7 @@ come from the request.
 
 from __future__ import annotations
 
+import functools
 import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,7 +89,10 @@ def columns(account=None, *, load: bool = True) -> dict:
     return ctx
 
 
+@functools.cache
 def _os_user() -> str:
+    """The operating system's user running a console command (read once: it is the
+    process's own)."""
     try:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers

@@ -118,12 +118,19 @@ def unkeyed_digest(row) -> str:
     return hashlib.sha256(canonical(row)).hexdigest()
 
 
-def lock(conn: Connection) -> None:
+def lock(conn: Connection, *, written: bool = False) -> None:
     """Serialize appends until this transaction ends (taken before any row lock of a flush).
-    Taken once per transaction: both locks are held until it ends, savepoints or not."""
+    Taken once per transaction: both locks are held until it ends, savepoints or not.
+
+    ``written``: this transaction has already changed a row (a flush's own statements, from
+    its ``after_flush``). On SQLite that write took the database's one write lock, held until
+    the transaction ends, which is the lock itself: no statement is needed."""
     transaction = conn.get_transaction()
     locked_in = conn.info.get(_LOCKED_IN)
     if transaction is not None and locked_in is not None and locked_in() is transaction:
+        return
+    if written and conn.dialect.name == "sqlite" and transaction is not None:
+        conn.info[_LOCKED_IN] = weakref.ref(transaction)
         return
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")

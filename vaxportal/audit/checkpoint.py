@@ -155,7 +155,7 @@ def write(state: dict, *, send_now: bool = True) -> dict:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _last_day[str(target)] = _today()
+    _last_day[_day_key()] = _today()
     if current_app.config.get("AUDIT_CHECKPOINT_SMS") or \
             current_app.config.get("AUDIT_CHECKPOINT_URL"):
         if send_now:
@@ -210,8 +210,14 @@ def send(record: dict) -> None:
             log.warning("audit checkpoint not sent to the configured URL")
 
 
+def _day_key() -> str:
+    """``_last_day``'s key: the file's name as configured (``_due`` asks at every audited
+    transaction's first append: no Path is made for it)."""
+    return os.path.join(current_app.config["AUDIT_CHECKPOINT_DIR"], FILE_NAME)
+
+
 def _due() -> bool:
-    key = str(path())
+    key = _day_key()
     today = _today()
     if _last_day.get(key) == today:
         return False

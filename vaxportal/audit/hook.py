@@ -85,16 +85,20 @@ def _before_flush(session: Session, flush_context, instances) -> None:
     session.info[_UOW_KEY] = flush_context  # its statements are audited here (engine guard)
     _flushing.set(tuple(r for r in _flushing.get() if r() not in (None, session))
                   + (weakref.ref(session),))
-    _refuse_audit_changes(session)
+    dirty = session.dirty  # worked out anew at each reading
+    _refuse_audit_changes(session, dirty)
     waiting = sorted((o for o in session.new if isinstance(o, AuditEvent)),
                      key=lambda o: sa.inspect(o).insert_order)
-    touched = [o for o in chained(session.new, session.dirty, session.deleted)
-               if registry.spec_for(type(o))]
+    touched = any(registry.spec_for(type(o))
+                  for o in chained(session.new, dirty, session.deleted))
     if not waiting and not touched:
         return
-    conn = session.connection()
-    chain.lock(conn)  # before this flush takes row locks: no lock-order deadlock
+    if waiting or session.get_bind().dialect.name != "sqlite":
+        # before this flush takes row locks: no lock-order deadlock (SQLite has none: the
+        # flush's first write takes its one write lock, see ``_after_flush``)
+        chain.lock(session.connection())
     if waiting:
+        conn = session.connection()
         for obj in waiting:
             session.expunge(obj)
         written = chain.append(conn, [_event_row(o) for o in waiting])
@@ -131,7 +135,9 @@ def _after_flush(session: Session, flush_context) -> None:
             rows.append(_data_row(spec, obj, "delete", changes))
     if rows:
         actor = actors.columns(load=False)
-        chain.append(session.connection(), [{**row, **actor} for row in rows])
+        conn = session.connection()
+        chain.lock(conn, written=True)  # each row is of a statement this flush ran
+        chain.append(conn, [{**row, **actor} for row in rows])
 
 
 def _flush_done(session: Session, flush_context) -> None:
@@ -144,8 +150,8 @@ def _forget_flush(session: Session, previous_transaction) -> None:
     _flush_done(session, None)
 
 
-def _refuse_audit_changes(session: Session) -> None:
-    for obj in chained(session.dirty, session.deleted):
+def _refuse_audit_changes(session: Session, dirty) -> None:
+    for obj in chained(dirty, session.deleted):
         if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditAppendOnlyError(
                 "audit rows are append-only: an AuditEvent cannot be changed or deleted"

@@ -108,15 +108,21 @@ def entity_names() -> list[str]:
 
 # -- values -------------------------------------------------------------------------------
 
+#: the exact types JSON decodes to, floats aside
+_SCALARS = (str, int, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of a column value: dates ISO, datetimes ISO in UTC."""
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or type(value) in _SCALARS:
+        return value
+    if isinstance(value, enum.Enum):  # before str and int: a str enum is a str, but not plain
+        return jsonable(value.value)
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) \
             else str(value)
-    if isinstance(value, enum.Enum):
-        return jsonable(value.value)
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC).isoformat()
@@ -156,9 +162,6 @@ def _leaf(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_leaf)
-
-
-_SCALARS = (str, int, bool, type(None))
 
 
 def _plain(value: Any) -> bool:
