@@ -14,8 +14,8 @@ the stored text as it is, without decoding and encoding it again (a row written 
 stored otherwise, is decoded and checked the slow way: no weaker, only slower).
 
 Appends are serialized: on PostgreSQL by a transaction-level advisory lock taken before the
-last hash is read; on SQLite by taking the database's write lock first (a write that changes
-nothing). Both locks are held until the transaction ends, so two writers never chain onto the
+last hash is read; on SQLite by holding the database's one write lock before it is read (the
+flush's own first write took it, or a write that changes nothing). Both locks are held until the transaction ends, so two writers never chain onto the
 same row.
 """
 
