@@ -51,3 +51,19 @@ def test_an_unexpected_console_error_is_not_allowed_by_another_pattern(ui, js):
     ui.page.wait_for_timeout(100)
     assert ui.unexpected_errors() == ["console: something else broke"]
     ui.errors.clear()
+
+
+@pytest.mark.parametrize("js", [True], ids=["js"])
+def test_the_accessibility_check_finds_a_serious_finding_also_after_a_swap(ui, js):
+    """``ui.check()`` runs axe-core on the page as it is now; its script is sent once per
+    document, so a check after an in-page change (an htmx swap) must still see that change."""
+    ui.goto("/auth/login")
+    ui.check()  # the page is clean, and axe is now in the document
+    ui.page.evaluate("""() => {
+      var image = document.createElement("img");  // an image without a text alternative
+      image.setAttribute("src", "/static/none.png");
+      document.querySelector("main").appendChild(image);
+    }""")
+    with pytest.raises(AssertionError, match="image-alt"):
+        ui.check()
+    ui.allow_error("none.png|404")

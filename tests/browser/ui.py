@@ -40,6 +40,16 @@ WATCH_HTMX = """
 """.replace("NAMES", json.dumps(list(HTMX_FAILURES)))
 
 
+def _axe_violations(page) -> list[dict]:
+    """axe-core's findings on the page. Its script (half a megabyte) is sent only to a
+    document that lacks it: after an htmx swap the document still has it."""
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    if page.evaluate("() => typeof window.axe === 'undefined'"):
+        page.evaluate(AXE_SCRIPT)
+    return page.evaluate("() => axe.run({resultTypes: ['violations']})")["violations"]
+
+
 class Ui:
     """A page plus the checks every journey makes."""
 
@@ -136,10 +146,7 @@ class Ui:
     def check(self, screenshot: str | None = None) -> None:
         """axe-core on the current page (JavaScript on); a screenshot when asked for."""
         if self.js:
-            from axe_playwright_python.sync_playwright import Axe
-
-            results = Axe().run(self.page)
-            bad = [v for v in results.response["violations"] if v.get("impact") in SERIOUS]
+            bad = [v for v in _axe_violations(self.page) if v.get("impact") in SERIOUS]
             assert not bad, "\n".join(
                 f"{v['impact']}: {v['id']}: {v['help']} at "
                 f"{[n['target'] for n in v['nodes']][:3]}" for v in bad
