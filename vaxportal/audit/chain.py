@@ -15,8 +15,8 @@ stored otherwise, is decoded and checked the slow way: no weaker, only slower).
 
 Appends are serialized: on PostgreSQL by a transaction-level advisory lock taken before the
 last hash is read; on SQLite by holding the database's one write lock before it is read (the
-flush's own first write took it, or a write that changes nothing). Both locks are held until the transaction ends, so two writers never chain onto the
-same row.
+flush's own first write took it, or a write that changes nothing). Both locks are held until
+the transaction ends, so two writers never chain onto the same row.
 """
 
 from __future__ import annotations
