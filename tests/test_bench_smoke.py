@@ -46,3 +46,15 @@ def test_the_search_benchmark_seeds_what_the_register_form_stores(app):
     assert len(rows) == 40
     assert {(ethnicity, province) for ethnicity, province, _w in rows} == {("01", "91")}
     assert all(words for _e, _p, words in rows)
+
+
+def test_the_audit_hook_benchmark_runs_and_checks_its_rows():
+    """``bench/audit_hook.py`` turns the hook off and on between rounds: it fails by itself
+    when an audited round did not write one audit row per dose (the hook not put back, or
+    left off) and must keep running as the hook changes."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "audit_hook.py"), "--people", "50",
+         "--doses", "40"], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "one dose, audited:" in result.stdout
+    assert "doses a commit" in result.stdout and "audited" in result.stdout.splitlines()[-1]
