@@ -16,8 +16,9 @@ _HIGHEST = "\uffff"
 
 def clean(s: str) -> str:
     """NFC, without format characters (Cf), whitespace collapsed and stripped."""
-    kept = "".join(c for c in unicodedata.normalize("NFC", s)
-                   if unicodedata.category(c) != "Cf")
+    kept = unicodedata.normalize("NFC", s)
+    if not kept.isprintable():  # a printable text has no Cf character: no need to look
+        kept = "".join(c for c in kept if unicodedata.category(c) != "Cf")
     return " ".join(kept.split())
 
 

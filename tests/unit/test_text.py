@@ -1,4 +1,10 @@
-from vaxportal.text import fold, prefix_range
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vaxportal.text import clean, fold, prefix_range
 
 
 def test_fold_spellings_of_a_name_meet():
@@ -44,3 +50,23 @@ def test_name_words_are_the_folded_words_of_a_name_once_each():
     assert name_words("  ĐÀO-văn  Đào, A.") == ["dao", "van", "a"]
     assert name_words("") == [] and name_words(" - ") == []
     assert name_words("a" * 60) == ["a" * 40]
+
+
+def _clean_by_its_definition(s: str) -> str:
+    """``clean`` as its docstring defines it: NFC, every Cf character dropped, whitespace
+    collapsed and stripped (the function itself skips the look when the text is printable)."""
+    kept = "".join(c for c in unicodedata.normalize("NFC", s) if unicodedata.category(c) != "Cf")
+    return " ".join(kept.split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"])))
+def test_clean_keeps_to_its_definition(s):
+    assert clean(s) == _clean_by_its_definition(s)
+
+
+@pytest.mark.parametrize("s", ["Nguy\u200bễn An", "An\u00adh", "\ufeffBình", "Lê\u2067 Văn\u2069",
+                               "Tr\u0061\u0300n Th\u1ecb  Bé\t", "Ng\u200cuyen\u200d"])
+def test_clean_drops_format_characters_in_names(s):
+    assert clean(s) == _clean_by_its_definition(s)
+    assert all(unicodedata.category(c) != "Cf" for c in clean(s))
