@@ -68,3 +68,15 @@ def test_a_change_of_an_enum_column_is_already_in_json_s_own_types():
                {"kind": Kind.station, "flag": Flag.on, "given_on": date(2021, 6, 1)}.items()}
     assert registry._plain(changes)
     assert registry.normalized(changes) is changes
+
+
+
+def test_an_insert_s_changes_are_each_field_s_change():
+    spec = registry.AuditSpec(entity="account", secret=frozenset({"password_hash"}))
+    values = {"username": "an", "password_hash": "x", "role": Kind.station, "phone": None,
+              "created_on": date(2026, 1, 2)}
+    keys = ("username", "password_hash", "role", "phone", "created_on")
+    assert registry.insert_changes(spec, keys, values) == {
+        key: registry.change(spec, key, None, values[key]) for key in keys
+        if values[key] is not None}
+    assert registry.insert_changes(spec, keys, values)["password_hash"] == registry.CHANGED

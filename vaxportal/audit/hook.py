@@ -171,9 +171,7 @@ def _values(obj, spec, *, load: bool = True) -> dict:
 
 
 def _insert_changes(obj, spec) -> dict:
-    values = sa.inspect(obj).dict
-    return {key: registry.change(spec, key, None, values[key])
-            for key in _audited_keys(type(obj), spec) if values.get(key) is not None}
+    return registry.insert_changes(spec, _audited_keys(type(obj), spec), sa.inspect(obj).dict)
 
 
 #: the audited attribute keys of each model, read once its mapper is configured (a flush)
@@ -242,8 +240,7 @@ def insert_rows(session: Session, model: type, rows: list[dict]) -> list[dict]:
     (pk,) = mapper.primary_key
     audit = [{"category": spec.category, "action": "insert", "entity": spec.entity,
               "entity_id": str(row[pk.key]), "facility_id": spec.facility_of(_Probe(row)),
-              "changes": {key: registry.change(spec, key, None, row[key]) for key in keys
-                          if row.get(key) is not None}}
+              "changes": registry.insert_changes(spec, keys, row)}
              for row in written]
     actor = actors.columns(load=False)
     chain.append(conn, [{**row, **actor} for row in audit])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -185,6 +185,14 @@ def _plain(value: Any) -> bool:
         else:
             return False
     return True
+
+
+def insert_changes(spec: AuditSpec, keys, values: Mapping[str, Any]) -> dict:
+    """An inserted row's ``changes``: each audited value that is not None, old None (as
+    ``change`` gives it, without a call per field: every insert the trail records runs it)."""
+    secret = spec.secret
+    return {key: CHANGED if key in secret else {"old": None, "new": jsonable(value)}
+            for key in keys if (value := values.get(key)) is not None}
 
 
 def change(spec: AuditSpec, key: str, old: Any, new: Any) -> Any:
