@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -192,8 +193,58 @@ def cpu_seconds(pid: int) -> float:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
+        # utime, stime, and the cutime, cstime of the children it has reaped (a job's forked
+        # process, gone by the end of the run: its CPU is its parent's cutime by then)
+        total += sum(int(field) for field in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+#: issue 13's goals for the peak resident set of a web worker and of a job worker
+WEB_WORKER_MB, JOB_WORKER_MB = 150, 200
+
+
+class PeakWatch(threading.Thread):
+    """The peak resident set (``VmHWM``) of every process below ``pid`` (``pid`` itself
+    included unless ``children_only``), read every 20 ms during the run: a job's forked
+    process lives only while its job runs."""
+
+    def __init__(self, pid: int, *, children_only: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.children_only = pid, children_only
+        self.peaks: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            self.read()
+
+    def read(self) -> None:
+        todo = [self.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                todo += [int(child) for child in
+                         Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+                if self.children_only and pid == self.pid:
+                    continue
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+                    self.peaks[pid] = max(peak, self.peaks.get(pid, 0.0))
+
+    def stop(self) -> float:
+        """The largest peak seen (MB), after a last reading."""
+        self.done.set()
+        self.join()
+        self.read()
+        return max(self.peaks.values(), default=0.0)
+
+
+def verdict(peak: float, goal: int) -> str:
+    return f"{peak:6.1f} MB (goal <= {goal} MB) {'PASS' if peak <= goal else 'FAIL'}"
 
 
 def report(prefix: Path, result: Path) -> tuple[int, int, int]:
@@ -255,6 +306,9 @@ def main() -> int:
         wait_ready(url, web, folder / "gunicorn.log")
         time.sleep(3)  # the other gunicorn workers finish building their app
         cpu_before = [cpu_seconds(process.pid) for process in processes]
+        watches = [PeakWatch(web.pid, children_only=True), PeakWatch(processes[1].pid)]
+        for watch in watches:
+            watch.start()
         prefix, result = folder / "locust", folder / "result.json"
         locust = subprocess.run(
             [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
@@ -268,11 +322,14 @@ def main() -> int:
             check=False)
         web_cpu, worker_cpu = (cpu_seconds(process.pid) - before
                                for process, before in zip(processes, cpu_before, strict=True))
+        web_peak, job_peak = (watch.stop() for watch in watches)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         failed, errors, served = report(prefix, result)
         print(f"CPU used during the run: web processes {web_cpu:.1f} s "
               f"({1000 * web_cpu / max(served, 1):.1f} ms per request), "
-              f"job worker {worker_cpu:.1f} s")
+              f"job worker {worker_cpu:.1f} s (its jobs' forked processes included)")
+        print(f"peak resident set: a web worker {verdict(web_peak, WEB_WORKER_MB)}; the job "
+              f"worker or a job's process {verdict(job_peak, JOB_WORKER_MB)}")
     finally:
         for process in reversed(processes):
             stop(process)

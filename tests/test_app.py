@@ -199,3 +199,37 @@ def test_sqlite_file_is_in_write_ahead_log_mode(app, db):
     assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30_000
 
+
+
+#: libraries of one use, loaded by the process that needs them (docs/architecture.md)
+LOADED_WHERE_USED = ("openpyxl", "PIL", "zxcvbn", "rq", "flask_migrate", "alembic", "mako",
+                     "pygments")
+
+FRESH_APP = """
+import sys
+from vaxportal import create_app
+create_app({"SECRET_KEY": "k", "OTP_ENCRYPTION_KEY": "k", "AUDIT_KEY": "k",
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///%s", "SMS_BACKEND": "http",
+            "SMS_HTTP_URL": "http://127.0.0.1:9/", "EXPORT_DIR": "%s"})
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_a_web_worker_starts_without_the_libraries_of_one_use(tmp_path):
+    """Issue 13, a web worker's peak memory (150 MB): openpyxl with Pillow (8 MB), zxcvbn
+    (12 MB), RQ (8 MB) and Flask-Migrate with Alembic, Mako and Pygments (11 MB) sit in a
+    process only once it reads an upload, judges a new password, talks to the queue or runs
+    the console script. An app made in production configuration, in a fresh interpreter,
+    has none of them."""
+    import subprocess
+    import sys
+
+    from vaxportal import ROOT
+
+    script = FRESH_APP % (tmp_path / "app.sqlite3", tmp_path / "exports")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "flask" in loaded  # the app was made
+    assert not loaded & set(LOADED_WHERE_USED), sorted(loaded & set(LOADED_WHERE_USED))

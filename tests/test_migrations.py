@@ -12,7 +12,14 @@ from flask_migrate import upgrade
 from tests.settings import PG_URI, base_config
 from vaxportal import create_app
 from vaxportal.dbsetup import include_name
-from vaxportal.extensions import db
+from vaxportal.extensions import db, init_migrations
+
+
+def migrating_app(config: dict):
+    """An app as the console script makes it: with the migrations' ``db`` commands."""
+    app = create_app(config)
+    init_migrations(app)
+    return app
 
 
 @pytest.fixture
@@ -33,7 +40,7 @@ def empty_uri(tmp_path):
 
 
 def test_upgrade_on_empty_database_matches_models(empty_uri, tmp_path):
-    app = create_app(base_config(empty_uri, tmp_path))
+    app = migrating_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
@@ -45,7 +52,7 @@ def test_upgrade_on_empty_database_matches_models(empty_uri, tmp_path):
 
 
 def test_runner_db_upgrade_command(empty_uri, tmp_path):
-    app = create_app(base_config(empty_uri, tmp_path))
+    app = migrating_app(base_config(empty_uri, tmp_path))
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -57,7 +64,7 @@ def test_runner_db_upgrade_command(empty_uri, tmp_path):
 def test_p2_4_upgrade_installs_the_append_only_audit_triggers(empty_uri, tmp_path):
     """compare_metadata does not see triggers: prove the migration creates them. A bare
     engine, without the app's guard, so that only the database itself can refuse."""
-    app = create_app(base_config(empty_uri, tmp_path))
+    app = migrating_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -102,7 +109,7 @@ def _older_register(uri: str, names: list[tuple[int, str, str]]) -> None:
 def test_words_migration_fills_the_name_words_of_existing_recipients(empty_uri, tmp_path):
     """Search by any part of a name (issue 14): recipients registered before the word table
     existed had their words after that upgrade (the table ``namewords01`` replaced)."""
-    app = create_app(base_config(empty_uri, tmp_path))
+    app = migrating_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade(revision="lockout01")
         _older_register(empty_uri, OLDER_NAMES[:1])
@@ -132,7 +139,7 @@ def test_name_words_migration_fills_the_column_and_its_index_and_goes_back(empty
     word table back, filled, and takes the column away."""
     from vaxportal.recipients.models import Recipient
 
-    app = create_app(base_config(empty_uri, tmp_path))
+    app = migrating_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade(revision="coverage01")
         _older_register(empty_uri, OLDER_NAMES)
@@ -181,7 +188,7 @@ def test_codes_migration_turns_older_text_into_codes_and_keeps_the_rest_for_revi
     """Issue 14: a database of the revision before, with free text in the coded fields, has
     codes where the text matches after the upgrade, the rest listed for review, and every
     change in the audit trail (P2.4)."""
-    app = create_app(base_config(empty_uri, tmp_path))
+    app = migrating_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade(revision="entry01")
         bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
@@ -222,7 +229,7 @@ def test_coverage_migration_fills_the_summary_from_the_doses_recorded(empty_uri,
     and the summary equals one computed again from the doses."""
     from vaxportal.reports import summary
 
-    app = create_app(base_config(empty_uri, tmp_path))
+    app = migrating_app(base_config(empty_uri, tmp_path))
     with app.app_context():
         upgrade(revision="aefi01")
         bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data

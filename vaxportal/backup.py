@@ -28,8 +28,6 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
@@ -37,7 +35,7 @@ from flask_babel import gettext as _
 from vaxportal import audit
 from vaxportal.audit import chain, checkpoint, integrity
 from vaxportal.exports.storage import create_private, private_dir
-from vaxportal.extensions import db
+from vaxportal.extensions import db, migrations_dir
 from vaxportal.timeutil import utcnow
 
 #: the tables a file must hold to be taken for a vaxportal database
@@ -73,8 +71,13 @@ def default_target(suffix: str) -> Path:
 
 
 def migration_heads() -> set[str]:
+    # here, not at the top: Alembic is for the console script's commands, not a web worker's
+    # memory (``extensions.init_migrations``)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
-    config.set_main_option("script_location", current_app.extensions["migrate"].directory)
+    config.set_main_option("script_location", migrations_dir(current_app))
     return set(ScriptDirectory.from_config(config).get_heads())
 
 

@@ -6,7 +6,6 @@ from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -29,7 +28,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
@@ -57,7 +55,6 @@ def init_app(app) -> None:
     db.init_app(app)
     with app.app_context():
         _sqlite_wal(db.engine)
-    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR") or _migrations()))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -108,5 +105,16 @@ def _compress(response):
     return compress.after_request(response)
 
 
-def _migrations() -> str:
-    return str(ROOT / "migrations")
+def migrations_dir(app) -> str:
+    """The Alembic scripts' folder (``MIGRATIONS_DIR``, else the project's ``migrations/``)."""
+    return str(app.config.get("MIGRATIONS_DIR") or ROOT / "migrations")
+
+
+def init_migrations(app) -> None:
+    """Flask-Migrate's ``db`` commands on ``app``: for the console script (``vaxportal db
+    upgrade``, ``backup``, ``restore``) and the tests, never in a web worker, where Alembic,
+    Mako and Pygments would take 11 MB of its memory for nothing (issue 13)."""
+    # here, not at the top: the same reason
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=migrations_dir(app))

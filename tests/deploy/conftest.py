@@ -12,13 +12,15 @@ from flask_migrate import upgrade
 from tests.helpers import Factory
 from tests.settings import base_config
 from vaxportal import create_app
-from vaxportal.extensions import db
+from vaxportal.extensions import db, init_migrations
 
 
 def _app(path, tmp_path):
     config = base_config(f"sqlite:///{path}", tmp_path)
-    return create_app({**config, "RATELIMIT_STORAGE_URI": "memory://",
-                       "BACKUP_DIR": str(tmp_path / "backups")})
+    app = create_app({**config, "RATELIMIT_STORAGE_URI": "memory://",
+                      "BACKUP_DIR": str(tmp_path / "backups")})
+    init_migrations(app)  # as the console script's app (``vaxportal backup``, ``restore``)
+    return app
 
 
 @pytest.fixture(scope="session")

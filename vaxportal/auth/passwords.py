@@ -11,7 +11,6 @@ from pathlib import Path
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
-from zxcvbn import zxcvbn
 
 MIN_LENGTH = 8
 MIN_ZXCVBN_SCORE = 3
@@ -105,6 +104,10 @@ def _composition(pw: str) -> list[str]:
 def _guessable(pw: str, user_inputs: list[str]) -> bool:
     if _forms(pw) & common_passwords():
         return True
+    # here, not at the top: its word lists take 12 MB in every process that loads it, and only
+    # a process that judges a new password needs them (a web worker's peak memory, issue 13)
+    from zxcvbn import zxcvbn
+
     return zxcvbn(pw[:100], user_inputs=user_inputs)["score"] < MIN_ZXCVBN_SCORE
 
 
