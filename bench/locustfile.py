@@ -83,7 +83,7 @@ class Gateway:
 
 
 GATEWAY = Gateway()
-SIGN_IN_LOCKS: dict[str, Semaphore] = defaultdict(Semaphore)  # one account's codes at a time
+SIGN_IN_LOCKS: dict[str, Semaphore] = defaultdict(Semaphore)  # one sign-in per account at a time
 ADDRESSES = (f"{net}.{n}" for net in ("198.51.100", "203.0.113", "192.0.2")
              for n in range(1, 255))  # documentation ranges: only ever a header
 
@@ -209,9 +209,11 @@ class Person(HttpUser):
             if not answer.headers.get("Location", "").endswith("/auth/otp"):
                 raise StopUser()
             code = GATEWAY.code(account["phone"], since)
-        self.get("/auth/otp", "sign-in: code page")
-        answer = self.post("/auth/otp", {"code": code}, "sign-in: code", expected=(303,),
-                           location="/")  # home: signed in (not /auth/otp, /auth/password)
+            # still under the account's lock: another person signing in with the same account
+            # gets a new code, and the app's earlier open code for the account stops working
+            self.get("/auth/otp", "sign-in: code page")
+            answer = self.post("/auth/otp", {"code": code}, "sign-in: code", expected=(303,),
+                               location="/")  # home: signed in (not /auth/otp, /auth/password)
         if answer.headers.get("Location") != "/":
             raise StopUser()
         self.get("/", "home")
