@@ -158,3 +158,20 @@ def test_an_older_record_in_the_resolutions_words_gets_its_group(app):
     assert to_code("priority_group", "Người nghèo, các đối tượng chính sách xã hội") == "N10"
     assert to_code("priority_group", "Nhóm 12") == "N12"
     assert to_code("priority_group", "người già") is None
+
+
+def test_the_places_read_from_the_data_file_are_the_package_s_own():
+    """The provinces and communes are read from ``vietnam_provinces``' data file without
+    importing the package (its code enums take 5 MB of a web worker): the same codes and
+    names as its own ``Province.iter_all()`` and ``Ward.iter_all()``."""
+    from vietnam_provinces import Province, Ward
+
+    from vaxportal.recipients import codes
+
+    provinces = {(f"{int(p.code):02d}", p.name) for p in Province.iter_all()}
+    wards = {(f"{int(w.province_code):02d}", f"{int(w.code):05d}", w.name)
+             for w in Ward.iter_all()}
+    assert set(codes._provinces()) == provinces
+    assert {(province, code, name) for province, rows in codes._wards().items()
+            for code, name in rows} == wards
+    assert len(provinces) > 30 and len(wards) > 3000

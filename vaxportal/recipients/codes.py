@@ -18,14 +18,16 @@ office: province 2 digits, commune 5 digits). The former district stays free tex
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import babel
 import sqlalchemy as sa
 from flask import g, has_app_context
 from sqlalchemy.orm import load_only
-from vietnam_provinces import Province, Ward
 
 from vaxportal import renderguard
 from vaxportal.extensions import db
@@ -138,20 +140,41 @@ def _place_option(name: str) -> str:
     return _option(name)
 
 
+#: the provinces with their communes, as the package ``vietnam_provinces`` ships them (its
+#: ``NESTED_DIVISIONS_JSON_PATH``)
+DIVISIONS_FILE = ("vietnam_provinces", "data", "nested-divisions.json")
+
+
+def _divisions_path() -> Path:
+    """The package's data file, found without importing the package: its code enums (one
+    member per commune) would take 5 MB of every web worker that shows the register form
+    (issue 13: a web worker's peak memory), and only the codes and names are needed."""
+    package, *parts = DIVISIONS_FILE
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the package {package} is not installed")
+    return Path(spec.submodule_search_locations[0]).joinpath(*parts)
+
+
 @lru_cache(maxsize=1)
+def _places() -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
+    """(province code, name) in type-ahead order, and each province's (commune code, name)."""
+    with open(_divisions_path(), encoding="utf-8") as handle:
+        divisions = json.load(handle)
+    provinces = sorted(((f"{int(p['code']):02d}", p["name"]) for p in divisions),
+                       key=lambda row: _place_key(row[1]))
+    wards = {f"{int(p['code']):02d}": sorted(
+        ((f"{int(w['code']):05d}", w["name"]) for w in p["wards"]),
+        key=lambda row: _place_key(row[1])) for p in divisions}
+    return provinces, wards
+
+
 def _provinces() -> list[tuple[str, str]]:
-    rows = [(f"{int(p.code):02d}", p.name) for p in Province.iter_all()]
-    return sorted(rows, key=lambda row: _place_key(row[1]))
+    return _places()[0]
 
 
-@lru_cache(maxsize=1)
 def _wards() -> dict[str, list[tuple[str, str]]]:
-    by_province: dict[str, list[tuple[str, str]]] = {}
-    for ward in Ward.iter_all():
-        by_province.setdefault(f"{int(ward.province_code):02d}", []).append(
-            (f"{int(ward.code):05d}", ward.name))
-    return {code: sorted(rows, key=lambda row: _place_key(row[1]))
-            for code, rows in by_province.items()}
+    return _places()[1]
 
 
 @lru_cache(maxsize=1)
