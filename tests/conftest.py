@@ -27,7 +27,7 @@ from tests.helpers import VaxClient
 from tests.settings import PG_URI, base_config
 from vaxportal import create_app
 from vaxportal.extensions import db as _db
-from vaxportal.extensions import init_migrations, limiter
+from vaxportal.extensions import limiter
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -123,7 +123,6 @@ def config(db_uri, tmp_path) -> dict:
 @pytest.fixture
 def app(config):
     app = create_app(config)
-    init_migrations(app)  # as the console script's app: `db` commands, flask_migrate.upgrade
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     if PG_URI:
         clean_postgres(app)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
 from flask import request
 
-from vaxportal import create_app
+from vaxportal import ROOT, create_app
 
 
 def test_environment_overrides_defaults(monkeypatch, config):
@@ -200,7 +202,6 @@ def test_sqlite_file_is_in_write_ahead_log_mode(app, db):
     assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30_000
 
 
-
 #: libraries of one use, loaded by the process that needs them (docs/architecture.md)
 LOADED_WHERE_USED = ("openpyxl", "PIL", "zxcvbn", "rq", "flask_migrate", "alembic", "mako",
                      "pygments")
@@ -221,11 +222,6 @@ def test_a_web_worker_starts_without_the_libraries_of_one_use(tmp_path):
     process only once it reads an upload, judges a new password, talks to the queue or runs
     the console script. An app made in production configuration, in a fresh interpreter,
     has none of them."""
-    import subprocess
-    import sys
-
-    from vaxportal import ROOT
-
     script = FRESH_APP % (tmp_path / "app.sqlite3", tmp_path / "exports")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)

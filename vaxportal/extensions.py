@@ -112,8 +112,8 @@ def migrations_dir(app) -> str:
 
 def init_migrations(app) -> None:
     """Flask-Migrate's ``db`` commands on ``app``: for the console script (``vaxportal db
-    upgrade``, ``backup``, ``restore``) and the tests, never in a web worker, where Alembic,
-    Mako and Pygments would take 11 MB of its memory for nothing (issue 13)."""
+    upgrade``, ``backup``, ``restore``) and the tests that migrate, never in a web worker,
+    where Alembic, Mako and Pygments would take 11 MB of its memory for nothing (issue 13)."""
     # here, not at the top: the same reason
     from flask_migrate import Migrate
 

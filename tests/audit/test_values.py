@@ -70,7 +70,6 @@ def test_a_change_of_an_enum_column_is_already_in_json_s_own_types():
     assert registry.normalized(changes) is changes
 
 
-
 def test_an_insert_s_changes_are_each_field_s_change():
     spec = registry.AuditSpec(entity="account", secret=frozenset({"password_hash"}))
     values = {"username": "an", "password_hash": "x", "role": Kind.station, "phone": None,

@@ -13,7 +13,7 @@ from flask_migrate import stamp
 
 from tests.helpers import audit
 from vaxportal.backup import libpq_flags
-from vaxportal.extensions import db
+from vaxportal.extensions import db, init_migrations
 from vaxportal.recipients.models import Recipient
 from vaxportal.recipients.services import create_recipient
 
@@ -80,6 +80,7 @@ def test_restore_refuses_on_postgresql(runner, tmp_path):
 def stamped(app):
     """The test schema (built from the models) stamped at the migration head, as a database
     that ``vaxportal db upgrade`` made; the stamp goes afterwards (the schema is shared)."""
+    init_migrations(app)  # as the console script's app
     stamp()
     yield
     db.session.remove()

@@ -96,9 +96,9 @@ def _before_flush(session: Session, flush_context, instances) -> None:
     if waiting or session.get_bind().dialect.name != "sqlite":
         # before this flush takes row locks: no lock-order deadlock (SQLite has none: the
         # flush's first write takes its one write lock, see ``_after_flush``)
-        chain.lock(session.connection())
-    if waiting:
         conn = session.connection()
+        chain.lock(conn)
+    if waiting:
         for obj in waiting:
             session.expunge(obj)
         written = chain.append(conn, [_event_row(o) for o in waiting])
