@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import traceback
 
 import pytest
 import sqlalchemy as sa
 from flask import request
 
-from vaxportal import ROOT, create_app
+from vaxportal import ROOT, create_app, failures, jobs
 
 
 def test_environment_overrides_defaults(monkeypatch, config):
@@ -229,3 +231,27 @@ def test_a_web_worker_starts_without_the_libraries_of_one_use(tmp_path):
     loaded = set(done.stdout.split())
     assert "flask" in loaded  # the app was made
     assert not loaded & set(LOADED_WHERE_USED), sorted(loaded & set(LOADED_WHERE_USED))
+
+
+def _fail_with(text: str) -> None:
+    """A background job whose error's message holds personal data (``jobs`` calls it)."""
+    raise RuntimeError(text)
+
+
+def test_a_failed_background_job_logs_no_personal_data(app, caplog, monkeypatch):
+    """A job's error is logged by its type and frames, never its message, whether it runs
+    in a thread or in ``vaxportal worker`` (where RQ would keep the message in its record of
+    the failure: the worker raises one that names the type only)."""
+    secret = "079123456789-Nguyễn Văn Bí Mật"
+    path = f"{__name__}._fail_with"
+    jobs._run_in_thread(app, path, (secret,))
+    monkeypatch.setattr(jobs, "_worker_app", app)
+    monkeypatch.setattr(jobs, "_worker_pid", os.getpid())
+    with pytest.raises(failures.JobFailed) as caught:
+        jobs.run_in_worker(path, secret)
+    assert str(caught.value) == "RuntimeError" and caught.value.__suppress_context__
+    assert secret not in "".join(traceback.format_exception(caught.value))
+    assert secret not in caplog.text
+    failed = [r.getMessage() for r in caplog.records if "background job" in r.getMessage()]
+    assert len(failed) == 2 and all("failed: RuntimeError\n" in m for m in failed)
+    assert all("_fail_with" in m for m in failed)

@@ -22,7 +22,7 @@ import click
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from vaxportal import create_app
+from vaxportal import create_app, failures
 from vaxportal.extensions import db
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,8 @@ def _run_in_thread(app: Flask, func_path: str, args: tuple) -> None:
     with app.app_context():
         try:
             _call(func_path, args)
-        except Exception:  # a job records its own failure; this only keeps the thread quiet
-            log.exception("background job %s failed", func_path)
+        except Exception as error:  # a job records its own failure; this keeps the thread quiet
+            log.error("background job %s failed: %s", func_path, failures.describe(error))
 
 
 def run_in_worker(func_path: str, *args):
@@ -118,7 +118,11 @@ def run_in_worker(func_path: str, *args):
             for engine in db.engines.values():
                 engine.dispose(close=False)
             _worker_pid = os.getpid()
-        return _call(func_path, args)
+        try:
+            return _call(func_path, args)
+        except Exception as error:  # RQ would keep and log its message: personal data
+            log.error("background job %s failed: %s", func_path, failures.describe(error))
+            raise failures.JobFailed(type(error).__name__) from None
 
 
 def _queue(app: Flask):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import traceback
 import uuid
 
 from flask import g, make_response, render_template, request
@@ -13,7 +12,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vaxportal import htmx
+from vaxportal import failures, htmx
 from vaxportal.auth import sessions
 from vaxportal.extensions import db, login_manager
 from vaxportal.validators import DbIdConverter
@@ -148,8 +147,7 @@ def _unexpected_error(error: Exception):
     if isinstance(error, HTTPException):
         return _http_error(error)
     db.session.rollback()
-    # The frames and the type, never the message: a database error's message carries the
-    # statement's parameters, that is, personal data.
-    frames = "".join(traceback.format_tb(error.__traceback__))
-    log.error("unhandled %s (request %s)\n%s", type(error).__name__, g.get("request_id"), frames)
+    # The frames and the type, never the message (personal data: ``failures``)
+    log.error("unhandled %s (request %s)\n%s", type(error).__name__, g.get("request_id"),
+              failures.frames(error))
     return _render_error(InternalServerError.code)
