@@ -46,7 +46,7 @@ def key(*parts) -> tuple | None:
         if name.startswith("vaxportal") and \
                 getattr(module, "utcnow", _ORIGINAL_UTCNOW) is not _ORIGINAL_UTCNOW:
             return None
-    return (db.engine.dialect.name, config["AUDIT_KEY"], checkpoint._today(), *parts)
+    return (db.engine.dialect.name, config["AUDIT_KEY"], timeutil.local_today(), *parts)
 
 
 def is_empty() -> bool:

@@ -258,3 +258,63 @@ def test_p2_4_a_row_whose_json_is_no_json_is_named_not_a_crash(runner, trail):
                         ("{not json", target.id))
     result = verify(runner)
     assert result.exit_code == 1 and _broken_id(result.output) == target.id
+
+
+# -- the chain's own statements (issue 13) ---------------------------------------------------
+
+def test_p2_4_the_append_lock_is_taken_again_after_a_savepoint_gives_it_back(place, person):
+    """A savepoint rolled back gives back PostgreSQL's locks taken inside it: the next
+    append of the transaction takes the append lock again instead of chaining unlocked."""
+    recipient = person("s1", occupation="Nông dân")
+    db.session.commit()
+    before = len(audit_rows())
+    nested = db.session.begin_nested()
+    recipient.occupation = "Giáo viên"
+    db.session.flush()  # the lock and an audit row, inside the savepoint
+    nested.rollback()
+    recipient.occupation = "Bác sĩ"
+    db.session.flush()
+    if db.session.connection().dialect.name == "postgresql":
+        held = db.session.execute(sa.text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid() AND granted")).scalar()
+        assert held >= 1
+    db.session.commit()
+    rows = audit_rows()
+    assert len(rows) == before + 1 and rows[-1].changes["occupation"]["new"] == "Bác sĩ"
+    assert rows[-1].prev_hash == rows[-2].row_hash
+
+
+def test_the_chain_s_statements_are_heard_by_the_engine_s_listeners(place, person):
+    """The head's read and the insert go to the driver's cursor directly, and still pass the
+    engine's cursor listeners, as every statement does (the bypass guard, the counts)."""
+    recipient = person("s1", occupation="Nông dân")
+    db.session.commit()
+    heard: list[str] = []
+
+    def listen(_conn, _cursor, statement, *_args):
+        heard.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        recipient.occupation = "Giáo viên"
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert any(s.startswith("SELECT audit_event.id, audit_event.row_hash") for s in heard)
+    assert any(s.startswith("INSERT INTO audit_event") for s in heard)
+
+
+def test_a_driver_error_in_the_chain_comes_as_sqlalchemy_s_without_the_row(place):
+    """A row the database refuses (no category) fails as SQLAlchemy's error, as any
+    statement would, with the row's values (personal data) left out of the parameters it
+    shows. (PostgreSQL's own message may still quote the row: no log prints a message,
+    ``failures.describe``.)"""
+    with pytest.raises(sa.exc.IntegrityError) as caught, chain.writing():
+        chain.append(db.session.connection(), [{
+            "category": None, "action": "insert", "entity": "recipient", "entity_id": "1",
+            "actor": "console:test", "changes": {"full_name": {"old": None,
+                                                               "new": "Nguyễn Văn Ấn"}}}])
+    db.session.rollback()
+    assert caught.value.hide_parameters and "parameters hidden" in str(caught.value)
+    assert "INSERT INTO audit_event" in str(caught.value)

@@ -290,7 +290,7 @@ def test_p2_4_an_edit_through_the_web_form_names_account_person_session_request(
 def test_p2_4_an_edit_cannot_commit_without_its_audit_row(app, place, person, monkeypatch):
     recipient = person("s1", occupation="Giáo viên")
 
-    def broken(conn, rows):
+    def broken(conn, rows, **_options):
         raise RuntimeError("the audit table is unavailable")
 
     monkeypatch.setattr(chain, "append", broken)

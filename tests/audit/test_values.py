@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from vaxportal.audit import registry
+from vaxportal.audit import chain, registry
 
 
 class Kind(enum.StrEnum):
@@ -79,3 +79,16 @@ def test_an_insert_s_changes_are_each_field_s_change():
         key: registry.change(spec, key, None, values[key]) for key in keys
         if values[key] is not None}
     assert registry.insert_changes(spec, keys, values)["password_hash"] == registry.CHANGED
+
+
+@pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
+def test_the_registry_s_changes_are_already_what_a_json_column_hands_back(value):
+    """The hook appends its rows with ``plain=True`` (its ``changes`` not walked again): each
+    field's change, whatever the column held, is already in JSON's own types, and its
+    canonical text is that of what reading it back gives (the hash survives the column)."""
+    spec = registry.AuditSpec(category="data", entity="dose")
+    for changes in ({"field": registry.change(spec, "field", value, value)},
+                    registry.insert_changes(spec, ("field",), {"field": value})):
+        text = chain._json_text(changes)
+        assert json.loads(text) == changes
+        assert chain._json_text(json.loads(text)) == text

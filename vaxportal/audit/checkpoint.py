@@ -30,7 +30,8 @@ import json
 import logging
 import os
 import urllib.request
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from sqlalchemy.engine import Connection
 from vaxportal import jobs
 from vaxportal.audit.models import AuditEvent
 from vaxportal.sms import send_sms
-from vaxportal.timeutil import local, utcnow
+from vaxportal.timeutil import LOCAL_TZ, local, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ SIGNED = ("at", "count", "last_id", "last_hash", "unkeyed_until")
 RESTORE_KEYS = ("restored_from", "backup_at")
 TABLE = AuditEvent.__table__
 
-#: path -> the local day of the last checkpoint this process knows of
-_last_day: dict[str, date] = {}
+#: path -> when the local day after that of the last checkpoint this process knows of begins
+#: (until then no checkpoint is due: every audited transaction asks)
+_quiet_until: dict[str, datetime] = {}
 
 
 def derived_key(purpose: bytes) -> bytes:
@@ -155,7 +157,7 @@ def write(state: dict, *, send_now: bool = True) -> dict:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _last_day[_day_key()] = _today()
+    _quiet_until[_day_key()] = _next_day(utcnow())
     if current_app.config.get("AUDIT_CHECKPOINT_SMS") or \
             current_app.config.get("AUDIT_CHECKPOINT_URL"):
         if send_now:
@@ -211,24 +213,27 @@ def send(record: dict) -> None:
 
 
 def _day_key() -> str:
-    """``_last_day``'s key: the file's name as configured (``_due`` asks at every audited
+    """``_quiet_until``'s key: the file's name as configured (``_due`` asks at every audited
     transaction's first append: no Path is made for it)."""
     return os.path.join(current_app.config["AUDIT_CHECKPOINT_DIR"], FILE_NAME)
 
 
 def _due() -> bool:
     key = _day_key()
-    today = _today()
-    if _last_day.get(key) == today:
+    now = utcnow()
+    until = _quiet_until.get(key)
+    if until is not None and now < until:
         return False
     written = last_time()
-    if written is not None:
-        _last_day[key] = local(written).date()
-    return _last_day.get(key) != today
+    if written is None:
+        return True
+    _quiet_until[key] = _next_day(written)
+    return now >= _quiet_until[key]
 
 
-def _today() -> date:
-    return local(utcnow()).date()
+def _next_day(at: datetime) -> datetime:
+    """When the local day after ``at``'s begins."""
+    return datetime.combine(local(at).date() + timedelta(days=1), dt_time(), LOCAL_TZ)
 
 
 def parse_time(value) -> datetime | None:

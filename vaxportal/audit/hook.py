@@ -137,7 +137,7 @@ def _after_flush(session: Session, flush_context) -> None:
         actor = actors.columns(load=False)
         conn = session.connection()
         chain.lock(conn, written=True)  # each row is of a statement this flush ran
-        chain.append(conn, [{**row, **actor} for row in rows])
+        chain.append(conn, [{**row, **actor} for row in rows], plain=True)
 
 
 def _flush_done(session: Session, flush_context) -> None:
@@ -243,7 +243,7 @@ def insert_rows(session: Session, model: type, rows: list[dict]) -> list[dict]:
               "changes": registry.insert_changes(spec, keys, row)}
              for row in written]
     actor = actors.columns(load=False)
-    chain.append(conn, [{**row, **actor} for row in audit])
+    chain.append(conn, [{**row, **actor} for row in audit], plain=True)
     return written
 
 
@@ -338,7 +338,7 @@ def _audited_statement(state, mapper, spec: registry.AuditSpec):
     rows = [row for row in rows if row is not None]
     if rows:
         actor = actors.columns(load=False)
-        chain.append(conn, [{**row, **actor} for row in rows])
+        chain.append(conn, [{**row, **actor} for row in rows], plain=True)
     return result
 
 
