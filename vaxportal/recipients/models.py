@@ -46,13 +46,21 @@ class PriorityGroup(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+#: the columns of ``ix_recipient_name_key_id``: the register's order, then what a walk in
+#: that order tests of each row
+NAME_ORDER_INDEX = ("name_key", "id", "facility_id", "merged_into_id")
+
+
 @audit.audited(ignore=("name_words",))  # derived from the audited name, as name_key
 class Recipient(db.Model):
     __tablename__ = "recipient"
     __table_args__ = (
         # the register's order (name_key, id): walked in order for a wide scope and by the
-        # export's keyset, and within one facility for a commune station's register
-        sa.Index("ix_recipient_name_key_id", "name_key", "id"),
+        # export's keyset, and within one facility for a commune station's register. The
+        # walk's own conditions (the facility in scope, not merged) are read from the index
+        # itself: a district's page 80 in a province of 500,000 read the table row of every
+        # person of the other districts it passed (22 ms on SQLite; 1.8 ms from the index)
+        sa.Index("ix_recipient_name_key_id", *NAME_ORDER_INDEX),
         sa.Index("ix_recipient_facility_name_key_id", "facility_id", "name_key", "id"),
         # possible duplicates (register form and import) are looked up by these exact keys
         sa.Index("ix_recipient_person", "name_key", "date_of_birth", "gender"),
