@@ -191,7 +191,8 @@ def insert_changes(spec: AuditSpec, keys, values: Mapping[str, Any]) -> dict:
     """An inserted row's ``changes``: each audited value that is not None, old None (as
     ``change`` gives it, without a call per field: every insert the trail records runs it)."""
     secret = spec.secret
-    return {key: CHANGED if key in secret else {"old": None, "new": jsonable(value)}
+    return {key: CHANGED if key in secret else
+            {"old": None, "new": value if type(value) in _SCALARS else jsonable(value)}
             for key in keys if (value := values.get(key)) is not None}
 
 

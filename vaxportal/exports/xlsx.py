@@ -119,7 +119,9 @@ class CellWriter:
     def write(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
         if value is None:
             return
-        if isinstance(value, date):
+        if type(value) is str:  # most cells: straight to the text's own check
+            self.text(sheet, row, col, value)
+        elif isinstance(value, date):
             sheet.write_datetime(row, col, local_naive(value), self.date_format)
         elif isinstance(value, bool):
             sheet.write_boolean(row, col, value)
