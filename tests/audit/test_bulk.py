@@ -89,6 +89,9 @@ def test_p2_4_bulk_update_that_changes_nothing_writes_no_row(three):
     "orm_update_by_primary_key", "orm_bulk_insert", "bulk_update_mappings",
     "bulk_save_objects", "core_on_the_connection", "text_sql", "engine_connection",
     "insert_values_outside_insert_rows",
+    # PostgreSQL's own ways to fill or empty a table without a row's event
+    pytest.param("truncate", marks=pytest.mark.postgres),
+    pytest.param("copy_from_a_file", marks=pytest.mark.postgres),
 ])
 def test_p2_4_bulk_paths_that_skip_the_hook_are_refused(app, place, three, path):
     target = three[0]
@@ -115,6 +118,10 @@ def test_p2_4_bulk_paths_that_skip_the_hook_are_refused(app, place, three, path)
         elif path == "engine_connection":
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("DELETE FROM recipient")
+        elif path == "truncate":
+            db.session.execute(sa.text("TRUNCATE TABLE dose, recipient CASCADE"))
+        elif path == "copy_from_a_file":  # the server's superuser may read its files
+            db.session.execute(sa.text("COPY recipient (occupation) FROM '/dev/null'"))
         elif path == "insert_values_outside_insert_rows":
             hook.insert_values(db.session.connection(), Recipient.__table__, [{
                 "full_name": "Ai Đó", "name_key": "ai do", "date_of_birth": date(1990, 1, 1),

@@ -10,8 +10,8 @@
   session are audited row by row (the rows are read first, under lock); bulk INSERTs and
   UPDATEs by primary key lists are refused.
 * an engine guard (``before_cursor_execute``) refuses any other DML on an audited table
-  (Core on a bare connection, text SQL, ``bulk_*`` methods) and any DML on ``audit_event``
-  that is not the chain's own insert.
+  (Core on a bare connection, text SQL, ``bulk_*`` methods; PostgreSQL's TRUNCATE and
+  COPY ... FROM too) and any DML on ``audit_event`` that is not the chain's own insert.
 """
 
 from __future__ import annotations
@@ -37,9 +37,16 @@ _UOW_KEY = "vaxportal_audit_unit_of_work"
 _flushing: ContextVar[tuple] = ContextVar("audit_flushing_sessions", default=())
 _DML = re.compile(
     r"\b(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM|REPLACE\s+INTO"
-    r"|MERGE\s+INTO)\s+(?:ONLY\s+)?(?:\"?\w+\"?\.)?\"?(\w+)\"?",
+    r"|MERGE\s+INTO"
+    # PostgreSQL's COPY into a table (from a file or the client); COPY ... TO only reads
+    r"|COPY(?=\s+(?:\"?\w+\"?\.)?\"?\w+\"?\s*(?:\([^)]*\))?\s+FROM\b))"
+    r"\s+(?:ONLY\s+)?(?:\"?\w+\"?\.)?\"?(\w+)\"?",
     re.IGNORECASE,
 )
+#: PostgreSQL's TRUNCATE empties every table it names, without a row's trigger or event
+_TRUNCATE = re.compile(r"^\s*TRUNCATE\b(.*)$", re.IGNORECASE | re.DOTALL)
+_TRUNCATE_WORDS = frozenset({"table", "only", "cascade", "restrict", "restart", "continue",
+                             "identity"})
 
 
 class AuditBypassError(RuntimeError):
@@ -390,8 +397,13 @@ def _in_flush(context) -> bool:
 def _targets(statement: str) -> frozenset[tuple[str, str]]:
     """The (verb, table) pairs a statement writes. The app sends the same few hundred
     statement strings again and again (SQLAlchemy's compiled cache): read each once."""
-    return frozenset((m.group(1).split()[0].upper(), m.group(2).lower())
-                     for m in _DML.finditer(statement))
+    targets = {(m.group(1).split()[0].upper(), m.group(2).lower())
+               for m in _DML.finditer(statement)}
+    truncated = _TRUNCATE.match(statement)
+    if truncated:
+        targets |= {("TRUNCATE", word) for word in re.findall(r"\w+", truncated.group(1).lower())
+                    if word not in _TRUNCATE_WORDS}
+    return frozenset(targets)
 
 
 def _guard_cursor(conn, cursor, statement, parameters, context, executemany) -> None:
