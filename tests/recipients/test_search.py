@@ -195,3 +195,43 @@ def test_register_page_stops_counting_a_whole_province(nurse, people, monkeypatc
     body = html(nurse.hx("GET", "/recipients/"))
     assert "Hơn 2 đối tượng" in body
     assert RegisterFilter().count(nurse.account) == 4  # the contract still counts exactly
+
+
+def test_the_cleanup_removes_the_expired_searches_of_every_account(signed_in, place, runner):
+    """Search terms are personal data at rest: an account that never searches again keeps
+    none past ``SEARCH_TTL`` either (the scheduled cleanup and ``vaxportal cleanup``)."""
+    from datetime import timedelta
+
+    from vaxportal.recipients.search import SEARCH_TTL
+    from vaxportal.timeutil import utcnow
+
+    nurse = signed_in("data_entry", facility=place["s1"]).account
+    other = signed_in("data_entry", facility=place["s2"]).account
+    for sid, account, age in (("old-1", nurse, SEARCH_TTL + timedelta(minutes=1)),
+                              ("old-2", other, timedelta(days=3)),
+                              ("fresh", other, SEARCH_TTL - timedelta(minutes=5))):
+        db.session.add(RecipientSearch(id=sid, account_id=account.id, query={"q": "an"},
+                                       created_at=utcnow() - age))
+    db.session.commit()
+    result = runner.invoke(args=["cleanup"])
+    assert result.exit_code == 0, result.output
+    assert "searches_expired: 2" in result.output
+    db.session.expire_all()
+    assert set(db.session.scalars(sa.select(RecipientSearch.id))) == {"fresh"}
+
+
+def test_an_account_s_sweep_reads_only_its_expired_searches(signed_in, place):
+    """The sweep at an account's first search of a session is a range of the index on
+    (account, time), not every search the account stored in the last hours."""
+    account = signed_in("data_entry", facility=place["s1"]).account
+    columns = {index["name"]: index["column_names"] for index in
+               sa.inspect(db.session.connection()).get_indexes("recipient_search")}
+    assert columns["ix_recipient_search_account_id_created_at"] == ["account_id",
+                                                                   "created_at"]
+    if db.session.get_bind().dialect.name == "sqlite":
+        plan = " ".join(str(row[-1]) for row in db.session.execute(sa.text(
+            "EXPLAIN QUERY PLAN DELETE FROM recipient_search "
+            "WHERE account_id = :a AND created_at < :t"), {"a": account.id, "t": "2026-01-01"}))
+        assert "ix_recipient_search_account_id_created_at (account_id=? AND created_at<?)" \
+            in plan, plan
+    db.session.rollback()

@@ -1,4 +1,5 @@
-"""Files of exports and imports are personal data at rest: deleted when their time is up.
+"""Files of exports and imports, and stored search terms, are personal data at rest:
+deleted when their time is up.
 
 Never run by a page (a GET changes nothing). It runs as a scheduled background job
 (``jobs.schedule``: every ``CLEANUP_EVERY_MINUTES`` on the worker, or from the web process
@@ -17,6 +18,7 @@ from flask.cli import with_appcontext
 from vaxportal import jobs
 from vaxportal.exports import exporting, importing
 from vaxportal.extensions import db
+from vaxportal.recipients import search
 from vaxportal.timeutil import utcnow
 
 #: a running job that has not saved progress for this long is taken as dead
@@ -30,7 +32,8 @@ def init_app(app) -> None:
 
 
 def sweep(now=None) -> dict[str, int]:
-    """Expire files and mark dead jobs failed; changes the session, does not commit."""
+    """Expire files and stored searches and mark dead jobs failed; changes the session,
+    does not commit."""
     now = now or utcnow()
     stale = timedelta(minutes=int(current_app.config.get("JOB_STALE_MINUTES", STALE_MINUTES)))
     return {
@@ -38,6 +41,7 @@ def sweep(now=None) -> dict[str, int]:
         "exports_abandoned": exporting.fail_abandoned_exports(now, stale),
         "imports_expired": importing.expire_imports(now),
         "imports_abandoned": importing.fail_abandoned_imports(now, stale),
+        "searches_expired": search.expire_searches(now),
     }
 
 
@@ -51,6 +55,7 @@ def run() -> dict[str, int]:
 @click.command("cleanup")
 @with_appcontext
 def cleanup_command() -> None:
-    """Xoá tệp xuất và tệp nhập đã hết hạn; đánh dấu lỗi các tác vụ đã ngừng."""
+    """Xoá tệp xuất, tệp nhập và từ khoá tìm kiếm đã hết hạn; đánh dấu lỗi các tác vụ đã
+    ngừng."""
     done = run()
     click.echo(", ".join(f"{key}: {value}" for key, value in done.items()))

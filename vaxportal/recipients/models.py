@@ -334,9 +334,14 @@ class RecipientSearch(db.Model):
     only this random id (and a page number), never the terms."""
 
     __tablename__ = "recipient_search"
+    __table_args__ = (
+        # an account's expired searches, swept at its first search of a browser session: a
+        # range of this index, not every search the account has stored
+        sa.Index("ix_recipient_search_account_id_created_at", "account_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"))
     session_id: Mapped[int | None] = mapped_column(sa.Integer)
     query: Mapped[dict] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

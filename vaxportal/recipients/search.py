@@ -613,6 +613,14 @@ def _store(search_id: str, account, session_id: int | None, data: dict) -> None:
 SWEEP_EVERY = timedelta(hours=1)
 
 
+def expire_searches(now) -> int:
+    """Remove every account's searches older than ``SEARCH_TTL`` (the scheduled cleanup:
+    an account that searches no more keeps no search terms); returns how many."""
+    return db.session.execute(
+        sa.delete(RecipientSearch).where(RecipientSearch.created_at < now - SEARCH_TTL)
+    ).rowcount
+
+
 def _sweep_expired(account) -> None:
     """Remove the account's searches older than ``SEARCH_TTL`` (search terms are personal
     data): on its first search of a browser session, then once per ``SWEEP_EVERY``."""
