@@ -595,16 +595,24 @@ def _search_id(data: dict, account, session_id: int | None) -> str | None:
 
 def _store(search_id: str, account, session_id: int | None, data: dict) -> None:
     """Insert the search, or renew it if its row expired: one statement, which another
-    request storing the same search at the same moment cannot make fail."""
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RecipientSearch)
-    values = {"id": search_id, "account_id": account.id, "session_id": session_id,
-              "query": data, "created_at": utcnow()}
-    db.session.execute(insert.values(values).on_conflict_do_update(
-        index_elements=[RecipientSearch.id],
-        set_={"query": values["query"], "created_at": values["created_at"]},
-        where=RecipientSearch.account_id == account.id,
-    ))
+    request storing the same search at the same moment cannot make fail. Run on the
+    session's connection (a plain statement: no object of the session is concerned)."""
+    conn = db.session.connection()
+    conn.execute(_upsert(conn.dialect.name), {
+        "id": search_id, "account_id": account.id, "session_id": session_id,
+        "query": data, "created_at": utcnow()})
+
+
+@functools.cache
+def _upsert(dialect: str) -> sa.Insert:
+    """``_store``'s statement, built once per dialect (every new search typed runs it)."""
+    table = RecipientSearch.__table__
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={"query": insert.excluded.query, "created_at": insert.excluded.created_at},
+        where=table.c.account_id == insert.excluded.account_id,
+    )
 
 
 #: expired searches of an account are removed at most this often per browser session (a
@@ -630,12 +638,15 @@ def _sweep_expired(account) -> None:
         if now.timestamp() - swept < SWEEP_EVERY.total_seconds():
             return
         session["searches_swept"] = int(now.timestamp())
-    db.session.execute(
-        sa.delete(RecipientSearch).where(
-            RecipientSearch.account_id == account.id,
-            RecipientSearch.created_at < now - SEARCH_TTL,
-        )
-    )
+    db.session.connection().execute(_SWEEP, {"account_id": account.id,
+                                             "before": now - SEARCH_TTL})
+
+
+#: ``_sweep_expired``'s statement (a range of ``ix_recipient_search_account_id_created_at``)
+_SWEEP = sa.delete(RecipientSearch.__table__).where(
+    RecipientSearch.__table__.c.account_id == sa.bindparam("account_id"),
+    RecipientSearch.__table__.c.created_at < sa.bindparam("before"),
+)
 
 
 # -- the register page's rows ------------------------------------------------------------
