@@ -203,9 +203,10 @@ class _Statements:
     positional: bool
     #: (index, process) of each parameter the driver takes converted
     convert: tuple
-    #: the column of each parameter; (index, column) of the JSON columns, bound as text
-    keys: tuple[str, ...] = ()
-    texts: tuple = ()
+    #: the column of each parameter
+    keys: tuple[str, ...]
+    #: (index, column) of the JSON columns, bound as their text
+    texts: tuple
 
     def parameters(self, full: dict, texts: dict):
         """One row's parameters as the driver takes them: a tuple (by position) or a dict.

@@ -621,32 +621,29 @@ def _upsert(dialect: str) -> sa.Insert:
 SWEEP_EVERY = timedelta(hours=1)
 
 
-def expire_searches(now) -> int:
-    """Remove every account's searches older than ``SEARCH_TTL`` (the scheduled cleanup:
-    an account that searches no more keeps no search terms); returns how many."""
-    return db.session.execute(
-        sa.delete(RecipientSearch).where(RecipientSearch.created_at < now - SEARCH_TTL)
-    ).rowcount
+def expire_searches(now, account_id: int | None = None) -> int:
+    """Remove the searches older than ``SEARCH_TTL`` (search terms are personal data) of
+    every account (the scheduled cleanup: an account that searches no more keeps none) or
+    of one (``_sweep_expired``: a range of ``ix_recipient_search_account_id_created_at``);
+    returns how many. A plain statement on the session's connection: no object of the
+    session is concerned."""
+    table = RecipientSearch.__table__
+    stmt = sa.delete(table).where(table.c.created_at < now - SEARCH_TTL)
+    if account_id is not None:
+        stmt = stmt.where(table.c.account_id == account_id)
+    return db.session.connection().execute(stmt).rowcount
 
 
 def _sweep_expired(account) -> None:
-    """Remove the account's searches older than ``SEARCH_TTL`` (search terms are personal
-    data): on its first search of a browser session, then once per ``SWEEP_EVERY``."""
+    """The account's expired searches removed on its first search of a browser session,
+    then once per ``SWEEP_EVERY``."""
     now = utcnow()
     if has_request_context():
         swept = session.get("searches_swept", 0)
         if now.timestamp() - swept < SWEEP_EVERY.total_seconds():
             return
         session["searches_swept"] = int(now.timestamp())
-    db.session.connection().execute(_SWEEP, {"account_id": account.id,
-                                             "before": now - SEARCH_TTL})
-
-
-#: ``_sweep_expired``'s statement (a range of ``ix_recipient_search_account_id_created_at``)
-_SWEEP = sa.delete(RecipientSearch.__table__).where(
-    RecipientSearch.__table__.c.account_id == sa.bindparam("account_id"),
-    RecipientSearch.__table__.c.created_at < sa.bindparam("before"),
-)
+    expire_searches(now, account.id)
 
 
 # -- the register page's rows ------------------------------------------------------------
