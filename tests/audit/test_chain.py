@@ -285,11 +285,7 @@ def test_p2_4_the_append_lock_is_taken_again_after_a_savepoint_gives_it_back(pla
     assert rows[-1].prev_hash == rows[-2].row_hash
 
 
-def test_the_chain_s_statements_are_heard_by_the_engine_s_listeners(place, person):
-    """The head's read and the insert go to the driver's cursor directly, and still pass the
-    engine's cursor listeners, as every statement does (the bypass guard, the counts)."""
-    recipient = person("s1", occupation="Nông dân")
-    db.session.commit()
+def _heard_statements(action) -> list[str]:
     heard: list[str] = []
 
     def listen(_conn, _cursor, statement, *_args):
@@ -297,11 +293,62 @@ def test_the_chain_s_statements_are_heard_by_the_engine_s_listeners(place, perso
 
     sa.event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        recipient.occupation = "Giáo viên"
-        db.session.commit()
+        action()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", listen)
-    assert any(s.startswith("SELECT audit_event.id, audit_event.row_hash") for s in heard)
+    return heard
+
+
+def test_p2_4_the_head_is_read_once_a_transaction_and_again_in_a_savepoint(place, person):
+    """Under the append lock nobody else appends: a transaction's later flushes chain onto
+    the head its own last append left, without reading it again. A savepoint reads it
+    anew (its rows may be rolled back), and so does the transaction after it."""
+    recipient = person("s1", occupation="Nông dân")
+    db.session.commit()
+    before = len(audit_rows())
+
+    def three_flushes_and_savepoints():
+        for job in ("Giáo viên", "Bác sĩ", "Kỹ sư"):
+            recipient.occupation = job
+            db.session.flush()
+        nested = db.session.begin_nested()
+        recipient.occupation = "Thợ may"
+        db.session.flush()
+        nested.rollback()
+        nested = db.session.begin_nested()
+        recipient.occupation = "Nông dân"
+        db.session.flush()
+        nested.commit()  # released: its row stays
+        recipient.occupation = "Công nhân"
+        db.session.flush()
+        db.session.commit()
+
+    heard = _heard_statements(three_flushes_and_savepoints)
+    reads = [s for s in heard if "FROM audit_event ORDER BY audit_event.id DESC" in s]
+    # the transaction's first, each savepoint's, the transaction's after the savepoints
+    assert len(reads) == 4, heard
+    rows = audit_rows()
+    assert [r.changes["occupation"]["new"] for r in rows[before:]] == [
+        "Giáo viên", "Bác sĩ", "Kỹ sư", "Nông dân", "Công nhân"]
+    assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
+    assert [r.id for r in rows] == list(range(rows[0].id, rows[0].id + len(rows)))
+
+
+def test_the_chain_s_statements_are_heard_by_the_engine_s_listeners(place, person):
+    """The head's read and the insert go to the driver's cursor directly, and still pass the
+    engine's cursor listeners, as every statement does (the bypass guard, the counts)."""
+    recipient = person("s1", occupation="Nông dân")
+    db.session.commit()
+
+    def change():
+        recipient.occupation = "Giáo viên"
+        db.session.commit()
+
+    heard = _heard_statements(change)
+    head = "SELECT audit_event.id, audit_event.row_hash"
+    if db.engine.dialect.name == "postgresql":  # with the lock, in one round trip
+        head = f"SELECT pg_advisory_xact_lock({chain.LOCK_KEY}); {head}"
+    assert any(s.startswith(head) for s in heard)
     assert any(s.startswith("INSERT INTO audit_event") for s in heard)
 
 

@@ -54,6 +54,9 @@ TABLE = AuditEvent.__table__
 #: appended
 _APPENDED_IN = "vaxportal_audit_appended_in"
 _LOCKED_IN = "vaxportal_audit_locked_in"
+#: ``conn.info`` key: (a weak reference to the lock's scope, last id, last hash), the
+#: chain's head as read under the lock or as this connection's last append left it
+_HEAD = "vaxportal_audit_head"
 
 _writing: ContextVar[bool] = ContextVar("audit_chain_writing", default=False)
 
@@ -133,14 +136,37 @@ def lock(conn: Connection, *, written: bool = False) -> None:
     if written and conn.dialect.name == "sqlite" and held is not None:
         conn.info[_LOCKED_IN] = weakref.ref(held)
         return
+    head = None
     if conn.dialect.name == "postgresql":
-        _run(conn, f"SELECT pg_advisory_xact_lock({LOCK_KEY})").close()
+        # the head is read in the same round trip, by a second statement: it sees the
+        # rows committed until the lock was granted (each statement its own snapshot)
+        cursor = _run(conn, _statements(conn.dialect).locked_head)
+        try:
+            cursor.nextset()
+            head = cursor.fetchone() or (0, None)
+        finally:
+            cursor.close()
     elif conn.dialect.name == "sqlite":
         with writing():  # takes SQLite's write lock; the row triggers do not fire on no row
             conn.exec_driver_sql("UPDATE audit_event SET id = id WHERE 0")
     held = _lock_scope(conn)  # the statement began a transaction if none was open
     if held is not None:
         conn.info[_LOCKED_IN] = weakref.ref(held)
+        if head is not None:
+            conn.info[_HEAD] = (weakref.ref(held), head[0], head[1])
+
+
+def _known_head(conn: Connection) -> tuple[int, str | None] | None:
+    """The chain's head kept for the lock's current scope (read with the lock, or left by
+    this connection's last append in it), or None: to be read. Another scope (a savepoint
+    begun, released or rolled back since; another transaction) reads it again."""
+    known = conn.info.get(_HEAD)
+    if known is None:
+        return None
+    scope = _lock_scope(conn)
+    if scope is None or known[0]() is not scope or not scope.is_active:
+        return None
+    return known[1], known[2]
 
 
 def _lock_scope(conn: Connection):
@@ -164,12 +190,14 @@ def append(conn: Connection, rows: list[dict], *, plain: bool = False) -> list[d
         conn.info[_APPENDED_IN] = weakref.ref(transaction)
         checkpoint.write_if_due(conn)  # the committed head: nothing of ours in it yet
     sql = _statements(conn.dialect)
-    cursor = _run(conn, sql.head)
-    try:
-        last = cursor.fetchone()
-    finally:
-        cursor.close()
-    last_id, prev_hash = (last[0], last[1]) if last else (0, None)
+    head = _known_head(conn)
+    if head is None:
+        cursor = _run(conn, sql.head)
+        try:
+            head = cursor.fetchone() or (0, None)
+        finally:
+            cursor.close()
+    last_id, prev_hash = head
     now, secret = utcnow().astimezone(UTC), chain_key()
     written, stored = [], []
     for row in rows:
@@ -187,7 +215,12 @@ def append(conn: Connection, rows: list[dict], *, plain: bool = False) -> list[d
         written.append(full)
         stored.append(sql.parameters(full, texts))
     with writing():
-        _run(conn, sql.insert, stored, many=True).close()
+        if len(stored) == 1:  # one round trip without the driver's batch machinery
+            _run(conn, sql.insert, stored[0]).close()
+        else:
+            _run(conn, sql.insert, stored, many=True).close()
+    scope = _lock_scope(conn)
+    conn.info[_HEAD] = (weakref.ref(scope), last_id, prev_hash)
     return written
 
 
@@ -197,6 +230,8 @@ class _Statements:
     insert, with each parameter's conversion (the time column's) taken from its type."""
 
     head: str
+    #: on PostgreSQL, the append lock then the head, in one round trip
+    locked_head: str
     insert: str
     #: the insert's parameter names, in the driver's order when it binds by position
     names: tuple[str, ...]
@@ -232,8 +267,9 @@ def _statements(dialect) -> _Statements:
     head = _last_row().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     keys = tuple(name.removeprefix("v_") for name in names)
     texts = tuple((index, key) for index, key in enumerate(keys) if key in _JSON_FIELDS)
-    return _Statements(head.string, compiled.string, names, positional, tuple(convert),
-                       keys, texts)
+    locked_head = f"SELECT pg_advisory_xact_lock({LOCK_KEY}); {head.string}"
+    return _Statements(head.string, locked_head, compiled.string, names, positional,
+                       tuple(convert), keys, texts)
 
 
 def _run(conn: Connection, statement: str, parameters=None, *, many: bool = False):
