@@ -92,3 +92,14 @@ def test_the_registry_s_changes_are_already_what_a_json_column_hands_back(value)
         text = chain._json_text(changes)
         assert json.loads(text) == changes
         assert chain._json_text(json.loads(text)) == text
+
+
+def test_the_commonest_column_types_take_their_form_by_exact_type():
+    """A date, a time (naive: UTC) and a decimal, as every audited insert of a dose or a
+    person has them: the same forms as the full walk's."""
+    hanoi = timezone(timedelta(hours=7))
+    assert registry.jsonable(date(2026, 12, 4)) == "2026-12-04"
+    assert registry.jsonable(datetime(2026, 12, 4, 7, 0, tzinfo=hanoi)) == \
+        "2026-12-04T00:00:00+00:00"
+    assert registry.jsonable(datetime(2026, 12, 4, 7, 0)) == "2026-12-04T07:00:00+00:00"
+    assert registry.jsonable(Decimal("1.50")) == "1.50"

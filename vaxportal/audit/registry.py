@@ -112,10 +112,25 @@ def entity_names() -> list[str]:
 _SCALARS = (str, int, bool, type(None))
 
 
+def _utc_iso(value: datetime) -> str:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+#: the form of the commonest column types that are not JSON's own, by exact type (every
+#: audited insert of a dose or a person has a date)
+_EXACT: dict[type, Callable[[Any], Any]] = {date: date.isoformat, datetime: _utc_iso,
+                                            Decimal: str}
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of a column value: dates ISO, datetimes ISO in UTC."""
-    if value is None or type(value) in _SCALARS:
+    kind = type(value)
+    if kind in _SCALARS:
         return value
+    exact = _EXACT.get(kind)
+    if exact is not None:
+        return exact(value)
     if isinstance(value, enum.Enum):  # before str and int: a str enum is a str, but not plain
         return jsonable(value.value)
     if isinstance(value, bool | int | str):
@@ -124,8 +139,7 @@ def jsonable(value: Any) -> Any:
         return value if value == value and value not in (float("inf"), float("-inf")) \
             else str(value)
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).isoformat()
+        return _utc_iso(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
