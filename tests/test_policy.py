@@ -116,6 +116,27 @@ def test_delegation_adds_scope_only_while_valid(factory, province):
     assert _ids(helper) == {support.id, province["far"].id}
 
 
+def test_a_delegation_gives_scope_only_to_an_account_that_may_receive_one(factory, province):
+    """Only a support unit's data-entry account is delegated to (letter item 3): the same
+    rule bounds the scope, so a station's nurse has its facility alone, as one equality
+    with no sub-select, even if a delegation row names it (written past the form)."""
+    station = province["far"]
+    nurse = factory.account("data_entry", station)
+    today = date.today()
+    db.session.add(Delegation(account_id=nurse.id, facility_id=province["deep"].id,
+                              starts_on=today - timedelta(days=1), ends_on=today + timedelta(1),
+                              request_ref="13/CV", request_date=today, reason="sai quy định"))
+    db.session.commit()
+    forget_scopes()
+    assert _ids(nurse) == {station.id}
+    assert scope(nurse).shape == "one" and scope(nurse).parameters() == {
+        "scope_facility": station.id}
+    assert not in_scope(province["deep"].id, nurse)
+    assert in_scope(station.id, nurse)
+    stmt = scope(nurse).filter(sa.select(Facility.id), Facility.id)
+    assert "IN (SELECT" not in str(stmt) and "facility.id = " in str(stmt)
+
+
 def test_p1_one_masked_form_of_an_identifier():
     assert mask_identifier("079123456789") == "*********789"
     assert mask_identifier("+84912345678") == "*********678"

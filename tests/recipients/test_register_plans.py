@@ -56,6 +56,22 @@ def test_first_page_is_read_in_order_from_an_index(signed_in, place, many, role,
     db.session.rollback()
 
 
+@pytest.mark.parametrize("page", [1, 80])
+def test_a_station_s_page_seeks_its_facility_in_name_order(signed_in, place, many, page):
+    """A commune station's nurse (an account no delegation is given to) has one facility in
+    scope: the page names it (an equality, not a sub-select the planner cannot see into), so
+    both databases seek that facility's rows in name order, and a deep page skips the
+    station's rows, not the province's. At 2,000,000 people PostgreSQL walked the province's
+    names for the station's page 80: 145 ms, 65 ms seeking the facility."""
+    account = signed_in("data_entry", facility=place["s1"]).account
+    stmt = RegisterFilter().ranked_statement(account, *_page_columns()).limit(25).offset(
+        (page - 1) * 25)
+    plan = _plan(stmt)
+    _assert_no_sort(plan)
+    assert "ix_recipient_facility_name_key_id" in plan, plan
+    db.session.rollback()
+
+
 def test_export_keyset_seeks_the_name_index(signed_in, place, many):
     """A later chunk of a province's export starts at the last row read, through the
     index: the row value is an index condition, not a filter over the range before it."""

@@ -19,7 +19,7 @@ from vaxportal.auth.models import Account
 from vaxportal.extensions import db
 from vaxportal.facilities.models import Delegation, Facility
 from vaxportal.facilities.tree import path_range_ids, subtree_bounds, subtree_ids
-from vaxportal.policy.delegation import delegated_facility_ids
+from vaxportal.policy.delegation import delegated_facility_ids, may_receive_delegation
 from vaxportal.policy.roles import Perm, has_perm, has_subtree_scope
 from vaxportal.timeutil import local_today
 
@@ -75,13 +75,16 @@ class Scope:
     @property
     def shape(self) -> str:
         """The form ``filter`` gives the condition: ``none`` (no permission, or no such
-        facility: nothing), ``one`` (one facility, once ``remember_choices`` knows it: an
-        equality), ``subtree`` (a range of paths) or ``own`` (the account's facility and its
-        active delegations). ``bound_filter`` writes the same SQL for every scope of one
-        shape, so a hot query may be built once per shape and run with ``parameters()``."""
+        facility: nothing), ``one`` (one facility: an equality; the account's own facility
+        when it holds no delegation, or the one facility ``remember_choices`` learnt),
+        ``subtree`` (a range of paths) or ``own`` (a support unit's account: its facility
+        and its active delegations). ``bound_filter`` writes the same SQL for every scope of
+        one shape, so a hot query may be built once per shape and run with
+        ``parameters()``."""
         if self._choices is not None and len(self._choices) == 1 and self.allowed:
             return "one"
-        return self._form()
+        form = self._form()
+        return "one" if form == "alone" else form
 
     def parameters(self) -> dict[str, object]:
         """The values of ``bound_filter``'s named parameters for this scope."""
@@ -98,16 +101,22 @@ class Scope:
         return stmt.where(facility_column.in_(self._ids(self._named)))
 
     def _form(self) -> str:
-        """The form of ``condition``: ``none``, ``subtree`` or ``own`` (see ``shape``)."""
+        """The form of ``condition``: ``none``, ``subtree``, ``own`` (the facility and the
+        active delegations of an account that may receive them) or ``alone`` (the account's
+        facility, the whole scope of an account no delegation is given to: the planner then
+        sees the one facility, and seeks its rows in name order by the ``(facility_id,
+        name_key, id)`` index instead of walking the province's names)."""
         if not self.allowed:
             return "none"
         if self.subtree:
             return "subtree" if subtree_bounds(self.facility_id) is not None else "none"
-        return "own"
+        return "own" if may_receive_delegation(self.account) else "alone"
 
     def _values(self, shape: str) -> dict[str, object]:
-        if shape == "one":
+        if shape == "one" and self._choices is not None and len(self._choices) == 1:
             return {"scope_facility": self._choices[0][0]}
+        if shape in ("one", "alone"):  # the account's facility, its whole scope
+            return {"scope_facility": self.facility_id}
         if shape == "subtree":
             low, high = subtree_bounds(self.facility_id)
             return {"scope_low": low, "scope_high": high}
@@ -125,6 +134,8 @@ class Scope:
         if form == "subtree":
             return path_range_ids(value("scope_low"), value("scope_high"))
         own = sa.select(value("scope_facility").label("id"))
+        if form == "alone":
+            return own
         return sa.union(own, delegated_facility_ids(value("scope_account"),
                                                     value("scope_today")))
 
