@@ -152,3 +152,37 @@ def test_a_walk_in_name_order_tests_its_scope_in_the_name_index(signed_in, place
     assert columns["ix_recipient_name_key_id"] == ["name_key", "id", "facility_id",
                                                    "merged_into_id"]
     db.session.rollback()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("role,facility", [("data_entry", "s1"), ("reviewer", "doh")],
+                         ids=["commune station", "province"])
+def test_postgresql_a_later_page_reads_its_columns_for_its_own_rows(
+        signed_in, place, person, role, facility):
+    """A later page finds its rows' ids first, then their dose counts and facility names:
+    PostgreSQL computed a row's sub-selects for every row it skipped before the page
+    (1,975 of each for page 80 at 2,000,000 people: the district's page 80 took 77 ms,
+    19 ms now). Page 3 of ten rows: each sub-select runs ten times, not thirty."""
+    for n in range(30):
+        person("s1", full_name=f"Nguyễn Văn Số {n:02d}")
+    account = signed_in(role, facility=place[facility]).account
+    stmt, values = RegisterFilter()._kept(account, "page")
+    conn = db.session.connection()
+    compiled = stmt.compile(conn)
+    params = compiled.construct_params({**values, "page_limit": 10, "page_offset": 20})
+    plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string,
+                                params).scalar()
+    subplans = []
+
+    def walk(node):
+        if node.get("Subplan Name", "").startswith("SubPlan"):
+            subplans.append(node)
+        for child in node.get("Plans", ()):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    assert len(subplans) == 2, plan
+    assert {node["Actual Loops"] for node in subplans} == {10}, plan
+    rows = conn.execute(stmt, {**values, "page_limit": 10, "page_offset": 20}).all()
+    assert [row.full_name for row in rows] == [f"Nguyễn Văn Số {n:02d}" for n in range(20, 30)]
+    db.session.rollback()
