@@ -26,6 +26,7 @@ from tests.helpers import (
     session_row,
 )
 from vaxportal import jobs
+from vaxportal.audit import chain
 from vaxportal.certificates.models import Certificate
 from vaxportal.extensions import db
 from vaxportal.recipients import fields, merging, scan
@@ -413,6 +414,64 @@ def test_scan_runs_as_a_scheduled_job(app, unqueued):
     assert scan.JOB in started
     assert (b.id, a.id, b.facility_id, "open") in _queued()
     assert scan.JOB not in jobs.enqueue_due(app)  # not again within the period
+
+
+def _twins(person, count: int) -> list:
+    """``count`` pairs of records of one person each, never queued."""
+    made = []
+    for n in range(count):
+        born = date(1950 + n, 1, 2)
+        made.append((person("s1", full_name=f"Lý Thị Sinh {n}", gender="female",
+                            date_of_birth=born),
+                     person("s2", full_name=f"LY THI SINH {n}", gender="female",
+                            date_of_birth=born)))
+    db.session.commit()
+    return made
+
+
+def test_scan_queues_its_pairs_a_batch_a_commit(runner, person, monkeypatch):
+    """A province's first scan found 20,719 pairs and held them all, with their audit rows,
+    in one transaction of a web worker (99 -> 228 MB): the pairs are read as a stream and
+    queued ``SCAN_BATCH`` at a time, each batch committed."""
+    twins = _twins(person, 5)
+    monkeypatch.setattr(scan, "SCAN_BATCH", 2)
+    commits = []
+
+    def committed(session):
+        commits.append(session)
+
+    sa.event.listen(db.session, "after_commit", committed)
+    try:
+        result = runner.invoke(args=["duplicates", "scan"])
+    finally:
+        sa.event.remove(db.session, "after_commit", committed)
+    assert "Đã thêm 5 cặp" in result.output, result.output
+    assert len(commits) == 3  # 2 + 2 + 1
+    assert {(r, o) for r, o, _f, _s in _queued()} >= {(b.id, a.id) for a, b in twins}
+
+
+def test_two_scans_at_once_queue_each_pair_once(runner, person, monkeypatch):
+    """Two web workers in thread mode each run the schedule; the command may run beside
+    them: a pair another scan queued after this one read its stream is not queued again,
+    in either order (a province's first run under two workers queued each pair twice)."""
+    (a, b), (c, d) = _twins(person, 2)
+    queue = scan._queue
+
+    def the_other_scan_first(pairs):
+        # its own connection and commit, as another process (test data: not audited here)
+        with chain.writing(), db.engine.begin() as other:
+            other.execute(sa.insert(DuplicateCandidate.__table__), [
+                {"recipient_id": b.id, "other_id": a.id, "facility_id": b.facility_id,
+                 "status": "open"},
+                {"recipient_id": c.id, "other_id": d.id, "facility_id": c.facility_id,
+                 "status": "open"}])
+        return queue(pairs)
+
+    monkeypatch.setattr(scan, "_queue", the_other_scan_first)
+    result = runner.invoke(args=["duplicates", "scan"])
+    assert "Đã thêm 0 cặp" in result.output, result.output
+    pairs = [(r, o) for r, o, _f, _s in _queued()]
+    assert pairs.count((b.id, a.id)) == 1 and (d.id, c.id) not in pairs
 
 
 def test_p1_the_merge_row_in_the_audit_is_masked_for_a_reviewer(supervisor, reviewer, pair):
