@@ -135,6 +135,9 @@ def test_a_delegation_gives_scope_only_to_an_account_that_may_receive_one(factor
     assert in_scope(station.id, nurse)
     stmt = scope(nurse).filter(sa.select(Facility.id), Facility.id)
     assert "IN (SELECT" not in str(stmt) and "facility.id = " in str(stmt)
+    # the same condition wherever the scope applies (the audit page's rows too)
+    assert str(scope(nurse).condition(Delegation.facility_id)) == \
+        "delegation.facility_id = :scope_facility_1"
 
 
 def test_p1_one_masked_form_of_an_identifier():

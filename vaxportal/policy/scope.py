@@ -59,17 +59,17 @@ class Scope:
         return self._ids(self._literal(self._form()))
 
     def condition(self, facility_column) -> sa.ColumnElement[bool]:
-        """The WHERE clause "``facility_column`` lies in the scope"."""
+        """The WHERE clause "``facility_column`` lies in the scope": for a scope of one
+        facility (``shape``), an equality the facility index can seek (and serve the ORDER
+        BY from), not a sub-select the planner cannot see into."""
         if not self.allowed:
             return sa.false()
+        if self.shape == "one":
+            return facility_column == self._literal("one")("scope_facility")
         return facility_column.in_(self.ids)
 
     def filter(self, stmt: sa.Select, facility_column) -> sa.Select:
-        """``stmt`` restricted to rows whose ``facility_column`` lies in the scope. Once the
-        scope knows it is one facility (``remember_choices``), an equality the facility
-        index can seek (and serve the ORDER BY from), not a sub-select."""
-        if self.shape == "one":
-            return stmt.where(facility_column == self._literal("one")("scope_facility"))
+        """``stmt`` restricted to rows whose ``facility_column`` lies in the scope."""
         return stmt.where(self.condition(facility_column))
 
     @property
