@@ -53,9 +53,10 @@ TABLE = AuditEvent.__table__
 #: ``conn.info`` key: (a weak reference to) the transaction in which this connection last
 #: appended
 _APPENDED_IN = "vaxportal_audit_appended_in"
+#: ``conn.info`` keys of what holds for the lock's scope only (``_keep`` / ``_kept``): that
+#: the lock is held, and the chain's head (last id, last hash) as read under the lock or as
+#: this connection's last append left it
 _LOCKED_IN = "vaxportal_audit_locked_in"
-#: ``conn.info`` key: (a weak reference to the lock's scope, last id, last hash), the
-#: chain's head as read under the lock or as this connection's last append left it
 _HEAD = "vaxportal_audit_head"
 
 _writing: ContextVar[bool] = ContextVar("audit_chain_writing", default=False)
@@ -129,12 +130,10 @@ def lock(conn: Connection, *, written: bool = False) -> None:
     ``written``: this transaction has already changed a row (a flush's own statements, from
     its ``after_flush``). On SQLite that write took the database's one write lock, held until
     the transaction ends, which is the lock itself: no statement is needed."""
-    held = _lock_scope(conn)
-    locked_in = conn.info.get(_LOCKED_IN)
-    if held is not None and locked_in is not None and locked_in() is held and held.is_active:
+    if _kept(conn, _LOCKED_IN):
         return
-    if written and conn.dialect.name == "sqlite" and held is not None:
-        conn.info[_LOCKED_IN] = weakref.ref(held)
+    if written and conn.dialect.name == "sqlite" and _lock_scope(conn) is not None:
+        _keep(conn, _LOCKED_IN, True)
         return
     head = None
     if conn.dialect.name == "postgresql":
@@ -149,24 +148,25 @@ def lock(conn: Connection, *, written: bool = False) -> None:
     elif conn.dialect.name == "sqlite":
         with writing():  # takes SQLite's write lock; the row triggers do not fire on no row
             conn.exec_driver_sql("UPDATE audit_event SET id = id WHERE 0")
-    held = _lock_scope(conn)  # the statement began a transaction if none was open
-    if held is not None:
-        conn.info[_LOCKED_IN] = weakref.ref(held)
+    if _lock_scope(conn) is not None:  # the statement began a transaction if none was open
+        _keep(conn, _LOCKED_IN, True)
         if head is not None:
-            conn.info[_HEAD] = (weakref.ref(held), head[0], head[1])
+            _keep(conn, _HEAD, tuple(head))
 
 
-def _known_head(conn: Connection) -> tuple[int, str | None] | None:
-    """The chain's head kept for the lock's current scope (read with the lock, or left by
-    this connection's last append in it), or None: to be read. Another scope (a savepoint
-    begun, released or rolled back since; another transaction) reads it again."""
-    known = conn.info.get(_HEAD)
-    if known is None:
-        return None
+def _keep(conn: Connection, key: str, value) -> None:
+    """``value`` holds for the lock's current scope (``_lock_scope``) only."""
+    conn.info[key] = (weakref.ref(_lock_scope(conn)), value)
+
+
+def _kept(conn: Connection, key: str):
+    """What ``_keep`` kept under ``key`` for the lock's current scope, or None: another scope
+    (a savepoint begun, released or rolled back since; another transaction) starts over."""
+    kept = conn.info.get(key)
     scope = _lock_scope(conn)
-    if scope is None or known[0]() is not scope or not scope.is_active:
+    if kept is None or scope is None or kept[0]() is not scope or not scope.is_active:
         return None
-    return known[1], known[2]
+    return kept[1]
 
 
 def _lock_scope(conn: Connection):
@@ -190,7 +190,7 @@ def append(conn: Connection, rows: list[dict], *, plain: bool = False) -> list[d
         conn.info[_APPENDED_IN] = weakref.ref(transaction)
         checkpoint.write_if_due(conn)  # the committed head: nothing of ours in it yet
     sql = _statements(conn.dialect)
-    head = _known_head(conn)
+    head = _kept(conn, _HEAD)
     if head is None:
         cursor = _run(conn, sql.head)
         try:
@@ -219,8 +219,7 @@ def append(conn: Connection, rows: list[dict], *, plain: bool = False) -> list[d
             _run(conn, sql.insert, stored[0]).close()
         else:
             _run(conn, sql.insert, stored, many=True).close()
-    scope = _lock_scope(conn)
-    conn.info[_HEAD] = (weakref.ref(scope), last_id, prev_hash)
+    _keep(conn, _HEAD, (last_id, prev_hash))
     return written
 
 

@@ -50,6 +50,7 @@ class Scope:
         self.subtree = self.allowed and has_subtree_scope(account)
         self._known: dict[int, bool] = {}
         self._wide: bool | None = None
+        self._form_found: str | None = None
         self._choices: list[tuple[int, str]] | None = None
         self._writable: Scope | None = self if write else None
 
@@ -106,11 +107,15 @@ class Scope:
         facility, the whole scope of an account no delegation is given to: the planner then
         sees the one facility, and seeks its rows in name order by the ``(facility_id,
         name_key, id)`` index instead of walking the province's names)."""
-        if not self.allowed:
-            return "none"
-        if self.subtree:
-            return "subtree" if subtree_bounds(self.facility_id) is not None else "none"
-        return "own" if may_receive_delegation(self.account) else "alone"
+        if self._form_found is None:  # asked several times a request (shape, values, ids)
+            if not self.allowed:
+                self._form_found = "none"
+            elif self.subtree:
+                self._form_found = ("subtree" if subtree_bounds(self.facility_id) is not None
+                                    else "none")
+            else:
+                self._form_found = "own" if may_receive_delegation(self.account) else "alone"
+        return self._form_found
 
     def _values(self, shape: str) -> dict[str, object]:
         if shape == "one" and self._choices is not None and len(self._choices) == 1:
