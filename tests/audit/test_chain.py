@@ -365,3 +365,25 @@ def test_a_driver_error_in_the_chain_comes_as_sqlalchemy_s_without_the_row(place
     db.session.rollback()
     assert caught.value.hide_parameters and "parameters hidden" in str(caught.value)
     assert "INSERT INTO audit_event" in str(caught.value)
+
+
+def test_a_driver_error_in_a_batch_comes_as_sqlalchemy_s_and_leaves_no_row(place):
+    """A batch of rows (an import's: one COPY on PostgreSQL, one executemany on SQLite) with
+    one the database refuses fails as a whole, as SQLAlchemy's error with the rows' values
+    left out of its parameters; nothing of the batch stays and the chain goes on whole."""
+    good = {"category": "data", "action": "insert", "entity": "recipient", "entity_id": "1",
+            "actor": "console:test", "changes": {"full_name": {"old": None,
+                                                               "new": "Nguyễn Văn Ấn"}}}
+    count = sa.select(sa.func.count()).select_from(AuditEvent)
+    before = db.session.scalar(count)
+    with pytest.raises(sa.exc.IntegrityError) as caught, chain.writing():
+        chain.append(db.session.connection(), [good, {**good, "category": None}, good])
+    db.session.rollback()
+    assert "[parameters:" not in str(caught.value)  # hidden, or none (a COPY's rows)
+    assert db.session.scalar(count) == before
+    with chain.writing():
+        written = chain.append(db.session.connection(), [good, good])
+    db.session.commit()
+    assert [row["id"] for row in written] == [before + 1, before + 2]
+    assert db.session.scalar(count) == before + 2
+    assert chain.verify(db.session.connection(), checkpoints=[]).broken_id is None

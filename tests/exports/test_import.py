@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import HEADERS, html, last_import, next_nid, spreadsheet, upload
+from vaxportal.audit import chain
 from vaxportal.audit.models import AuditEvent
 from vaxportal.exports import cleanup, importing
 from vaxportal.exports.models import ImportJob, JobStatus
@@ -400,7 +401,7 @@ def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_n
         nurse, [_row(full_name=f"Người {i}", priority_group="Nhóm 5") for i in range(4)])
     groups = [s for s in many if "FROM priority_group" in s]
     assert len(groups) == len([s for s in few if "FROM priority_group" in s]) <= 2
-    inserts = [s for s in many if s.startswith("INSERT INTO recipient ")]
+    inserts = [s for s in many if s.startswith(("INSERT INTO recipient ", "COPY recipient "))]
     assert len(inserts) == 1
     # no more for four rows than for one (the first import may also ask once whether the
     # coverage summary's tables exist: ``reports.summary._ready``, remembered per engine)
@@ -408,30 +409,39 @@ def test_an_import_reads_the_priority_groups_and_inserts_a_batch_in_statements_n
 
 
 def test_a_batch_of_records_goes_in_as_one_execution(nurse):
-    """The batch's records, their name words in the same rows, are one statement run once:
-    on SQLite one ``executemany``; on PostgreSQL one parameter per column, an array the
-    statement unnests (psycopg's ``executemany`` binds and runs the statement once per
-    row)."""
+    """The batch's records, their name words in the same rows, and their audit rows are one
+    statement each, run once: on SQLite one ``executemany``; on PostgreSQL one ``COPY``
+    (psycopg's ``executemany`` binds and runs the statement once per row)."""
     seen: list[tuple] = []
+    tables = ("recipient", "audit_event")
 
     def keep(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO recipient"):
-            seen.append((statement.split(" (")[0], executemany, parameters))
+        verb, _sep, rest = statement.partition(" INTO ") if statement.startswith("INSERT") \
+            else statement.partition(" ")
+        if rest.split(" ")[0] in tables:
+            seen.append((verb, rest.split(" ")[0], executemany, parameters))
 
+    upload(nurse, spreadsheet([_row(full_name=f"Người Số {i}") for i in range(4)]))
     sa.event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        upload(nurse, spreadsheet([_row(full_name=f"Người Số {i}") for i in range(4)]))
         _confirm(nurse, last_import())
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", keep)
     assert last_import().created_count == 4
-    assert [table for table, _many, _p in seen] == ["INSERT INTO recipient"]
+    batch = [(verb, table, many, parameters) for verb, table, many, parameters in seen
+             if many or verb == "COPY"]
     if db.session.connection().dialect.name == "postgresql":
-        assert not any(many for _t, many, _p in seen)
-        assert all(isinstance(value, list) and len(value) == 4
-                   for _t, _m, parameters in seen for value in parameters.values())
+        assert [(verb, table) for verb, table, _m, _p in batch] == [
+            ("COPY", "recipient"), ("COPY", "audit_event")]
+        assert not any(s[0] == "INSERT" and s[1] == "recipient" for s in seen)
     else:
-        assert all(many and len(parameters) == 4 for _t, many, parameters in seen)
+        assert [(table, len(parameters)) for _v, table, _m, parameters in batch] == [
+            ("recipient", 4), ("audit_event", 4)]
+    rows = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.entity == "recipient").order_by(AuditEvent.id)).all()
+    assert [row.changes["full_name"]["new"] for row in rows[-4:]] == [
+        f"Người Số {i}" for i in range(4)]
+    assert chain.verify(db.session.connection(), checkpoints=[]).broken_id is None
     words = db.session.scalars(sa.select(Recipient.name_words).order_by(Recipient.id))
     assert list(words) == [f"nguoi so {i}" for i in range(4)]
 

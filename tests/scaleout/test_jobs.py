@@ -151,7 +151,7 @@ def test_an_import_killed_mid_batch_leaves_whole_batches_and_a_retry_completes(
     try:
         _confirm(browser, a, job_id)
         waiting = wait_for("the import to wait inside its second batch", blocker.waiting)
-        assert waiting.startswith("INSERT INTO recipient ")  # the batch's rows, one statement
+        assert waiting.startswith("COPY recipient ")  # the batch's rows, one statement
         worker.kill()  # SIGKILL to the worker and the job process it forked
     finally:
         blocker.release()

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import json
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -213,12 +213,15 @@ def append(conn: Connection, rows: list[dict], *, plain: bool = False) -> list[d
         body = _written_form(full, texts) or canonical(full)
         full["row_hash"] = prev_hash = hmac.digest(secret, body, "sha256").hex()
         written.append(full)
-        stored.append(sql.parameters(full, texts))
+        stored.append(sql.values(full, texts))
     with writing():
         if len(stored) == 1:  # one round trip without the driver's batch machinery
-            _run(conn, sql.insert, stored[0]).close()
+            _run(conn, sql.insert, sql.parameters(stored[0])).close()
+        elif conn.dialect.name == "postgresql":  # a batch (an import's): one COPY
+            copy_into(conn, TABLE, sql.keys, stored)
         else:
-            _run(conn, sql.insert, stored, many=True).close()
+            _run(conn, sql.insert, [sql.parameters(values) for values in stored],
+                 many=True).close()
     _keep(conn, _HEAD, (last_id, prev_hash))
     return written
 
@@ -242,15 +245,19 @@ class _Statements:
     #: (index, column) of the JSON columns, bound as their text
     texts: tuple
 
-    def parameters(self, full: dict, texts: dict):
-        """One row's parameters as the driver takes them: a tuple (by position) or a dict.
-        ``full``: the row's values; ``texts``: the JSON columns' stored text."""
+    def values(self, full: dict, texts: dict) -> tuple:
+        """One row's values in ``keys``' order, converted as the driver takes them (what a
+        COPY row is). ``full``: the row's values; ``texts``: the JSON columns' stored text."""
         values = [full[key] for key in self.keys]
         for index, key in self.texts:
             values[index] = texts[key]
         for index, process in self.convert:
             values[index] = process(values[index])
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+        return tuple(values)
+
+    def parameters(self, values: tuple):
+        """The INSERT's parameters of one row's ``values``: a tuple (by position) or a dict."""
+        return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
 @cache
@@ -258,32 +265,59 @@ def _statements(dialect) -> _Statements:
     compiled = _insert(dialect.name).compile(dialect=dialect)
     positional = compiled.positiontup is not None
     names = tuple(compiled.positiontup if positional else compiled.binds)
-    convert = []
-    for index, name in enumerate(names):
-        process = dialect.type_descriptor(compiled.binds[name].type).bind_processor(dialect)
-        if process is not None:
-            convert.append((index, process))
-    head = _last_row().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     keys = tuple(name.removeprefix("v_") for name in names)
+    convert = bind_processors(dialect, [
+        sa.Text() if key in _JSON_FIELDS else TABLE.c[key].type for key in keys])
+    head = _last_row().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     texts = tuple((index, key) for index, key in enumerate(keys) if key in _JSON_FIELDS)
     locked_head = f"SELECT pg_advisory_xact_lock({LOCK_KEY}); {head.string}"
     return _Statements(head.string, locked_head, compiled.string, names, positional,
-                       tuple(convert), keys, texts)
+                       convert, keys, texts)
 
 
-def _run(conn: Connection, statement: str, parameters=None, *, many: bool = False):
+def copy_into(conn: Connection, table: sa.Table, columns: Sequence[str],
+              rows: Iterable[Sequence]) -> None:
+    """PostgreSQL: ``rows`` (each a sequence of values in ``columns``' order, converted as
+    the driver takes them: ``bind_processors``) added to ``table`` by one ``COPY ... FROM
+    STDIN`` in the connection's transaction, through ``_run`` (the engine's cursor
+    listeners hear it: the bypass guard judges a COPY into an audited table as any write).
+    A batch's rows each bound and run by ``executemany`` cost the driver and the server
+    several times what one COPY of them does (``docs/benchmarks.md``)."""
+    quote = conn.dialect.identifier_preparer.quote
+    statement = (f"COPY {quote(table.name)} ({', '.join(quote(name) for name in columns)}) "
+                 "FROM STDIN")
+    _run(conn, statement, copy_rows=rows).close()
+
+
+def bind_processors(dialect, types) -> tuple:
+    """(index, process) of each of ``types`` whose values the driver takes converted (the
+    time column's naive UTC, JSON's wrapper), as SQLAlchemy converts a bound parameter."""
+    processors = []
+    for index, type_ in enumerate(types):
+        process = dialect.type_descriptor(type_).bind_processor(dialect)
+        if process is not None:
+            processors.append((index, process))
+    return tuple(processors)
+
+
+def _run(conn: Connection, statement: str, parameters=None, *, many: bool = False,
+         copy_rows: Iterable[Sequence] | None = None):
     """One of the chain's own statements sent on the driver's cursor of the connection's
     transaction, without SQLAlchemy's execution context and result (they cost several
     times the statement: every audited commit runs two or three). The engine's cursor
     listeners still hear it, as any statement (the bypass guard, statement counts). A
     driver's error comes as SQLAlchemy's, its parameters (personal data) hidden. Returns
-    the open cursor."""
+    the open cursor. ``copy_rows``: the rows of a ``COPY ... FROM STDIN`` (PostgreSQL)."""
     dispatch = conn.dispatch
     if dispatch.before_cursor_execute:
         dispatch.before_cursor_execute(conn, None, statement, parameters, None, many)
     cursor = conn.connection.dbapi_connection.cursor()
     with _driver_errors(conn, statement, parameters, many=many, cursor=cursor):
-        if many:
+        if copy_rows is not None:
+            with cursor.copy(statement) as copy:
+                for row in copy_rows:
+                    copy.write_row(row)
+        elif many:
             cursor.executemany(statement, parameters)
         elif parameters is None:
             cursor.execute(statement)

@@ -24,7 +24,6 @@ from itertools import chain as chained
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from vaxportal.audit import actors, chain, registry
@@ -255,26 +254,30 @@ def insert_rows(session: Session, model: type, rows: list[dict]) -> list[dict]:
 
 
 def insert_values(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
-    """``rows`` (each with the same columns) inserted into ``table`` in one statement. On
-    PostgreSQL each column's values go as one array, the rows made again by ``unnest`` (one
-    parameter per column: psycopg's ``executemany`` binds and runs the statement once per
-    row, several times the CPU of the whole array); elsewhere ``executemany``. Not a way
-    around the trail: the engine guard judges this statement as any other."""
+    """``rows`` (each with the same columns) inserted into ``table`` in one statement: on
+    PostgreSQL one ``COPY`` (``chain.copy_into``: psycopg's ``executemany`` binds and runs
+    the statement once per row, and one array per column costs the driver several times
+    the COPY), elsewhere ``executemany``. Not a way around the trail: the engine guard
+    judges this statement as any other."""
     if not rows:
         return
     if conn.dialect.name != "postgresql":
         conn.execute(sa.insert(table), rows)
         return
-    names = list(rows[0])
-    conn.execute(_unnest_insert(table, tuple(names)),
-                 {f"u_{name}": [row[name] for row in rows] for name in names})
+    names = tuple(rows[0])
+    convert = _copy_processors(conn.dialect, table, names)
+    values = []
+    for row in rows:
+        value = [row[name] for name in names]
+        for index, process in convert:
+            value[index] = process(value[index])
+        values.append(value)
+    chain.copy_into(conn, table, names, values)
 
 
-def _unnest_insert(table: sa.Table, names: tuple[str, ...]) -> sa.Insert:
-    arrays = [sa.cast(sa.bindparam(f"u_{name}", type_=postgresql.ARRAY(table.c[name].type)),
-                      postgresql.ARRAY(table.c[name].type)) for name in names]
-    rows = sa.func.unnest(*arrays).table_valued(*names).render_derived()
-    return sa.insert(table).from_select(list(names), sa.select(*rows.c))
+@functools.cache
+def _copy_processors(dialect, table: sa.Table, names: tuple[str, ...]) -> tuple:
+    return chain.bind_processors(dialect, [table.c[name].type for name in names])
 
 
 def _as_inserted(mapper, row: dict) -> dict:
