@@ -171,3 +171,28 @@ def test_p2_4_a_batch_of_new_rows_without_objects_gets_its_audit_rows_or_is_refu
     with pytest.raises(ValueError):
         insert_rows(db.session, Recipient, [{**rows[0], "id": 950, "uncoded": None}])
     db.session.rollback()
+
+
+def test_a_batch_keeps_every_character_of_its_text_and_json(place):
+    """A batch's rows and their audit rows go in by one COPY on PostgreSQL (``executemany``
+    on SQLite): text with a backslash, a tab, a line break, quotes, a ``\\N`` or a lone
+    ``\\.`` (COPY's own markers), and a JSON value holding them, come back as they went in,
+    and the chain, hashed over what was meant, still verifies."""
+    from vaxportal.audit.hook import insert_rows
+
+    awkward = ["a\\b", "tab\there", "line\nbreak", "\\N", "\\.", "quote ' \" ; --", "đ,Đ\r\n"]
+    rows = [{"id": 700 + i, "full_name": f"Người {i}", "name_key": f"nguoi {i}",
+             "date_of_birth": date(1990, 1, 1 + i), "gender": "male",
+             "facility_id": place["s1"].id, "street": text,
+             "uncoded": {"ward": text, "list": [text, None, 1.5]}}
+            for i, text in enumerate(awkward)]
+    insert_rows(db.session, Recipient, rows)
+    db.session.commit()
+    db.session.expire_all()
+    for i, text in enumerate(awkward):
+        stored = db.session.get(Recipient, 700 + i)
+        assert (stored.street, stored.uncoded) == (text, {"ward": text,
+                                                          "list": [text, None, 1.5]})
+    changes = {row.entity_id: row.changes for row in audit_rows(entity="recipient")}
+    assert [changes[str(700 + i)]["street"]["new"] for i in range(len(awkward))] == awkward
+    assert _verified()
