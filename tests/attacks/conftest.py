@@ -64,9 +64,11 @@ def holdings(person, place):
         grant = db.session.scalar(sa.select(CrossLookup).where(
             CrossLookup.account_id == client.account.id).order_by(CrossLookup.created_at.desc()))
         export = request_export(client)
-        response = upload(client, spreadsheet([{
+        response = upload(client, spreadsheet([{  # a row to correct: its report is written
             "full_name": f"Phạm Thị Nhập {facility.upper()}", "date_of_birth": "02/03/1990",
-            "gender": "Nữ", "national_id": next_nid()}]))
+            "gender": "Nữ", "national_id": next_nid()}, {
+            "full_name": "Sai Số", "date_of_birth": "02/03/1990", "gender": "Nữ",
+            "national_id": "12345"}]))
         assert response.status_code == 303, html(response)
         return SimpleNamespace(
             recipient=first, other=second, dose=dose, candidate=pair, grant=grant.id, lot=lot,

@@ -194,10 +194,12 @@ def test_an_export_directory_left_open_is_closed_again(app, nurse, person, outbo
 def test_upload_and_its_report_are_0600_in_0700_directories(app, nurse, loose_umask):
     response = upload(nurse, spreadsheet([{
         "full_name": "Phạm Thị Nhập", "date_of_birth": "02/03/1990", "gender": "Nữ",
-        "national_id": "089080777001"}]))
+        "national_id": "089080777001"}, {
+        "full_name": "Sai Số", "date_of_birth": "02/03/1990", "gender": "Nữ",
+        "national_id": "12345"}]))
     assert response.status_code == 303, html(response)
     files = _files(app)
-    assert len(files) == 3  # the upload, its dry-run report and the rows it checked
+    assert len(files) == 3  # the upload, its dry-run report (a row to correct), the rows kept
     assert all(_mode(path) == 0o600 for path in files)
     assert all(_mode(path.parent) == 0o700 for path in files)
 

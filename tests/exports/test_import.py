@@ -4,16 +4,24 @@ job killed halfway."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import HEADERS, html, last_import, next_nid, spreadsheet, upload
+from tests.helpers import (
+    HEADERS,
+    RECIPIENT_FIELDS,
+    html,
+    last_import,
+    next_nid,
+    spreadsheet,
+    upload,
+)
 from vaxportal.audit import chain
 from vaxportal.audit.models import AuditEvent
-from vaxportal.exports import cleanup, importing
+from vaxportal.exports import cleanup, importing, storage
 from vaxportal.exports.models import ImportJob, JobStatus
 from vaxportal.extensions import db
 from vaxportal.recipients.models import DuplicateCandidate, Recipient
@@ -205,6 +213,91 @@ def test_nothing_is_written_unless_confirmed_and_discard_deletes_the_file(nurse)
     assert last_import().status == JobStatus.cancelled
     assert _confirm(nurse, job).status_code == 303
     assert _recipients() == 0
+
+
+def test_a_list_with_nothing_to_correct_gets_no_report(nurse, person):
+    """No row with an error, and every row with a message listed on the page (a person
+    already registered, skipped; a possible duplicate, imported and queued): the dry run
+    writes no workbook of everyone's personal data (nothing in it would need correcting);
+    the page lists those rows, says there is nothing to correct and offers no download."""
+    existing = person(full_name="Trần Văn Bình", date_of_birth=date(1975, 3, 4),
+                      gender="male")
+    rows = [_row(full_name="Đúng Một"), _row(full_name="Đã Có", national_id=existing.national_id),
+            _row(full_name="Trần Văn Bình", date_of_birth="04/03/1975", gender="Nam")]
+    response = upload(nurse, spreadsheet(rows))
+    job = last_import()
+    assert (job.status, job.valid_rows, job.error_rows, job.duplicate_rows) == (
+        JobStatus.checked, 2, 0, 1)
+    assert [entry["status"] for entry in job.report] == ["duplicate", "warning"]
+    assert not storage.report_path(job.id).exists()
+    page = html(nurse.get(response.headers["Location"]))
+    assert "Không có dòng nào cần sửa" in page and "đã có trong hệ thống" in page
+    assert f"/exports/import/{job.id}/report" not in page
+    assert nurse.get(f"/exports/import/{job.id}/report").status_code == 404
+    assert _confirm(nurse, job).status_code == 303
+    assert last_import().created_count == 2
+
+
+def test_more_messages_than_the_page_lists_get_the_report(nurse, person, monkeypatch):
+    """Without an error, the workbook is still written when the page cannot list every row
+    that has a message (``REPORT_LIMIT``): the page then points to it for the rest."""
+    monkeypatch.setattr(importing, "REPORT_LIMIT", 1)
+    known = [person(full_name=f"Đã Có {i}") for i in range(2)]
+    response = upload(nurse, spreadsheet([_row(full_name=f"Đã Có {i}",
+                                                national_id=known[i].national_id)
+                                           for i in range(2)] + [_row()]))
+    job = last_import()
+    assert (job.error_rows, job.duplicate_rows, job.report_truncated) == (0, 2, True)
+    assert storage.report_path(job.id).exists()
+    page = html(nurse.get(response.headers["Location"]))
+    assert f"/exports/import/{job.id}/report" in page
+    assert "Không có dòng nào cần sửa" not in page
+
+
+def test_the_report_gives_back_each_cell_as_it_was_read(nurse):
+    """The report is written from the dry run's kept rows: a date cell comes back a date,
+    a number a number, a boolean a boolean, text as text, in every row (the ready ones
+    too), with the messages of the rows that have some."""
+    rows = [_row(full_name="Đúng Một", date_of_birth=datetime(1980, 9, 5), phone=912345678,
+                 street=time(8, 30)),
+            _row(full_name="Sai Số", national_id="12345", date_of_birth="05/09/1980",
+                 occupation=True)]
+    upload(nurse, spreadsheet(rows))
+    job = last_import()
+    assert (job.valid_rows, job.error_rows) == (1, 1)
+    report = nurse.get(f"/exports/import/{job.id}/report")
+    sheet = openpyxl.load_workbook(io.BytesIO(report.data)).worksheets[0]
+    header, *lines = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert header == ["Dòng", *HEADERS, "Lỗi"]
+    keys = ["row", *(key for key, _label, _kind in RECIPIENT_FIELDS), "errors"]
+    first, second = (dict(zip(keys, line, strict=True)) for line in lines)
+    assert first["row"] == 2 and first["date_of_birth"] == datetime(1980, 9, 5)
+    assert first["phone"] == 912345678 and first["errors"] is None
+    assert first["street"] == "08:30:00"  # a time of day, written as its text (as ever)
+    assert second["row"] == 3 and second["date_of_birth"] == "05/09/1980"
+    assert second["national_id"] == "12345" and second["occupation"] is True
+    assert "Số CCCD gồm 12 chữ số" in second["errors"]
+
+
+def test_kept_rows_give_back_every_kind_of_cell(app):
+    """What the report is written from: a row's cells of every kind a sheet gives (text,
+    numbers, a boolean, empty, a date and time, a date, a time of day, a duration) come
+    back as they were, with the row's messages."""
+    from vaxportal.exports import checks
+
+    cells = {"a": "chữ", "b": 12, "c": 1.5, "d": True, "e": None,
+             "f": datetime(2020, 1, 2, 3, 4, 5), "g": date(2020, 1, 2), "h": time(8, 30),
+             "i": timedelta(hours=1, seconds=5)}
+    with importing.CheckedRows.writer("kept-kinds") as kept:
+        kept.add(checks.RowCheck(7, cells, status=checks.ERROR, messages=["x", "y"]))
+    try:
+        (row, back, messages), = importing.CheckedRows.reported("kept-kinds")
+        assert (row, messages) == (7, "x; y")
+        assert back == cells and [type(v) for v in back.values()] == [
+            type(v) for v in cells.values()]
+        assert list(importing.CheckedRows.read("kept-kinds"))[0].status == checks.ERROR
+    finally:
+        importing.remove_files("kept-kinds")
 
 
 def test_import_job_belongs_to_its_account(nurse, signed_in, place):

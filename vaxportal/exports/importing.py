@@ -14,7 +14,8 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from itertools import islice
 
 import sqlalchemy as sa
@@ -238,25 +239,32 @@ class Summary:
 
 
 def _dry_run(job_id: str, report, account: Account) -> Summary:
+    """Every row checked and kept (``CheckedRows``); then, when a row has an error to
+    correct, or more rows have a message than the page lists (``REPORT_LIMIT``), the
+    workbook of every row with its messages, written from the kept rows (a corrected
+    workbook uploads again whole). A list with nothing to correct and every message on the
+    page gets none: no workbook of everyone's personal data is written for nothing (it was
+    a fifth of the dry run)."""
     summary = Summary()
     scope = policy.scope(account).facility_ids()
     with CheckedRows.writer(job_id) as kept:
+        for check in _checked_rows(job_id, summary, scope):
+            kept.add(check)
+    if summary.counts[checks.ERROR] or summary.truncated:
         write_error_report(str(storage.create_private(report)), import_columns(),
-                           _reported_rows(job_id, summary, scope, kept))
+                           CheckedRows.reported(job_id))
     return summary
 
 
-def _reported_rows(job_id: str, summary: Summary, scope: set[int],
-                   kept: CheckedRows) -> Iterator:
-    """Every row checked (and kept for the writing); the IDs the file matched outside
-    ``scope`` end in ``summary`` (keyed hashes, for the audit of the dry run)."""
+def _checked_rows(job_id: str, summary: Summary, scope: set[int]) -> Iterator[checks.RowCheck]:
+    """Every row checked, counted in ``summary``; the IDs the file matched outside
+    ``scope`` end in ``summary`` too (keyed hashes, for the audit of the dry run)."""
     checker = checks.Checker(scope)
     saved = _clock()
     for batch in _batches(iter_rows(str(storage.upload_path(job_id)), import_columns())):
         for check in checker.check(batch):
             summary.add(check)
-            kept.add(check)
-            yield check.row, check.data, "; ".join(check.messages)
+            yield check
         if _clock() - saved >= PROGRESS_SECONDS:
             _save_progress(job_id, summary.total)
             saved = _clock()
@@ -266,11 +274,13 @@ def _reported_rows(job_id: str, summary: Summary, scope: set[int],
 class CheckedRows:
     """The dry run's verdict on each row's fields, kept on disk beside the upload (same
     private directory and lifetime), so the writing reads each row's stored values instead
-    of reading the spreadsheet and running the form's checks a second time. Duplicates are
-    judged again when writing (the register may have changed since). One JSON line per row:
-    ``[row, clean]``, or ``[row, null]`` for a row with errors. Written under another name
-    and renamed when complete: a dry run cut short leaves no file, and the writing then
-    reads the spreadsheet again."""
+    of reading the spreadsheet and running the form's checks a second time, and the
+    report's workbook, when one is due, is written from it. Duplicates are judged again
+    when writing (the register may have changed since). One JSON line per row: ``[row,
+    clean, cells, messages]`` (``clean`` null for a row with errors; ``cells`` the row's
+    values as read, dates and times tagged: ``_cell_json``). Written under another name and
+    renamed when complete: a dry run cut short leaves no file, and the writing then reads
+    the spreadsheet again."""
 
     _DATES = tuple(field.key for field in fields.RECIPIENT if field.kind == "date")
 
@@ -291,7 +301,19 @@ class CheckedRows:
 
     def add(self, check: checks.RowCheck) -> None:
         clean = None if check.status == checks.ERROR else check.clean
-        self.handle.write(_KEPT_ENCODER.encode([check.row, clean]) + "\n")
+        cells = {key: _cell_json(value) if type(value) not in _JSON_CELLS else value
+                 for key, value in check.data.items()}
+        self.handle.write(_KEPT_ENCODER.encode([check.row, clean, cells, check.messages])
+                          + "\n")
+
+    @classmethod
+    def reported(cls, job_id: str) -> Iterator[tuple[int, dict, str]]:
+        """(row, its cells as read, its messages) of every kept row: the report's rows."""
+        with open(storage.checked_path(job_id), encoding="utf-8") as handle:
+            for line in handle:
+                row, _clean, cells, messages = json.loads(line)
+                yield row, {key: _cell_value(value) if type(value) is dict else value
+                            for key, value in cells.items()}, "; ".join(messages)
 
     @classmethod
     def read(cls, job_id: str) -> Iterator[checks.RowCheck] | None:
@@ -307,7 +329,7 @@ class CheckedRows:
     def _rows(cls, handle) -> Iterator[checks.RowCheck]:
         with handle:
             for line in handle:
-                row, clean = json.loads(line)
+                row, clean = json.loads(line)[:2]
                 yield cls._check(row, clean)
 
     @classmethod
@@ -324,6 +346,30 @@ def _iso_date(value):
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(type(value).__name__)
+
+
+#: a cell's values JSON keeps as they are
+_JSON_CELLS = frozenset({str, int, float, bool, type(None)})
+#: the other kinds of value a sheet's cell gives (``sheet.iter_rows``), by their tag
+_CELL_KINDS = {"datetime": datetime, "date": date, "time": time_of_day}
+
+
+def _cell_json(value) -> dict | str:
+    """A cell's value JSON has no form of, tagged so that ``_cell_value`` gives it back:
+    a date, a time (``{"t": kind, "v": ISO text}``), a duration (its seconds); anything
+    else as its text, as the report's workbook would write it."""
+    for kind, cls in _CELL_KINDS.items():
+        if type(value) is cls:
+            return {"t": kind, "v": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"t": "timedelta", "v": value.total_seconds()}
+    return str(value)
+
+
+def _cell_value(tagged: dict):
+    if tagged["t"] == "timedelta":
+        return timedelta(seconds=tagged["v"])
+    return _CELL_KINDS[tagged["t"]].fromisoformat(tagged["v"])
 
 
 #: one encoder for every kept row (``json.dumps`` with options builds one per call)
