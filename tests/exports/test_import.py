@@ -282,7 +282,8 @@ def test_the_report_gives_back_each_cell_as_it_was_read(nurse):
 def test_kept_rows_give_back_every_kind_of_cell(app):
     """What the report is written from: a row's cells of every kind a sheet gives (text,
     numbers, a boolean, empty, a date and time, a date, a time of day, a duration) come
-    back as they were, with the row's messages."""
+    back as they were, with the row's messages; and a row's checked values as the writing
+    reads them, also from a line kept before dates were tagged."""
     from vaxportal.exports import checks
 
     cells = {"a": "chữ", "b": 12, "c": 1.5, "d": True, "e": None,
@@ -296,6 +297,15 @@ def test_kept_rows_give_back_every_kind_of_cell(app):
         assert back == cells and [type(v) for v in back.values()] == [
             type(v) for v in cells.values()]
         assert list(importing.CheckedRows.read("kept-kinds"))[0].status == checks.ERROR
+        clean = {"full_name": "Lê Thị Hồng", "date_of_birth": date(1980, 9, 5)}
+        with importing.CheckedRows.writer("kept-kinds") as kept:
+            kept.add(checks.RowCheck(8, cells, clean=dict(clean)))
+        kept_now, = importing.CheckedRows.read("kept-kinds")
+        # a line kept before dates were tagged (a job checked before an upgrade)
+        storage.checked_path("kept-kinds").write_text(
+            '[9,{"full_name":"Lê Thị Hồng","date_of_birth":"1980-09-05"}]\n', encoding="utf-8")
+        kept_before, = importing.CheckedRows.read("kept-kinds")
+        assert kept_now.clean == kept_before.clean == clean
     finally:
         importing.remove_files("kept-kinds")
 

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import json
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -238,8 +238,8 @@ class _Statements:
     #: the insert's parameter names, in the driver's order when it binds by position
     names: tuple[str, ...]
     positional: bool
-    #: (index, process) of each parameter the driver takes converted
-    convert: tuple
+    #: a row's values (in ``keys``' order) converted as the driver takes them
+    convert: Callable[[list], list]
     #: the column of each parameter
     keys: tuple[str, ...]
     #: (index, column) of the JSON columns, bound as their text
@@ -251,9 +251,7 @@ class _Statements:
         values = [full[key] for key in self.keys]
         for index, key in self.texts:
             values[index] = texts[key]
-        for index, process in self.convert:
-            values[index] = process(values[index])
-        return tuple(values)
+        return tuple(self.convert(values))
 
     def parameters(self, values: tuple):
         """The INSERT's parameters of one row's ``values``: a tuple (by position) or a dict."""
@@ -266,7 +264,7 @@ def _statements(dialect) -> _Statements:
     positional = compiled.positiontup is not None
     names = tuple(compiled.positiontup if positional else compiled.binds)
     keys = tuple(name.removeprefix("v_") for name in names)
-    convert = bind_processors(dialect, [
+    convert = converter(dialect, [
         sa.Text() if key in _JSON_FIELDS else TABLE.c[key].type for key in keys])
     head = _last_row().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     texts = tuple((index, key) for index, key in enumerate(keys) if key in _JSON_FIELDS)
@@ -278,7 +276,7 @@ def _statements(dialect) -> _Statements:
 def copy_into(conn: Connection, table: sa.Table, columns: Sequence[str],
               rows: Iterable[Sequence]) -> None:
     """PostgreSQL: ``rows`` (each a sequence of values in ``columns``' order, converted as
-    the driver takes them: ``bind_processors``) added to ``table`` by one ``COPY ... FROM
+    the driver takes them: ``converter``) added to ``table`` by one ``COPY ... FROM
     STDIN`` in the connection's transaction, through ``_run`` (the engine's cursor
     listeners hear it: the bypass guard judges a COPY into an audited table as any write).
     A batch's rows each bound and run by ``executemany`` cost the driver and the server
@@ -289,15 +287,22 @@ def copy_into(conn: Connection, table: sa.Table, columns: Sequence[str],
     _run(conn, statement, copy_rows=rows).close()
 
 
-def bind_processors(dialect, types) -> tuple:
-    """(index, process) of each of ``types`` whose values the driver takes converted (the
-    time column's naive UTC, JSON's wrapper), as SQLAlchemy converts a bound parameter."""
+def converter(dialect, types) -> Callable[[list], list]:
+    """What converts a row's values, one of each of ``types``, in place, as SQLAlchemy
+    converts a bound parameter before the driver takes it (the time column's naive UTC,
+    JSON's wrapper); the list is returned."""
     processors = []
     for index, type_ in enumerate(types):
         process = dialect.type_descriptor(type_).bind_processor(dialect)
         if process is not None:
             processors.append((index, process))
-    return tuple(processors)
+
+    def convert(values: list) -> list:
+        for index, process in processors:
+            values[index] = process(values[index])
+        return values
+
+    return convert
 
 
 def _run(conn: Connection, statement: str, parameters=None, *, many: bool = False,

@@ -265,19 +265,13 @@ def insert_values(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> Non
         conn.execute(sa.insert(table), rows)
         return
     names = tuple(rows[0])
-    convert = _copy_processors(conn.dialect, table, names)
-    values = []
-    for row in rows:
-        value = [row[name] for name in names]
-        for index, process in convert:
-            value[index] = process(value[index])
-        values.append(value)
-    chain.copy_into(conn, table, names, values)
+    convert = _converter(conn.dialect, table, names)
+    chain.copy_into(conn, table, names, [convert([row[name] for name in names]) for row in rows])
 
 
 @functools.cache
-def _copy_processors(dialect, table: sa.Table, names: tuple[str, ...]) -> tuple:
-    return chain.bind_processors(dialect, [table.c[name].type for name in names])
+def _converter(dialect, table: sa.Table, names: tuple[str, ...]):
+    return chain.converter(dialect, [table.c[name].type for name in names])
 
 
 def _as_inserted(mapper, row: dict) -> dict:

@@ -278,7 +278,7 @@ class CheckedRows:
     report's workbook, when one is due, is written from it. Duplicates are judged again
     when writing (the register may have changed since). One JSON line per row: ``[row,
     clean, cells, messages]`` (``clean`` null for a row with errors; ``cells`` the row's
-    values as read, dates and times tagged: ``_cell_json``). Written under another name and
+    values as read; dates and times tagged in both: ``_cell_json``). Written under another name and
     renamed when complete: a dry run cut short leaves no file, and the writing then reads
     the spreadsheet again."""
 
@@ -301,9 +301,7 @@ class CheckedRows:
 
     def add(self, check: checks.RowCheck) -> None:
         clean = None if check.status == checks.ERROR else check.clean
-        cells = {key: _cell_json(value) if type(value) not in _JSON_CELLS else value
-                 for key, value in check.data.items()}
-        self.handle.write(_KEPT_ENCODER.encode([check.row, clean, cells, check.messages])
+        self.handle.write(_KEPT_ENCODER.encode([check.row, clean, check.data, check.messages])
                           + "\n")
 
     @classmethod
@@ -337,27 +335,23 @@ class CheckedRows:
         if clean is None:
             return checks.RowCheck(row, {}, status=checks.ERROR)
         for key in cls._DATES:
-            if clean.get(key) is not None:
-                clean[key] = date.fromisoformat(clean[key])
+            value = clean.get(key)
+            if type(value) is dict:
+                clean[key] = _cell_value(value)
+            elif value is not None:  # kept before dates were tagged: its ISO text
+                clean[key] = date.fromisoformat(value)
         return checks.RowCheck(row, clean, clean=clean)
 
 
-def _iso_date(value):
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
-#: a cell's values JSON keeps as they are
-_JSON_CELLS = frozenset({str, int, float, bool, type(None)})
-#: the other kinds of value a sheet's cell gives (``sheet.iter_rows``), by their tag
+#: the kinds of value JSON has no form of that a checked value or a sheet's cell can be
+#: (``sheet.iter_rows``), by their tag
 _CELL_KINDS = {"datetime": datetime, "date": date, "time": time_of_day}
 
 
 def _cell_json(value) -> dict | str:
-    """A cell's value JSON has no form of, tagged so that ``_cell_value`` gives it back:
-    a date, a time (``{"t": kind, "v": ISO text}``), a duration (its seconds); anything
-    else as its text, as the report's workbook would write it."""
+    """A value JSON has no form of, tagged so that ``_cell_value`` gives it back: a date, a
+    time (``{"t": kind, "v": ISO text}``), a duration (its seconds); anything else as its
+    text, as the report's workbook would write it. (The kept rows' encoder asks it.)"""
     for kind, cls in _CELL_KINDS.items():
         if type(value) is cls:
             return {"t": kind, "v": value.isoformat()}
@@ -373,7 +367,7 @@ def _cell_value(tagged: dict):
 
 
 #: one encoder for every kept row (``json.dumps`` with options builds one per call)
-_KEPT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_iso_date)
+_KEPT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_cell_json)
 
 
 def _store_summary(job: ImportJob, summary: Summary) -> None:
