@@ -221,6 +221,14 @@ def test_import_from_the_template_dry_run_then_confirm(ui, place, nurse_account,
     expect(report.locator("tbody tr", has_text="Dòng ví dụ của tệp mẫu")).to_have_count(1)
     expect(report.locator("dd").nth(1)).to_have_text("2")  # valid, to be imported
     ui.check(screenshot="import-dry-run")
+    # The rows to review, as a workbook: the example's row and the one with an error only.
+    with page.expect_download() as info:
+        report.get_by_role("link", name="Tải các dòng cần xem lại").click()
+    to_review = tmp_path / "can-xem-lai.xlsx"
+    info.value.save_as(to_review)
+    rows = openpyxl.load_workbook(to_review).worksheets[0].iter_rows(min_row=2,
+                                                                      values_only=True)
+    assert sorted(row[0] for row in rows) == [2, 4]
     db.session.remove()
     assert db.session.scalar(sa.select(sa.func.count(Recipient.id))) == 0
 

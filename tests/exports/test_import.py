@@ -110,7 +110,7 @@ def test_a_file_over_the_size_limit_is_refused(app, nurse):
     assert "Tệp quá lớn" in html(response)
 
 
-def test_dry_run_reports_every_row_and_writes_nothing(nurse, person):
+def test_dry_run_reports_every_row_with_a_message_and_writes_nothing(nurse, person):
     existing = person(national_id="089080555555")
     twin_id = next_nid()
     rows = [
@@ -136,14 +136,61 @@ def test_dry_run_reports_every_row_and_writes_nothing(nurse, person):
     assert "đã có trong hệ thống" in page
     assert "Xác nhận nhập 3 đối tượng" in page
 
+    assert "Tải các dòng cần xem lại" in page
     report = nurse.get(f"/exports/import/{job.id}/report")
     assert report.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(report.data))
     values = [c.value for s in book.worksheets for r in s.iter_rows() for c in r if c.value]
     assert any("Số CCCD gồm 12 chữ số" in str(v) for v in values)
     assert any("Trùng số CCCD/CMND" in str(v) for v in values)
-    assert '=HYPERLINK("http://x","y")' in values  # echoed back as text
+    # the rows with a message, by their row in the upload, and no other
+    sheet = book.worksheets[0]
+    assert [row[0].value for row in sheet.iter_rows(min_row=2)] == [3, 5, 6, 7]
+    assert "Đúng Một" not in values and '=HYPERLINK("http://x","y")' not in values
     assert _recipients() == before
+
+
+def test_a_formula_in_a_row_with_an_error_comes_back_as_text(nurse):
+    """P3.4: a cell that would be a formula is echoed back in the report as text."""
+    upload(nurse, spreadsheet([_row(full_name='=HYPERLINK("http://x","y")',
+                                    national_id="12345")]))
+    job = last_import()
+    book = openpyxl.load_workbook(io.BytesIO(nurse.get(f"/exports/import/{job.id}/report").data))
+    cell = book.worksheets[0]["B2"]
+    assert cell.value == '=HYPERLINK("http://x","y")' and cell.data_type == "s"
+
+
+def test_the_rows_corrected_in_the_report_upload_again_and_only_they_are_added(nurse, person):
+    """The report's workflow end to end: the valid rows imported, the report downloaded, its
+    rows with an error corrected in it, the report uploaded again as a list of its own: the
+    corrected rows are added, its duplicate is skipped again, nothing else is added."""
+    existing = person(national_id="089080555556")
+    rows = [_row(full_name=f"Đúng {i}") for i in range(3)]
+    rows += [_row(full_name="Sai Số", national_id="12345"),
+             _row(full_name="Sai Ngày", date_of_birth="31/02/1990"),
+             _row(full_name="Đã Có", national_id=existing.national_id)]
+    upload(nurse, spreadsheet(rows))
+    job = last_import()
+    assert (job.valid_rows, job.error_rows, job.duplicate_rows) == (3, 2, 1)
+    _confirm(nurse, job)
+    assert _recipients() == 4
+    book = openpyxl.load_workbook(io.BytesIO(nurse.get(f"/exports/import/{job.id}/report").data))
+    sheet = book.worksheets[0]
+    header = [cell.value for cell in sheet[1]]
+    lines = {row[header.index("Họ và tên")].value: row for row in sheet.iter_rows(min_row=2)}
+    assert set(lines) == {"Sai Số", "Sai Ngày", "Đã Có"}
+    lines["Sai Số"][header.index("Số CCCD/CMND")].value = next_nid()
+    lines["Sai Ngày"][header.index("Ngày sinh")].value = "28/02/1980"
+    corrected = io.BytesIO()
+    book.save(corrected)
+    response = upload(nurse, corrected.getvalue())
+    assert response.status_code == 303
+    again = last_import()
+    assert again.id != job.id
+    assert (again.total_rows, again.valid_rows, again.error_rows, again.duplicate_rows) == (
+        3, 2, 0, 1)
+    _confirm(nurse, again)
+    assert last_import().created_count == 2 and _recipients() == 6
 
 
 def test_confirm_writes_the_valid_rows_and_is_audited(nurse, place):
@@ -256,15 +303,16 @@ def test_more_messages_than_the_page_lists_get_the_report(nurse, person, monkeyp
 
 def test_the_report_gives_back_each_cell_as_it_was_read(nurse):
     """The report is written from the dry run's kept rows: a date cell comes back a date,
-    a number a number, a boolean a boolean, text as text, in every row (the ready ones
-    too), with the messages of the rows that have some."""
-    rows = [_row(full_name="Đúng Một", date_of_birth=datetime(1980, 9, 5), phone=912345678,
-                 street=time(8, 30)),
+    a number a number, a boolean a boolean, text as text, in each row with a message (a
+    ready row is not in it), with its messages."""
+    rows = [_row(full_name="Sai Một", date_of_birth=datetime(1980, 9, 5), phone=912345678,
+                 street=time(8, 30), ward="Không Có Xã Này"),
+            _row(full_name="Đúng Một"),
             _row(full_name="Sai Số", national_id="12345", date_of_birth="05/09/1980",
                  occupation=True)]
     upload(nurse, spreadsheet(rows))
     job = last_import()
-    assert (job.valid_rows, job.error_rows) == (1, 1)
+    assert (job.valid_rows, job.error_rows) == (1, 2)
     report = nurse.get(f"/exports/import/{job.id}/report")
     sheet = openpyxl.load_workbook(io.BytesIO(report.data)).worksheets[0]
     header, *lines = [[cell.value for cell in row] for row in sheet.iter_rows()]
@@ -272,9 +320,9 @@ def test_the_report_gives_back_each_cell_as_it_was_read(nurse):
     keys = ["row", *(key for key, _label, _kind in RECIPIENT_FIELDS), "errors"]
     first, second = (dict(zip(keys, line, strict=True)) for line in lines)
     assert first["row"] == 2 and first["date_of_birth"] == datetime(1980, 9, 5)
-    assert first["phone"] == 912345678 and first["errors"] is None
+    assert first["phone"] == 912345678 and first["errors"]
     assert first["street"] == "08:30:00"  # a time of day, written as its text (as ever)
-    assert second["row"] == 3 and second["date_of_birth"] == "05/09/1980"
+    assert second["row"] == 4 and second["date_of_birth"] == "05/09/1980"
     assert second["national_id"] == "12345" and second["occupation"] is True
     assert "Số CCCD gồm 12 chữ số" in second["errors"]
 

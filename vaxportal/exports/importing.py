@@ -46,7 +46,7 @@ from vaxportal.timeutil import format_date, utcnow
 log = logging.getLogger(__name__)
 #: the template, the dry run's report and the error workbook are always in Vietnamese
 TEMPLATE_LOCALE = "vi"
-REPORT_LIMIT = 500  # problem rows kept for the page; the workbook holds every row
+REPORT_LIMIT = 500  # rows with a message kept for the page; the workbook holds them all
 #: the dry run's progress is committed at most this often (the page asks every 2 s): a
 #: commit per batch would cost more than checking a batch on a fast disk-bound machine
 PROGRESS_SECONDS = 1.0
@@ -190,8 +190,9 @@ def already_imported(sha256: str, exclude_id: str | None = None) -> ImportJob | 
 
 
 def check_import(job_id: str) -> None:
-    """The dry run: every row checked, a report on the job and as a workbook, both in
-    Vietnamese (even when run at once inside an English request). No writes."""
+    """The dry run: every row checked, a report on the job and (``_dry_run``) as a
+    workbook of the rows with a message, both in Vietnamese (even when run at once inside
+    an English request). No writes."""
     job = db.session.get(ImportJob, job_id)
     if job is None or job.status != JobStatus.pending:
         return
@@ -241,10 +242,12 @@ class Summary:
 def _dry_run(job_id: str, report, account: Account) -> Summary:
     """Every row checked and kept (``CheckedRows``); then, when a row has an error to
     correct, or more rows have a message than the page lists (``REPORT_LIMIT``), the
-    workbook of every row with its messages, written from the kept rows (a corrected
-    workbook uploads again whole). A list with nothing to correct and every message on the
-    page gets none: no workbook of everyone's personal data is written for nothing (it was
-    a fifth of the dry run)."""
+    workbook of every row with a message (errors, duplicates, possible duplicates), each
+    with its cells as read and its messages, written from the kept rows. Rows without a
+    message are not in it: what needs acting on is not lost among the rest, and no file
+    of everyone's personal data is written and sent down a slow line for it. Its header
+    is the template's, so the rows corrected in it upload again as a list of their own
+    (the rows already imported are then skipped as duplicates)."""
     summary = Summary()
     scope = policy.scope(account).facility_ids()
     with CheckedRows.writer(job_id) as kept:
@@ -304,11 +307,18 @@ class CheckedRows:
         self.handle.write(_KEPT_ENCODER.encode([check.row, clean, check.data, check.messages])
                           + "\n")
 
+    #: how a kept line ends when its row has no message (``add``'s encoding of an empty
+    #: list last): such lines are passed over by ``reported`` without being decoded
+    _NO_MESSAGE_END = ",[]]\n"
+
     @classmethod
     def reported(cls, job_id: str) -> Iterator[tuple[int, dict, str]]:
-        """(row, its cells as read, its messages) of every kept row: the report's rows."""
+        """(row, its cells as read, its messages) of every kept row that has a message:
+        the report's rows."""
         with open(storage.checked_path(job_id), encoding="utf-8") as handle:
             for line in handle:
+                if line.endswith(cls._NO_MESSAGE_END):
+                    continue
                 row, _clean, cells, messages = json.loads(line)
                 yield row, {key: _cell_value(value) if type(value) is dict else value
                             for key, value in cells.items()}, "; ".join(messages)

@@ -179,10 +179,11 @@ def _fits_inline(items: Sequence[str]) -> bool:
 
 def write_error_report(target: Target, columns: Sequence[Column],
                        rows: Iterable[ReportRow]) -> None:
-    """One row per input row: its row number in the upload, its values, its errors.
+    """One row per input row given (the import's: those with a message): its row number
+    in the upload, its values, its messages.
 
-    The header row carries the import headers, so a corrected report can be uploaded again
-    (the extra "Dòng" and "Lỗi" columns are ignored when reading)."""
+    The header row carries the import headers, so the rows corrected in a report can be
+    uploaded again (the extra "Dòng" and "Lỗi" columns are ignored when reading)."""
     headers = [str(_l("Dòng")), *(str(c.header) for c in columns), str(_l("Lỗi"))]
     with open_workbook(target) as book:
         book.set_properties({"title": str(_l("Báo cáo kiểm tra tệp nhập")),
