@@ -56,5 +56,7 @@ def test_the_audit_hook_benchmark_runs_and_checks_its_rows():
         [sys.executable, str(ROOT / "bench" / "audit_hook.py"), "--people", "50",
          "--doses", "40"], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "one dose, audited:" in result.stdout
+    assert "floor: + one ready-made row" in result.stdout
+    assert "floor: + the lock and head" in result.stdout
+    assert "audited " in result.stdout and "(goal <= 1.3x)" in result.stdout
     assert "doses a commit" in result.stdout and "audited" in result.stdout.splitlines()[-1]
