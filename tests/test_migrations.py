@@ -304,3 +304,45 @@ def test_coverage_migration_fills_the_summary_from_the_doses_recorded(empty_uri,
         db.engine.dispose()
     assert [str(day) for day in person] == ["2021-07-01", "2021-08-15", "None"]
     assert district == 1 and differences == []
+
+
+def test_pairs_migration_removes_a_pair_queued_twice_and_keeps_it_once(empty_uri, tmp_path):
+    """A queue where two scans at once queued each pair twice (the revision before): after
+    the upgrade each pair is queued once, its removed rows are in the audit trail (P2.4),
+    and a third row of the pair is refused by the database."""
+    app = migrating_app(base_config(empty_uri, tmp_path))
+    with app.app_context():
+        upgrade(revision="search02")
+        bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
+        with bare.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
+                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+            for rid in (7, 8):
+                conn.execute(sa.text(
+                    "INSERT INTO recipient (id, full_name, name_key, name_words, "
+                    "date_of_birth, gender, facility_id, created_at, updated_at, version_id) "
+                    "VALUES (:id, 'Nguyễn Văn An', 'nguyen van an', 'nguyen van an', "
+                    "'1990-01-02', 'male', 1, '2026-01-01', '2026-01-01', 1)"), {"id": rid})
+            for cid in (1, 2):
+                conn.execute(sa.text(
+                    "INSERT INTO duplicate_candidate (id, recipient_id, other_id, facility_id, "
+                    "status, created_at) VALUES (:id, 8, 7, 1, 'open', '2026-01-01')"),
+                    {"id": cid})
+        bare.dispose()
+        upgrade()
+        with db.engine.connect() as conn:
+            queued = conn.execute(sa.text(
+                "SELECT id, recipient_id, other_id FROM duplicate_candidate")).all()
+            removed = conn.execute(sa.text(
+                "SELECT entity_id FROM audit_event WHERE entity = 'duplicate_candidate' "
+                "AND action = 'delete'")).scalars().all()
+        bare = sa.create_engine(empty_uri)
+        with pytest.raises(sa.exc.IntegrityError), bare.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO duplicate_candidate (recipient_id, other_id, facility_id, "
+                "status, created_at) VALUES (8, 7, 1, 'open', '2026-01-01')"))
+        bare.dispose()
+        db.engine.dispose()
+    assert [tuple(row) for row in queued] == [(1, 8, 7)]
+    assert removed == ["2"]

@@ -25,6 +25,7 @@ from tests.helpers import (
     reload,
     session_row,
 )
+from tests.settings import PG_URI
 from vaxportal import jobs
 from vaxportal.audit import chain
 from vaxportal.certificates.models import Certificate
@@ -505,3 +506,87 @@ def test_a_record_merged_through_another_pair_is_not_merged_again(supervisor, pa
     db.session.expire_all()
     assert db.session.get(Recipient, new.id).merged_into_id == old.id
     assert db.session.get(DuplicateCandidate, other_pair.id).status == "open"
+
+
+# -- a pair queued twice (before each scan's batch was read under the chain's lock) -------------
+
+
+@pytest.fixture
+def pair_index_dropped(app):
+    """The queue as two scans at once could leave it: the pair's unique index dropped for the
+    test (made again afterwards on PostgreSQL, whose schema the next test reuses)."""
+    db.session.execute(sa.text("DROP INDEX uq_duplicate_candidate_pair"))
+    db.session.commit()
+    yield
+    db.session.rollback()
+    if PG_URI:
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SET session_replication_role = replica")
+            cursor.execute("DELETE FROM recipient_merge; DELETE FROM duplicate_candidate")
+            cursor.execute("CREATE UNIQUE INDEX IF NOT EXISTS uq_duplicate_candidate_pair "
+                           "ON duplicate_candidate (recipient_id, other_id)")
+            raw.commit()
+        finally:
+            raw.close()
+
+
+def _queue_again(*pairs) -> list[DuplicateCandidate]:
+    rows = [DuplicateCandidate(recipient_id=a.id, other_id=b.id, facility_id=a.facility_id,
+                               status=status) for a, b, status in pairs]
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows
+
+
+def test_a_pair_is_queued_once_the_database_refuses_a_second_row(pair):
+    old, new, _candidate = pair
+    with pytest.raises(sa.exc.IntegrityError):
+        _queue_again((new, old, "open"))
+    db.session.rollback()
+
+
+def test_doubled_pairs_are_removed_keeping_the_decided_row_audited(supervisor, pair, person,
+                                                                   pair_index_dropped):
+    """P2.4: the rows of a pair queued twice or more (in either order) are removed, each
+    removal in the audit trail; the pair's decided row stays, else its first; a merge that
+    named a removed row names the one that stays, and can still be undone; then the unique
+    index can be made, as the migration ``pairs01`` makes it."""
+    old, new, candidate = pair
+    fresh_otp(supervisor)
+    assert _merge(supervisor, candidate, keep=old.id).status_code == 303
+    a = person("s1", full_name="Hồ Thị Hai", date_of_birth=date(1970, 2, 2), gender="female")
+    b = person("s2", full_name="HO THI HAI", date_of_birth=date(1970, 2, 2), gender="female")
+    c = person("s1", full_name="Mai Văn Ba")
+    d = person("s1b", full_name="MAI VAN BA")
+    twice_merged, first_open, *others = _queue_again(
+        (new, old, "merged"), (b, a, "open"), (b, a, "open"), (a, b, "open"),
+        (c, d, "open"), (d, c, "distinct"))
+    merge = db.session.scalar(sa.select(RecipientMerge))
+    merge.candidate_id = twice_merged.id  # the merge names the pair's later row
+    db.session.commit()
+    before = len(_queued())
+
+    assert scan.remove_doubled_pairs(db.session) == 4
+    db.session.commit()
+    queued = _queued()
+    assert len(queued) == before - 4
+    assert sorted(queued) == sorted([(new.id, old.id, new.facility_id, "merged"),
+                                     (b.id, a.id, b.facility_id, "open"),
+                                     (d.id, c.id, d.facility_id, "distinct")])
+    kept = {row.id for row in db.session.scalars(sa.select(DuplicateCandidate))}
+    assert candidate.id in kept and first_open.id in kept
+    assert db.session.scalar(sa.select(RecipientMerge.candidate_id)) == candidate.id
+    removed = audit_rows(entity="duplicate_candidate", action="delete")
+    assert sorted(int(event.entity_id) for event in removed) == sorted(
+        [twice_merged.id, *(row.id for row in others[:3])])
+    assert chain.verify(db.session.connection(), checkpoints=[]).reason in (None,
+                                                                            "no_checkpoint")
+    db.session.execute(sa.text("CREATE UNIQUE INDEX uq_duplicate_candidate_pair "
+                               "ON duplicate_candidate (recipient_id, other_id)"))
+    db.session.commit()
+    fresh_otp(supervisor)
+    assert _undo(supervisor, candidate).status_code == 303
+    assert db.session.get(DuplicateCandidate, candidate.id).status == "open"
+    assert scan.remove_doubled_pairs(db.session) == 0

@@ -282,6 +282,10 @@ class DuplicateCandidate(db.Model):
     merged (``recipients/merging.py``; an undo opens it again) or marked distinct."""
 
     __tablename__ = "duplicate_candidate"
+    #: a pair is queued once (the newer record first, as every path queues it): two scans at
+    #: once had queued a province's every pair twice (``scan.remove_doubled_pairs``)
+    __table_args__ = (sa.Index("uq_duplicate_candidate_pair", "recipient_id", "other_id",
+                               unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("recipient.id"), index=True)

@@ -121,6 +121,43 @@ def _queue(pairs) -> int:
     return len(new)
 
 
+#: which of a pair's doubled rows stays: a decided one first, then the first queued
+_KEEP_FIRST = {"merged": 0, "distinct": 1, "open": 2}
+
+
+def remove_doubled_pairs(session) -> int:
+    """Remove the rows that queue a pair already queued (in either order), as two scans at
+    once left them before each batch was read under the chain's lock: the pair's row that
+    stays is its decided one (merged, then distinct), else the first queued; a merge that
+    names a removed row names the one that stays (the same two records). Through ``session``
+    (the audit trail records each removal and change, P2.4), not committed. Reads only the
+    pairs' ids first: a register without doubled rows reads nothing more. The number of
+    rows removed."""
+    from vaxportal.recipients.models import RecipientMerge
+
+    one, other = DuplicateCandidate.recipient_id, DuplicateCandidate.other_id
+    first, second = sa.case((one < other, one), else_=other), sa.case((one < other, other),
+                                                                       else_=one)
+    doubled = session.execute(sa.select(first, second).group_by(first, second)
+                              .having(sa.func.count() > 1)).all()
+    removed = 0
+    for pair in doubled:
+        rows = sorted(session.scalars(sa.select(DuplicateCandidate).where(
+            DuplicateCandidate.recipient_id.in_(pair), DuplicateCandidate.other_id.in_(pair))),
+            key=lambda row: (_KEEP_FIRST.get(row.status, len(_KEEP_FIRST)), row.id))
+        kept, *extra = rows
+        extra_ids = [row.id for row in extra]
+        for merge in session.scalars(sa.select(RecipientMerge).where(
+                RecipientMerge.candidate_id.in_(extra_ids))):
+            merge.candidate_id = kept.id
+        session.flush()
+        for row in extra:
+            session.delete(row)
+        removed += len(extra)
+    session.flush()
+    return removed
+
+
 @duplicates_cli.command("scan")
 def scan_command() -> None:
     """Tìm các cặp hồ sơ nghi trùng mới và đưa vào hàng chờ của giám sát viên."""
