@@ -221,6 +221,13 @@ def downgrade_to(revision: str) -> None:
     downgrade(revision=revision)
 
 
+def _one_station(conn) -> None:
+    """Old data: the commune station (id 1) its people are registered at."""
+    conn.execute(sa.text(
+        "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
+        "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+
+
 def test_codes_migration_turns_older_text_into_codes_and_keeps_the_rest_for_review(
         empty_uri, tmp_path):
     """Issue 14: a database of the revision before, with free text in the coded fields, has
@@ -231,9 +238,7 @@ def test_codes_migration_turns_older_text_into_codes_and_keeps_the_rest_for_revi
         upgrade(revision="entry01")
         bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
         with bare.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
-                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+            _one_station(conn)
             for rid, ethnicity, group, province, ward in (
                     (7, "Tày", "Nhóm 8", "Tỉnh An Giang", "phuong long xuyen"),
                     (8, "Kinh Bắc", "người mắc các bệnh mạn tính, người trên 65 tuổi",
@@ -315,9 +320,7 @@ def test_pairs_migration_removes_a_pair_queued_twice_and_keeps_it_once(empty_uri
         upgrade(revision="search02")
         bare = sa.create_engine(empty_uri)  # without the app's audit guard: old data
         with bare.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO facility (id, code, name, name_key, kind, path, created_at) "
-                "VALUES (1, 'S1', 'Trạm', 'tram', 'commune_station', '/1/', '2026-01-01')"))
+            _one_station(conn)
             for rid in (7, 8):
                 conn.execute(sa.text(
                     "INSERT INTO recipient (id, full_name, name_key, name_words, "

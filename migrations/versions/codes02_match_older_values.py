@@ -21,16 +21,11 @@ def upgrade():
     the application on the upgrade's connection: the audit trail records each change in
     the same transaction (P2.4). It loads only the columns of `recipient` it reads and
     writes, which this revision has, whatever columns later migrations add."""
-    from vaxportal.extensions import db
+    from vaxportal.dbsetup import application_session
     from vaxportal.recipients.codes import match_older_values
 
-    bind = op.get_bind()
-    session = db.session.session_factory()
-    session.get_bind = lambda *args, **kwargs: bind  # the upgrade's transaction, not a new one
-    try:
+    with application_session(op.get_bind()) as session:  # the upgrade's transaction
         match_older_values(session)
-    finally:
-        session.close()
 
 
 def downgrade():

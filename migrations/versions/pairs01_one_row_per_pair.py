@@ -19,16 +19,11 @@ def upgrade():
     """The application's own rule (`scan.remove_doubled_pairs`), through an ORM session of
     the application on the upgrade's connection: the audit trail records each removal in
     the same transaction (P2.4); then the index."""
-    from vaxportal.extensions import db
+    from vaxportal.dbsetup import application_session
     from vaxportal.recipients.scan import remove_doubled_pairs
 
-    bind = op.get_bind()
-    session = db.session.session_factory()
-    session.get_bind = lambda *args, **kwargs: bind  # the upgrade's transaction, not a new one
-    try:
+    with application_session(op.get_bind()) as session:  # the upgrade's transaction
         remove_doubled_pairs(session)
-    finally:
-        session.close()
     op.create_index("uq_duplicate_candidate_pair", "duplicate_candidate",
                     ["recipient_id", "other_id"], unique=True)
 
