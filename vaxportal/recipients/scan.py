@@ -35,6 +35,7 @@ from vaxportal.extensions import db
 from vaxportal.recipients.models import (
     DuplicateCandidate,
     Recipient,
+    RecipientMerge,
     person_columns,
     same_person,
 )
@@ -130,32 +131,35 @@ def remove_doubled_pairs(session) -> int:
     once left them before each batch was read under the chain's lock: the pair's row that
     stays is its decided one (merged, then distinct), else the first queued; a merge that
     names a removed row names the one that stays (the same two records). Through ``session``
-    (the audit trail records each removal and change, P2.4), not committed. Reads only the
-    pairs' ids first: a register without doubled rows reads nothing more. The number of
-    rows removed."""
-    from vaxportal.recipients.models import RecipientMerge
-
+    (the audit trail records each removal and change, P2.4), flushed, not committed. Reads
+    only the doubled pairs' rows. The number of rows removed."""
     one, other = DuplicateCandidate.recipient_id, DuplicateCandidate.other_id
-    first, second = sa.case((one < other, one), else_=other), sa.case((one < other, other),
-                                                                       else_=one)
-    doubled = session.execute(sa.select(first, second).group_by(first, second)
-                              .having(sa.func.count() > 1)).all()
-    removed = 0
-    for pair in doubled:
-        rows = sorted(session.scalars(sa.select(DuplicateCandidate).where(
-            DuplicateCandidate.recipient_id.in_(pair), DuplicateCandidate.other_id.in_(pair))),
-            key=lambda row: (_KEEP_FIRST.get(row.status, len(_KEEP_FIRST)), row.id))
-        kept, *extra = rows
-        extra_ids = [row.id for row in extra]
-        for merge in session.scalars(sa.select(RecipientMerge).where(
-                RecipientMerge.candidate_id.in_(extra_ids))):
-            merge.candidate_id = kept.id
-        session.flush()
-        for row in extra:
-            session.delete(row)
-        removed += len(extra)
+    low, high = sa.case((one < other, one), else_=other), sa.case((one < other, other),
+                                                                   else_=one)
+    doubled = (sa.select(low.label("low"), high.label("high")).group_by(low, high)
+               .having(sa.func.count() > 1).subquery("doubled"))
+    pairs: dict[tuple[int, int], list[DuplicateCandidate]] = {}
+    for row in session.scalars(sa.select(DuplicateCandidate).join(
+            doubled, sa.and_(low == doubled.c.low, high == doubled.c.high))):
+        pairs.setdefault((min(row.recipient_id, row.other_id),
+                          max(row.recipient_id, row.other_id)), []).append(row)
+    kept_for: dict[int, int] = {}
+    for rows in pairs.values():
+        kept, *extra = sorted(rows, key=lambda row: (
+            _KEEP_FIRST.get(row.status, len(_KEEP_FIRST)), row.id))
+        kept_for.update((row.id, kept.id) for row in extra)
+    if not kept_for:
+        return 0
+    for merge in session.scalars(sa.select(RecipientMerge).where(
+            RecipientMerge.candidate_id.in_(kept_for))):
+        merge.candidate_id = kept_for[merge.candidate_id]
+    session.flush()  # the merges name the rows that stay before the others go
+    for rows in pairs.values():
+        for row in rows:
+            if row.id in kept_for:
+                session.delete(row)
     session.flush()
-    return removed
+    return len(kept_for)
 
 
 @duplicates_cli.command("scan")
