@@ -320,6 +320,8 @@ class CheckedRows:
                 if line.endswith(cls._NO_MESSAGE_END):
                     continue
                 row, _clean, cells, messages = json.loads(line)
+                if not messages:  # a line written otherwise (the test above is a shortcut)
+                    continue
                 yield row, {key: _cell_value(value) if type(value) is dict else value
                             for key, value in cells.items()}, "; ".join(messages)
 
