@@ -11,7 +11,7 @@ of the trail's shape sent by the driver into a table with the trail's columns an
 (``FLOOR_TABLE``), and the same with the chain's append lock and head read first (one more
 round trip on PostgreSQL; on SQLite the head's read, the lock being the flush's own write).
 
-    .venv/bin/python bench/audit_hook.py [--people 2000] [--doses 2000] [--uri ...]
+    .venv/bin/python bench/audit_hook.py [--people 2000] [--doses 4000] [--uri ...]
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class Floor:
     def __init__(self) -> None:
         conn = db.session.connection()
         self.dialect = conn.dialect
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")  # a run cut short's
         if self.dialect.name == "postgresql":
             conn.exec_driver_sql(f"CREATE TABLE {FLOOR_TABLE} (LIKE audit_event INCLUDING ALL)")
         else:
@@ -127,14 +128,13 @@ class Floor:
         db.session.commit()
         self.statements = chain._statements(self.dialect)
         self.insert = self.statements.insert.replace("audit_event", FLOOR_TABLE, 1)
-        self.next_id, self.lock, self.way = 0, False, None
+        self.next_id, self.way = 0, None
         self.changes = ('{"dose_number":[null,2],"given_on":[null,"2022-03-04"],'
                         '"lot_number":[null,"L"],"recipient_id":[null,12],'
                         '"vaccine_id":[null,3],"vaccinator":[null,"V"]}')
 
     def on(self, way: str) -> None:
         if way in ("row", "row+lock"):
-            self.lock = way == "row+lock"
             event.listen(db.session, "after_flush", self._send)
             self.way = way
 
@@ -152,11 +152,12 @@ class Floor:
         values = self.statements.values(full, {"changes": self.changes, "details": None})
         cursor = session.connection().connection.dbapi_connection.cursor()
         try:
-            if self.lock and self.dialect.name == "postgresql":
+            lock = self.way == "row+lock"
+            if lock and self.dialect.name == "postgresql":
                 cursor.execute(self.statements.locked_head)
                 cursor.nextset()
                 cursor.fetchone()
-            elif self.lock:
+            elif lock:
                 cursor.execute(self.statements.head)
                 cursor.fetchone()
             cursor.execute(self.insert, self.statements.parameters(values))

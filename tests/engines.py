@@ -2,12 +2,16 @@
 SQLAlchemy compiles is kept per engine, so a new engine per test compiled every statement
 again (a quarter of the suite's time). ``tests/fixtures.py`` installs it;
 ``tests/conftest.py`` names the test database and checks the engine after each test. And
-``clean_postgres``, which empties the PostgreSQL test database before each test."""
+``clean_postgres``, which empties the PostgreSQL test database before each test, and
+``scratch_postgres``, an empty database of its own beside it."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event as sa_event
 
@@ -81,3 +85,22 @@ def clean_postgres(app) -> None:
         raw.commit()
     finally:
         raw.close()
+
+
+@contextmanager
+def scratch_postgres(uri: str, suffix: str) -> Iterator[str]:
+    """An empty PostgreSQL database named after ``uri``'s with ``suffix``, made anew and
+    dropped after (a test that needs a database of its own: the migrations from nothing,
+    a script's own load). Yields its URI."""
+    url = sa.engine.make_url(uri)
+    name = f"{url.database}_{suffix}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

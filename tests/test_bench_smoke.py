@@ -10,6 +10,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
+from tests.engines import scratch_postgres
 from tests.settings import PG_URI
 from vaxportal import ROOT
 
@@ -39,14 +40,7 @@ def test_the_province_generator_leaves_postgresql_vacuumed_as_autovacuum_would()
     """On PostgreSQL the province is left as autovacuum leaves a table after a load: its
     statistics and its visibility map (``VACUUM (ANALYZE)``), or no index-only scan is ever
     planned and the benchmarks measure a database no deployment has."""
-    url = sa.engine.make_url(PG_URI)
-    name = f"{url.database}_generator"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    uri = url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(PG_URI, "generator") as uri:
         result = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "generate.py"), "--scale", "0.0001",
              "--uri", uri], cwd=ROOT, capture_output=True, text=True, timeout=240,
@@ -58,11 +52,7 @@ def test_the_province_generator_leaves_postgresql_vacuumed_as_autovacuum_would()
                 "SELECT relname, last_vacuum IS NOT NULL AND last_analyze IS NOT NULL "
                 "FROM pg_stat_user_tables WHERE relname IN ('recipient', 'dose')")).all())
         engine.dispose()
-        assert kept == {"recipient": True, "dose": True}
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    assert kept == {"recipient": True, "dose": True}
 
 
 def test_the_search_benchmark_seeds_what_the_register_form_stores(app):

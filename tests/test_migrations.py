@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
+from tests.engines import scratch_postgres
 from tests.settings import PG_URI, base_config
 from vaxportal import create_app
 from vaxportal.dbsetup import include_name
@@ -27,16 +28,8 @@ def empty_uri(tmp_path):
     if not PG_URI:
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    url = sa.engine.make_url(PG_URI)
-    name = f"{url.database}_migrations"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres(PG_URI, "migrations") as uri:
+        yield uri
 
 
 def test_upgrade_on_empty_database_matches_models(empty_uri, tmp_path):

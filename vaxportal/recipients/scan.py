@@ -139,10 +139,10 @@ def remove_doubled_pairs(session) -> int:
     doubled = (sa.select(low.label("low"), high.label("high")).group_by(low, high)
                .having(sa.func.count() > 1).subquery("doubled"))
     pairs: dict[tuple[int, int], list[DuplicateCandidate]] = {}
-    for row in session.scalars(sa.select(DuplicateCandidate).join(
+    for row, *pair in session.execute(sa.select(
+            DuplicateCandidate, doubled.c.low, doubled.c.high).join(
             doubled, sa.and_(low == doubled.c.low, high == doubled.c.high))):
-        pairs.setdefault((min(row.recipient_id, row.other_id),
-                          max(row.recipient_id, row.other_id)), []).append(row)
+        pairs.setdefault(tuple(pair), []).append(row)
     kept_for: dict[int, int] = {}
     for rows in pairs.values():
         kept, *extra = sorted(rows, key=lambda row: (
